@@ -1,0 +1,69 @@
+// The agent's HTTP API, called by the controller (and only by it). Every request carries
+// `Authorization: Bearer <cluster secret>`; see auth.ts. Long actions are synchronous here:
+// the controller wraps each call in a task and gives it a timeout.
+//
+//   GET    /agent/v1/host                  -> HostInfo
+//   GET    /agent/v1/vms                   -> VmStatus[]
+//   POST   /agent/v1/vms          VmSpec   -> VmStatus   (defines the VM; state `stopped`)
+//   GET    /agent/v1/vms/:name             -> VmStatus
+//   DELETE /agent/v1/vms/:name             -> 204        (VM must be stopped/suspended/crashed; removes its files)
+//   POST   /agent/v1/vms/:name/start|pause|resume|suspend|restore   {} -> VmStatus
+//   POST   /agent/v1/vms/:name/stop   StopRequest  -> VmStatus
+//   POST   /agent/v1/vms/:name/resize ResizeRequest -> VmStatus
+//   POST   /agent/v1/vms/:name/clone  CloneRequest  -> VmStatus (of the clone, `stopped`)
+//   GET    /agent/v1/vms/:name/console?tailBytes=N -> text/plain (serial console output)
+import { Type, type Static } from '@sinclair/typebox';
+import { VmSpec, VmStatus } from './vm-spec.js';
+
+export const AGENT_API_PREFIX = '/agent/v1';
+
+export const HostInfo = Type.Object({
+  name: Type.String(),
+  site: Type.String(),
+  /** Base URL where this agent's API listens, e.g. http://127.0.0.1:40123 */
+  url: Type.String(),
+  cpus: Type.Integer(),
+  memoryMiB: Type.Integer(),
+  accel: Type.Union([Type.Literal('kvm'), Type.Literal('tcg')]),
+  qemuVersion: Type.String(),
+  agentVersion: Type.String(),
+  /** PID of the agent process (for `ferry down`). */
+  pid: Type.Integer(),
+  /** Host load: 1-minute load average and free memory. */
+  loadAvg1: Type.Number(),
+  memoryFreeMiB: Type.Integer(),
+});
+export type HostInfo = Static<typeof HostInfo>;
+
+export const StopRequest = Type.Object(
+  {
+    /** Skip the graceful ACPI power-off and kill QEMU at once. */
+    force: Type.Optional(Type.Boolean()),
+    /** How long to wait for a graceful power-off before forcing (default 10000). */
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
+  },
+  { additionalProperties: false },
+);
+export type StopRequest = Static<typeof StopRequest>;
+
+export const ResizeRequest = Type.Object(
+  {
+    /** New balloon target in MiB (at most the VM's configured memory). */
+    memoryMiB: Type.Integer({ minimum: 32 }),
+  },
+  { additionalProperties: false },
+);
+export type ResizeRequest = Static<typeof ResizeRequest>;
+
+export const CloneRequest = Type.Object(
+  {
+    name: Type.String(),
+    uuid: Type.String(),
+    /** true: the clone's disks are qcow2 overlays on a frozen copy; false: full copies. */
+    linked: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export type CloneRequest = Static<typeof CloneRequest>;
+
+export { VmSpec, VmStatus };

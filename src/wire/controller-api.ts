@@ -1,0 +1,147 @@
+// The controller's public REST API (used by the CLI, the web console and scripts) and the
+// endpoint agents report to. Every request needs `Authorization: Bearer <token>`: the admin
+// token for /api/v1, the cluster secret for /internal/v1 (agents). The OpenAPI description
+// is generated from these schemas and checked in as docs/openapi.json.
+//
+//   GET  /api/v1/status                              -> ClusterStatus
+//   GET  /api/v1/hosts                               -> Host[]
+//   GET  /api/v1/vms                                 -> Vm[]
+//   POST /api/v1/vms                 CreateVmRequest -> 202 Task
+//   GET  /api/v1/vms/:name                           -> Vm
+//   DELETE /api/v1/vms/:name                         -> 202 Task
+//   POST /api/v1/vms/:name/start|pause|resume|suspend|restore  {} -> 202 Task
+//   POST /api/v1/vms/:name/stop      StopRequest     -> 202 Task
+//   POST /api/v1/vms/:name/clone     CloneVmRequest  -> 202 Task
+//   POST /api/v1/vms/:name/resize    ResizeRequest   -> 202 Task
+//   GET  /api/v1/vms/:name/console?tailBytes=N       -> text/plain
+//   GET  /api/v1/tasks?limit=N                       -> Task[] (newest first)
+//   GET  /api/v1/tasks/:id                           -> Task
+//   POST /api/v1/tasks/:id/abort                     -> Task
+//   GET  /api/v1/events                              -> text/event-stream of ClusterEvent
+//   GET  /api/v1/openapi.json                        -> the OpenAPI description
+//   POST /internal/v1/heartbeat      AgentHeartbeat  -> { intervalMs }
+import { Type, type Static } from '@sinclair/typebox';
+import { HostInfo, ResizeRequest, StopRequest } from './agent-api.js';
+import { Endpoint, VmMetrics, VmSpec, VmSpecInput, VmState, VmStatus } from './vm-spec.js';
+
+export const API_PREFIX = '/api/v1';
+export const INTERNAL_PREFIX = '/internal/v1';
+
+export const HostState = Type.Union([Type.Literal('up'), Type.Literal('down')]);
+export type HostState = Static<typeof HostState>;
+
+export const Host = Type.Object({
+  name: Type.String(),
+  site: Type.String(),
+  state: HostState,
+  url: Type.String(),
+  cpus: Type.Integer(),
+  memoryMiB: Type.Integer(),
+  /** Memory promised to VMs placed on this host (running or not yet stopped). */
+  memoryAllocatedMiB: Type.Integer(),
+  vcpusAllocated: Type.Integer(),
+  vmCount: Type.Integer(),
+  accel: Type.String(),
+  qemuVersion: Type.String(),
+  loadAvg1: Type.Number(),
+  memoryFreeMiB: Type.Integer(),
+  /** ISO time of the last heartbeat. */
+  lastSeen: Type.String(),
+});
+export type Host = Static<typeof Host>;
+
+export const Vm = Type.Object({
+  name: Type.String(),
+  uuid: Type.String(),
+  state: VmState,
+  host: Type.String(),
+  site: Type.String(),
+  memoryMiB: Type.Integer(),
+  vcpus: Type.Integer(),
+  workload: Type.String(),
+  spec: VmSpec,
+  metrics: Type.Optional(VmMetrics),
+  endpoints: Type.Array(Endpoint),
+  error: Type.Optional(Type.String()),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+export type Vm = Static<typeof Vm>;
+
+export const CreateVmRequest = Type.Composite(
+  [
+    VmSpecInput,
+    Type.Object({
+      /** Host to place the VM on; otherwise placement picks one. */
+      host: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+      /** Start the VM once it is defined (default true). */
+      start: Type.Optional(Type.Boolean()),
+    }),
+  ],
+  { additionalProperties: false },
+);
+export type CreateVmRequest = Static<typeof CreateVmRequest>;
+
+export const CloneVmRequest = Type.Object(
+  {
+    name: Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$' }),
+    /** Layer the clone's disks on a frozen base instead of copying them (default false). */
+    linked: Type.Optional(Type.Boolean()),
+    start: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type CloneVmRequest = Static<typeof CloneVmRequest>;
+
+export const TASK_STATES = ['queued', 'running', 'succeeded', 'failed', 'aborted'] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+export const Task = Type.Object({
+  id: Type.String(),
+  /** e.g. `vm.create`, `vm.start`, `vm.migrate` */
+  kind: Type.String(),
+  /** What it acts on, e.g. `vm/web1`. */
+  target: Type.String(),
+  state: Type.Union(TASK_STATES.map((s) => Type.Literal(s))),
+  /** 0..100, never decreases. */
+  progress: Type.Number(),
+  /** Current step in words. */
+  message: Type.String(),
+  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+  /** Kind-specific result, e.g. the VM record. */
+  result: Type.Optional(Type.Unknown()),
+  createdAt: Type.String(),
+  startedAt: Type.Optional(Type.String()),
+  finishedAt: Type.Optional(Type.String()),
+});
+export type Task = Static<typeof Task>;
+
+export const ClusterStatus = Type.Object({
+  version: Type.String(),
+  uptimeSeconds: Type.Number(),
+  hosts: Type.Object({ up: Type.Integer(), down: Type.Integer() }),
+  vms: Type.Record(Type.String(), Type.Integer()),
+  tasksRunning: Type.Integer(),
+});
+export type ClusterStatus = Static<typeof ClusterStatus>;
+
+/** One message on the event stream (`event:` = type, `data:` = JSON of this object). */
+export const ClusterEvent = Type.Union([
+  Type.Object({ type: Type.Literal('task'), task: Task }),
+  Type.Object({ type: Type.Literal('vm'), vm: Vm }),
+  Type.Object({ type: Type.Literal('vm.removed'), name: Type.String() }),
+  Type.Object({ type: Type.Literal('host'), host: Host }),
+]);
+export type ClusterEvent = Static<typeof ClusterEvent>;
+
+/** Agents push this every `intervalMs` (default 1000); a host silent for 3 intervals is down. */
+export const AgentHeartbeat = Type.Object(
+  {
+    host: HostInfo,
+    vms: Type.Array(VmStatus),
+  },
+  { additionalProperties: false },
+);
+export type AgentHeartbeat = Static<typeof AgentHeartbeat>;
+
+export { ResizeRequest, StopRequest, VmSpecInput };

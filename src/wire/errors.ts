@@ -1,0 +1,66 @@
+// The error body every Ferry HTTP API (controller and agent) returns, and the codes that
+// cross component boundaries. Each component declares its own error classes; these codes are
+// the contract callers match on.
+import { Type, type Static } from '@sinclair/typebox';
+
+export const ERROR_CODES = [
+  'UNAUTHORIZED', // missing or wrong credential
+  'INVALID_REQUEST', // body/query failed validation; `field` names the bad field
+  'NOT_FOUND', // no such VM, host or task
+  'CONFLICT', // e.g. a VM with that name exists
+  'INVALID_STATE', // the VM's state forbids the action (pause a stopped VM)
+  'NO_CAPACITY', // placement found no host with enough free memory/CPU
+  'HOST_DOWN', // the host that owns the VM is not answering
+  'QEMU_FAILED', // QEMU refused or failed; message carries QEMU's own words
+  'TIMEOUT',
+  'ABORTED',
+  'INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const ApiErrorBody = Type.Object({
+  error: Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    /** For INVALID_REQUEST: the offending field, e.g. `body.memoryMiB`. */
+    field: Type.Optional(Type.String()),
+  }),
+});
+export type ApiErrorBody = Static<typeof ApiErrorBody>;
+
+/** HTTP status for each code: the one place this mapping lives. */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  UNAUTHORIZED: 401,
+  INVALID_REQUEST: 400,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  INVALID_STATE: 409,
+  NO_CAPACITY: 507,
+  HOST_DOWN: 503,
+  QEMU_FAILED: 502,
+  TIMEOUT: 504,
+  ABORTED: 499,
+  INTERNAL: 500,
+};
+
+/** An error reported by a remote Ferry API, or raised locally with a wire code. */
+export class FerryError extends Error {
+  readonly code: ErrorCode;
+  readonly field: string | undefined;
+  constructor(code: ErrorCode, message: string, opts: { field?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'FerryError';
+    this.code = code;
+    this.field = opts.field;
+  }
+  get httpStatus(): number {
+    return HTTP_STATUS[this.code];
+  }
+  toBody(): ApiErrorBody {
+    return { error: { code: this.code, message: this.message, ...(this.field ? { field: this.field } : {}) } };
+  }
+}
+
+export function isErrorCode(s: string): s is ErrorCode {
+  return (ERROR_CODES as readonly string[]).includes(s);
+}

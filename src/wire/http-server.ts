@@ -1,0 +1,63 @@
+// The HTTP server base shared by the controller's API and the agent's API: bearer-token
+// authentication on every route, request size limits, strict validation (unknown fields are
+// rejected, not silently dropped) and one error handler that turns FerryError and validation
+// failures into the ApiErrorBody with the right status. Domain code never sees HTTP.
+import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import { bearerMatches } from './auth.js';
+import { FerryError } from './errors.js';
+
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+
+export interface ApiServerOptions {
+  /** Tokens accepted per URL prefix; a request whose path matches no prefix is refused. */
+  credentials: { prefix: string; tokens: () => readonly string[] }[];
+  logger?: boolean;
+}
+
+export function createApiServer(opts: ApiServerOptions): FastifyInstance {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: MAX_REQUEST_BYTES,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  });
+
+  app.addHook('onRequest', async (req) => {
+    const path = req.url.split('?')[0] ?? '';
+    const rule = opts.credentials.find((c) => path.startsWith(c.prefix));
+    if (!rule || !bearerMatches(req.headers.authorization, rule.tokens())) {
+      throw new FerryError('UNAUTHORIZED', 'missing or invalid credential (Authorization: Bearer <token>)');
+    }
+  });
+
+  app.setErrorHandler((err: FastifyError | FerryError, _req, reply) => {
+    const ferr = toFerryError(err);
+    if (ferr.code === 'INTERNAL') app.log.error(err);
+    void reply.status(ferr.httpStatus).send(ferr.toBody());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send(new FerryError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).toBody());
+  });
+  return app;
+}
+
+function toFerryError(err: FastifyError | FerryError): FerryError {
+  if (err instanceof FerryError) return err;
+  const fe = err as FastifyError;
+  if (fe.validation && fe.validation.length > 0) {
+    const v = fe.validation[0]!;
+    const params = v.params as { additionalProperty?: string; missingProperty?: string };
+    const base = `${fe.validationContext ?? 'body'}${v.instancePath.replace(/\//g, '.')}`;
+    const field = params.additionalProperty
+      ? `${base}.${params.additionalProperty}`
+      : params.missingProperty
+        ? `${base}.${params.missingProperty}`
+        : base;
+    const why = params.additionalProperty ? 'is not a known field' : (v.message ?? 'is invalid');
+    return new FerryError('INVALID_REQUEST', `${field} ${why}`, { field, cause: err });
+  }
+  if (fe.statusCode === 413) return new FerryError('INVALID_REQUEST', `request body larger than ${MAX_REQUEST_BYTES} bytes`, { cause: err });
+  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new FerryError('INVALID_REQUEST', fe.message, { cause: err });
+  }
+  return new FerryError('INTERNAL', fe.message ?? String(err), { cause: err });
+}

@@ -1,0 +1,138 @@
+// The VM specification and VM status shared by the controller, the agents and the CLI.
+// Schemas are TypeBox (JSON Schema + static types), so the controller validates requests with
+// the same definitions the types come from, and the OpenAPI description is generated from them.
+import { Type, type Static } from '@sinclair/typebox';
+
+export const VM_NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
+/** Workloads the demo guest understands; see guest/README.md. Comma-separated combinations allowed. */
+export const WORKLOAD_PATTERN = '^(idle|cpu|http|dirty:[0-9]{1,5}:[0-9]{1,6})(,(idle|cpu|http|dirty:[0-9]{1,5}:[0-9]{1,6}))*$';
+
+export const DiskSpec = Type.Object(
+  {
+    /** Size of a new, empty qcow2 disk in MiB (ignored when `image` is given). */
+    sizeMiB: Type.Optional(Type.Integer({ minimum: 1, maximum: 4 * 1024 * 1024 })),
+    /** Absolute path of an existing qcow2 image on the host to use as a read-only base (layered). */
+    image: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: '^/' })),
+  },
+  { additionalProperties: false },
+);
+export type DiskSpec = Static<typeof DiskSpec>;
+
+export const NicSpec = Type.Object(
+  {
+    /** `user`: QEMU user-mode networking (NAT, host port forwards). */
+    network: Type.Literal('user'),
+    mac: Type.Optional(Type.String({ pattern: '^([0-9a-f]{2}:){5}[0-9a-f]{2}$' })),
+    /** Guest TCP ports to forward from a free loopback port on the host. */
+    forwardPorts: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { maxItems: 16 })),
+  },
+  { additionalProperties: false },
+);
+export type NicSpec = Static<typeof NicSpec>;
+
+export const BootSpec = Type.Union([
+  /** The project's demo guest (build/guest/vmlinuz + initrd.img). */
+  Type.Object({ kind: Type.Literal('demo') }, { additionalProperties: false }),
+  Type.Object(
+    {
+      kind: Type.Literal('kernel'),
+      kernel: Type.String({ minLength: 1, maxLength: 4096, pattern: '^/' }),
+      initrd: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: '^/' })),
+      cmdline: Type.Optional(Type.String({ maxLength: 4096 })),
+    },
+    { additionalProperties: false },
+  ),
+  /** Boot from the first disk (BIOS). */
+  Type.Object({ kind: Type.Literal('disk') }, { additionalProperties: false }),
+]);
+export type BootSpec = Static<typeof BootSpec>;
+
+/** What a user asks for. Defaults are filled in by the controller (see `withDefaults`). */
+export const VmSpecInput = Type.Object(
+  {
+    name: Type.String({ pattern: VM_NAME_PATTERN }),
+    memoryMiB: Type.Integer({ minimum: 32, maximum: 1024 * 1024 }),
+    vcpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+    boot: Type.Optional(BootSpec),
+    disks: Type.Optional(Type.Array(DiskSpec, { maxItems: 8 })),
+    nics: Type.Optional(Type.Array(NicSpec, { maxItems: 4 })),
+    balloon: Type.Optional(Type.Boolean()),
+    workload: Type.Optional(Type.String({ pattern: WORKLOAD_PATTERN, maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+export type VmSpecInput = Static<typeof VmSpecInput>;
+
+/** A complete spec, as stored by the controller and sent to an agent. */
+export const VmSpec = Type.Object(
+  {
+    name: Type.String({ pattern: VM_NAME_PATTERN }),
+    /** Identity: stays with the VM across migrations, changes on clone. */
+    uuid: Type.String({ format: 'uuid' }),
+    memoryMiB: Type.Integer({ minimum: 32 }),
+    vcpus: Type.Integer({ minimum: 1 }),
+    boot: BootSpec,
+    disks: Type.Array(DiskSpec),
+    nics: Type.Array(NicSpec),
+    balloon: Type.Boolean(),
+    workload: Type.String(),
+  },
+  { additionalProperties: false },
+);
+export type VmSpec = Static<typeof VmSpec>;
+
+export function withDefaults(input: VmSpecInput, uuid: string): VmSpec {
+  const workload = input.workload ?? 'idle';
+  const wantsHttp = workload.split(',').includes('http');
+  return {
+    name: input.name,
+    uuid,
+    memoryMiB: input.memoryMiB,
+    vcpus: input.vcpus ?? 1,
+    boot: input.boot ?? { kind: 'demo' },
+    disks: input.disks ?? [],
+    nics: input.nics ?? [{ network: 'user', ...(wantsHttp ? { forwardPorts: [80] } : {}) }],
+    balloon: input.balloon ?? true,
+    workload,
+  };
+}
+
+export const VM_STATES = ['stopped', 'starting', 'running', 'paused', 'suspending', 'suspended', 'restoring', 'stopping', 'crashed'] as const;
+export const VmState = Type.Union(VM_STATES.map((s) => Type.Literal(s)));
+export type VmState = (typeof VM_STATES)[number];
+
+export const VmMetrics = Type.Object({
+  /** CPU seconds used by the QEMU process (user + system). */
+  cpuSeconds: Type.Number(),
+  /** Resident memory of the QEMU process. */
+  rssBytes: Type.Integer(),
+  /** Guest memory as the balloon reports it (actual), when there is a balloon. */
+  balloonBytes: Type.Optional(Type.Integer()),
+  diskReadBytes: Type.Integer(),
+  diskWriteBytes: Type.Integer(),
+  diskReadOps: Type.Integer(),
+  diskWriteOps: Type.Integer(),
+});
+export type VmMetrics = Static<typeof VmMetrics>;
+
+export const Endpoint = Type.Object({
+  guestPort: Type.Integer(),
+  host: Type.String(),
+  port: Type.Integer(),
+});
+export type Endpoint = Static<typeof Endpoint>;
+
+/** What an agent knows about one of its VMs. */
+export const VmStatus = Type.Object({
+  name: Type.String(),
+  uuid: Type.String(),
+  state: VmState,
+  spec: VmSpec,
+  pid: Type.Optional(Type.Integer()),
+  accel: Type.Optional(Type.Union([Type.Literal('kvm'), Type.Literal('tcg')])),
+  metrics: Type.Optional(VmMetrics),
+  endpoints: Type.Array(Endpoint),
+  /** Why the VM is in `crashed`, or the last failure. */
+  error: Type.Optional(Type.String()),
+});
+export type VmStatus = Static<typeof VmStatus>;
