@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs what Ferry needs on a Debian 12 machine with Node 20, idempotently:
+#   - QEMU 10 from bookworm-backports (7.2 from bookworm main loses dirty pages in
+#     pre-copy under TCG — see docs/qemu.md), qemu-utils
+#   - busybox-static, Debian's cloud kernel and gcc: the demo guest image is built from them
+#   - build tools for the one native npm dependency (better-sqlite3)
+#   - npm dependencies, the compiled TypeScript, and the guest image (build/guest/)
+# Run as root. Each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { echo "setup: $*" >&2; }
+need_root() { [ "$(id -u)" = 0 ] || { echo "setup: run as root (apt-get is needed for: $*)" >&2; exit 1; }; }
+
+qemu_major() {
+  command -v qemu-system-x86_64 >/dev/null || { echo 0; return; }
+  qemu-system-x86_64 --version | sed -n 's/^QEMU emulator version \([0-9]*\).*/\1/p'
+}
+
+apt_updated=0
+apt_install() {
+  need_root "$*"
+  if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# --- Debian packages -------------------------------------------------------------------
+if [ "$(qemu_major)" -lt 10 ] || ! command -v qemu-img >/dev/null; then
+  need_root "QEMU 10"
+  if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    log "adding bookworm-backports to apt sources"
+    echo "deb http://deb.debian.org/debian bookworm-backports main" > /etc/apt/sources.list.d/ferry-backports.list
+  fi
+  log "installing QEMU 10 from bookworm-backports"
+  apt_install -t bookworm-backports qemu-system-x86 qemu-utils
+fi
+[ "$(qemu_major)" -ge 10 ] || { echo "setup: QEMU 10 or newer is required, found $(qemu-system-x86_64 --version | head -1)" >&2; exit 1; }
+
+missing=()
+[ -x /bin/busybox ] && /bin/busybox --list | grep -qx insmod || missing+=(busybox-static)
+ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1 || missing+=(linux-image-cloud-amd64)
+for pair in cpio:cpio gzip:gzip gcc:gcc make:make g++:g++ python3:python3 ip:iproute2 ss:iproute2; do
+  command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+done
+[ -f /usr/include/stdio.h ] || missing+=(libc6-dev)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  apt_install "${missing[@]}"
+fi
+
+# --- npm dependencies and build --------------------------------------------------------
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing npm dependencies"
+  npm ci --no-audit --no-fund >/dev/null
+fi
+log "compiling TypeScript"
+npm run --silent build
+
+# --- the demo guest image --------------------------------------------------------------
+bash guest/build.sh >/dev/null
+log "ready (QEMU $(qemu-system-x86_64 --version | head -1 | awk '{print $4}'), guest image in build/guest/)"
