@@ -1,0 +1,96 @@
+// `ferry controller` and `ferry agent`: the long-running roles, in the foreground. `ferry up`
+// starts them detached. SIGTERM/SIGINT close the servers and exit 0; the agent leaves its
+// VMs running (it re-attaches to them when it starts again).
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { UsageError, note } from '../output.js';
+import { parseAccel, parsePort, type Accel } from '../parse.js';
+
+function readSecret(path: string, what: string): string {
+  let s: string;
+  try {
+    s = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new UsageError(`cannot read ${what} file ${path}: ${(err as Error).message}`, 1);
+  }
+  if (s.length === 0) throw new UsageError(`${what} file ${path} is empty`, 1);
+  return s;
+}
+
+function untilSignal(close: () => Promise<void>, what: string): Promise<void> {
+  return new Promise((resolve) => {
+    let closing = false;
+    const stop = (sig: string): void => {
+      if (closing) return;
+      closing = true;
+      note(`${what}: ${sig}, shutting down`);
+      close().then(
+        () => resolve(),
+        (err: unknown) => {
+          note(`${what}: error while closing: ${(err as Error).message}`);
+          process.exitCode = 1;
+          resolve();
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+export function registerRoles(program: Command): void {
+  program
+    .command('controller')
+    .description('run the controller in the foreground (ferry up does this for you)')
+    .requiredOption('--data-dir <DIR>', 'state directory (SQLite, controller.json)')
+    .option('--listen-host <HOST>', 'address to listen on', '127.0.0.1')
+    .option('--port <PORT>', 'port (0 = any free)', parsePort, 7440)
+    .requiredOption('--token-file <FILE>', 'file holding the admin token')
+    .requiredOption('--secret-file <FILE>', 'file holding the cluster secret')
+    .option('--host-down-after <MS>', 'declare a silent host down after this long', parsePort)
+    .action(async (o: { dataDir: string; listenHost: string; port: number; tokenFile: string; secretFile: string; hostDownAfter?: number }) => {
+      const { runController } = await import('../../controller/index.js');
+      const c = await runController({
+        dataDir: o.dataDir,
+        listenHost: o.listenHost,
+        port: o.port,
+        adminToken: readSecret(o.tokenFile, 'token'),
+        clusterSecret: readSecret(o.secretFile, 'secret'),
+        ...(o.hostDownAfter !== undefined ? { hostDownAfterMs: o.hostDownAfter } : {}),
+      });
+      note(`controller: listening on ${c.url} (pid ${process.pid})`);
+      await untilSignal(() => c.close(), 'controller');
+    });
+
+  program
+    .command('agent')
+    .description('run a host agent in the foreground (ferry up does this for you)')
+    .requiredOption('--name <NAME>', 'host name')
+    .requiredOption('--site <SITE>', 'site the host belongs to')
+    .requiredOption('--data-dir <DIR>', "the host's directory (VM disks, QEMU sockets, agent.json)")
+    .requiredOption('--controller <URL>', 'controller URL to report to')
+    .requiredOption('--secret-file <FILE>', 'file holding the cluster secret')
+    .option('--listen-host <HOST>', 'address to listen on', '127.0.0.1')
+    .option('--port <PORT>', 'port (0 = any free)', parsePort, 0)
+    .option('--accel <A>', 'auto | tcg | kvm (default: $FERRY_ACCEL or auto)', parseAccel)
+    .option('--guest-dir <DIR>', 'where the demo guest image is (default: build/guest)')
+    .action(
+      async (o: { name: string; site: string; dataDir: string; controller: string; secretFile: string; listenHost: string; port: number; accel?: Accel; guestDir?: string }) => {
+        const accel = o.accel ?? (process.env.FERRY_ACCEL ? parseAccel(process.env.FERRY_ACCEL) : 'auto');
+        const { runAgent } = await import('../../agent/index.js');
+        const a = await runAgent({
+          name: o.name,
+          site: o.site,
+          dataDir: o.dataDir,
+          listenHost: o.listenHost,
+          port: o.port,
+          controllerUrl: o.controller,
+          secret: readSecret(o.secretFile, 'secret'),
+          accel,
+          ...(o.guestDir !== undefined ? { guestDir: o.guestDir } : {}),
+        });
+        note(`agent ${o.name}: listening on ${a.url} (pid ${process.pid})`);
+        await untilSignal(() => a.close(), `agent ${o.name}`);
+      },
+    );
+}

@@ -1,0 +1,206 @@
+// `ferry up`: a local cluster in the background. Layout of the cluster home ($FERRY_HOME or
+// ~/.ferry):
+//   admin-token, cluster-secret   credentials (0600)
+//   cluster.json                  {url, token, controller:{pid}, agents:[{name, site, pid, dataDir, args}]} (0600)
+//   controller/                   the controller's data dir
+//   hosts/<name>/                 each agent's data dir
+//   logs/<controller|name>.log    stdout+stderr of each process
+// Hosts are named host1..hostN across the whole cluster; with --sites they are numbered in
+// the order the sites are given (main:2,dr:1 → host1, host2 in main; host3 in dr).
+// Running `ferry up` again on a running cluster starts any agent that is no longer running
+// (same arguments as before) and otherwise does nothing.
+import { spawn } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { newToken } from '../../wire/auth.js';
+import type { ClusterStatus, Host } from '../../wire/controller-api.js';
+import { ApiClient } from '../../wire/http-client.js';
+import { ferryHome, readClusterFile, writeClusterFile, type AgentRecord, type ClusterFile } from '../config.js';
+import { UsageError, note, printJson } from '../output.js';
+import { parseAccel, parsePort, parsePositiveInt, parseSites, planHosts, type Accel } from '../parse.js';
+import { isAliveRunning } from '../process.js';
+import { stopCluster } from './down.js';
+
+export const BIN = fileURLToPath(new URL('../../../../bin/ferry.js', import.meta.url));
+const CONTROLLER_START_MS = 30_000;
+const HOSTS_UP_MS = 90_000;
+
+interface UpOpts {
+  hosts: number;
+  sites?: string;
+  port: number;
+  accel?: Accel;
+  json?: boolean;
+}
+
+export function registerUp(program: Command): void {
+  program
+    .command('up')
+    .description('start a local cluster in the background (controller + agents) in $FERRY_HOME or ~/.ferry')
+    .option('--hosts <N>', 'number of hosts, all in site main', parsePositiveInt, 2)
+    .option('--sites <LIST>', 'hosts per site, e.g. main:2,dr:1 (overrides --hosts); hosts are named host1..hostN in that order')
+    .option('--port <PORT>', 'controller port (0 = any free)', parsePort, 7440)
+    .option('--accel <A>', 'auto | tcg | kvm for every agent', parseAccel)
+    .option('--json', 'print cluster.json instead of text')
+    .action(async (o: UpOpts) => {
+      const sites = o.sites ? parseSitesOrUsage(o.sites) : [{ site: 'main', count: o.hosts }];
+      await up(ferryHome(), planHosts(sites), o);
+    });
+}
+
+function parseSitesOrUsage(s: string): ReturnType<typeof parseSites> {
+  try {
+    return parseSites(s);
+  } catch (err) {
+    throw new UsageError(`option '--sites <LIST>' argument '${s}' is invalid. ${(err as Error).message}`);
+  }
+}
+
+async function up(home: string, hosts: { name: string; site: string }[], o: UpOpts): Promise<void> {
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const existing = readClusterFile(home);
+  if (existing) return reuse(home, existing, o);
+
+  const logs = join(home, 'logs');
+  mkdirSync(logs, { recursive: true });
+  const tokenFile = writeSecret(join(home, 'admin-token'));
+  const secretFile = writeSecret(join(home, 'cluster-secret'));
+  const token = readFileSync(tokenFile, 'utf8').trim();
+
+  const ctlDir = join(home, 'controller');
+  mkdirSync(ctlDir, { recursive: true });
+  rmSync(join(ctlDir, 'controller.json'), { force: true });
+  const ctlLog = join(logs, 'controller.log');
+  const ctlArgs = ['controller', '--data-dir', ctlDir, '--listen-host', '127.0.0.1', '--port', String(o.port), '--token-file', tokenFile, '--secret-file', secretFile];
+  const ctlPid = startDetached(ctlArgs, ctlLog);
+  const cluster: ClusterFile = { url: '', token, controller: { pid: ctlPid, dataDir: ctlDir, log: ctlLog }, agents: [] };
+  try {
+    cluster.url = await waitController(ctlDir, ctlPid, token, ctlLog);
+    writeClusterFile(home, cluster);
+    for (const h of hosts) {
+      const dataDir = join(home, 'hosts', h.name);
+      mkdirSync(dataDir, { recursive: true });
+      const args = ['agent', '--name', h.name, '--site', h.site, '--data-dir', dataDir, '--controller', cluster.url, '--secret-file', secretFile];
+      if (o.accel) args.push('--accel', o.accel);
+      const log = join(logs, `${h.name}.log`);
+      cluster.agents.push({ name: h.name, site: h.site, pid: startDetached(args, log), dataDir, args, log });
+      writeClusterFile(home, cluster);
+    }
+    await waitHosts(new ApiClient(cluster.url, token), cluster.agents);
+  } catch (err) {
+    note('ferry: start-up failed; stopping what was started');
+    await stopCluster(cluster, () => undefined).catch(() => undefined);
+    rmSync(join(home, 'cluster.json'), { force: true });
+    throw err;
+  }
+  if (o.json) return printJson(cluster);
+  process.stdout.write(
+    [
+      `Ferry cluster is up in ${home} (${cluster.agents.map((a) => `${a.name}@${a.site}`).join(', ')}).`,
+      `  console:  ${cluster.url}/`,
+      `  token:    ${token}`,
+      `The ferry CLI finds it through ${join(home, 'cluster.json')}; from elsewhere:`,
+      `  export FERRY_URL=${cluster.url} FERRY_TOKEN=${token}`,
+      `Logs are in ${logs}. Stop it with: ferry down`,
+      '',
+    ].join('\n'),
+  );
+}
+
+/** A cluster.json exists: if its controller runs, restart agents that are gone and stop. */
+async function reuse(home: string, c: ClusterFile, o: UpOpts): Promise<void> {
+  const api = new ApiClient(c.url, c.token);
+  if (!isAliveRunning(c.controller.pid, 'ferry') || !(await answers(api))) {
+    throw new UsageError(
+      `${join(home, 'cluster.json')} names a controller (pid ${c.controller.pid}, ${c.url}) that is not running; run ferry down to clean up, then ferry up`,
+      1,
+    );
+  }
+  const restarted: AgentRecord[] = [];
+  for (const a of c.agents) {
+    if (isAliveRunning(a.pid, 'ferry') || !a.args) continue;
+    a.pid = startDetached(a.args, a.log ?? join(home, 'logs', `${a.name}.log`));
+    restarted.push(a);
+  }
+  if (restarted.length > 0) {
+    writeClusterFile(home, c);
+    await waitHosts(api, restarted);
+  }
+  if (o.json) return printJson(c);
+  const again = restarted.length > 0 ? `; restarted agent${restarted.length > 1 ? 's' : ''} ${restarted.map((a) => a.name).join(', ')}` : '';
+  process.stdout.write(`A Ferry cluster is already up in ${home} at ${c.url}${again}.\n`);
+}
+
+function writeSecret(path: string): string {
+  if (!existsSync(path)) writeFileSync(path, newToken() + '\n', { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return path;
+}
+
+function startDetached(args: string[], log: string): number {
+  const fd = openSync(log, 'a', 0o600);
+  try {
+    const child = spawn(process.execPath, [BIN, ...args], { detached: true, stdio: ['ignore', fd, fd], env: process.env });
+    child.unref();
+    if (child.pid === undefined) throw new UsageError(`could not start ferry ${args[0]} (see ${log})`, 1);
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function answers(api: ApiClient): Promise<boolean> {
+  try {
+    await api.get<ClusterStatus>('/api/v1/status', { timeoutMs: 2000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function logTail(log: string): string {
+  try {
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    const last = lines.at(-1);
+    return last ? ` — last line: ${last.slice(0, 300)}` : '';
+  } catch {
+    return '';
+  }
+}
+
+async function waitController(dataDir: string, pid: number, token: string, log: string): Promise<string> {
+  const deadline = Date.now() + CONTROLLER_START_MS;
+  while (Date.now() < deadline) {
+    if (!isAliveRunning(pid, 'ferry')) throw new UsageError(`the controller exited during start-up; see ${log}${logTail(log)}`, 1);
+    try {
+      const info = JSON.parse(readFileSync(join(dataDir, 'controller.json'), 'utf8')) as { pid?: number; url?: string };
+      if (info.pid === pid && info.url && (await answers(new ApiClient(info.url, token)))) return info.url.replace(/\/$/, '');
+    } catch {
+      // not written yet
+    }
+    await sleep(200);
+  }
+  throw new UsageError(`the controller did not answer within ${CONTROLLER_START_MS / 1000} s; see ${log}${logTail(log)}`, 1);
+}
+
+async function waitHosts(api: ApiClient, agents: AgentRecord[]): Promise<void> {
+  const deadline = Date.now() + HOSTS_UP_MS;
+  let missing = agents;
+  while (Date.now() < deadline) {
+    const dead = agents.find((a) => !isAliveRunning(a.pid, 'ferry'));
+    if (dead) throw new UsageError(`agent ${dead.name} exited during start-up; see ${dead.log}${logTail(dead.log ?? '')}`, 1);
+    try {
+      const hosts = await api.get<Host[]>('/api/v1/hosts', { timeoutMs: 2000 });
+      missing = agents.filter((a) => !hosts.some((h) => h.name === a.name && h.state === 'up'));
+      if (missing.length === 0) return;
+    } catch {
+      // controller busy; try again
+    }
+    await sleep(250);
+  }
+  const logs = missing.map((a) => a.log).join(', ');
+  throw new UsageError(`host${missing.length > 1 ? 's' : ''} ${missing.map((a) => a.name).join(', ')} not up within ${HOSTS_UP_MS / 1000} s; see ${logs}`, 1);
+}

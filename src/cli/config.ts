@@ -1,0 +1,76 @@
+// Where the CLI finds its cluster: FERRY_URL/FERRY_TOKEN from the environment win, otherwise
+// the cluster.json that `ferry up` wrote in the cluster home ($FERRY_HOME or ~/.ferry).
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ApiClient } from '../wire/http-client.js';
+import { UsageError } from './output.js';
+
+export interface AgentRecord {
+  name: string;
+  site: string;
+  pid: number;
+  dataDir: string;
+  /** The exact arguments (after bin/ferry.js) the agent was started with; `ferry up` reuses them. */
+  args?: string[];
+  log?: string;
+}
+
+/** The file `ferry up` writes (mode 0600) and `ferry down` removes. */
+export interface ClusterFile {
+  url: string;
+  token: string;
+  controller: { pid: number; dataDir?: string; log?: string };
+  agents: AgentRecord[];
+}
+
+export interface Connection {
+  url: string;
+  token: string;
+  source: 'env' | 'cluster.json';
+}
+
+export function ferryHome(env: NodeJS.ProcessEnv = process.env): string {
+  const h = env.FERRY_HOME;
+  return h && h.length > 0 ? h : join(homedir(), '.ferry');
+}
+
+export function clusterFilePath(home: string): string {
+  return join(home, 'cluster.json');
+}
+
+export function readClusterFile(home: string): ClusterFile | undefined {
+  const p = clusterFilePath(home);
+  if (!existsSync(p)) return undefined;
+  const parsed = JSON.parse(readFileSync(p, 'utf8')) as ClusterFile;
+  if (typeof parsed.url !== 'string' || typeof parsed.token !== 'string' || !Array.isArray(parsed.agents)) {
+    throw new Error(`${p} is not a cluster file`);
+  }
+  return parsed;
+}
+
+export const NO_CLUSTER = 'no cluster found (run ferry up, or set FERRY_URL and FERRY_TOKEN)';
+
+/** Pure: pick the connection from the environment and the (optional) cluster file. */
+export function resolveConnection(env: NodeJS.ProcessEnv, cluster: ClusterFile | undefined): Connection | undefined {
+  const url = env.FERRY_URL || undefined;
+  const token = env.FERRY_TOKEN || undefined;
+  if (url && token) return { url, token, source: 'env' };
+  if (cluster) return { url: url ?? cluster.url, token: token ?? cluster.token, source: url || token ? 'env' : 'cluster.json' };
+  return undefined;
+}
+
+export function connect(env: NodeJS.ProcessEnv = process.env): ApiClient {
+  const conn = resolveConnection(env, readClusterFile(ferryHome(env)));
+  if (!conn) throw new UsageError(NO_CLUSTER, 1);
+  return new ApiClient(conn.url, conn.token);
+}
+
+/** Written atomically with mode 0600: it holds the admin token. */
+export function writeClusterFile(home: string, c: ClusterFile): void {
+  const p = clusterFilePath(home);
+  const tmp = `${p}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(c, null, 2) + '\n', { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, p);
+}

@@ -1,0 +1,68 @@
+// Parsers for option values; each throws InvalidArgumentError so commander reports a usage
+// error (exit 2) that names the option.
+import { InvalidArgumentError } from 'commander';
+
+const UNITS: Record<string, number> = { '': 1, m: 1, mb: 1, mib: 1, g: 1024, gb: 1024, gib: 1024, t: 1024 * 1024, tb: 1024 * 1024, tib: 1024 * 1024 };
+
+/** A size in MiB: `512`, `512M`, `1G`, `1.5G`, `2TiB`. Plain numbers are MiB. */
+export function parseSizeMiB(value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+  const mult = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || mult === undefined) throw new InvalidArgumentError(`not a size (use e.g. 512M or 1G)`);
+  const mib = Number(m[1]) * mult;
+  if (!Number.isInteger(mib) || mib < 1) throw new InvalidArgumentError(`must be a whole number of MiB, at least 1`);
+  return mib;
+}
+
+export function parsePositiveInt(value: string): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) throw new InvalidArgumentError('must be a positive integer');
+  return Number(value);
+}
+
+export function parseNonNegativeInt(value: string): number {
+  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('must be a non-negative integer');
+  return Number(value);
+}
+
+export function parsePort(value: string): number {
+  const n = parseNonNegativeInt(value);
+  if (n > 65535) throw new InvalidArgumentError('must be a port number (0 = any free port)');
+  return n;
+}
+
+const WORKLOAD = /^(idle|cpu|http|dirty:[0-9]{1,5}:[0-9]{1,6})(,(idle|cpu|http|dirty:[0-9]{1,5}:[0-9]{1,6}))*$/;
+
+export function parseWorkload(value: string): string {
+  if (!WORKLOAD.test(value)) throw new InvalidArgumentError('use idle, cpu, http or dirty:RATE_MIBS:SET_MIB (comma-separated to combine)');
+  return value;
+}
+
+export type Accel = 'auto' | 'tcg' | 'kvm';
+export function parseAccel(value: string): Accel {
+  if (value !== 'auto' && value !== 'tcg' && value !== 'kvm') throw new InvalidArgumentError('must be auto, tcg or kvm');
+  return value;
+}
+
+export interface SiteCount {
+  site: string;
+  count: number;
+}
+
+/** `main:2,dr:1` → [{site:'main',count:2},{site:'dr',count:1}] */
+export function parseSites(value: string): SiteCount[] {
+  const out: SiteCount[] = [];
+  for (const part of value.split(',')) {
+    const m = /^([a-z][a-z0-9-]{0,30}):(\d{1,2})$/.exec(part.trim());
+    if (!m || Number(m[2]) < 1) throw new InvalidArgumentError('use SITE:COUNT[,SITE:COUNT…], e.g. main:2,dr:1');
+    if (out.some((s) => s.site === m[1])) throw new InvalidArgumentError(`site ${m[1]} given twice`);
+    out.push({ site: m[1]!, count: Number(m[2]) });
+  }
+  return out;
+}
+
+/** Host names are numbered across the whole cluster: host1..hostN, sites in the order given. */
+export function planHosts(sites: SiteCount[]): { name: string; site: string }[] {
+  const hosts: { name: string; site: string }[] = [];
+  for (const s of sites) for (let i = 0; i < s.count; i++) hosts.push({ name: `host${hosts.length + 1}`, site: s.site });
+  return hosts;
+}

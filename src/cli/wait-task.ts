@@ -1,0 +1,55 @@
+// Waiting for a task: poll GET /tasks/:id every 250 ms (simpler and sturdier than the event
+// stream), show a live progress line on a TTY, and turn a failed task into its FerryError.
+// Ctrl-C stops waiting — not the task — and says how to abort it.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Task } from '../wire/controller-api.js';
+import { FerryError, isErrorCode } from '../wire/errors.js';
+import type { ApiClient } from '../wire/http-client.js';
+import { note } from './output.js';
+
+export const POLL_MS = 250;
+
+export function isFinished(task: Task): boolean {
+  return task.state === 'succeeded' || task.state === 'failed' || task.state === 'aborted';
+}
+
+/** Pure: the error a finished, unsuccessful task stands for. */
+export function taskError(task: Task): FerryError {
+  if (task.state === 'aborted') return new FerryError('ABORTED', task.error?.message ?? `task ${task.id} was aborted`);
+  const code = task.error && isErrorCode(task.error.code) ? task.error.code : 'INTERNAL';
+  return new FerryError(code, task.error?.message ?? `task ${task.id} (${task.kind}) failed`);
+}
+
+export function progressLine(task: Task): string {
+  return `${task.kind} ${task.target}: ${task.state} ${Math.floor(task.progress)}%${task.message ? ` ${task.message}` : ''}`;
+}
+
+/** Wait until `task` is finished and return its final record (failed ones too). */
+export async function waitTask(api: ApiClient, task: Task): Promise<Task> {
+  const tty = process.stderr.isTTY === true;
+  let current = task;
+  const onSigint = (): void => {
+    if (tty) process.stderr.write('\n');
+    note(`ferry: stopped waiting; task ${current.id} goes on (see: ferry task show ${current.id}; abort: ferry task abort ${current.id})`);
+    process.exit(130);
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    while (!isFinished(current)) {
+      if (tty) process.stderr.write(`\r\x1b[K${progressLine(current)}`);
+      await sleep(POLL_MS);
+      current = await api.get<Task>(`/api/v1/tasks/${encodeURIComponent(current.id)}`);
+    }
+    return current;
+  } finally {
+    process.off('SIGINT', onSigint);
+    if (tty) process.stderr.write('\r\x1b[K');
+  }
+}
+
+/** Wait and throw the task's error if it did not succeed. */
+export async function waitTaskOk(api: ApiClient, task: Task): Promise<Task> {
+  const done = await waitTask(api, task);
+  if (done.state !== 'succeeded') throw taskError(done);
+  return done;
+}
