@@ -1,0 +1,50 @@
+// Disk images, made with qemu-img: a new empty qcow2 per DiskSpec (or an overlay on its
+// `image`), and the copies a clone needs. Every call has a timeout; failures carry
+// qemu-img's own message as QEMU_FAILED.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { FerryError, type DiskSpec } from '../wire/index.js';
+import { QEMU_IMG } from './qemu-command.js';
+import { diskFile } from './vm-dir.js';
+
+const CREATE_TIMEOUT_MS = 60_000;
+const COPY_TIMEOUT_MS = 30 * 60_000;
+const DEFAULT_DISK_MIB = 1024;
+
+export function qemuImg(args: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(QEMU_IMG, args, { timeout: timeoutMs, maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new FerryError('QEMU_FAILED', stderr.trim() || err.message, { cause: err }));
+      else resolve(stdout);
+    });
+  });
+}
+
+export async function createDisks(vmDir: string, disks: DiskSpec[]): Promise<void> {
+  for (const [i, d] of disks.entries()) {
+    const file = diskFile(vmDir, i);
+    if (d.image) await qemuImg(['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', d.image, file], CREATE_TIMEOUT_MS);
+    else await qemuImg(['create', '-q', '-f', 'qcow2', file, `${d.sizeMiB ?? DEFAULT_DISK_MIB}M`], CREATE_TIMEOUT_MS);
+  }
+}
+
+/**
+ * Copies the source's disks into the clone's dir. Full: `qemu-img convert` flattens each disk
+ * (backing chain included) into a standalone qcow2. Linked: the flattened copy becomes a
+ * frozen base (base-diskN.qcow2, never written again) under a thin overlay, so the clone
+ * starts with next to no private data. `-U` reads an image a running QEMU holds locked: the
+ * caller pauses that VM first, so the copy is crash-consistent.
+ */
+export async function copyDisks(srcDir: string, dstDir: string, count: number, linked: boolean): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const src = diskFile(srcDir, i);
+    const dst = diskFile(dstDir, i);
+    if (!linked) {
+      await qemuImg(['convert', '-U', '-q', '-O', 'qcow2', src, dst], COPY_TIMEOUT_MS);
+      continue;
+    }
+    const base = join(dstDir, `base-disk${i}.qcow2`);
+    await qemuImg(['convert', '-U', '-q', '-O', 'qcow2', src, base], COPY_TIMEOUT_MS);
+    await qemuImg(['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base, dst], CREATE_TIMEOUT_MS);
+  }
+}

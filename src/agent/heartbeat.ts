@@ -1,0 +1,44 @@
+// Pushes this host's status and its VMs to the controller (POST /internal/v1/heartbeat).
+// One heartbeat at a time (the next is scheduled when the previous one ends), failures are
+// logged at most every 30 s and never stop the loop. The controller may ask for another interval.
+import { ApiClient, INTERNAL_PREFIX, type AgentHeartbeat } from '../wire/index.js';
+import { warnRateLimited } from './log.js';
+
+const HEARTBEAT_TIMEOUT_MS = 5_000;
+const WARN_EVERY_MS = 30_000;
+
+export interface Heartbeat {
+  stop(): void;
+}
+
+export function startHeartbeat(controllerUrl: string, secret: string, intervalMs: number, collect: () => Promise<AgentHeartbeat>): Heartbeat {
+  const client = new ApiClient(controllerUrl, secret);
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let interval = intervalMs;
+  const abort = new AbortController();
+
+  const beat = async (): Promise<void> => {
+    try {
+      const body = await collect();
+      const res = await client.post<{ intervalMs?: number } | undefined>(`${INTERNAL_PREFIX}/heartbeat`, body, { timeoutMs: HEARTBEAT_TIMEOUT_MS, signal: abort.signal });
+      if (res && typeof res.intervalMs === 'number' && res.intervalMs >= 100 && res.intervalMs <= 60_000) interval = res.intervalMs;
+    } catch (err) {
+      if (!stopped) warnRateLimited('ferry:agent', `heartbeat:${controllerUrl}`, WARN_EVERY_MS, 'heartbeat to %s failed: %s', controllerUrl, (err as Error).message);
+    }
+  };
+  const loop = (): void => {
+    if (stopped) return;
+    void beat().finally(() => {
+      if (!stopped) timer = setTimeout(loop, interval);
+    });
+  };
+  loop();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      abort.abort();
+    },
+  };
+}

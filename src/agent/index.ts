@@ -1,0 +1,116 @@
+// Public surface of the agent: run one on this host, and find the QEMU processes a data dir
+// owns (for `ferry down`). Everything else in src/agent is internal.
+//
+// The agent never stops VMs when it stops: close() (and even SIGKILL) leaves every QEMU
+// running; the next agent on the same data dir re-attaches to them (reattach.ts).
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildAgentApi } from './api.js';
+import { startHeartbeat, type Heartbeat } from './heartbeat.js';
+import { resolveAccel, type AccelChoice } from './kvm-probe.js';
+import { log } from './log.js';
+import { VmManager } from './manager.js';
+import { hostInfo, qemuVersion, vmStatus } from './metrics.js';
+import { isOurQemu } from './proc.js';
+import { reattachAll } from './reattach.js';
+import { listVmNames, loadRecord, readPidFile, vmPaths, writeJsonAtomic } from './vm-dir.js';
+
+export interface AgentOptions {
+  name: string;
+  site: string;
+  dataDir: string;
+  /** Default 127.0.0.1. */
+  listenHost?: string;
+  /** Default 0: any free port (see RunningAgent.url). */
+  port?: number;
+  /** Where to send heartbeats; omitted = none (tests). */
+  controllerUrl?: string;
+  /** Cluster secret: required on this agent's API, and sent to the controller. */
+  secret: string;
+  /** Default 'auto': probe KVM (cached per host boot), fall back to TCG. */
+  accel?: AccelChoice;
+  /** Demo guest dir (vmlinuz, initrd.img). Default $FERRY_GUEST_DIR or <repo>/build/guest. */
+  guestDir?: string;
+  /** Default 1000. */
+  heartbeatIntervalMs?: number;
+}
+
+export interface RunningAgent {
+  url: string;
+  /** Stops the API and heartbeats; never stops VMs. Idempotent. */
+  close(): Promise<void>;
+}
+
+const AGENT_VERSION = '0.1.0';
+
+/** <repo>/build/guest, found by walking up from this module (dist/src/agent or src/agent) to package.json. */
+export function defaultGuestDir(): string {
+  if (process.env.FERRY_GUEST_DIR) return process.env.FERRY_GUEST_DIR;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src'))) return join(dir, 'build', 'guest');
+    dir = dirname(dir);
+  }
+  return resolve('build', 'guest');
+}
+
+export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(join(dataDir, 'vms'), { recursive: true });
+  const guestDir = opts.guestDir ?? defaultGuestDir();
+  const [accel, version] = await Promise.all([resolveAccel(opts.accel ?? 'auto', guestDir), qemuVersion()]);
+  const mgr = new VmManager(dataDir, { accel, guestDir });
+  for (const vm of await reattachAll(dataDir)) mgr.adopt(vm);
+
+  let url = '';
+  const host = () => hostInfo({ name: opts.name, site: opts.site, url, accel, qemuVersion: version, agentVersion: AGENT_VERSION });
+  const app = buildAgentApi(mgr, opts.secret, host);
+  const address = await app.listen({ host: opts.listenHost ?? '127.0.0.1', port: opts.port ?? 0 });
+  url = address.replace('[::1]', '127.0.0.1');
+  writeJsonAtomic(join(dataDir, 'agent.json'), { pid: process.pid, url });
+  log('agent %s (%s) listening on %s, accel %s, guest %s', opts.name, opts.site, url, accel, guestDir);
+
+  let hb: Heartbeat | undefined;
+  if (opts.controllerUrl) {
+    hb = startHeartbeat(opts.controllerUrl, opts.secret, opts.heartbeatIntervalMs ?? 1000, async () => ({
+      host: host(),
+      vms: await Promise.all([...mgr.vms.values()].map((vm) => vmStatus(vm))),
+    }));
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    close() {
+      closing ??= (async () => {
+        hb?.stop();
+        await app.close();
+        mgr.detachAll();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** PIDs of live QEMU processes started for VMs in `dataDir` (checked against each VM's uuid). */
+export function findQemuPids(dataDir: string): number[] {
+  const pids: number[] = [];
+  for (const name of listVmNames(dataDir)) {
+    const rec = loadRecord(dataDir, name);
+    if (!rec) continue;
+    for (const pid of new Set([readPidFile(vmPaths(dataDir, name).pidFile), rec.pid])) {
+      if (isOurQemu(pid, rec.spec.uuid) && !pids.includes(pid)) pids.push(pid);
+    }
+  }
+  return pids;
+}
+
+/** The {pid, url} an agent wrote to its data dir when it started, if any. */
+export function readAgentFile(dataDir: string): { pid: number; url: string } | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dataDir, 'agent.json'), 'utf8')) as { pid: number; url: string };
+  } catch {
+    return undefined;
+  }
+}

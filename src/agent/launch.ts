@@ -1,0 +1,124 @@
+// Starting QEMU for a VM: pick loopback ports for its forwards, build the command line, run
+// QEMU with -daemonize (it leaves our session; its foreground process exits 0 once the VM is
+// set up, or non-zero with QEMU's own message), then connect QMP.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { symlinkSync, readlinkSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, basename } from 'node:path';
+import { QmpClient } from '../qmp/index.js';
+import { FerryError, type Endpoint } from '../wire/index.js';
+import { buildQemuArgs, QEMU_BINARY } from './qemu-command.js';
+import { isOurQemu, killPid } from './proc.js';
+import { readPidFile, type Accel } from './vm-dir.js';
+import { QMP_TIMEOUT_MS, type VmRuntime } from './vm-runtime.js';
+import { log } from './log.js';
+
+const START_TIMEOUT_MS = 60_000;
+const MAX_STDERR_BYTES = 64 * 1024;
+const MAX_SUN_PATH = 100;
+
+export interface LaunchContext {
+  accel: Accel;
+  guestDir: string;
+}
+
+/** A free TCP port on loopback. Another process may take it before QEMU binds it; rare, and QEMU then fails loudly. */
+export function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** A path we can connect() to: a short symlink to the VM dir when the real path is too long for sun_path. */
+export function connectablePath(sockPath: string): string {
+  if (Buffer.byteLength(sockPath) <= MAX_SUN_PATH) return sockPath;
+  const dir = dirname(sockPath);
+  const link = join(tmpdir(), `ferry-${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`);
+  try {
+    if (readlinkSync(link) !== dir) throw new Error('stale');
+  } catch {
+    rmSync(link, { force: true });
+    symlinkSync(dir, link);
+  }
+  return join(link, basename(sockPath));
+}
+
+export async function connectQmp(sockPath: string, timeoutMs = QMP_TIMEOUT_MS): Promise<QmpClient> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await QmpClient.connect(connectablePath(sockPath), { timeoutMs: Math.max(500, deadline - Date.now()) });
+    } catch (err) {
+      if (Date.now() >= deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function runDaemonizing(args: string[], cwd: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(QEMU_BINARY, args, { cwd, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (s: string) => {
+      if (stderr.length < MAX_STDERR_BYTES) stderr += s;
+    });
+    const timer = setTimeout(() => {
+      if (child.pid) killPid(child.pid, 'SIGKILL');
+      reject(new FerryError('QEMU_FAILED', `QEMU did not finish starting within ${START_TIMEOUT_MS} ms`));
+    }, START_TIMEOUT_MS);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new FerryError('QEMU_FAILED', `cannot run ${QEMU_BINARY}: ${err.message}`, { cause: err }));
+    });
+    // 'close' waits for stderr too: the daemon keeps it until its set-up is done or has failed.
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+/** Starts QEMU for `vm` and attaches QMP. On return the VM runs (or waits for migrate-incoming). */
+export async function launchQemu(ctx: LaunchContext, vm: VmRuntime, opts: { incoming?: boolean } = {}): Promise<void> {
+  const spec = vm.rec.spec;
+  const hostPorts: number[][] = [];
+  const endpoints: Endpoint[] = [];
+  for (const nic of spec.nics) {
+    const ports: number[] = [];
+    for (const guestPort of nic.forwardPorts ?? []) {
+      const port = await freeLoopbackPort();
+      ports.push(port);
+      endpoints.push({ guestPort, host: '127.0.0.1', port });
+    }
+    hostPorts.push(ports);
+  }
+  const paths = vm.paths;
+  rmSync(paths.pidFile, { force: true });
+  const args = buildQemuArgs({ spec, vmDir: paths.dir, accel: ctx.accel, guestDir: ctx.guestDir, hostPorts, incoming: opts.incoming ?? false });
+  log('vm %s: %s %s', spec.name, QEMU_BINARY, args.join(' '));
+  const { code, stderr } = await runDaemonizing(args, paths.dir);
+  if (code !== 0) {
+    const msg = stderr.trim() || `QEMU exited with code ${code} before the VM was set up`;
+    throw new FerryError('QEMU_FAILED', msg);
+  }
+  const pid = readPidFile(paths.pidFile);
+  if (!isOurQemu(pid, spec.uuid)) throw new FerryError('QEMU_FAILED', `QEMU started but exited at once (pid ${pid ?? 'unknown'})${stderr ? `: ${stderr.trim()}` : ''}`);
+  let qmp: QmpClient;
+  try {
+    qmp = await connectQmp(paths.qmpSock);
+  } catch (err) {
+    killPid(pid, 'SIGKILL');
+    throw new FerryError('QEMU_FAILED', `cannot connect to QMP of vm ${spec.name}: ${(err as Error).message}`, { cause: err });
+  }
+  vm.rec.accel = ctx.accel;
+  vm.rec.endpoints = endpoints;
+  vm.attach(qmp, pid);
+}

@@ -1,0 +1,164 @@
+// The agent's domain core: its VMs by name, define/clone/delete, and every lifecycle action
+// checked against the state table and run in the VM's own queue. Knows nothing of HTTP.
+import { mkdirSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { FerryError, type CloneRequest, type StopRequest, type VmSpec, type VmStatus } from '../wire/index.js';
+import * as actions from './actions.js';
+import { copyDisks, createDisks } from './disks.js';
+import type { LaunchContext } from './launch.js';
+import { vmStatus } from './metrics.js';
+import { qmpCall } from './qmp-call.js';
+import { assertAllowed, type VmAction } from './state-rules.js';
+import { removeVmDir, saveRecord, vmPaths } from './vm-dir.js';
+import { VmRuntime } from './vm-runtime.js';
+
+export const DEFAULT_CONSOLE_TAIL = 64 * 1024;
+export const MAX_CONSOLE_TAIL = 1024 * 1024;
+
+export type SimpleAction = 'start' | 'pause' | 'resume' | 'suspend' | 'restore';
+
+export class VmManager {
+  readonly vms = new Map<string, VmRuntime>();
+
+  constructor(
+    readonly dataDir: string,
+    readonly launch: LaunchContext,
+  ) {}
+
+  get(name: string): VmRuntime {
+    const vm = this.vms.get(name);
+    if (!vm) throw new FerryError('NOT_FOUND', `no vm ${name} on this host`);
+    return vm;
+  }
+
+  list(): Promise<VmStatus[]> {
+    return Promise.all([...this.vms.values()].map((vm) => vmStatus(vm)));
+  }
+
+  status(name: string): Promise<VmStatus> {
+    return vmStatus(this.get(name));
+  }
+
+  async define(spec: VmSpec): Promise<VmStatus> {
+    if (this.vms.has(spec.name)) throw new FerryError('CONFLICT', `vm ${spec.name} already exists on this host`);
+    const vm = new VmRuntime(this.dataDir, { spec, state: 'stopped', endpoints: [] });
+    this.vms.set(spec.name, vm); // reserve the name while disks are made
+    try {
+      mkdirSync(vm.paths.dir, { recursive: true });
+      await createDisks(vm.paths.dir, spec.disks);
+      vm.save();
+    } catch (err) {
+      this.vms.delete(spec.name);
+      removeVmDir(this.dataDir, spec.name);
+      throw err;
+    }
+    return vmStatus(vm);
+  }
+
+  /** Runs one action in the VM's queue, after checking the state allows it (at its turn). */
+  private act(name: string, action: VmAction, fn: (vm: VmRuntime) => Promise<void>): Promise<VmStatus> {
+    const vm = this.get(name);
+    return vm.serialize(async () => {
+      assertAllowed(action, name, vm.rec.state);
+      await fn(vm);
+      return vmStatus(vm);
+    });
+  }
+
+  do(name: string, action: SimpleAction): Promise<VmStatus> {
+    return this.act(name, action, (vm) => {
+      switch (action) {
+        case 'start':
+          return actions.start(this.launch, vm);
+        case 'pause':
+          return actions.pause(vm);
+        case 'resume':
+          return actions.resume(vm);
+        case 'suspend':
+          return actions.suspend(vm);
+        case 'restore':
+          return actions.restore(this.launch, vm);
+      }
+    });
+  }
+
+  stop(name: string, req: StopRequest): Promise<VmStatus> {
+    return this.act(name, 'stop', (vm) => actions.stop(vm, req));
+  }
+
+  resize(name: string, memoryMiB: number): Promise<VmStatus> {
+    return this.act(name, 'resize', (vm) => actions.resize(vm, memoryMiB));
+  }
+
+  /**
+   * A clone gets the new name and uuid and fresh MACs (derived from the uuid), and copies of
+   * the disks; memory is not cloned, it boots. A running source is paused for the copy, so the
+   * clone's disks are crash-consistent, then resumed.
+   */
+  async clone(name: string, req: CloneRequest): Promise<VmStatus> {
+    const src = this.get(name);
+    if (this.vms.has(req.name)) throw new FerryError('CONFLICT', `vm ${req.name} already exists on this host`);
+    const spec: VmSpec = { ...src.rec.spec, name: req.name, uuid: req.uuid, nics: src.rec.spec.nics.map(({ mac: _mac, ...nic }) => nic) };
+    const clone = new VmRuntime(this.dataDir, { spec, state: 'stopped', endpoints: [] });
+    this.vms.set(req.name, clone);
+    try {
+      await src.serialize(async () => {
+        assertAllowed('clone', name, src.rec.state);
+        mkdirSync(clone.paths.dir, { recursive: true });
+        const wasRunning = src.rec.state === 'running';
+        if (wasRunning) await qmpCall(src, 'stop');
+        try {
+          await copyDisks(src.paths.dir, clone.paths.dir, spec.disks.length, req.linked);
+        } finally {
+          if (wasRunning) await qmpCall(src, 'cont');
+        }
+        clone.save();
+      });
+    } catch (err) {
+      this.vms.delete(req.name);
+      removeVmDir(this.dataDir, req.name);
+      throw err;
+    }
+    return vmStatus(clone);
+  }
+
+  async remove(name: string): Promise<void> {
+    const vm = this.get(name);
+    await vm.serialize(async () => {
+      assertAllowed('delete', name, vm.rec.state);
+      if (vm.pidAlive) throw new FerryError('INVALID_STATE', `cannot delete vm ${name}: its QEMU (pid ${vm.rec.pid}) is still alive`);
+      this.vms.delete(name);
+      removeVmDir(this.dataDir, name);
+    });
+  }
+
+  /** The last `tailBytes` of the serial console log (whole lines are not guaranteed). */
+  console(name: string, tailBytes = DEFAULT_CONSOLE_TAIL): string {
+    this.get(name);
+    const n = Math.min(Math.max(0, tailBytes), MAX_CONSOLE_TAIL);
+    let fd: number;
+    try {
+      fd = openSync(vmPaths(this.dataDir, name).consoleLog, 'r');
+    } catch {
+      return '';
+    }
+    try {
+      const size = fstatSync(fd).size;
+      const len = Math.min(n, size);
+      const buf = Buffer.alloc(len);
+      readSync(fd, buf, 0, len, size - len);
+      return buf.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** For the agent's close(): forget QMP connections, leave every QEMU running. */
+  detachAll(): void {
+    for (const vm of this.vms.values()) vm.detach();
+  }
+
+  adopt(vm: VmRuntime): void {
+    this.vms.set(vm.name, vm);
+    saveRecord(this.dataDir, vm.rec);
+  }
+}

@@ -1,0 +1,83 @@
+// Status and metrics of one VM, and facts about the host. Process numbers come from /proc
+// (QEMU's CPU time and RSS); guest numbers from QMP (balloon, block stats), each query with a
+// short timeout so a busy monitor delays a heartbeat a little, never forever.
+import { execFile } from 'node:child_process';
+import { availableParallelism, freemem, loadavg, totalmem } from 'node:os';
+import type { HostInfo, VmMetrics, VmStatus } from '../wire/index.js';
+import { QEMU_BINARY } from './qemu-command.js';
+import { cpuSeconds, rssBytes } from './proc.js';
+import { qmpCall } from './qmp-call.js';
+import type { VmRuntime } from './vm-runtime.js';
+
+const METRICS_QMP_TIMEOUT_MS = 2_000;
+const MIB = 1024 * 1024;
+
+interface BlockStats {
+  stats?: { rd_bytes?: number; wr_bytes?: number; rd_operations?: number; wr_operations?: number };
+}
+
+export async function vmMetrics(vm: VmRuntime): Promise<VmMetrics | undefined> {
+  const pid = vm.rec.pid;
+  if (pid === undefined || !vm.pidAlive) return undefined;
+  const m: VmMetrics = { cpuSeconds: cpuSeconds(pid) ?? 0, rssBytes: rssBytes(pid) ?? 0, diskReadBytes: 0, diskWriteBytes: 0, diskReadOps: 0, diskWriteOps: 0 };
+  if (!vm.qmp || vm.qmp.closed) return m;
+  const [balloon, blocks] = await Promise.allSettled([
+    vm.rec.spec.balloon ? qmpCall<{ actual: number }>(vm, 'query-balloon', undefined, METRICS_QMP_TIMEOUT_MS) : Promise.resolve(undefined),
+    qmpCall<BlockStats[]>(vm, 'query-blockstats', undefined, METRICS_QMP_TIMEOUT_MS),
+  ]);
+  if (balloon.status === 'fulfilled' && balloon.value) m.balloonBytes = balloon.value.actual;
+  if (blocks.status === 'fulfilled') {
+    for (const b of blocks.value) {
+      m.diskReadBytes += b.stats?.rd_bytes ?? 0;
+      m.diskWriteBytes += b.stats?.wr_bytes ?? 0;
+      m.diskReadOps += b.stats?.rd_operations ?? 0;
+      m.diskWriteOps += b.stats?.wr_operations ?? 0;
+    }
+  }
+  return m;
+}
+
+export async function vmStatus(vm: VmRuntime, withMetrics = true): Promise<VmStatus> {
+  const r = vm.rec;
+  const live = r.state !== 'stopped' && r.state !== 'crashed' && r.state !== 'suspended';
+  const metrics = withMetrics && live ? await vmMetrics(vm) : undefined;
+  return {
+    name: r.spec.name,
+    uuid: r.spec.uuid,
+    state: r.state,
+    spec: r.spec,
+    ...(live && r.pid !== undefined ? { pid: r.pid } : {}),
+    ...(live && r.accel ? { accel: r.accel } : {}),
+    ...(metrics ? { metrics } : {}),
+    endpoints: live ? r.endpoints : [],
+    ...(r.error ? { error: r.error } : {}),
+  };
+}
+
+export function qemuVersion(): Promise<string> {
+  return new Promise((resolve) => {
+    execFile(QEMU_BINARY, ['--version'], { timeout: 10_000 }, (err, stdout) => {
+      resolve(err ? 'unknown' : (/version (\S+)/.exec(stdout)?.[1] ?? 'unknown'));
+    });
+  });
+}
+
+export interface HostFacts {
+  name: string;
+  site: string;
+  url: string;
+  accel: 'kvm' | 'tcg';
+  qemuVersion: string;
+  agentVersion: string;
+}
+
+export function hostInfo(f: HostFacts): HostInfo {
+  return {
+    ...f,
+    cpus: availableParallelism(),
+    memoryMiB: Math.floor(totalmem() / MIB),
+    pid: process.pid,
+    loadAvg1: loadavg()[0] ?? 0,
+    memoryFreeMiB: Math.floor(freemem() / MIB),
+  };
+}

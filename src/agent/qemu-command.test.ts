@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildQemuArgs, demoCmdline, macFor } from './qemu-command.js';
+import type { VmSpec } from '../wire/index.js';
+
+const spec: VmSpec = {
+  name: 'web1',
+  uuid: '5b0d3f7e-8f1c-4a53-9d5e-2f4b1c0a9e11',
+  memoryMiB: 128,
+  vcpus: 2,
+  boot: { kind: 'demo' },
+  disks: [{ sizeMiB: 64 }],
+  nics: [{ network: 'user', forwardPorts: [80, 22] }],
+  balloon: true,
+  workload: 'http',
+};
+
+function valueOf(args: string[], flag: string): string[] {
+  return args.flatMap((a, i) => (a === flag ? [args[i + 1] ?? ''] : []));
+}
+
+test('demo boot: kernel, initrd and cmdline with workload and disk flag', () => {
+  const args = buildQemuArgs({ spec, vmDir: '/d/vms/web1', accel: 'tcg', guestDir: '/g', hostPorts: [[4000, 4001]] });
+  assert.deepEqual(valueOf(args, '-kernel'), ['/g/vmlinuz']);
+  assert.deepEqual(valueOf(args, '-initrd'), ['/g/initrd.img']);
+  assert.deepEqual(valueOf(args, '-append'), ['console=ttyS0 quiet panic=-1 ferry.workload=http ferry.disk=1']);
+  assert.equal(demoCmdline({ ...spec, disks: [] }), 'console=ttyS0 quiet panic=-1 ferry.workload=http');
+});
+
+test('identity, sizing, accel and detachment options', () => {
+  const args = buildQemuArgs({ spec, vmDir: '/d/vms/web1', accel: 'tcg', guestDir: '/g', hostPorts: [[4000, 4001]] });
+  assert.deepEqual(valueOf(args, '-uuid'), [spec.uuid]);
+  assert.deepEqual(valueOf(args, '-smp'), ['2']);
+  assert.deepEqual(valueOf(args, '-m'), ['128M']);
+  assert.deepEqual(valueOf(args, '-accel'), ['tcg']);
+  assert.deepEqual(valueOf(args, '-cpu'), ['max']);
+  assert.ok(args.includes('-daemonize') && args.includes('-nodefaults') && args.includes('-no-reboot'));
+  assert.deepEqual(valueOf(args, '-pidfile'), ['/d/vms/web1/qemu.pid']);
+  assert.deepEqual(valueOf(args, '-qmp'), ['unix:qmp.sock,server=on,wait=off']);
+  assert.match(valueOf(args, '-chardev')[0] ?? '', /logfile=\/d\/vms\/web1\/console\.log,logappend=on/);
+  assert.ok(!args.includes('-incoming'));
+  const kvm = buildQemuArgs({ spec, vmDir: '/d', accel: 'kvm', guestDir: '/g', hostPorts: [[1, 2]] });
+  assert.deepEqual(valueOf(kvm, '-cpu'), ['host']);
+});
+
+test('disks, NIC forwards on loopback, balloon, incoming', () => {
+  const args = buildQemuArgs({ spec, vmDir: '/d/vms/web1', accel: 'tcg', guestDir: '/g', hostPorts: [[4000, 4001]], incoming: true });
+  assert.deepEqual(valueOf(args, '-blockdev'), ['driver=qcow2,node-name=disk0,file.driver=file,file.filename=/d/vms/web1/disk0.qcow2']);
+  assert.deepEqual(valueOf(args, '-netdev'), ['user,id=net0,hostfwd=tcp:127.0.0.1:4000-:80,hostfwd=tcp:127.0.0.1:4001-:22']);
+  const devices = valueOf(args, '-device');
+  assert.ok(devices.includes('virtio-balloon-pci,id=balloon0'));
+  assert.ok(devices.includes(`virtio-net-pci,netdev=net0,mac=${macFor(spec.uuid, 0)},romfile=`));
+  assert.deepEqual(valueOf(args, '-incoming'), ['defer']);
+  assert.throws(() => buildQemuArgs({ spec, vmDir: '/d', accel: 'tcg', guestDir: '/g', hostPorts: [[4000]] }), /no host port/);
+});
+
+test('kernel and disk boot; no balloon', () => {
+  const k = buildQemuArgs({
+    spec: { ...spec, balloon: false, disks: [], nics: [], boot: { kind: 'kernel', kernel: '/k', initrd: '/i', cmdline: 'x=1' } },
+    vmDir: '/d', accel: 'tcg', guestDir: '/g', hostPorts: [],
+  });
+  assert.deepEqual(valueOf(k, '-kernel'), ['/k']);
+  assert.deepEqual(valueOf(k, '-append'), ['x=1']);
+  assert.ok(!valueOf(k, '-device').some((d) => d.startsWith('virtio-balloon')));
+  const d = buildQemuArgs({ spec: { ...spec, boot: { kind: 'disk' } }, vmDir: '/d', accel: 'tcg', guestDir: '/g', hostPorts: [[1, 2]] });
+  assert.ok(!d.includes('-kernel'));
+  assert.ok(valueOf(d, '-device').includes('virtio-blk-pci,drive=disk0,id=vd0,bootindex=0'));
+});
+
+test('MACs are stable per uuid and differ between VMs and NICs', () => {
+  assert.equal(macFor(spec.uuid, 0), macFor(spec.uuid, 0));
+  assert.notEqual(macFor(spec.uuid, 0), macFor(spec.uuid, 1));
+  assert.notEqual(macFor(spec.uuid, 0), macFor('00000000-0000-4000-8000-000000000000', 0));
+  assert.match(macFor(spec.uuid, 0), /^52:54:00(:[0-9a-f]{2}){3}$/);
+});

@@ -1,0 +1,85 @@
+// Builds QEMU's command line from a VmSpec. Pure (no I/O) so every option is unit-tested.
+// QEMU starts in the VM's directory and binds its Unix sockets by relative name (sun_path is
+// limited to 108 bytes and data dirs can be deep); everything QEMU may reopen later (disks,
+// pidfile, logs) is absolute, because -daemonize moves QEMU to / once it has started.
+// Options used and why:
+//   -daemonize -pidfile  QEMU leaves the agent's session; killing the agent never kills a VM,
+//                        and the foreground process exits non-zero with QEMU's message if init fails
+//   -no-reboot           a guest reset (the demo guest panics with panic=-1) ends QEMU, so the
+//                        agent sees it, instead of a silent reboot that restarts `seq` from 0
+//   chardev logfile      the console survives agent restarts and is kept across suspend/restore
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { VmSpec } from '../wire/index.js';
+import type { Accel } from './vm-dir.js';
+
+export const QEMU_BINARY = process.env.FERRY_QEMU ?? 'qemu-system-x86_64';
+export const QEMU_IMG = process.env.FERRY_QEMU_IMG ?? 'qemu-img';
+
+export interface QemuLaunch {
+  spec: VmSpec;
+  /** Absolute VM directory (for files QEMU opens by absolute path). */
+  vmDir: string;
+  accel: Accel;
+  /** Directory holding vmlinuz and initrd.img of the demo guest. */
+  guestDir: string;
+  /** Host loopback port for each forwarded guest port, per NIC (same shape as nics[i].forwardPorts). */
+  hostPorts: number[][];
+  /** Start waiting for `migrate-incoming` (restore). */
+  incoming?: boolean;
+}
+
+/** A stable, locally administered MAC derived from the VM's uuid, so a clone gets a new one. */
+export function macFor(uuid: string, nicIndex: number): string {
+  const h = createHash('sha256').update(`${uuid}/${nicIndex}`).digest();
+  return ['52', '54', '00', ...[h[0], h[1], h[2]].map((b) => (b ?? 0).toString(16).padStart(2, '0'))].join(':');
+}
+
+export function demoCmdline(spec: VmSpec): string {
+  const parts = ['console=ttyS0', 'quiet', 'panic=-1', `ferry.workload=${spec.workload}`];
+  if (spec.disks.length > 0) parts.push('ferry.disk=1');
+  return parts.join(' ');
+}
+
+export function buildQemuArgs(l: QemuLaunch): string[] {
+  const { spec } = l;
+  const args = [
+    '-name', `${spec.name},process=ferry-${spec.name}`,
+    '-uuid', spec.uuid,
+    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    '-machine', 'q35',
+    '-accel', l.accel,
+    '-cpu', l.accel === 'kvm' ? 'host' : 'max',
+    '-smp', String(spec.vcpus),
+    '-m', `${spec.memoryMiB}M`,
+    '-daemonize', '-pidfile', join(l.vmDir, 'qemu.pid'),
+    '-qmp', 'unix:qmp.sock,server=on,wait=off',
+    '-chardev', `socket,id=ser0,path=console.sock,server=on,wait=off,logfile=${join(l.vmDir, 'console.log')},logappend=on`,
+    '-serial', 'chardev:ser0',
+  ];
+  const boot = spec.boot;
+  if (boot.kind === 'demo') {
+    args.push('-kernel', join(l.guestDir, 'vmlinuz'), '-initrd', join(l.guestDir, 'initrd.img'), '-append', demoCmdline(spec));
+  } else if (boot.kind === 'kernel') {
+    args.push('-kernel', boot.kernel);
+    if (boot.initrd) args.push('-initrd', boot.initrd);
+    args.push('-append', boot.cmdline ?? 'console=ttyS0');
+  }
+  spec.disks.forEach((_d, i) => {
+    args.push('-blockdev', `driver=qcow2,node-name=disk${i},file.driver=file,file.filename=${join(l.vmDir, `disk${i}.qcow2`)}`);
+    args.push('-device', `virtio-blk-pci,drive=disk${i},id=vd${i}${boot.kind === 'disk' && i === 0 ? ',bootindex=0' : ''}`);
+  });
+  spec.nics.forEach((nic, i) => {
+    const fwd = (nic.forwardPorts ?? []).map((guestPort, j) => {
+      const hostPort = l.hostPorts[i]?.[j];
+      if (hostPort === undefined) throw new Error(`no host port for nic ${i} guest port ${guestPort}`);
+      return `,hostfwd=tcp:127.0.0.1:${hostPort}-:${guestPort}`;
+    });
+    args.push('-netdev', `user,id=net${i}${fwd.join('')}`);
+    // romfile= : no PXE option ROM; we never network-boot and it saves guest memory and time.
+    args.push('-device', `virtio-net-pci,netdev=net${i},mac=${nic.mac ?? macFor(spec.uuid, i)},romfile=`);
+  });
+  if (spec.balloon) args.push('-device', 'virtio-balloon-pci,id=balloon0');
+  if (l.incoming) args.push('-incoming', 'defer');
+  return args;
+}

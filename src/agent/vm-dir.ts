@@ -1,0 +1,97 @@
+// On-disk layout of one VM, under <dataDir>/vms/<name>/:
+//   vm.json        VmRecord (spec, last known state, pid, endpoints), written atomically
+//   qemu.pid       written by QEMU (-pidfile)
+//   qmp.sock       QMP monitor (QEMU binds it relative to the VM dir: sun_path is 108 bytes)
+//   console.sock   serial console; console.log keeps everything the guest printed
+//   diskN.qcow2    disks (base-diskN.qcow2: frozen base of a linked clone)
+//   suspend.state  memory image while the VM is suspended
+// The agent is stateless apart from this directory, so a restarted agent re-attaches from it.
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Endpoint, VmSpec, VmState } from '../wire/index.js';
+
+export type Accel = 'kvm' | 'tcg';
+
+export interface VmRecord {
+  spec: VmSpec;
+  state: VmState;
+  pid?: number;
+  accel?: Accel;
+  endpoints: Endpoint[];
+  error?: string;
+}
+
+export interface VmPaths {
+  dir: string;
+  record: string;
+  pidFile: string;
+  qmpSock: string;
+  consoleSock: string;
+  consoleLog: string;
+  suspendState: string;
+}
+
+export function vmsRoot(dataDir: string): string {
+  return join(dataDir, 'vms');
+}
+
+export function vmPaths(dataDir: string, name: string): VmPaths {
+  const dir = join(vmsRoot(dataDir), name);
+  return {
+    dir,
+    record: join(dir, 'vm.json'),
+    pidFile: join(dir, 'qemu.pid'),
+    qmpSock: join(dir, 'qmp.sock'),
+    consoleSock: join(dir, 'console.sock'),
+    consoleLog: join(dir, 'console.log'),
+    suspendState: join(dir, 'suspend.state'),
+  };
+}
+
+export function diskFile(dir: string, index: number): string {
+  return join(dir, `disk${index}.qcow2`);
+}
+
+/** Write JSON so that a crash leaves either the old or the new file, never half of one. */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(tmp, path);
+}
+
+export function saveRecord(dataDir: string, rec: VmRecord): void {
+  const p = vmPaths(dataDir, rec.spec.name);
+  mkdirSync(p.dir, { recursive: true });
+  writeJsonAtomic(p.record, rec);
+}
+
+export function loadRecord(dataDir: string, name: string): VmRecord | undefined {
+  try {
+    const rec = JSON.parse(readFileSync(vmPaths(dataDir, name).record, 'utf8')) as VmRecord;
+    return rec.spec?.name === name ? rec : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function listVmNames(dataDir: string): string[] {
+  const root = vmsRoot(dataDir);
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(root, d.name, 'vm.json')))
+    .map((d) => d.name)
+    .sort();
+}
+
+export function readPidFile(path: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
+    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function removeVmDir(dataDir: string, name: string): void {
+  rmSync(vmPaths(dataDir, name).dir, { recursive: true, force: true });
+}

@@ -1,0 +1,113 @@
+// One VM as the agent holds it in memory: its persisted record, its QMP connection, and a
+// queue that runs its actions one at a time. It also notices QEMU exiting on its own
+// (guest power-off, crash, kill): the QMP socket closes, and once the PID is gone the VM
+// becomes `stopped` (QEMU reported SHUTDOWN) or `crashed`.
+import type { QmpClient, QmpEvent } from '../qmp/index.js';
+import type { VmState } from '../wire/index.js';
+import { log } from './log.js';
+import { isOurQemu } from './proc.js';
+import { saveRecord, vmPaths, type VmPaths, type VmRecord } from './vm-dir.js';
+
+export const QMP_TIMEOUT_MS = 10_000;
+const EXIT_POLL_MS = 100;
+const EXIT_WAIT_MS = 5_000;
+
+/** SHUTDOWN reasons that mean QEMU ended on purpose; a guest reset means the guest panicked (-no-reboot). */
+const CLEAN_SHUTDOWN = new Set(['guest-shutdown', 'host-qmp-quit', 'host-signal', 'host-ui']);
+
+export class VmRuntime {
+  qmp: QmpClient | undefined;
+  /** Set while an action expects QEMU to exit (stop, suspend): the action decides the state. */
+  expectingExit = false;
+  #shutdownReason: string | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #detached = false;
+
+  constructor(
+    readonly dataDir: string,
+    public rec: VmRecord,
+  ) {}
+
+  get name(): string {
+    return this.rec.spec.name;
+  }
+  get paths(): VmPaths {
+    return vmPaths(this.dataDir, this.name);
+  }
+  get pidAlive(): boolean {
+    return isOurQemu(this.rec.pid, this.rec.spec.uuid);
+  }
+
+  /** Runs `fn` after every earlier action on this VM has finished (success or not). */
+  serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(fn, fn);
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  setState(state: VmState, error?: string): void {
+    this.rec = { ...this.rec, state };
+    if (error !== undefined) this.rec.error = error;
+    else if (state !== 'crashed') delete this.rec.error;
+    if (state === 'stopped' || state === 'crashed' || state === 'suspended') {
+      delete this.rec.pid;
+      this.rec.endpoints = [];
+    }
+    saveRecord(this.dataDir, this.rec);
+    log('vm %s -> %s%s', this.name, state, error ? ` (${error})` : '');
+  }
+
+  save(): void {
+    saveRecord(this.dataDir, this.rec);
+  }
+
+  attach(qmp: QmpClient, pid: number): void {
+    this.qmp = qmp;
+    this.rec.pid = pid;
+    this.#shutdownReason = undefined;
+    qmp.on('event', (ev: QmpEvent) => {
+      log('vm %s event %s %o', this.name, ev.event, ev.data ?? {});
+      if (ev.event === 'SHUTDOWN') this.#shutdownReason = String(ev.data?.reason ?? 'unknown');
+    });
+    qmp.on('close', () => {
+      if (this.qmp === qmp) this.qmp = undefined;
+      if (this.#detached || this.expectingExit) return;
+      void this.#onUnexpectedClose(pid);
+    });
+  }
+
+  /** Called when the agent closes: drop the QMP connection, leave QEMU running. */
+  detach(): void {
+    this.#detached = true;
+    this.qmp?.destroy();
+    this.qmp = undefined;
+  }
+
+  /** Resolves true once QEMU's PID is gone, false if it is still alive after `timeoutMs`. */
+  async waitForExit(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (isOurQemu(this.rec.pid, this.rec.spec.uuid)) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, EXIT_POLL_MS));
+    }
+    return true;
+  }
+
+  /** QMP is required for the action; a VM without a live monitor cannot be driven. */
+  requireQmp(action: string): QmpClient {
+    if (!this.qmp || this.qmp.closed) throw new Error(`cannot ${action} vm ${this.name}: no QMP connection to QEMU`);
+    return this.qmp;
+  }
+
+  async #onUnexpectedClose(pid: number): Promise<void> {
+    const gone = await this.waitForExit(EXIT_WAIT_MS);
+    if (this.#detached || this.expectingExit || this.rec.pid !== pid) return;
+    if (!gone) {
+      log('vm %s: QMP closed but QEMU pid %d is alive', this.name, pid);
+      return;
+    }
+    const reason = this.#shutdownReason;
+    if (reason && CLEAN_SHUTDOWN.has(reason)) this.setState('stopped');
+    else this.setState('crashed', reason ? `QEMU exited after SHUTDOWN (${reason})` : 'QEMU exited unexpectedly (killed or crashed)');
+  }
+}
