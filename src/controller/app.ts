@@ -1,0 +1,63 @@
+// Assembles the controller's HTTP API: the shared server base (auth per prefix, strict
+// validation, error mapping), the OpenAPI generator fed by the route schemas, and the routes.
+// Services are reached through getters, so the same app can be built without them to print
+// the OpenAPI document (see openapi.ts).
+import swagger from '@fastify/swagger';
+import type { FastifyInstance } from 'fastify';
+import { API_PREFIX, INTERNAL_PREFIX } from '../wire/controller-api.js';
+import { createApiServer } from '../wire/http-server.js';
+import { clusterRoutes, type ClusterDeps } from './api/cluster.js';
+import { vmRoutes } from './api/vms.js';
+import type { VmService } from './vm-service.js';
+
+export interface AppDeps extends ClusterDeps {
+  vms: VmService;
+}
+
+export interface AppOptions {
+  adminToken: string;
+  clusterSecret: string;
+  deps: () => AppDeps;
+}
+
+export const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
+
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const app = createApiServer({
+    credentials: [
+      { prefix: `${API_PREFIX}/`, tokens: () => [opts.adminToken] },
+      { prefix: `${INTERNAL_PREFIX}/`, tokens: () => [opts.clusterSecret] },
+    ],
+  });
+
+  // Action routes take an empty JSON object; a client that sends no body at all means the same.
+  app.addHook('preValidation', async (req) => {
+    if (req.method === 'POST' && req.body === undefined) req.body = {};
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Ferry controller API',
+        version: '1.0.0',
+        description:
+          'REST API of the Ferry controller. Every request needs `Authorization: Bearer <token>`: the admin token for /api/v1, the cluster secret for /internal/v1. Long operations answer 202 with a Task; follow it with GET /api/v1/tasks/{id} or the event stream.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+      tags: [
+        { name: 'vms', description: 'Virtual machines' },
+        { name: 'tasks', description: 'Long operations' },
+        { name: 'hosts', description: 'Hosts (one agent each)' },
+        { name: 'cluster', description: 'Status, events, this document' },
+        { name: 'internal', description: 'Called by agents with the cluster secret' },
+      ],
+    },
+  });
+
+  vmRoutes(app, () => opts.deps().vms);
+  clusterRoutes(app, opts.deps);
+  app.get(OPENAPI_PATH, { schema: { tags: ['cluster'], summary: 'This OpenAPI document' } }, async () => app.swagger());
+  return app;
+}

@@ -1,0 +1,122 @@
+// The controller's view of the cluster, over the repositories: host and VM records as the API
+// shows them, the placement snapshot, and the one place VM records change — so every change
+// that matters publishes a `vm` event, and metrics-only updates do not flood the stream.
+import type { Host, Vm } from '../wire/controller-api.js';
+import type { VmStatus } from '../wire/vm-spec.js';
+import type { EventBus } from './events.js';
+import { HostDownError, NotFoundError } from './errors.js';
+import type { HostRecord, HostsRepo } from './hosts-repo.js';
+import { usageOf, type PlacementHost, type PlacementVm } from './placement.js';
+import type { TaskRunner } from './task-runner.js';
+import type { VmPatch, VmsRepo } from './vms-repo.js';
+
+/** How long a deleted VM's uuid is remembered, so a late heartbeat does not re-adopt it. */
+const TOMBSTONE_MS = 60_000;
+
+export const vmTarget = (name: string): string => `vm/${name}`;
+
+export class ClusterState {
+  private readonly tombstones = new Map<string, number>(); // uuid -> expiry (monotonic ms)
+
+  constructor(
+    readonly hosts: HostsRepo,
+    readonly vms: VmsRepo,
+    readonly runner: TaskRunner,
+    private readonly bus: EventBus,
+  ) {}
+
+  requireVm(name: string): Vm {
+    const vm = this.vms.get(name);
+    if (!vm) throw new NotFoundError(`VM ${name}`);
+    return vm;
+  }
+
+  /** The VM's host, which must be up to act on the VM. */
+  requireHostUp(name: string): HostRecord {
+    const h = this.hosts.get(name);
+    if (!h) throw new HostDownError(name, 'is not registered');
+    if (h.state !== 'up') throw new HostDownError(name);
+    return h;
+  }
+
+  isBusy(vmName: string): boolean {
+    return this.runner.busyWith(vmTarget(vmName)) !== undefined;
+  }
+
+  /** `exclude`: a VM to leave out, e.g. the one about to start, so it is not counted twice. */
+  placementSnapshot(exclude?: string): { hosts: PlacementHost[]; vms: PlacementVm[] } {
+    const hosts = this.hosts.list().map((h) => ({ name: h.info.name, site: h.info.site, up: h.state === 'up', cpus: h.info.cpus, memoryMiB: h.info.memoryMiB }));
+    const vms = this.vms.list().filter((vm) => vm.name !== exclude);
+    return { hosts, vms: vms.map((vm) => this.placementVm(vm)) };
+  }
+
+  private placementVm(vm: Vm): PlacementVm {
+    // See placement.ts for why stopped VMs hold nothing unless a task is bringing them up.
+    const allocated = (vm.state !== 'stopped' && vm.state !== 'crashed') || this.isBusy(vm.name);
+    return { host: vm.host, memoryMiB: vm.memoryMiB, vcpus: vm.vcpus, allocated };
+  }
+
+  hostView(rec: HostRecord, vms: readonly Vm[] = this.vms.list()): Host {
+    const use = usageOf(rec.info.name, vms.map((vm) => this.placementVm(vm)));
+    const i = rec.info;
+    return {
+      name: i.name,
+      site: i.site,
+      state: rec.state,
+      url: i.url,
+      cpus: i.cpus,
+      memoryMiB: i.memoryMiB,
+      ...use,
+      accel: i.accel,
+      qemuVersion: i.qemuVersion,
+      loadAvg1: i.loadAvg1,
+      memoryFreeMiB: i.memoryFreeMiB,
+      lastSeen: rec.lastSeen,
+    };
+  }
+
+  listHosts(): Host[] {
+    const vms = this.vms.list();
+    return this.hosts.list().map((h) => this.hostView(h, vms));
+  }
+
+  publishHost(name: string): void {
+    const rec = this.hosts.get(name);
+    if (rec) this.bus.publish({ type: 'host', host: this.hostView(rec) });
+  }
+
+  insertVm(vm: Vm): void {
+    this.vms.insert(vm);
+    this.bus.publish({ type: 'vm', vm });
+  }
+
+  updateVm(name: string, patch: VmPatch): Vm | undefined {
+    const r = this.vms.update(name, patch);
+    if (!r) return undefined;
+    const { before: b, after: a } = r;
+    const significant =
+      b.state !== a.state || b.host !== a.host || b.error !== a.error || JSON.stringify(b.endpoints) !== JSON.stringify(a.endpoints) || b.spec !== a.spec;
+    if (significant) this.bus.publish({ type: 'vm', vm: a });
+    return a;
+  }
+
+  /** Takes what an agent answered about a VM. */
+  applyStatus(st: VmStatus): Vm | undefined {
+    return this.updateVm(st.name, { state: st.state, endpoints: st.endpoints, error: st.error, ...(st.metrics ? { metrics: st.metrics } : {}) });
+  }
+
+  removeVm(name: string, opts: { tombstone: boolean }): void {
+    const vm = this.vms.get(name);
+    if (!vm || !this.vms.remove(name)) return;
+    if (opts.tombstone) this.tombstones.set(vm.uuid, performance.now() + TOMBSTONE_MS);
+    this.bus.publish({ type: 'vm.removed', name });
+  }
+
+  recentlyRemoved(uuid: string): boolean {
+    const until = this.tombstones.get(uuid);
+    if (until === undefined) return false;
+    if (until > performance.now()) return true;
+    this.tombstones.delete(uuid);
+    return false;
+  }
+}

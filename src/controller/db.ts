@@ -1,0 +1,71 @@
+// The controller's SQLite database (<dataDir>/ferry.db): WAL so API reads never wait on the
+// heartbeat writes, and numbered migrations recorded in `PRAGMA user_version`. A migration is
+// only ever appended, never edited: a database at version N has run exactly MIGRATIONS[0..N).
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE hosts (
+     name TEXT PRIMARY KEY,
+     site TEXT NOT NULL,
+     state TEXT NOT NULL,
+     url TEXT NOT NULL,
+     info TEXT NOT NULL,            -- HostInfo JSON, as the agent last reported it
+     last_seen TEXT NOT NULL,
+     registered_at TEXT NOT NULL
+   );
+   CREATE TABLE vms (
+     uuid TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     host TEXT NOT NULL,
+     site TEXT NOT NULL,
+     state TEXT NOT NULL,
+     spec TEXT NOT NULL,            -- VmSpec JSON
+     metrics TEXT,                  -- VmMetrics JSON
+     endpoints TEXT NOT NULL,       -- Endpoint[] JSON
+     error TEXT,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE INDEX vms_host ON vms(host);
+   CREATE TABLE tasks (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- creation order, for "newest first"
+     id TEXT NOT NULL UNIQUE,
+     kind TEXT NOT NULL,
+     target TEXT NOT NULL,
+     state TEXT NOT NULL,
+     progress REAL NOT NULL,
+     message TEXT NOT NULL,
+     error TEXT,                    -- {code, message} JSON
+     result TEXT,                   -- JSON
+     created_at TEXT NOT NULL,
+     started_at TEXT,
+     finished_at TEXT
+   );
+   CREATE INDEX tasks_state ON tasks(state);`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function openDb(path: string): Db {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+export function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`database schema version ${current} is newer than this controller understands (${MIGRATIONS.length})`);
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

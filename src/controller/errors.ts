@@ -1,0 +1,53 @@
+// The controller's typed refusals. Each carries a wire code (see src/wire/errors.ts), so the
+// HTTP status is decided in one place (createApiServer's error handler) and callers — the
+// CLI, tests — match on `code`, never on message text.
+import { FerryError } from '../wire/errors.js';
+
+export class NotFoundError extends FerryError {
+  constructor(what: string) {
+    super('NOT_FOUND', `${what} not found`);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class ConflictError extends FerryError {
+  constructor(message: string) {
+    super('CONFLICT', message);
+    this.name = 'ConflictError';
+  }
+}
+
+export class InvalidStateError extends FerryError {
+  constructor(message: string) {
+    super('INVALID_STATE', message);
+    this.name = 'InvalidStateError';
+  }
+}
+
+export class HostDownError extends FerryError {
+  constructor(host: string, why = 'is down (no heartbeat)') {
+    super('HOST_DOWN', `host ${host} ${why}`);
+    this.name = 'HostDownError';
+  }
+}
+
+export class NoCapacityError extends FerryError {
+  constructor(message: string) {
+    super('NO_CAPACITY', message);
+    this.name = 'NoCapacityError';
+  }
+}
+
+export class InvalidRequestError extends FerryError {
+  constructor(field: string, message: string) {
+    super('INVALID_REQUEST', `${field} ${message}`, { field });
+    this.name = 'InvalidRequestError';
+  }
+}
+
+/** The `{code, message}` a task keeps when it fails: the cause's own words, untouched. */
+export function errorSummary(err: unknown): { code: string; message: string } {
+  if (err instanceof FerryError) return { code: err.code, message: err.message };
+  if (err instanceof Error) return { code: 'INTERNAL', message: err.message };
+  return { code: 'INTERNAL', message: String(err) };
+}

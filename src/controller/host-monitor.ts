@@ -1,0 +1,110 @@
+// Hosts come and go by heartbeat. The first heartbeat registers a host, each one refreshes it
+// and reconciles its VM records (reconcile.ts decides, this applies); a periodic sweep marks a
+// host `down` once it has been silent for `downAfterMs`, and the next heartbeat brings it back.
+// Silence is measured on the monotonic clock, so a wall-clock jump cannot fail a host.
+import type { AgentHeartbeat } from '../wire/controller-api.js';
+import type { VmStatus } from '../wire/vm-spec.js';
+import type { ClusterState } from './cluster-state.js';
+import { createLog } from './log.js';
+import { reconcile } from './reconcile.js';
+
+const log = createLog('ferry:controller:hosts');
+
+export const HEARTBEAT_INTERVAL_MS = 1000;
+export const SWEEP_INTERVAL_MS = 500;
+
+export class HostMonitor {
+  private readonly lastSeen = new Map<string, number>(); // host -> performance.now()
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly state: ClusterState,
+    private readonly downAfterMs: number,
+  ) {}
+
+  /** Starts the sweep. Hosts recorded `up` by a previous run get a full grace period. */
+  start(sweepEveryMs = SWEEP_INTERVAL_MS): void {
+    const now = performance.now();
+    for (const h of this.state.hosts.list()) if (h.state === 'up') this.lastSeen.set(h.info.name, now);
+    this.timer ??= setInterval(() => this.sweep(), Math.min(sweepEveryMs, this.downAfterMs));
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  heartbeat(hb: AgentHeartbeat): { intervalMs: number } {
+    const { host: info } = hb;
+    const before = this.state.hosts.get(info.name);
+    const now = new Date().toISOString();
+    this.lastSeen.set(info.name, performance.now());
+    this.state.hosts.upsert({ info, state: 'up', lastSeen: now, registeredAt: before?.registeredAt ?? now });
+    this.reconcileVms(info.name, hb.vms);
+    const changed = !before || before.state !== 'up' || before.info.url !== info.url || before.info.site !== info.site;
+    if (changed) {
+      log(before ? 'host %s is up (%s)' : 'host %s registered (%s)', info.name, info.url);
+      this.state.publishHost(info.name);
+    }
+    return { intervalMs: HEARTBEAT_INTERVAL_MS };
+  }
+
+  /** Marks silent hosts down. Public so tests can drive it without waiting for the timer. */
+  sweep(now = performance.now()): void {
+    for (const h of this.state.hosts.list()) {
+      if (h.state !== 'up') continue;
+      const seen = this.lastSeen.get(h.info.name);
+      if (seen === undefined) {
+        this.lastSeen.set(h.info.name, now);
+        continue;
+      }
+      if (now - seen < this.downAfterMs) continue;
+      log('host %s is down: silent for %d ms', h.info.name, Math.round(now - seen));
+      this.state.hosts.setState(h.info.name, 'down');
+      this.state.publishHost(h.info.name);
+    }
+  }
+
+  private reconcileVms(host: string, reported: readonly VmStatus[]): void {
+    const site = this.state.hosts.get(host)?.info.site ?? '';
+    const changes = reconcile({
+      host,
+      records: this.state.vms.list(),
+      reported,
+      busy: (name) => this.state.isBusy(name),
+      recentlyRemoved: (uuid) => this.state.recentlyRemoved(uuid),
+    });
+    for (const c of changes) {
+      switch (c.kind) {
+        case 'update':
+          this.state.updateVm(c.name, c.patch);
+          break;
+        case 'missing':
+          log('VM %s: %s', c.name, c.error);
+          this.state.updateVm(c.name, { error: c.error });
+          break;
+        case 'adopt': {
+          const st = c.status;
+          log('adopting VM %s (%s) found on host %s', st.name, st.uuid, host);
+          const now = new Date().toISOString();
+          const s = st.spec;
+          try {
+            this.state.insertVm({
+            name: st.name, uuid: st.uuid, state: st.state, host, site, memoryMiB: s.memoryMiB, vcpus: s.vcpus, workload: s.workload, spec: s,
+            ...(st.metrics ? { metrics: st.metrics } : {}), endpoints: st.endpoints, ...(st.error !== undefined ? { error: st.error } : {}),
+            createdAt: now, updatedAt: now,
+            });
+          } catch (err) {
+            // e.g. its uuid belongs to a VM we know under another name: leave both alone.
+            log('cannot adopt VM %s: %s', st.name, (err as Error).message);
+          }
+          break;
+        }
+        case 'ignore':
+          log('VM %s reported by %s ignored: %s', c.name, host, c.why);
+          break;
+      }
+    }
+  }
+}

@@ -1,0 +1,108 @@
+// Public surface of the controller: `runController` starts it (database, services, sweep,
+// HTTP API) and returns its URL and an idempotent `close`. Nothing else is imported from
+// outside this folder.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ClusterStatus } from '../wire/controller-api.js';
+import { AgentPool, DEFAULT_AGENT_TIMEOUT_MS } from './agents.js';
+import { buildApp, type AppDeps } from './app.js';
+import { ClusterState } from './cluster-state.js';
+import { openDb } from './db.js';
+import { EventBus } from './events.js';
+import { HostMonitor } from './host-monitor.js';
+import { HostsRepo } from './hosts-repo.js';
+import { createLog } from './log.js';
+import { SseHub } from './sse.js';
+import { TaskRunner } from './task-runner.js';
+import { TasksRepo } from './tasks-repo.js';
+import { VmService } from './vm-service.js';
+import { VmsRepo } from './vms-repo.js';
+
+const log = createLog('ferry:controller');
+
+export interface ControllerOptions {
+  dataDir: string;
+  /** Default 127.0.0.1. */
+  listenHost?: string;
+  /** Default 0: any free port. */
+  port?: number;
+  adminToken: string;
+  clusterSecret: string;
+  /** A host silent this long is marked down (default 3000). */
+  hostDownAfterMs?: number;
+  /** Limit on one agent call (default 120000). */
+  agentTimeoutMs?: number;
+}
+
+export interface RunningController {
+  url: string;
+  close(): Promise<void>;
+}
+
+export const CONTROLLER_FILE = 'controller.json';
+
+function readVersion(): string {
+  for (const rel of ['../../../package.json', '../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      // try the next layout (dist/ vs. source)
+    }
+  }
+  return '0.0.0';
+}
+
+export async function runController(opts: ControllerOptions): Promise<RunningController> {
+  mkdirSync(opts.dataDir, { recursive: true });
+  const db = openDb(join(opts.dataDir, 'ferry.db'));
+  const bus = new EventBus();
+  const runner = new TaskRunner(new TasksRepo(db), bus);
+  runner.recoverInterrupted();
+  const state = new ClusterState(new HostsRepo(db), new VmsRepo(db), runner, bus);
+  const monitor = new HostMonitor(state, opts.hostDownAfterMs ?? 3000);
+  const sse = new SseHub(bus);
+  const vms = new VmService(state, new AgentPool(opts.clusterSecret, opts.agentTimeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS));
+  const version = readVersion();
+  const startedAt = performance.now();
+
+  const status = (): ClusterStatus => {
+    const hosts = state.hosts.list();
+    const byState: Record<string, number> = {};
+    for (const vm of state.vms.list()) byState[vm.state] = (byState[vm.state] ?? 0) + 1;
+    return {
+      version,
+      uptimeSeconds: Math.round((performance.now() - startedAt) / 1000),
+      hosts: { up: hosts.filter((h) => h.state === 'up').length, down: hosts.filter((h) => h.state !== 'up').length },
+      vms: byState,
+      tasksRunning: runner.runningCount(),
+    };
+  };
+  const deps: AppDeps = { state, runner, monitor, sse, vms, status };
+  const app = await buildApp({ adminToken: opts.adminToken, clusterSecret: opts.clusterSecret, deps: () => deps });
+
+  let address: string;
+  try {
+    address = await app.listen({ host: opts.listenHost ?? '127.0.0.1', port: opts.port ?? 0 });
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  monitor.start();
+  const url = address.replace('[::1]', '127.0.0.1');
+  const infoFile = join(opts.dataDir, CONTROLLER_FILE);
+  writeFileSync(infoFile, `${JSON.stringify({ pid: process.pid, url }, null, 2)}\n`);
+  log('listening on %s (data in %s)', url, opts.dataDir);
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      log('closing');
+      monitor.stop();
+      sse.closeAll();
+      await runner.close();
+      await app.close();
+      db.close();
+      rmSync(infoFile, { force: true });
+    })());
+  return { url, close };
+}

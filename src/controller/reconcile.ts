@@ -1,0 +1,61 @@
+// What a heartbeat changes in the VM records: a pure decision from (records, what the agent
+// reports) to a list of changes, so the rules are testable without a database or a network.
+//
+// The agent is the truth about what runs on its host:
+// - a VM it reports that we know on this host: take its state, metrics, endpoints and error;
+// - a VM it reports that we do not know at all: adopt it (it was defined on the agent directly,
+//   or the controller lost its database) — unless it was just deleted through us (a heartbeat
+//   that left the agent before the delete can arrive after it), or its name is taken by a
+//   different VM (that record wins; the agent's VM is ignored and logged);
+// - a VM we place on this host that the agent does not report: keep the record (a host that
+//   forgot a VM is worth a human's attention, not a silent delete) and note it in `error`.
+// VMs with a task in flight are left to that task, which applies the agent's answers itself.
+import type { Vm } from '../wire/controller-api.js';
+import type { VmStatus } from '../wire/vm-spec.js';
+import type { VmPatch } from './vms-repo.js';
+
+export type ReconcileChange =
+  | { kind: 'update'; name: string; patch: VmPatch }
+  | { kind: 'adopt'; status: VmStatus }
+  | { kind: 'missing'; name: string; error: string }
+  | { kind: 'ignore'; name: string; why: string };
+
+export interface ReconcileInput {
+  host: string;
+  /** Every VM record (all hosts: a name is unique cluster-wide). */
+  records: readonly Vm[];
+  reported: readonly VmStatus[];
+  busy: (name: string) => boolean;
+  recentlyRemoved: (uuid: string) => boolean;
+}
+
+export const missingMessage = (host: string): string => `host ${host} does not report this VM`;
+
+export function reconcile(inp: ReconcileInput): ReconcileChange[] {
+  const byName = new Map(inp.records.map((r) => [r.name, r]));
+  const seen = new Set<string>();
+  const out: ReconcileChange[] = [];
+  for (const st of inp.reported) {
+    seen.add(st.name);
+    const rec = byName.get(st.name);
+    if (!rec) {
+      if (inp.recentlyRemoved(st.uuid)) out.push({ kind: 'ignore', name: st.name, why: 'deleted moments ago' });
+      else out.push({ kind: 'adopt', status: st });
+      continue;
+    }
+    if (rec.uuid !== st.uuid || rec.host !== inp.host) {
+      out.push({ kind: 'ignore', name: st.name, why: `name belongs to VM ${rec.uuid} on host ${rec.host}` });
+      continue;
+    }
+    if (inp.busy(st.name)) continue;
+    const patch: VmPatch = { state: st.state, endpoints: st.endpoints, error: st.error };
+    if (st.metrics) patch.metrics = st.metrics;
+    out.push({ kind: 'update', name: st.name, patch });
+  }
+  for (const rec of inp.records) {
+    if (rec.host !== inp.host || seen.has(rec.name) || inp.busy(rec.name)) continue;
+    const error = missingMessage(inp.host);
+    if (rec.error !== error) out.push({ kind: 'missing', name: rec.name, error });
+  }
+  return out;
+}

@@ -1,0 +1,48 @@
+// Which actions each VM state allows: the closed set of actions and a pure check that refuses
+// the forbidden ones with a typed INVALID_STATE error, before any task is created.
+import type { VmState } from '../wire/vm-spec.js';
+import { InvalidStateError } from './errors.js';
+
+export const VM_ACTIONS = ['start', 'stop', 'pause', 'resume', 'suspend', 'restore', 'clone', 'resize', 'delete'] as const;
+export type VmAction = (typeof VM_ACTIONS)[number];
+
+/**
+ * Transitional states (starting, stopping, suspending, restoring) allow only `stop`, the way
+ * out of a step that hangs. `clone` is allowed from every steady state; the agent decides
+ * whether it can clone a running VM's disks consistently. `delete` needs no QEMU process,
+ * as the agent's DELETE requires.
+ */
+export const ALLOWED: Readonly<Record<VmAction, readonly VmState[]>> = {
+  start: ['stopped', 'crashed'],
+  stop: ['running', 'paused', 'starting', 'stopping', 'restoring', 'crashed'],
+  pause: ['running'],
+  resume: ['paused'],
+  suspend: ['running', 'paused'],
+  restore: ['suspended'],
+  clone: ['stopped', 'running', 'paused', 'suspended'],
+  resize: ['running', 'paused'],
+  delete: ['stopped', 'suspended', 'crashed'],
+};
+
+export function isAllowed(action: VmAction, state: VmState): boolean {
+  return ALLOWED[action].includes(state);
+}
+
+const HINT: Partial<Record<VmState, string>> = {
+  running: 'stop it first',
+  paused: 'resume or stop it first',
+  suspended: 'restore it first',
+  stopped: 'start it first',
+  starting: 'wait until it has started',
+  stopping: 'wait until it has stopped',
+  suspending: 'wait until it is suspended',
+  restoring: 'wait until it is restored',
+  crashed: 'start or delete it',
+};
+
+export function assertAllowed(action: VmAction, vm: { name: string; state: VmState }): void {
+  if (isAllowed(action, vm.state)) return;
+  const needs = ALLOWED[action].join(' or ');
+  const hint = action === 'restore' ? 'only a suspended VM can be restored' : HINT[vm.state];
+  throw new InvalidStateError(`cannot ${action} VM ${vm.name}: it is ${vm.state} (${action} needs ${needs})${hint ? `; ${hint}` : ''}`);
+}

@@ -1,0 +1,106 @@
+// SQL for the `vms` table. Rows map straight to the wire `Vm` (memoryMiB, vcpus and workload
+// are read from the spec, so they can never disagree with it).
+import type { Vm } from '../wire/controller-api.js';
+import type { Endpoint, VmMetrics, VmSpec, VmState } from '../wire/vm-spec.js';
+import type { Db } from './db.js';
+
+interface Row {
+  uuid: string;
+  name: string;
+  host: string;
+  site: string;
+  state: string;
+  spec: string;
+  metrics: string | null;
+  endpoints: string;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+function fromRow(r: Row): Vm {
+  const spec = JSON.parse(r.spec) as VmSpec;
+  return {
+    name: r.name,
+    uuid: r.uuid,
+    state: r.state as VmState,
+    host: r.host,
+    site: r.site,
+    memoryMiB: spec.memoryMiB,
+    vcpus: spec.vcpus,
+    workload: spec.workload,
+    spec,
+    ...(r.metrics ? { metrics: JSON.parse(r.metrics) as VmMetrics } : {}),
+    endpoints: JSON.parse(r.endpoints) as Endpoint[],
+    ...(r.error !== null ? { error: r.error } : {}),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function toParams(vm: Vm): Record<string, unknown> {
+  return {
+    uuid: vm.uuid,
+    name: vm.name,
+    host: vm.host,
+    site: vm.site,
+    state: vm.state,
+    spec: JSON.stringify(vm.spec),
+    metrics: vm.metrics ? JSON.stringify(vm.metrics) : null,
+    endpoints: JSON.stringify(vm.endpoints),
+    error: vm.error ?? null,
+    createdAt: vm.createdAt,
+    updatedAt: vm.updatedAt,
+  };
+}
+
+/** Fields that change after creation. `error: undefined` clears the error. */
+export type VmPatch = Partial<Pick<Vm, 'host' | 'site' | 'state' | 'metrics' | 'endpoints' | 'error' | 'spec'>>;
+
+export class VmsRepo {
+  private readonly q;
+  constructor(db: Db) {
+    this.q = {
+      insert: db.prepare(
+        `INSERT INTO vms (uuid, name, host, site, state, spec, metrics, endpoints, error, created_at, updated_at)
+         VALUES (@uuid, @name, @host, @site, @state, @spec, @metrics, @endpoints, @error, @createdAt, @updatedAt)`,
+      ),
+      update: db.prepare(
+        `UPDATE vms SET host = @host, site = @site, state = @state, spec = @spec, metrics = @metrics,
+           endpoints = @endpoints, error = @error, updated_at = @updatedAt WHERE uuid = @uuid`,
+      ),
+      get: db.prepare<[string], Row>('SELECT * FROM vms WHERE name = ?'),
+      list: db.prepare<[], Row>('SELECT * FROM vms ORDER BY name'),
+      remove: db.prepare<[string]>('DELETE FROM vms WHERE name = ?'),
+    };
+  }
+
+  /** Throws better-sqlite3's SQLITE_CONSTRAINT_UNIQUE if the name or uuid is taken. */
+  insert(vm: Vm): void {
+    this.q.insert.run(toParams(vm));
+  }
+
+  get(name: string): Vm | undefined {
+    const row = this.q.get.get(name);
+    return row ? fromRow(row) : undefined;
+  }
+
+  list(): Vm[] {
+    return this.q.list.all().map(fromRow);
+  }
+
+  /** Applies the patch and returns the record before and after, or undefined if it is gone. */
+  update(name: string, patch: VmPatch, now = new Date().toISOString()): { before: Vm; after: Vm } | undefined {
+    const before = this.get(name);
+    if (!before) return undefined;
+    const after: Vm = { ...before, ...patch, updatedAt: now };
+    if (patch.spec) Object.assign(after, { memoryMiB: patch.spec.memoryMiB, vcpus: patch.spec.vcpus, workload: patch.spec.workload });
+    if ('error' in patch && patch.error === undefined) delete after.error;
+    this.q.update.run(toParams(after));
+    return { before, after };
+  }
+
+  remove(name: string): boolean {
+    return this.q.remove.run(name).changes > 0;
+  }
+}
