@@ -18,5 +18,6 @@ test('fields align their keys', () => {
 test('errors are one line with the code, prefixed by what they are about', () => {
   assert.equal(formatError(new FerryError('INVALID_STATE', 'cannot pause: it is stopped'), 'vm web1'), 'ferry: vm web1: cannot pause: it is stopped (INVALID_STATE)');
   assert.equal(formatError(new FerryError('NOT_FOUND', 'vm web1 does not exist'), 'vm web1'), 'ferry: vm web1 does not exist (NOT_FOUND)');
+  assert.equal(formatError(new FerryError('NOT_FOUND', 'VM web1 not found'), 'vm web1'), 'ferry: VM web1 not found (NOT_FOUND)');
   assert.equal(formatError(new UsageError('no cluster found')), 'ferry: no cluster found');
 });

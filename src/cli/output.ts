@@ -39,7 +39,8 @@ export function formatFields(fields: [string, string | number | undefined][]): s
 /** Pure: the one line printed on stderr for an error. `context` is e.g. `vm web1`. */
 export function formatError(err: unknown, context?: string): string {
   if (err instanceof FerryError) {
-    const msg = context && !err.message.includes(context) ? `${context}: ${err.message}` : err.message;
+    const said = context !== undefined && err.message.toLowerCase().includes(context.toLowerCase());
+    const msg = context && !said ? `${context}: ${err.message}` : err.message;
     return `ferry: ${msg} (${err.code})`;
   }
   if (err instanceof UsageError) return `ferry: ${err.message}`;

@@ -1,0 +1,144 @@
+// Runs the real `ferry` CLI as child processes against a cluster in a temporary FERRY_HOME,
+// and cleans up every process by PID afterwards, whatever happened.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { findQemuPids } from '../../src/agent/index.js';
+import type { ClusterFile } from '../../src/cli/config.js';
+import { isAlive, terminate } from '../../src/cli/process.js';
+
+export const BIN = fileURLToPath(new URL('../../../bin/ferry.js', import.meta.url));
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Heartbeat {
+  seq: number;
+  bad: number;
+}
+
+const HEARTBEAT = /ferry-heartbeat seq=(\d+) bad=(\d+)/g;
+
+/** The last heartbeat line in a piece of console output. */
+export function lastHeartbeat(text: string): Heartbeat | undefined {
+  let last: Heartbeat | undefined;
+  for (const m of text.matchAll(HEARTBEAT)) last = { seq: Number(m[1]), bad: Number(m[2]) };
+  return last;
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 500): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+export class TestCluster {
+  readonly home = mkdtempSync(join(tmpdir(), 'ferry-e2e-'));
+  /** Every PID cluster.json ever named, so `cleanup` can stop them even if `down` fails. */
+  private readonly pids = new Set<number>();
+  private readonly dataDirs = new Set<string>();
+
+  env(): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { ...process.env, FERRY_HOME: this.home };
+    delete env.FERRY_URL;
+    delete env.FERRY_TOKEN;
+    return env;
+  }
+
+  run(args: string[], timeoutMs = 180_000): Promise<RunResult> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [BIN, ...args], { env: this.env(), timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+        this.remember();
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  /** Run and insist on exit 0. */
+  async ok(args: string[], timeoutMs?: number): Promise<string> {
+    const r = await this.run(args, timeoutMs);
+    if (r.code !== 0) throw new Error(`ferry ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
+    return r.stdout;
+  }
+
+  async json<T>(args: string[]): Promise<T> {
+    return JSON.parse(await this.ok([...args, '--json'])) as T;
+  }
+
+  clusterFile(): ClusterFile {
+    return JSON.parse(readFileSync(join(this.home, 'cluster.json'), 'utf8')) as ClusterFile;
+  }
+
+  remember(): void {
+    if (!existsSync(join(this.home, 'cluster.json'))) return;
+    try {
+      const c = this.clusterFile();
+      this.pids.add(c.controller.pid);
+      for (const a of c.agents) {
+        this.pids.add(a.pid);
+        this.dataDirs.add(a.dataDir);
+      }
+    } catch {
+      // being rewritten; next time
+    }
+  }
+
+  async heartbeat(vm: string): Promise<Heartbeat | undefined> {
+    const r = await this.run(['vm', 'console', vm, '--tail', '4096']);
+    return r.code === 0 ? lastHeartbeat(r.stdout) : undefined;
+  }
+
+  /** Wait until the VM's heartbeat is above `seq` (and return it). */
+  waitBeat(vm: string, above: number, timeoutMs = 90_000): Promise<Heartbeat> {
+    return waitFor(`${vm} heartbeat above seq=${above}`, async () => {
+      const hb = await this.heartbeat(vm);
+      return hb && hb.seq > above ? hb : undefined;
+    }, timeoutMs, 1000);
+  }
+
+  qemuPids(): number[] {
+    return [...this.dataDirs].flatMap((d) => (existsSync(d) ? findQemuPids(d) : []));
+  }
+
+  allPids(): number[] {
+    return [...this.pids, ...this.qemuPids()];
+  }
+
+  /** `ferry down`, then SIGTERM/SIGKILL whatever survived, by PID. */
+  async cleanup(): Promise<void> {
+    this.remember();
+    const before = this.allPids();
+    await this.run(['down'], 120_000);
+    await Promise.all([...new Set([...before, ...this.allPids()])].filter(isAlive).map((pid) => terminate(pid, 3000)));
+    if (!process.env.FERRY_E2E_KEEP) rmSync(this.home, { recursive: true, force: true });
+  }
+}
+
+/** Files named `name` under `dir` (the agent's layout is its own business). */
+export function findFiles(dir: string, name: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir)) {
+    const p = join(dir, entry);
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (!st) continue;
+    if (st.isDirectory()) out.push(...findFiles(p, name));
+    else if (entry === name) out.push(p);
+  }
+  return out;
+}
