@@ -1,0 +1,91 @@
+// Small helpers for the controller's tests: raw HTTP calls that return status and parsed body
+// (tests need to see 401s and 400s, which ApiClient turns into exceptions), polling with a
+// failure limit, and reading a few events off the SSE stream.
+export interface Reply {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests inspect arbitrary JSON
+  text: string;
+  contentType: string;
+}
+
+export async function call(base: string, method: string, path: string, opts: { token?: string; body?: unknown } = {}): Promise<Reply> {
+  const headers: Record<string, string> = {};
+  if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(new URL(path, base), { method, headers, body: opts.body === undefined ? null : JSON.stringify(opts.body) });
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  return { status: res.status, body, text, contentType: res.headers.get('content-type') ?? '' };
+}
+
+/** Polls `fn` until it returns a value other than undefined; `limitMs` is only a failure limit. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, limitMs = 10_000): Promise<T> {
+  const deadline = performance.now() + limitMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export interface SseEvent {
+  id: string;
+  event: string;
+  data: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests inspect arbitrary JSON
+}
+
+/** Opens the event stream and collects events until `until` is satisfied (or the limit passes). */
+export async function openEvents(base: string, token: string): Promise<{ status: number; events: SseEvent[]; next(pred: (e: SseEvent) => boolean, limitMs?: number): Promise<SseEvent>; close(): void }> {
+  const ac = new AbortController();
+  const res = await fetch(new URL('/api/v1/events', base), { headers: { authorization: `Bearer ${token}` }, signal: ac.signal });
+  const events: SseEvent[] = [];
+  const waiters: (() => void)[] = [];
+  if (res.ok && res.body) {
+    void (async () => {
+      let buf = '';
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          buf += decoder.decode(chunk, { stream: true });
+          let i: number;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            const fields: Record<string, string> = {};
+            for (const line of block.split('\n')) {
+              if (line.startsWith(':')) continue;
+              const c = line.indexOf(': ');
+              if (c > 0) fields[line.slice(0, c)] = line.slice(c + 2);
+            }
+            if (fields.data !== undefined) events.push({ id: fields.id ?? '', event: fields.event ?? '', data: JSON.parse(fields.data) });
+            for (const w of waiters.splice(0)) w();
+          }
+        }
+      } catch {
+        // aborted by close()
+      }
+    })();
+  }
+  return {
+    status: res.status,
+    events,
+    async next(pred, limitMs = 10_000) {
+      return waitFor('an event', async () => {
+        const found = events.find(pred);
+        if (found) return found;
+        await new Promise<void>((r) => {
+          waiters.push(r);
+          setTimeout(r, 100);
+        });
+        return undefined;
+      }, limitMs);
+    },
+    close: () => ac.abort(),
+  };
+}
