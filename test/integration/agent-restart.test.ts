@@ -1,0 +1,94 @@
+// A VM outlives its agent: the agent runs as a child process, is SIGKILLed, its QEMU keeps
+// running (heartbeat keeps counting), and a new agent on the same data dir re-attaches to it
+// and controls it.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiClient, type VmStatus } from '../../src/wire/index.js';
+import { runAgent, type RunningAgent } from '../../src/agent/index.js';
+import { P, demoSpec, killQemus, lastSeq, pidAlive, statusOf, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
+
+const SECRET = 'restart-secret';
+const agentModule = resolve(fileURLToPath(import.meta.url), '../../../src/agent/index.js');
+let dataDir: string;
+let child: ChildProcess | undefined;
+let agent2: RunningAgent | undefined;
+
+before(() => {
+  dataDir = mkdtempSync(join(tmpdir(), 'ferry-agent-rs-'));
+});
+
+after(async () => {
+  if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  killQemus(dataDir);
+  await agent2?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+function startChildAgent(): Promise<{ proc: ChildProcess; url: string }> {
+  const opts = JSON.stringify({ name: 'h1', site: 'main', dataDir, secret: SECRET, accel: 'tcg' });
+  const code = `import(${JSON.stringify(agentModule)}).then((m) => m.runAgent(${opts})).then((a) => console.log('URL ' + a.url))`;
+  const proc = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child = proc;
+  return new Promise((res, rej) => {
+    let out = '';
+    proc.stdout!.setEncoding('utf8');
+    proc.stdout!.on('data', (s: string) => {
+      out += s;
+      const m = /URL (\S+)/.exec(out);
+      if (m) res({ proc, url: m[1]! });
+    });
+    proc.once('exit', (code) => rej(new Error(`agent exited with ${code} before listening`)));
+  });
+}
+
+test('VM survives SIGKILL of its agent and a new agent re-attaches', async () => {
+  const { proc, url } = await startChildAgent();
+  const c1 = new ApiClient(url, SECRET);
+  assert.equal(JSON.parse(readFileSync(join(dataDir, 'agent.json'), 'utf8')).pid, proc.pid);
+  await c1.post(`${P}/vms`, demoSpec('r1'));
+  const st = await c1.post<VmStatus>(`${P}/vms/r1/start`);
+  const pid = st.pid!;
+  const seq = await waitSeqAbove(c1, 'r1', 0);
+
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGKILL');
+  await exited;
+  assert.ok(pidAlive(pid), 'QEMU survived the agent');
+  // With no agent, read the console log straight from the data dir.
+  const logFile = join(dataDir, 'vms', 'r1', 'console.log');
+  await waitFor('heartbeat while the agent is dead', () => (lastSeq(readFileSync(logFile, 'utf8')) > seq + 1 ? true : undefined), 30_000);
+
+  agent2 = await runAgent({ name: 'h1', site: 'main', dataDir, secret: SECRET, accel: 'tcg' });
+  const c2 = new ApiClient(agent2.url, SECRET);
+  const list = await c2.get<VmStatus[]>(`${P}/vms`);
+  assert.equal(list.length, 1);
+  assert.equal(list[0]?.state, 'running');
+  assert.equal(list[0]?.pid, pid);
+  assert.equal((await c2.post<VmStatus>(`${P}/vms/r1/pause`)).state, 'paused');
+  assert.equal((await c2.post<VmStatus>(`${P}/vms/r1/resume`)).state, 'running');
+  const now = lastSeq(readFileSync(logFile, 'utf8'));
+  await waitSeqAbove(c2, 'r1', now);
+
+  // Closing the agent leaves the VM running too; the next agent sees it paused if it was.
+  await c2.post(`${P}/vms/r1/pause`);
+  await agent2.close();
+  assert.ok(pidAlive(pid));
+  agent2 = await runAgent({ name: 'h1', site: 'main', dataDir, secret: SECRET, accel: 'tcg' });
+  const c3 = new ApiClient(agent2.url, SECRET);
+  assert.equal((await statusOf(c3, 'r1')).state, 'paused');
+
+  // A QEMU that dies while no agent watches is found crashed by the next agent.
+  await agent2.close();
+  process.kill(pid, 'SIGKILL');
+  await waitFor('QEMU gone', () => (pidAlive(pid) ? undefined : true), 10_000);
+  agent2 = await runAgent({ name: 'h1', site: 'main', dataDir, secret: SECRET, accel: 'tcg' });
+  const c4 = new ApiClient(agent2.url, SECRET);
+  const dead = await statusOf(c4, 'r1');
+  assert.equal(dead.state, 'crashed');
+  assert.match(dead.error ?? '', /exited while the agent was not running/);
+});
