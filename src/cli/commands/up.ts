@@ -164,7 +164,8 @@ async function answers(api: ApiClient): Promise<boolean> {
 function logTail(log: string): string {
   try {
     const lines = readFileSync(log, 'utf8').trim().split('\n');
-    const last = lines.at(-1);
+    // Node's crash output ends with its version; the error line is the useful one.
+    const last = [...lines].reverse().find((l) => /error/i.test(l)) ?? lines.at(-1);
     return last ? ` — last line: ${last.slice(0, 300)}` : '';
   } catch {
     return '';
