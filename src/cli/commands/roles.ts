@@ -25,7 +25,10 @@ function untilSignal(close: () => Promise<void>, what: string): Promise<void> {
       closing = true;
       note(`${what}: ${sig}, shutting down`);
       close().then(
-        () => resolve(),
+        () => {
+          note(`${what}: closed`);
+          resolve();
+        },
         (err: unknown) => {
           note(`${what}: error while closing: ${(err as Error).message}`);
           process.exitCode = 1;
