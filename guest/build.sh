@@ -30,7 +30,7 @@ if [ -n "${FERRY_GUEST_KERNEL:-}" ]; then
 else
   KERNEL=$(ls -1 /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n 1 || true)
 fi
-[ -n "$KERNEL" ] && [ -f "$KERNEL" ] || die "no /boot/vmlinuz-*-cloud-amd64 found (install linux-image-cloud-amd64)"
+[ -n "$KERNEL" ] && [ -f "$KERNEL" ] || die "kernel ${KERNEL:-/boot/vmlinuz-*-cloud-amd64} not found (install linux-image-cloud-amd64)"
 [ -r "$KERNEL" ] || die "$KERNEL is not readable (run as root or make it readable)"
 KVER=${KERNEL##*/vmlinuz-}
 MODDIR=/lib/modules/$KVER
