@@ -3,7 +3,7 @@
 //
 // The agent never stops VMs when it stops: close() (and even SIGKILL) leaves every QEMU
 // running; the next agent on the same data dir re-attaches to them (reattach.ts).
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildAgentApi } from './api.js';
@@ -87,6 +87,8 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
         hb?.stop();
         await app.close();
         mgr.detachAll();
+        // Leave agent.json to a newer agent that may already own this data dir.
+        if (readAgentFile(dataDir)?.pid === process.pid) rmSync(join(dataDir, 'agent.json'), { force: true });
       })();
       return closing;
     },

@@ -72,7 +72,7 @@ export class VmRuntime {
     qmp.on('close', () => {
       if (this.qmp === qmp) this.qmp = undefined;
       if (this.#detached || this.expectingExit) return;
-      void this.#onUnexpectedClose(pid);
+      this.#onUnexpectedClose(pid).catch((err: Error) => log('vm %s: after QEMU exit: %s', this.name, err.message));
     });
   }
 

@@ -138,6 +138,14 @@ test('clones of a stopped VM (full and linked) run independently', async () => {
   assert.notEqual(sb.pid, sl.pid);
   assert.equal((await statusOf(c, 'a')).state, 'stopped');
   await rejectsWith(c.delete(`${P}/vms/b`), 'INVALID_STATE', /cannot delete vm b: it is running/);
+  // A running VM is cloned crash-consistently: paused for the copy, then running again.
+  const r = await c.post<VmStatus>(`${P}/vms/b/clone`, { name: 'rc', uuid: demoSpec('x').uuid, linked: false });
+  assert.equal(r.state, 'stopped');
+  assert.ok(existsSync(join(dataDir, 'vms', 'rc', 'disk0.qcow2')));
+  assert.equal((await statusOf(c, 'b')).state, 'running');
+  const bSeq = lastSeq(await consoleOf(c, 'b'));
+  await waitSeqAbove(c, 'b', bSeq);
+  await c.delete(`${P}/vms/rc`);
   assert.equal((await c.post<VmStatus>(`${P}/vms/l/stop`, { force: true })).state, 'stopped');
   await c.delete(`${P}/vms/l`);
   assert.ok(!existsSync(join(dataDir, 'vms', 'l')));
