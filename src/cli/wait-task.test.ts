@@ -29,6 +29,6 @@ test('progress line', () => {
 test('console follow prints only what is new', () => {
   assert.equal(newOutput('', 'a\nb\n'), 'a\nb\n');
   assert.equal(newOutput('seq=1\nseq=2\n', 'seq=1\nseq=2\nseq=3\n'), 'seq=3\n');
-  assert.equal(newOutput('seq=1\nseq=2\n', 'seq=2\n'), '');
+  assert.equal(newOutput('seq=1\nseq=2\n', 'seq=1\nseq=2\n'), '');
   assert.equal(newOutput('old\n', 'fresh start\n'), 'fresh start\n');
 });
