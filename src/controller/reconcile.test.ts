@@ -1,0 +1,37 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Vm } from '../wire/controller-api.js';
+import { withDefaults, type VmStatus } from '../wire/vm-spec.js';
+import { missingMessage, reconcile, type ReconcileInput } from './reconcile.js';
+
+const U1 = '00000000-0000-4000-8000-000000000001';
+const U2 = '00000000-0000-4000-8000-000000000002';
+const rec = (name: string, uuid: string, host = 'h1', o: Partial<Vm> = {}): Vm => {
+  const spec = withDefaults({ name, memoryMiB: 64 }, uuid);
+  return { name, uuid, state: 'running', host, site: 'main', memoryMiB: 64, vcpus: 1, workload: 'idle', spec, endpoints: [], createdAt: 't', updatedAt: 't', ...o };
+};
+const st = (name: string, uuid: string, o: Partial<VmStatus> = {}): VmStatus => ({ name, uuid, state: 'running', spec: withDefaults({ name, memoryMiB: 64 }, uuid), endpoints: [], ...o });
+const run = (o: Partial<ReconcileInput>) => reconcile({ host: 'h1', records: [], reported: [], busy: () => false, recentlyRemoved: () => false, ...o });
+
+describe('reconcile', () => {
+  it('takes the agent state for a known VM', () => {
+    const out = run({ records: [rec('a', U1)], reported: [st('a', U1, { state: 'paused', error: 'x' })] });
+    assert.deepEqual(out, [{ kind: 'update', name: 'a', patch: { state: 'paused', endpoints: [], error: 'x' } }]);
+  });
+  it('leaves a busy VM to its task', () => {
+    assert.deepEqual(run({ records: [rec('a', U1)], reported: [st('a', U1)], busy: () => true }), []);
+    assert.deepEqual(run({ records: [rec('a', U1)], reported: [], busy: () => true }), []);
+  });
+  it('adopts an unknown VM unless it was just deleted', () => {
+    assert.equal(run({ reported: [st('a', U1)] })[0]?.kind, 'adopt');
+    assert.equal(run({ reported: [st('a', U1)], recentlyRemoved: (u) => u === U1 })[0]?.kind, 'ignore');
+  });
+  it('ignores a VM whose name belongs to another VM or host', () => {
+    assert.equal(run({ records: [rec('a', U2)], reported: [st('a', U1)] })[0]?.kind, 'ignore');
+    assert.equal(run({ records: [rec('a', U1, 'h2')], reported: [st('a', U1)] })[0]?.kind, 'ignore');
+  });
+  it('notes a VM the host no longer reports, once', () => {
+    assert.deepEqual(run({ records: [rec('a', U1), rec('b', U2, 'h2')] }), [{ kind: 'missing', name: 'a', error: missingMessage('h1') }]);
+    assert.deepEqual(run({ records: [rec('a', U1, 'h1', { error: missingMessage('h1') })] }), []);
+  });
+});
