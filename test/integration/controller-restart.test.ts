@@ -1,0 +1,67 @@
+// A controller restart keeps hosts, VMs and task history (they live in SQLite), marks tasks
+// that were running as failed, and gives known hosts a grace period before calling them down.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runController } from '../../src/controller/index.js';
+import { openDb } from '../../src/controller/db.js';
+import { TasksRepo } from '../../src/controller/tasks-repo.js';
+import { call, waitFor } from '../../src/controller/testing/client.js';
+import { FakeAgent } from '../../src/controller/testing/fake-agent.js';
+
+const ADMIN = 'admin-token-for-tests';
+const SECRET = 'cluster-secret-for-tests';
+
+describe('controller restart', () => {
+  let dir: string;
+  const agent = new FakeAgent('h1', SECRET);
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ferry-ctl-restart-'));
+    await agent.listen();
+  });
+  after(async () => {
+    await agent.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps its state across a restart and fails interrupted tasks', async () => {
+    const opts = { dataDir: dir, adminToken: ADMIN, clusterSecret: SECRET, hostDownAfterMs: 300 };
+    let ctl = await runController(opts);
+    let createId: string;
+    try {
+      await call(ctl.url, 'POST', '/internal/v1/heartbeat', { token: SECRET, body: agent.heartbeat() });
+      const r = await call(ctl.url, 'POST', '/api/v1/vms', { token: ADMIN, body: { name: 'db1', memoryMiB: 64 } });
+      createId = r.body.id as string;
+      await waitFor('create', async () => ((await call(ctl.url, 'GET', `/api/v1/tasks/${createId}`, { token: ADMIN })).body.state === 'succeeded' ? true : undefined));
+    } finally {
+      await ctl.close();
+    }
+    assert.equal(existsSync(join(dir, 'controller.json')), false, 'controller.json is removed on close');
+
+    // As if the previous process had died in the middle of a task.
+    const db = openDb(join(dir, 'ferry.db'));
+    new TasksRepo(db).insert({ id: 'interrupted', kind: 'vm.stop', target: 'vm/db1', state: 'running', progress: 10, message: 'stopping', createdAt: new Date().toISOString() });
+    db.close();
+
+    ctl = await runController(opts);
+    try {
+      const vm = (await call(ctl.url, 'GET', '/api/v1/vms/db1', { token: ADMIN })).body;
+      assert.equal(vm.state, 'running');
+      assert.equal(vm.host, 'h1');
+      const t = (await call(ctl.url, 'GET', '/api/v1/tasks/interrupted', { token: ADMIN })).body;
+      assert.equal(t.state, 'failed');
+      assert.match(t.error.message, /controller restarted/);
+      const tasks = (await call(ctl.url, 'GET', '/api/v1/tasks?limit=10', { token: ADMIN })).body as { id: string }[];
+      assert.deepEqual(tasks.map((x) => x.id), ['interrupted', createId]);
+      // h1 is remembered, and goes down when it stays silent.
+      await waitFor('h1 down', async () => ((await call(ctl.url, 'GET', '/api/v1/hosts', { token: ADMIN })).body[0]?.state === 'down' ? true : undefined));
+      await call(ctl.url, 'POST', '/internal/v1/heartbeat', { token: SECRET, body: agent.heartbeat() });
+      assert.equal((await call(ctl.url, 'GET', '/api/v1/hosts', { token: ADMIN })).body[0].state, 'up');
+    } finally {
+      await ctl.close();
+    }
+  });
+});
