@@ -19,7 +19,7 @@ import { newToken } from '../../wire/auth.js';
 import type { ClusterStatus, Host } from '../../wire/controller-api.js';
 import { ApiClient } from '../../wire/http-client.js';
 import { ferryHome, readClusterFile, writeClusterFile, type AgentRecord, type ClusterFile } from '../config.js';
-import { UsageError, note, printJson } from '../output.js';
+import { UsageError, printJson } from '../output.js';
 import { parseAccel, parsePort, parsePositiveInt, parseSites, planHosts, type Accel } from '../parse.js';
 import { isAliveRunning } from '../process.js';
 import { stopCluster } from './down.js';
@@ -91,7 +91,6 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
     }
     await waitHosts(new ApiClient(cluster.url, token), cluster.agents);
   } catch (err) {
-    note('ferry: start-up failed; stopping what was started');
     await stopCluster(cluster, () => undefined).catch(() => undefined);
     rmSync(join(home, 'cluster.json'), { force: true });
     throw err;
