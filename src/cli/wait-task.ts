@@ -8,6 +8,7 @@ import type { ApiClient } from '../wire/http-client.js';
 import { note } from './output.js';
 
 export const POLL_MS = 250;
+const UNREACHABLE_GRACE_MS = 15_000;
 
 export function isFinished(task: Task): boolean {
   return task.state === 'succeeded' || task.state === 'failed' || task.state === 'aborted';
@@ -38,12 +39,26 @@ export async function waitTask(api: ApiClient, task: Task): Promise<Task> {
     while (!isFinished(current)) {
       if (tty) process.stderr.write(`\r\x1b[K${progressLine(current)}`);
       await sleep(POLL_MS);
-      current = await api.get<Task>(`/api/v1/tasks/${encodeURIComponent(current.id)}`);
+      current = await poll(api, current);
     }
     return current;
   } finally {
     process.off('SIGINT', onSigint);
     if (tty) process.stderr.write('\r\x1b[K');
+  }
+}
+
+/** One poll; a controller that is briefly unreachable (restarting, busy) gets a few more tries. */
+async function poll(api: ApiClient, task: Task): Promise<Task> {
+  const deadline = Date.now() + UNREACHABLE_GRACE_MS;
+  for (;;) {
+    try {
+      return await api.get<Task>(`/api/v1/tasks/${encodeURIComponent(task.id)}`);
+    } catch (err) {
+      const transient = err instanceof FerryError && (err.code === 'HOST_DOWN' || err.code === 'TIMEOUT');
+      if (!transient || Date.now() > deadline) throw err;
+      await sleep(1000);
+    }
   }
 }
 

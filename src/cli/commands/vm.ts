@@ -24,7 +24,7 @@ const collectSize = (v: string, prev: number[]): number[] => [...prev, parseSize
 export function registerVm(program: Command): void {
   const vm = program.command('vm').description('virtual machines');
 
-  waitOptions(vm.command('create').argument('<name>', 'lower-case letters, digits and -').description('define a VM and start it; --json prints the Vm'))
+  waitOptions(vm.command('create').argument('<name>', 'lower-case letters, digits and -').description('define a VM and start it; --json prints the Vm (with --no-wait: the Task)'))
     .requiredOption('--memory <MiB>', 'memory in MiB (or with a unit: 512M, 1G)', parseSizeMiB)
     .option('--vcpus <N>', 'virtual CPUs', parsePositiveInt)
     .option('--disk <SIZE>', 'add an empty disk, e.g. 64M or 1G (repeatable)', collectSize, [])
@@ -76,7 +76,7 @@ export function registerVm(program: Command): void {
     },
   );
 
-  waitOptions(vm.command('clone').argument('<name>').argument('<newname>').description('copy a VM under a new name and uuid; --json prints the new Vm'))
+  waitOptions(vm.command('clone').argument('<name>').argument('<newname>').description('copy a VM under a new name and uuid; --json prints the new Vm (with --no-wait: the Task)'))
     .option('--linked', 'layer the clone on a frozen base instead of copying its disks')
     .option('--no-start', 'leave the clone stopped')
     .action(async (name: string, newName: string, o: WaitOpts & { linked?: boolean; start: boolean }) => {
