@@ -4,7 +4,7 @@ import { mkdirSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { FerryError, type CloneRequest, type StopRequest, type VmSpec, type VmStatus } from '../wire/index.js';
 import * as actions from './actions.js';
 import { copyDisks, createDisks } from './disks.js';
-import type { LaunchContext } from './launch.js';
+import { connectQmp, type LaunchContext } from './launch.js';
 import { vmStatus } from './metrics.js';
 import { qmpCall } from './qmp-call.js';
 import { assertAllowed, type VmAction } from './state-rules.js';
@@ -40,7 +40,7 @@ export class VmManager {
 
   async define(spec: VmSpec): Promise<VmStatus> {
     if (this.vms.has(spec.name)) throw new FerryError('CONFLICT', `vm ${spec.name} already exists on this host`);
-    const vm = new VmRuntime(this.dataDir, { spec, state: 'stopped', endpoints: [] });
+    const vm = new VmRuntime(this.dataDir, { spec, state: 'stopped', endpoints: [] }, connectQmp);
     this.vms.set(spec.name, vm); // reserve the name while disks are made
     try {
       mkdirSync(vm.paths.dir, { recursive: true });
@@ -98,7 +98,7 @@ export class VmManager {
     const src = this.get(name);
     if (this.vms.has(req.name)) throw new FerryError('CONFLICT', `vm ${req.name} already exists on this host`);
     const spec: VmSpec = { ...src.rec.spec, name: req.name, uuid: req.uuid, nics: src.rec.spec.nics.map(({ mac: _mac, ...nic }) => nic) };
-    const clone = new VmRuntime(this.dataDir, { spec, state: 'stopped', endpoints: [] });
+    const clone = new VmRuntime(this.dataDir, { spec, state: 'stopped', endpoints: [] }, connectQmp);
     this.vms.set(req.name, clone);
     try {
       await src.serialize(async () => {

@@ -20,7 +20,7 @@ export async function reattachAll(dataDir: string): Promise<VmRuntime[]> {
       log('skipping %s: unreadable vm.json', name);
       continue;
     }
-    const vm = new VmRuntime(dataDir, rec);
+    const vm = new VmRuntime(dataDir, rec, connectQmp);
     await reattach(vm);
     out.push(vm);
   }

@@ -26,6 +26,8 @@ export class VmRuntime {
   constructor(
     readonly dataDir: string,
     public rec: VmRecord,
+    /** Reconnects QMP when the connection drops but QEMU lives on (connectQmp; injected to keep modules acyclic). */
+    private readonly connect?: (sockPath: string) => Promise<QmpClient>,
   ) {}
 
   get name(): string {
@@ -103,7 +105,11 @@ export class VmRuntime {
     const gone = await this.waitForExit(EXIT_WAIT_MS);
     if (this.#detached || this.expectingExit || this.rec.pid !== pid) return;
     if (!gone) {
-      log('vm %s: QMP closed but QEMU pid %d is alive', this.name, pid);
+      log('vm %s: QMP closed but QEMU pid %d is alive: reconnecting', this.name, pid);
+      if (!this.connect) return;
+      const qmp = await this.connect(this.paths.qmpSock);
+      if (this.#detached || this.rec.pid !== pid) return void qmp.destroy();
+      this.attach(qmp, pid);
       return;
     }
     const reason = this.#shutdownReason;
