@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { API_PREFIX, INTERNAL_PREFIX } from '../wire/controller-api.js';
 import { createApiServer } from '../wire/http-server.js';
 import { clusterRoutes, type ClusterDeps } from './api/cluster.js';
+import { addSharedSchemas } from './api/schemas.js';
 import { vmRoutes } from './api/vms.js';
 import type { VmService } from './vm-service.js';
 
@@ -54,7 +55,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         { name: 'internal', description: 'Called by agents with the cluster secret' },
       ],
     },
+    // Name shared schemas by their $id (Task, Vm, ...) rather than def-0, def-1.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
+  addSharedSchemas(app);
 
   vmRoutes(app, () => opts.deps().vms);
   clusterRoutes(app, opts.deps);

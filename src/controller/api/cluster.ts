@@ -1,12 +1,11 @@
 // Cluster-wide routes: status, hosts, tasks, the event stream, and the agents' heartbeat.
 import type { FastifyInstance } from 'fastify';
-import { Type } from '@sinclair/typebox';
-import { AgentHeartbeat, API_PREFIX, ClusterEvent, ClusterStatus, Host, INTERNAL_PREFIX, Task } from '../../wire/controller-api.js';
+import { AgentHeartbeat, API_PREFIX, ClusterEvent, INTERNAL_PREFIX, type ClusterStatus } from '../../wire/controller-api.js';
 import type { ClusterState } from '../cluster-state.js';
 import type { HostMonitor } from '../host-monitor.js';
 import type { SseHub } from '../sse.js';
 import type { TaskRunner } from '../task-runner.js';
-import { DEFAULT_TASK_LIMIT, EmptyBody, HeartbeatReply, IdParams, TasksQuery, errorReplies } from './schemas.js';
+import { DEFAULT_TASK_LIMIT, EmptyBody, HeartbeatReply, IdParams, TasksQuery, errorReplies, arrayOf, ref } from './schemas.js';
 
 export interface ClusterDeps {
   state: ClusterState;
@@ -19,31 +18,31 @@ export interface ClusterDeps {
 export function clusterRoutes(app: FastifyInstance, deps: () => ClusterDeps): void {
   app.get(
     `${API_PREFIX}/status`,
-    { schema: { tags: ['cluster'], summary: 'Cluster summary', response: { 200: ClusterStatus, ...errorReplies } } },
+    { schema: { tags: ['cluster'], summary: 'Cluster summary', response: { 200: ref('ClusterStatus'), ...errorReplies } } },
     async () => deps().status(),
   );
 
   app.get(
     `${API_PREFIX}/hosts`,
-    { schema: { tags: ['hosts'], summary: 'List hosts', response: { 200: Type.Array(Host), ...errorReplies } } },
+    { schema: { tags: ['hosts'], summary: 'List hosts', response: { 200: arrayOf('Host'), ...errorReplies } } },
     async () => deps().state.listHosts(),
   );
 
   app.get<{ Querystring: { limit?: number } }>(
     `${API_PREFIX}/tasks`,
-    { schema: { tags: ['tasks'], summary: 'Recent tasks, newest first', querystring: TasksQuery, response: { 200: Type.Array(Task), ...errorReplies } } },
+    { schema: { tags: ['tasks'], summary: 'Recent tasks, newest first', querystring: TasksQuery, response: { 200: arrayOf('Task'), ...errorReplies } } },
     async (req) => deps().runner.list(req.query.limit ?? DEFAULT_TASK_LIMIT),
   );
 
   app.get<{ Params: { id: string } }>(
     `${API_PREFIX}/tasks/:id`,
-    { schema: { tags: ['tasks'], summary: 'Show a task', params: IdParams, response: { 200: Task, ...errorReplies } } },
+    { schema: { tags: ['tasks'], summary: 'Show a task', params: IdParams, response: { 200: ref('Task'), ...errorReplies } } },
     async (req) => deps().runner.get(req.params.id),
   );
 
   app.post<{ Params: { id: string } }>(
     `${API_PREFIX}/tasks/:id/abort`,
-    { schema: { tags: ['tasks'], summary: 'Abort a running task', params: IdParams, body: EmptyBody, response: { 200: Task, ...errorReplies } } },
+    { schema: { tags: ['tasks'], summary: 'Abort a running task', params: IdParams, body: EmptyBody, response: { 200: ref('Task'), ...errorReplies } } },
     async (req) => deps().runner.abort(req.params.id),
   );
 

@@ -2,7 +2,23 @@
 // every route can give. Bodies and replies are the wire schemas themselves, so validation, the
 // TypeScript types and the OpenAPI document all come from one definition.
 import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { ClusterStatus, Host, Task, Vm } from '../../wire/controller-api.js';
 import { ApiErrorBody } from '../../wire/errors.js';
+
+/**
+ * Reply schemas used by many routes are registered once by name, so the OpenAPI document
+ * lists each under components.schemas instead of repeating it in every route.
+ */
+const SHARED = { Task, Vm, Host, ClusterStatus, ApiErrorBody } as const;
+export type SharedName = keyof typeof SHARED;
+
+export function addSharedSchemas(app: FastifyInstance): void {
+  for (const [name, schema] of Object.entries(SHARED)) app.addSchema({ ...schema, $id: name });
+}
+
+export const ref = (name: SharedName): { $ref: string } => ({ $ref: `${name}#` });
+export const arrayOf = (name: SharedName): { type: 'array'; items: { $ref: string } } => ({ type: 'array', items: ref(name) });
 
 export const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) });
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
@@ -16,8 +32,8 @@ export const HeartbeatReply = Type.Object({ intervalMs: Type.Integer() });
 
 /** Error replies; `default` documents them once per route in the OpenAPI document. */
 export const errorReplies = {
-  '4xx': ApiErrorBody,
-  '5xx': ApiErrorBody,
+  '4xx': ref('ApiErrorBody'),
+  '5xx': ref('ApiErrorBody'),
 };
 
 export const DEFAULT_TASK_LIMIT = 50;

@@ -1,20 +1,20 @@
 // /api/v1/vms routes: HTTP in, typed command out. Every action answers 202 with its task.
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { API_PREFIX, CloneVmRequest, CreateVmRequest, Task, Vm } from '../../wire/controller-api.js';
+import { API_PREFIX, CloneVmRequest, CreateVmRequest } from '../../wire/controller-api.js';
 import { ResizeRequest, StopRequest } from '../../wire/agent-api.js';
 import type { SimpleAction } from '../agents.js';
 import type { VmService } from '../vm-service.js';
-import { ConsoleQuery, EmptyBody, NameParams, errorReplies } from './schemas.js';
+import { ConsoleQuery, EmptyBody, NameParams, errorReplies, arrayOf, ref } from './schemas.js';
 
 const tags = ['vms'];
-const accepted = { 202: Task, ...errorReplies };
+const accepted = { 202: ref('Task'), ...errorReplies };
 const SIMPLE_ACTIONS: readonly SimpleAction[] = ['start', 'pause', 'resume', 'suspend', 'restore'];
 
 export function vmRoutes(app: FastifyInstance, vms: () => VmService): void {
   const p = `${API_PREFIX}/vms`;
 
-  app.get(p, { schema: { tags, summary: 'List VMs', response: { 200: Type.Array(Vm), ...errorReplies } } }, async () => vms().list());
+  app.get(p, { schema: { tags, summary: 'List VMs', response: { 200: arrayOf('Vm'), ...errorReplies } } }, async () => vms().list());
 
   app.post<{ Body: CreateVmRequest }>(
     p,
@@ -24,7 +24,7 @@ export function vmRoutes(app: FastifyInstance, vms: () => VmService): void {
 
   app.get<{ Params: { name: string } }>(
     `${p}/:name`,
-    { schema: { tags, summary: 'Show a VM', params: NameParams, response: { 200: Vm, ...errorReplies } } },
+    { schema: { tags, summary: 'Show a VM', params: NameParams, response: { 200: ref('Vm'), ...errorReplies } } },
     async (req) => vms().get(req.params.name),
   );
 
