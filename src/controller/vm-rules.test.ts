@@ -6,12 +6,12 @@ import { assertAllowed, isAllowed, VM_ACTIONS, type VmAction } from './vm-rules.
 // The whole action × state table, written out so a change to the rules is a visible diff here.
 const ALLOWED_TABLE: Record<VmAction, VmState[]> = {
   start: ['stopped', 'crashed'],
-  stop: ['starting', 'running', 'paused', 'restoring', 'stopping', 'crashed'],
+  stop: ['running', 'paused', 'suspended', 'crashed'],
   pause: ['running'],
   resume: ['paused'],
   suspend: ['running', 'paused'],
   restore: ['suspended'],
-  clone: ['stopped', 'running', 'paused', 'suspended'],
+  clone: ['stopped', 'running', 'paused', 'suspended', 'crashed'],
   resize: ['running', 'paused'],
   delete: ['stopped', 'suspended', 'crashed'],
 };

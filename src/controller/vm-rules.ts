@@ -7,19 +7,21 @@ export const VM_ACTIONS = ['start', 'stop', 'pause', 'resume', 'suspend', 'resto
 export type VmAction = (typeof VM_ACTIONS)[number];
 
 /**
- * Transitional states (starting, stopping, suspending, restoring) allow only `stop`, the way
- * out of a step that hangs. `clone` is allowed from every steady state; the agent decides
- * whether it can clone a running VM's disks consistently. `delete` needs no QEMU process,
- * as the agent's DELETE requires.
+ * The same table the agent enforces (src/agent/state-rules.ts), checked here first so a refusal
+ * is immediate and no task is created. Transitional states (starting, stopping, suspending,
+ * restoring) allow nothing: the agent serializes actions on a VM, so they are only ever seen
+ * in a status report taken mid-action. Stopping a suspended VM discards its saved memory; a
+ * running VM is cloned crash-consistently (the agent pauses it while its disks are copied);
+ * `delete` needs no QEMU process.
  */
 export const ALLOWED: Readonly<Record<VmAction, readonly VmState[]>> = {
   start: ['stopped', 'crashed'],
-  stop: ['running', 'paused', 'starting', 'stopping', 'restoring', 'crashed'],
+  stop: ['running', 'paused', 'suspended', 'crashed'],
   pause: ['running'],
   resume: ['paused'],
   suspend: ['running', 'paused'],
   restore: ['suspended'],
-  clone: ['stopped', 'running', 'paused', 'suspended'],
+  clone: ['stopped', 'running', 'paused', 'suspended', 'crashed'],
   resize: ['running', 'paused'],
   delete: ['stopped', 'suspended', 'crashed'],
 };
@@ -33,7 +35,7 @@ const HINT: Partial<Record<VmState, string>> = {
   paused: 'resume or stop it first',
   suspended: 'restore it first',
   stopped: 'start it first',
-  starting: 'wait until it has started',
+  starting: 'wait until it has started (or stop it once it has)',
   stopping: 'wait until it has stopped',
   suspending: 'wait until it is suspended',
   restoring: 'wait until it is restored',

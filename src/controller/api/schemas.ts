@@ -25,7 +25,8 @@ export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength:
 export const EmptyBody = Type.Object({}, { additionalProperties: false });
 export const TasksQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, { additionalProperties: false });
 export const ConsoleQuery = Type.Object(
-  { tailBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 * 1024 * 1024 })) },
+  // The agent keeps at most 1 MiB of console output per VM.
+  { tailBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 1024 * 1024 })) },
   { additionalProperties: false },
 );
 export const HeartbeatReply = Type.Object({ intervalMs: Type.Integer() });
