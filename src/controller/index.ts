@@ -1,7 +1,7 @@
 // Public surface of the controller: `runController` starts it (database, services, sweep,
 // HTTP API) and returns its URL and an idempotent `close`. Nothing else is imported from
 // outside this folder.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterStatus } from '../wire/controller-api.js';
 import { AgentPool, DEFAULT_AGENT_TIMEOUT_MS } from './agents.js';
@@ -90,7 +90,9 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   monitor.start();
   const url = address.replace('[::1]', '127.0.0.1');
   const infoFile = join(opts.dataDir, CONTROLLER_FILE);
-  writeFileSync(infoFile, `${JSON.stringify({ pid: process.pid, url }, null, 2)}\n`);
+  // Written then renamed, so `ferry up` polling for it never reads half a file.
+  writeFileSync(`${infoFile}.tmp`, `${JSON.stringify({ pid: process.pid, url }, null, 2)}\n`);
+  renameSync(`${infoFile}.tmp`, infoFile);
   log('listening on %s (data in %s)', url, opts.dataDir);
 
   let closing: Promise<void> | undefined;
