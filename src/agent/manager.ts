@@ -1,13 +1,12 @@
 // The agent's domain core: its VMs by name, define/clone/delete, and every lifecycle action
 // checked against the state table and run in the VM's own queue. Knows nothing of HTTP.
 import { mkdirSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
-import { FerryError, type CloneRequest, type StopRequest, type VmSpec, type VmStatus } from '../wire/index.js';
+import { assertAllowed, FerryError, type VmAction, type CloneRequest, type StopRequest, type VmSpec, type VmStatus } from '../wire/index.js';
 import * as actions from './actions.js';
 import { copyDisks, createDisks } from './disks.js';
 import { connectQmp, type LaunchContext } from './launch.js';
 import { vmStatus } from './metrics.js';
 import { qmpCall } from './qmp-call.js';
-import { assertAllowed, type VmAction } from './state-rules.js';
 import { removeVmDir, saveRecord, vmPaths } from './vm-dir.js';
 import { VmRuntime } from './vm-runtime.js';
 
@@ -58,7 +57,7 @@ export class VmManager {
   private act(name: string, action: VmAction, fn: (vm: VmRuntime) => Promise<void>): Promise<VmStatus> {
     const vm = this.get(name);
     return vm.serialize(async () => {
-      assertAllowed(action, name, vm.rec.state);
+      assertAllowed(action, { name, state: vm.rec.state });
       await fn(vm);
       return vmStatus(vm);
     });
@@ -102,7 +101,7 @@ export class VmManager {
     this.vms.set(req.name, clone);
     try {
       await src.serialize(async () => {
-        assertAllowed('clone', name, src.rec.state);
+        assertAllowed('clone', { name, state: src.rec.state });
         mkdirSync(clone.paths.dir, { recursive: true });
         const wasRunning = src.rec.state === 'running';
         if (wasRunning) await qmpCall(src, 'stop');
@@ -124,7 +123,7 @@ export class VmManager {
   async remove(name: string): Promise<void> {
     const vm = this.get(name);
     await vm.serialize(async () => {
-      assertAllowed('delete', name, vm.rec.state);
+      assertAllowed('delete', { name, state: vm.rec.state });
       if (vm.pidAlive) throw new FerryError('INVALID_STATE', `cannot delete vm ${name}: its QEMU (pid ${vm.rec.pid}) is still alive`);
       this.vms.delete(name);
       removeVmDir(this.dataDir, name);

@@ -1,17 +1,17 @@
 // VM operations. Each public method first refuses what it must (unknown VM, busy VM, host
 // down, state forbids the action, no capacity) synchronously and with a typed error, then
-// hands the slow part to a task. Decisions come from vm-rules.ts and placement.ts.
+// hands the slow part to a task. Decisions come from wire/vm-actions.ts and placement.ts.
 import { randomUUID } from 'node:crypto';
 import type { CloneVmRequest, CreateVmRequest, Task, Vm } from '../wire/controller-api.js';
 import type { ResizeRequest, StopRequest } from '../wire/agent-api.js';
 import { FerryError } from '../wire/errors.js';
+import { assertAllowed, type VmAction } from '../wire/vm-actions.js';
 import { withDefaults, type VmSpec } from '../wire/vm-spec.js';
 import type { AgentClient, AgentPool, SimpleAction } from './agents.js';
 import { vmTarget, type ClusterState } from './cluster-state.js';
 import { ConflictError, InvalidRequestError } from './errors.js';
 import { checkFits, place } from './placement.js';
 import type { TaskContext } from './task.js';
-import { assertAllowed, type VmAction } from './vm-rules.js';
 
 export class VmService {
   constructor(

@@ -79,7 +79,7 @@ test('pause stops the heartbeat; resume continues from where it was', async () =
   await sleep(3000);
   const later = lastSeq(await consoleOf(c, 'a'));
   assert.ok(later <= atPause + 1, `seq moved while paused: ${atPause} -> ${later}`);
-  await rejectsWith(c.post(`${P}/vms/a/pause`), 'INVALID_STATE', /cannot pause vm a: it is paused/);
+  await rejectsWith(c.post(`${P}/vms/a/pause`), 'INVALID_STATE', /cannot pause VM a: it is paused/);
   assert.equal((await c.post<VmStatus>(`${P}/vms/a/resume`)).state, 'running');
   await waitSeqAbove(c, 'a', later);
   const seqs = heartbeats(await consoleOf(c, 'a'));
@@ -115,7 +115,7 @@ test('graceful stop: the guest powers off', async () => {
   assert.equal(st.state, 'stopped');
   assert.equal(st.error, undefined);
   assert.match(await consoleOf(c, 'a'), /ferry-poweroff reason=power-button/);
-  await rejectsWith(c.post(`${P}/vms/a/pause`), 'INVALID_STATE', /cannot pause vm a: it is stopped/);
+  await rejectsWith(c.post(`${P}/vms/a/pause`), 'INVALID_STATE', /cannot pause VM a: it is stopped/);
   await rejectsWith(c.post(`${P}/vms/a/stop`), 'INVALID_STATE');
 });
 
@@ -137,7 +137,7 @@ test('clones of a stopped VM (full and linked) run independently', async () => {
   const [sb, sl] = await Promise.all([statusOf(c, 'b'), statusOf(c, 'l')]);
   assert.notEqual(sb.pid, sl.pid);
   assert.equal((await statusOf(c, 'a')).state, 'stopped');
-  await rejectsWith(c.delete(`${P}/vms/b`), 'INVALID_STATE', /cannot delete vm b: it is running/);
+  await rejectsWith(c.delete(`${P}/vms/b`), 'INVALID_STATE', /cannot delete VM b: it is running/);
   // A running VM is cloned crash-consistently: paused for the copy, then running again.
   const r = await c.post<VmStatus>(`${P}/vms/b/clone`, { name: 'rc', uuid: demoSpec('x').uuid, linked: false });
   assert.equal(r.state, 'stopped');

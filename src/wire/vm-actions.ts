@@ -1,14 +1,15 @@
 // Which actions each VM state allows: the closed set of actions and a pure check that refuses
-// the forbidden ones with a typed INVALID_STATE error, before any task is created.
-import type { VmState } from '../wire/vm-spec.js';
-import { InvalidStateError } from './errors.js';
+// the forbidden ones with a typed INVALID_STATE error. Both sides enforce this one table: the
+// controller before it creates a task (an immediate refusal), the agent before it acts (the
+// authority, since it sees the VM's real state).
+import { FerryError } from './errors.js';
+import type { VmState } from './vm-spec.js';
 
 export const VM_ACTIONS = ['start', 'stop', 'pause', 'resume', 'suspend', 'restore', 'clone', 'resize', 'delete'] as const;
 export type VmAction = (typeof VM_ACTIONS)[number];
 
 /**
- * The same table the agent enforces (src/agent/state-rules.ts), checked here first so a refusal
- * is immediate and no task is created. Transitional states (starting, stopping, suspending,
+ * Transitional states (starting, stopping, suspending,
  * restoring) allow nothing: the agent serializes actions on a VM, so they are only ever seen
  * in a status report taken mid-action. Stopping a suspended VM discards its saved memory; a
  * running VM is cloned crash-consistently (the agent pauses it while its disks are copied);
@@ -46,5 +47,5 @@ export function assertAllowed(action: VmAction, vm: { name: string; state: VmSta
   if (isAllowed(action, vm.state)) return;
   const needs = ALLOWED[action].join(' or ');
   const hint = action === 'restore' ? 'only a suspended VM can be restored' : HINT[vm.state];
-  throw new InvalidStateError(`cannot ${action} VM ${vm.name}: it is ${vm.state} (${action} needs ${needs})${hint ? `; ${hint}` : ''}`);
+  throw new FerryError('INVALID_STATE', `cannot ${action} VM ${vm.name}: it is ${vm.state} (${action} needs ${needs})${hint ? `; ${hint}` : ''}`);
 }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { VM_STATES, type VmState } from '../wire/vm-spec.js';
-import { assertAllowed, isAllowed, VM_ACTIONS, type VmAction } from './vm-rules.js';
+import { VM_STATES, type VmState } from './vm-spec.js';
+import { assertAllowed, isAllowed, VM_ACTIONS, type VmAction } from './vm-actions.js';
 
 // The whole action × state table, written out so a change to the rules is a visible diff here.
 const ALLOWED_TABLE: Record<VmAction, VmState[]> = {

@@ -1,0 +1,77 @@
+// Helpers shared by the benchmarks: a throw-away cluster driven through the real CLI, and
+// small measuring tools. Benchmarks print numbers; they never pass or fail on timings.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { ApiClient } from '../src/wire/index.js';
+
+const run = promisify(execFile);
+export const REPO = resolve(import.meta.dirname, '../..');
+const FERRY = join(REPO, 'bin/ferry.js');
+
+export interface BenchCluster {
+  home: string;
+  api: ApiClient;
+  info: { url: string; token: string; controller: { pid: number }; agents: { name: string; pid: number; dataDir: string }[] };
+  ferry(...args: string[]): Promise<string>;
+  down(): Promise<void>;
+}
+
+export async function startCluster(hosts: number): Promise<BenchCluster> {
+  const home = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
+  const env = { ...process.env, FERRY_HOME: home };
+  const ferry = async (...args: string[]): Promise<string> => (await run(process.execPath, [FERRY, ...args], { env, maxBuffer: 64 << 20 })).stdout;
+  await ferry('up', '--hosts', String(hosts), '--port', '0', '--accel', 'tcg');
+  const info = JSON.parse(readFileSync(join(home, 'cluster.json'), 'utf8')) as BenchCluster['info'];
+  return {
+    home,
+    info,
+    api: new ApiClient(info.url, info.token),
+    ferry,
+    down: async () => {
+      await ferry('down').catch((err: Error) => console.error('ferry down failed:', err.message));
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+export function spawnFerry(home: string, ...args: string[]): Promise<void> {
+  return new Promise((ok, fail) => {
+    const child = spawn(process.execPath, [FERRY, ...args], { env: { ...process.env, FERRY_HOME: home }, stdio: 'ignore' });
+    child.on('error', fail);
+    child.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`ferry ${args.join(' ')} exited ${code}`))));
+  });
+}
+
+/** Resident memory of a process in MiB (VmRSS). */
+export function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) / 1024;
+}
+
+export async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 120_000, everyMs = 20): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export const HEARTBEAT = /ferry-heartbeat seq=(\d+) bad=(\d+)/;
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export function table(rows: (string | number)[][]): string {
+  const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? c.toFixed(c < 10 ? 2 : 0) : c)));
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n');
+}
