@@ -19,11 +19,11 @@ export interface BenchCluster {
   down(): Promise<void>;
 }
 
-export async function startCluster(hosts: number): Promise<BenchCluster> {
+export async function startCluster(hosts: number, ...upArgs: string[]): Promise<BenchCluster> {
   const home = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
   const env = { ...process.env, FERRY_HOME: home };
   const ferry = async (...args: string[]): Promise<string> => (await run(process.execPath, [FERRY, ...args], { env, maxBuffer: 64 << 20 })).stdout;
-  await ferry('up', '--hosts', String(hosts), '--port', '0', '--accel', 'tcg');
+  await ferry('up', '--hosts', String(hosts), '--port', '0', '--accel', 'tcg', ...upArgs);
   const info = JSON.parse(readFileSync(join(home, 'cluster.json'), 'utf8')) as BenchCluster['info'];
   return {
     home,

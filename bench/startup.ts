@@ -3,7 +3,7 @@
 // an agent and of the controller, idle and with 10 running VMs.
 //   node dist/bench/startup.js [--runs N] [--vms N]
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,7 +15,8 @@ const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }
 const RUNS = Number(values.runs);
 const VMS = Number(values.vms);
 
-const cluster = await startCluster(1);
+// Ten idle guests on one 2-core host need more vCPU overcommit than the default 4×.
+const cluster = await startCluster(1, '--cpu-overcommit', '8');
 const agent = cluster.info.agents[0]!;
 try {
   await new Promise((r) => setTimeout(r, 3000));
@@ -63,13 +64,14 @@ function readCmdline(pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
 }
 
-/** Launch the exact QEMU command the agent used, with its per-VM paths moved to a temp dir. */
+/** Launch the exact QEMU command the agent used (same flags, -daemonize included), with its
+ *  per-VM paths moved to a temp dir that is also its working directory (sockets are relative). */
 async function bootByHand(argv: string[], vmDir: string): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-byhand-'));
-  const args = argv.slice(1).map((a) => a.split(vmDir).join(dir)).filter((a) => a !== '-daemonize');
-  const exe = existsSync(argv[0]!) ? argv[0]! : readlinkSync('/proc/self/exe');
+  const args = argv.slice(1).map((a) => a.split(vmDir).join(dir));
+  const exe = existsSync(argv[0]!) ? argv[0]! : 'qemu-system-x86_64';
   const t0 = performance.now();
-  const child = spawn(exe, args, { stdio: 'ignore' });
+  const child = spawn(exe, args, { cwd: dir, stdio: 'ignore' });
   try {
     await until('first heartbeat by hand', () => {
       const log = join(dir, 'console.log');
@@ -78,6 +80,15 @@ async function bootByHand(argv: string[], vmDir: string): Promise<number> {
     return performance.now() - t0;
   } finally {
     child.kill('SIGKILL');
+    const pidFile = join(dir, 'qemu.pid');
+    if (existsSync(pidFile)) {
+      try {
+        process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -12,6 +12,7 @@ import { EventBus } from './events.js';
 import { HostMonitor } from './host-monitor.js';
 import { HostsRepo } from './hosts-repo.js';
 import { createLog } from './log.js';
+import { DEFAULT_LIMITS } from './placement.js';
 import { SseHub } from './sse.js';
 import { TaskRunner } from './task-runner.js';
 import { TasksRepo } from './tasks-repo.js';
@@ -32,6 +33,8 @@ export interface ControllerOptions {
   hostDownAfterMs?: number;
   /** Limit on one agent call (default 120000). */
   agentTimeoutMs?: number;
+  /** vCPUs placed per host CPU at most (default 4). */
+  cpuOvercommit?: number;
 }
 
 export interface RunningController {
@@ -61,7 +64,10 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   const state = new ClusterState(new HostsRepo(db), new VmsRepo(db), runner, bus);
   const monitor = new HostMonitor(state, opts.hostDownAfterMs ?? 3000);
   const sse = new SseHub(bus);
-  const vms = new VmService(state, new AgentPool(opts.clusterSecret, opts.agentTimeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS));
+  const vms = new VmService(state, new AgentPool(opts.clusterSecret, opts.agentTimeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS), {
+    ...DEFAULT_LIMITS,
+    cpuOvercommit: opts.cpuOvercommit ?? DEFAULT_LIMITS.cpuOvercommit,
+  });
   const version = readVersion();
   const startedAt = performance.now();
 

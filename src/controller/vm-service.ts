@@ -10,13 +10,14 @@ import { withDefaults, type VmSpec } from '../wire/vm-spec.js';
 import type { AgentClient, AgentPool, SimpleAction } from './agents.js';
 import { vmTarget, type ClusterState } from './cluster-state.js';
 import { ConflictError, InvalidRequestError } from './errors.js';
-import { checkFits, place } from './placement.js';
+import { checkFits, DEFAULT_LIMITS, place, type PlacementLimits } from './placement.js';
 import type { TaskContext } from './task.js';
 
 export class VmService {
   constructor(
     private readonly state: ClusterState,
     private readonly agents: AgentPool,
+    private readonly limits: PlacementLimits = DEFAULT_LIMITS,
   ) {}
 
   list(): Vm[] {
@@ -33,7 +34,7 @@ export class VmService {
     this.state.runner.assertIdle(vmTarget(input.name));
     const spec = withDefaults(input, randomUUID());
     const snap = this.state.placementSnapshot();
-    const host = place(snap.hosts, snap.vms, { memoryMiB: spec.memoryMiB, vcpus: spec.vcpus, ...(wantedHost !== undefined ? { host: wantedHost } : {}) });
+    const host = place(snap.hosts, snap.vms, { memoryMiB: spec.memoryMiB, vcpus: spec.vcpus, ...(wantedHost !== undefined ? { host: wantedHost } : {}) }, this.limits);
     const hostRec = this.state.requireHostUp(host);
     const now = new Date().toISOString();
     const vm: Vm = { name: spec.name, uuid: spec.uuid, state: 'stopped', host, site: hostRec.info.site, memoryMiB: spec.memoryMiB, vcpus: spec.vcpus, workload: spec.workload, spec, endpoints: [], createdAt: now, updatedAt: now };
@@ -95,7 +96,7 @@ export class VmService {
     const spec: VmSpec = { ...src.spec, name: req.name, uuid: randomUUID() };
     const snap = this.state.placementSnapshot();
     const host = snap.hosts.find((h) => h.name === src.host);
-    if (host && req.start !== false) checkFits(host, snap.vms, spec);
+    if (host && req.start !== false) checkFits(host, snap.vms, spec, this.limits);
     const now = new Date().toISOString();
     const clone: Vm = { ...src, name: spec.name, uuid: spec.uuid, state: 'stopped', spec, endpoints: [], createdAt: now, updatedAt: now };
     delete clone.metrics;
@@ -149,7 +150,7 @@ export class VmService {
   private checkCapacity(vm: Vm): void {
     const snap = this.state.placementSnapshot(vm.name);
     const host = snap.hosts.find((h) => h.name === vm.host);
-    if (host) checkFits(host, snap.vms, vm);
+    if (host) checkFits(host, snap.vms, vm, this.limits);
   }
 
   /** Starts a defined VM; on failure the VM stays defined, its record says why, and the cause propagates. */

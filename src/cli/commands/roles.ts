@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError, note } from '../output.js';
-import { parseAccel, parsePort, type Accel } from '../parse.js';
+import { parseAccel, parsePort, parsePositiveInt, type Accel } from '../parse.js';
 
 function readSecret(path: string, what: string): string {
   let s: string;
@@ -51,7 +51,8 @@ export function registerRoles(program: Command): void {
     .requiredOption('--token-file <FILE>', 'file holding the admin token')
     .requiredOption('--secret-file <FILE>', 'file holding the cluster secret')
     .option('--host-down-after <MS>', 'declare a silent host down after this long', parsePort)
-    .action(async (o: { dataDir: string; listenHost: string; port: number; tokenFile: string; secretFile: string; hostDownAfter?: number }) => {
+    .option('--cpu-overcommit <N>', 'vCPUs placed per host CPU at most (default 4)', parsePositiveInt)
+    .action(async (o: { dataDir: string; listenHost: string; port: number; tokenFile: string; secretFile: string; hostDownAfter?: number; cpuOvercommit?: number }) => {
       const { runController } = await import('../../controller/index.js');
       const c = await runController({
         dataDir: o.dataDir,
@@ -60,6 +61,7 @@ export function registerRoles(program: Command): void {
         adminToken: readSecret(o.tokenFile, 'token'),
         clusterSecret: readSecret(o.secretFile, 'secret'),
         ...(o.hostDownAfter !== undefined ? { hostDownAfterMs: o.hostDownAfter } : {}),
+        ...(o.cpuOvercommit !== undefined ? { cpuOvercommit: o.cpuOvercommit } : {}),
       });
       note(`controller: listening on ${c.url} (pid ${process.pid})`);
       await untilSignal(() => c.close(), 'controller');

@@ -33,6 +33,7 @@ interface UpOpts {
   sites?: string;
   port: number;
   accel?: Accel;
+  cpuOvercommit?: number;
   json?: boolean;
 }
 
@@ -44,6 +45,7 @@ export function registerUp(program: Command): void {
     .option('--sites <LIST>', 'hosts per site, e.g. main:2,dr:1 (overrides --hosts); hosts are named host1..hostN in that order')
     .option('--port <PORT>', 'controller port (0 = any free)', parsePort, 7440)
     .option('--accel <A>', 'auto | tcg | kvm for every agent', parseAccel)
+    .option('--cpu-overcommit <N>', 'vCPUs placed per host CPU at most (default 4)', parsePositiveInt)
     .option('--json', 'print cluster.json instead of text')
     .action(async (o: UpOpts) => {
       const sites = o.sites ? parseSitesOrUsage(o.sites) : [{ site: 'main', count: o.hosts }];
@@ -75,6 +77,7 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
   rmSync(join(ctlDir, 'controller.json'), { force: true });
   const ctlLog = join(logs, 'controller.log');
   const ctlArgs = ['controller', '--data-dir', ctlDir, '--listen-host', '127.0.0.1', '--port', String(o.port), '--token-file', tokenFile, '--secret-file', secretFile];
+  if (o.cpuOvercommit !== undefined) ctlArgs.push('--cpu-overcommit', String(o.cpuOvercommit));
   const ctlPid = startDetached(ctlArgs, ctlLog);
   const cluster: ClusterFile = { url: '', token, controller: { pid: ctlPid, dataDir: ctlDir, log: ctlLog }, agents: [] };
   try {
@@ -84,6 +87,7 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
       const dataDir = join(home, 'hosts', h.name);
       mkdirSync(dataDir, { recursive: true });
       const args = ['agent', '--name', h.name, '--site', h.site, '--data-dir', dataDir, '--controller', cluster.url, '--secret-file', secretFile];
+  if (o.cpuOvercommit !== undefined) ctlArgs.push('--cpu-overcommit', String(o.cpuOvercommit));
       if (o.accel) args.push('--accel', o.accel);
       const log = join(logs, `${h.name}.log`);
       cluster.agents.push({ name: h.name, site: h.site, pid: startDetached(args, log), dataDir, args, log });
