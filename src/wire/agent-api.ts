@@ -32,6 +32,8 @@ export const HostInfo = Type.Object({
   /** Host load: 1-minute load average and free memory. */
   loadAvg1: Type.Number(),
   memoryFreeMiB: Type.Integer(),
+  /** The agent's ferry-wire data endpoint (mutual TLS), e.g. `ferry-wire://127.0.0.1:41234`. */
+  dataUrl: Type.Optional(Type.String()),
 });
 export type HostInfo = Static<typeof HostInfo>;
 

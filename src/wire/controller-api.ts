@@ -139,9 +139,21 @@ export const AgentHeartbeat = Type.Object(
   {
     host: HostInfo,
     vms: Type.Array(VmStatus),
+    /** PEM certificate signing request for the host's data-plane key, sent until a certificate is issued. */
+    csr: Type.Optional(Type.String({ maxLength: 16384 })),
   },
   { additionalProperties: false },
 );
 export type AgentHeartbeat = Static<typeof AgentHeartbeat>;
+
+/** The controller's answer to a heartbeat; carries the host certificate once the CSR is signed. */
+export const HeartbeatReply = Type.Object({
+  intervalMs: Type.Integer(),
+  /** PEM host certificate (CN = host name) signed by the cluster CA. */
+  certificate: Type.Optional(Type.String()),
+  /** PEM certificate of the cluster CA, which every data-plane peer must chain to. */
+  caCertificate: Type.Optional(Type.String()),
+});
+export type HeartbeatReply = Static<typeof HeartbeatReply>;
 
 export { ResizeRequest, StopRequest, VmSpecInput };

@@ -6,5 +6,6 @@ export * from './vm-actions.js';
 export * from './auth.js';
 export * from './agent-api.js';
 export * from './controller-api.js';
+export * from './migration.js';
 export { ApiClient, type RequestOptions } from './http-client.js';
 export { createApiServer, MAX_REQUEST_BYTES } from './http-server.js';
