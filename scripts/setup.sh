@@ -37,7 +37,8 @@ fi
 [ "$(qemu_major)" -ge 10 ] || { echo "setup: QEMU 10 or newer is required, found $(qemu-system-x86_64 --version | head -1)" >&2; exit 1; }
 
 missing=()
-{ [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -x insmod >/dev/null; } || missing+=(busybox-static)
+# The guest needs the static busybox (a dynamic one, e.g. from initramfs-tools, cannot run as /init).
+dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1 || missing+=(linux-image-cloud-amd64)
 for pair in cpio:cpio gzip:gzip gcc:gcc make:make g++:g++ python3:python3 ip:iproute2 ss:iproute2; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")

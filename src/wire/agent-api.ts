@@ -13,7 +13,7 @@
 //   POST   /agent/v1/vms/:name/clone  CloneRequest  -> VmStatus (of the clone, `stopped`)
 //   GET    /agent/v1/vms/:name/console?tailBytes=N -> text/plain (serial console output)
 import { Type, type Static } from '@sinclair/typebox';
-import { VmSpec, VmStatus } from './vm-spec.js';
+import { VM_NAME_PATTERN, VmSpec, VmStatus } from './vm-spec.js';
 
 export const AGENT_API_PREFIX = '/agent/v1';
 
@@ -59,8 +59,8 @@ export type ResizeRequest = Static<typeof ResizeRequest>;
 
 export const CloneRequest = Type.Object(
   {
-    name: Type.String(),
-    uuid: Type.String(),
+    name: Type.String({ pattern: VM_NAME_PATTERN }),
+    uuid: Type.String({ format: 'uuid' }),
     /** true: the clone's disks are qcow2 overlays on a frozen copy; false: full copies. */
     linked: Type.Boolean(),
   },
