@@ -47,7 +47,8 @@ export async function stop(vm: VmRuntime, req: StopRequest): Promise<void> {
   vm.setState('stopped');
 }
 
-async function terminate(vm: VmRuntime, gracefulMs: number): Promise<void> {
+/** Ends QEMU (graceful power-off for `gracefulMs`, then quit, then SIGKILL); leaves the state to the caller. */
+export async function terminate(vm: VmRuntime, gracefulMs: number): Promise<void> {
   vm.expectingExit = true;
   try {
     if (gracefulMs > 0) {

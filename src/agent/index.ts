@@ -14,6 +14,10 @@ import { VmManager } from './manager.js';
 import { hostInfo, qemuVersion, vmStatus } from './metrics.js';
 import { isOurQemu } from './proc.js';
 import { reattachAll } from './reattach.js';
+import { startPlainPlane } from './migration/plain-plane.js';
+import { MigrationService } from './migration/service.js';
+import type { TlsIdentity } from './migration/tls-identity.js';
+import type { HostInfo } from '../wire/index.js';
 import { listVmNames, loadRecord, readPidFile, vmPaths, writeJsonAtomic } from './vm-dir.js';
 
 export interface AgentOptions {
@@ -34,6 +38,12 @@ export interface AgentOptions {
   guestDir?: string;
   /** Default 1000. */
   heartbeatIntervalMs?: number;
+  /** Port of the ferry-wire data endpoint on listenHost. Default 0: any free port. */
+  dataPort?: number;
+  /** Data-plane key and certificates (tests without a controller); otherwise made and obtained via heartbeats. */
+  tls?: TlsIdentity;
+  /** 'plain': unauthenticated TCP data plane (development only). Default 'ferry-wire'. */
+  dataPlane?: 'ferry-wire' | 'plain';
 }
 
 export interface RunningAgent {
@@ -63,10 +73,17 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   const mgr = new VmManager(dataDir, { accel, guestDir });
   for (const vm of await reattachAll(dataDir)) mgr.adopt(vm);
 
+  const listenHost = opts.listenHost ?? '127.0.0.1';
+  const plane = await startPlainPlane(listenHost, opts.dataPort ?? 0);
+  const migrations = new MigrationService({ hostName: opts.name, dataDir, mgr, launch: { accel, guestDir }, plane });
+
   let url = '';
-  const host = () => hostInfo({ name: opts.name, site: opts.site, url, accel, qemuVersion: version, agentVersion: AGENT_VERSION });
-  const app = buildAgentApi(mgr, opts.secret, host);
-  const address = await app.listen({ host: opts.listenHost ?? '127.0.0.1', port: opts.port ?? 0 });
+  const host = (): HostInfo => {
+    const dataUrl = plane.url();
+    return { ...hostInfo({ name: opts.name, site: opts.site, url, accel, qemuVersion: version, agentVersion: AGENT_VERSION }), ...(dataUrl ? { dataUrl } : {}) };
+  };
+  const app = buildAgentApi(mgr, opts.secret, host, () => migrations);
+  const address = await app.listen({ host: listenHost, port: opts.port ?? 0 });
   url = address.replace('[::1]', '127.0.0.1');
   writeJsonAtomic(join(dataDir, 'agent.json'), { pid: process.pid, url });
   log('agent %s (%s) listening on %s, accel %s, guest %s', opts.name, opts.site, url, accel, guestDir);
@@ -86,6 +103,8 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
       closing ??= (async () => {
         hb?.stop();
         await app.close();
+        await migrations.close();
+        await plane.close();
         mgr.detachAll();
         // Leave agent.json to a newer agent that may already own this data dir.
         if (readAgentFile(dataDir)?.pid === process.pid) rmSync(join(dataDir, 'agent.json'), { force: true });

@@ -58,6 +58,7 @@ export class VmManager {
     const vm = this.get(name);
     return vm.serialize(async () => {
       assertAllowed(action, { name, state: vm.rec.state });
+      assertNotMigrating(vm);
       await fn(vm);
       return vmStatus(vm);
     });
@@ -102,6 +103,7 @@ export class VmManager {
     try {
       await src.serialize(async () => {
         assertAllowed('clone', { name, state: src.rec.state });
+        assertNotMigrating(src);
         mkdirSync(clone.paths.dir, { recursive: true });
         const wasRunning = src.rec.state === 'running';
         if (wasRunning) await qmpCall(src, 'stop');
@@ -124,6 +126,7 @@ export class VmManager {
     const vm = this.get(name);
     await vm.serialize(async () => {
       assertAllowed('delete', { name, state: vm.rec.state });
+      assertNotMigrating(vm);
       if (vm.pidAlive) throw new FerryError('INVALID_STATE', `cannot delete vm ${name}: its QEMU (pid ${vm.rec.pid}) is still alive`);
       this.vms.delete(name);
       removeVmDir(this.dataDir, name);
@@ -156,8 +159,17 @@ export class VmManager {
     for (const vm of this.vms.values()) vm.detach();
   }
 
+  /** A VM that left this host (outgoing migration committed): drop it from the map. */
+  forget(name: string): void {
+    this.vms.delete(name);
+  }
+
   adopt(vm: VmRuntime): void {
     this.vms.set(vm.name, vm);
     saveRecord(this.dataDir, vm.rec);
   }
+}
+
+function assertNotMigrating(vm: VmRuntime): void {
+  if (vm.migrationId) throw new FerryError('INVALID_STATE', `vm ${vm.name} is being migrated (migration ${vm.migrationId})`);
 }

@@ -1,13 +1,16 @@
 // On agent start: rebuild the in-memory VMs from <dataDir>/vms/*/vm.json. A VM whose QEMU is
 // still alive (its PID's cmdline carries the VM's uuid) gets its QMP connection back and the
 // state QEMU reports; a VM whose QEMU vanished while no agent watched becomes stopped or
-// crashed. Suspended VMs stay suspended.
+// crashed. Suspended VMs stay suspended. A VM dir left by an uncommitted incoming migration
+// is discarded (its QEMU killed).
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { VmState } from '../wire/index.js';
 import { connectQmp } from './launch.js';
 import { log } from './log.js';
-import { isOurQemu } from './proc.js';
-import { listVmNames, loadRecord, readPidFile } from './vm-dir.js';
+import { isOurQemu, killPid } from './proc.js';
+import { INCOMING_MARKER } from './migration/target.js';
+import { listVmNames, loadRecord, readPidFile, removeVmDir } from './vm-dir.js';
 import { QMP_TIMEOUT_MS, VmRuntime } from './vm-runtime.js';
 
 const REATTACH_QMP_TIMEOUT_MS = 5_000;
@@ -21,6 +24,14 @@ export async function reattachAll(dataDir: string): Promise<VmRuntime[]> {
       continue;
     }
     const vm = new VmRuntime(dataDir, rec, connectQmp);
+    if (existsSync(join(vm.paths.dir, INCOMING_MARKER))) {
+      // An incoming migration that was never committed: the source is still the VM of record.
+      const pid = readPidFile(vm.paths.pidFile) ?? rec.pid;
+      if (isOurQemu(pid, rec.spec.uuid)) killPid(pid, 'SIGKILL');
+      removeVmDir(dataDir, name);
+      log('discarded uncommitted incoming vm %s', name);
+      continue;
+    }
     await reattach(vm);
     out.push(vm);
   }

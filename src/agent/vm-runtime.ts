@@ -19,6 +19,8 @@ export class VmRuntime {
   qmp: QmpClient | undefined;
   /** Set while an action expects QEMU to exit (stop, suspend): the action decides the state. */
   expectingExit = false;
+  /** Set while an outgoing migration owns this VM: lifecycle actions are refused meanwhile. */
+  migrationId: string | undefined;
   #shutdownReason: string | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #detached = false;

@@ -1,0 +1,96 @@
+// The agent's migrations by id, on either side, and the measure step. Routes (routes.ts) call
+// in here; migrations stay listed after they end so the controller can read the outcome.
+import { FerryError, type IncomingMigrationRequest, type MeasureRequest, type MeasureResult, type MigrationProgress, type OutgoingMigrationRequest } from '../../wire/index.js';
+import { log } from '../log.js';
+import { qmpCall } from '../qmp-call.js';
+import { sleep, type MigrationContext } from './context.js';
+import { OutgoingMigration } from './source.js';
+import { IncomingMigration } from './target.js';
+
+const PROBE_BYTES = 8 * 1024 * 1024;
+const MAX_KEPT = 100;
+
+export class MigrationService {
+  readonly #all = new Map<string, IncomingMigration | OutgoingMigration>();
+
+  constructor(readonly ctx: MigrationContext) {}
+
+  #get(id: string): IncomingMigration | OutgoingMigration {
+    const m = this.#all.get(id);
+    if (!m) throw new FerryError('NOT_FOUND', `no migration ${id} on this host`);
+    return m;
+  }
+
+  #add(id: string, m: IncomingMigration | OutgoingMigration): void {
+    this.#all.set(id, m);
+    for (const old of this.#all.keys()) {
+      if (this.#all.size <= MAX_KEPT) break;
+      const s = this.#all.get(old)!.progress().state;
+      if (s === 'committed' || s === 'aborted' || s === 'failed') this.#all.delete(old);
+    }
+  }
+
+  #claim(id: string): void {
+    if (this.#all.has(id)) throw new FerryError('CONFLICT', `migration ${id} already exists on this host`);
+  }
+
+  async incoming(req: IncomingMigrationRequest): Promise<MigrationProgress> {
+    this.#claim(req.migrationId);
+    for (const m of this.#all.values()) {
+      if (m instanceof IncomingMigration && m.vm.name === req.spec.name && ['reserved', 'active', 'completed'].includes(m.progress().state)) {
+        throw new FerryError('CONFLICT', `vm ${req.spec.name} is already arriving here (migration ${m.id})`);
+      }
+    }
+    const m = await IncomingMigration.reserve(this.ctx, req);
+    this.#add(req.migrationId, m);
+    return m.progress();
+  }
+
+  async outgoing(req: OutgoingMigrationRequest): Promise<MigrationProgress> {
+    this.#claim(req.migrationId);
+    const m = await OutgoingMigration.start(this.ctx, req);
+    this.#add(req.migrationId, m);
+    return m.progress();
+  }
+
+  progress(id: string): MigrationProgress {
+    return this.#get(id).progress();
+  }
+
+  commit(id: string): Promise<MigrationProgress> {
+    return this.#get(id).commit();
+  }
+
+  abort(id: string): Promise<MigrationProgress> {
+    return this.#get(id).abort();
+  }
+
+  /** Dirty rate of the VM (QEMU calc-dirty-rate) and the link to the target's data endpoint. */
+  async measure(req: MeasureRequest): Promise<MeasureResult> {
+    const vm = this.ctx.mgr.get(req.vm);
+    if (vm.rec.state !== 'running') throw new FerryError('INVALID_STATE', `vm ${req.vm} is ${vm.rec.state}; only a running vm can be measured`);
+    const seconds = req.dirtyRateSeconds ?? 1;
+    const link = this.ctx.plane.measure(req.targetDataUrl, req.targetHost, { bytes: PROBE_BYTES });
+    link.catch(() => undefined);
+    await qmpCall(vm, 'calc-dirty-rate', { 'calc-time': seconds });
+    let rate: number | undefined;
+    for (let i = 0; i < seconds * 20 + 100 && rate === undefined; i++) {
+      await sleep(100);
+      const r = await qmpCall<{ status: string; 'dirty-rate'?: number }>(vm, 'query-dirty-rate');
+      if (r.status === 'measured') rate = (r['dirty-rate'] ?? 0) * 1024 * 1024; // MiB/s
+    }
+    if (rate === undefined) throw new FerryError('TIMEOUT', `vm ${req.vm}: dirty rate not measured`);
+    const { bytesPerSec, rttMs } = await link;
+    return { memoryBytes: vm.rec.spec.memoryMiB * 1024 * 1024, dirtyRateBytesPerSec: rate, linkBytesPerSec: bytesPerSec, rttMs };
+  }
+
+  /** Agent close: abort what is in flight (a half-received VM is worthless; the source resumes its VM). */
+  async close(): Promise<void> {
+    for (const m of this.#all.values()) {
+      const s = m.progress().state;
+      if (s === 'committed' || s === 'aborted' || (s === 'failed' && m instanceof OutgoingMigration)) continue;
+      if (m.progress().switchedToPostcopy) continue;
+      await m.abort('the agent is shutting down').catch((err: Error) => log('migration %s: abort at close: %s', m.id, err.message));
+    }
+  }
+}

@@ -1,0 +1,167 @@
+// Target side of a migration (steps 2, 6 and 7 here): reserve the VM's name and start QEMU
+// with `-incoming defer` listening on a Unix socket in the VM dir, wait for the source's
+// session and join it to QEMU, follow QEMU's incoming status; commit turns it into a normal
+// running VM of this host and announces it; abort kills QEMU and removes every file.
+// Until commit the VM is not in the manager's map (the source is the VM of record); its
+// directory carries an `incoming.json` marker so a restarted agent discards it (reattach.ts).
+import { mkdirSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FerryError, type IncomingMigrationRequest, type MigrationProgress } from '../../wire/index.js';
+import { terminate } from '../actions.js';
+import { connectablePath, connectQmp, launchQemu } from '../launch.js';
+import { log } from '../log.js';
+import { qmpCall } from '../qmp-call.js';
+import { removeVmDir, vmPaths } from '../vm-dir.js';
+import { VmRuntime } from '../vm-runtime.js';
+import { POLL_MS, type MigrationContext } from './context.js';
+import type { DataSession } from './data-plane.js';
+import { ProgressTracker, type QemuMigrateInfo } from './progress.js';
+import { connectUnix, relay, type Relay } from './relay.js';
+
+export const INCOMING_MARKER = 'incoming.json';
+
+export class IncomingMigration {
+  readonly tracker: ProgressTracker;
+  readonly vm: VmRuntime;
+  #session: DataSession | undefined;
+  #relay: Relay | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  private constructor(readonly ctx: MigrationContext, readonly req: IncomingMigrationRequest) {
+    this.tracker = new ProgressTracker(req.migrationId, 'target', req.spec.memoryMiB * 1024 * 1024, req.strategy);
+    this.vm = new VmRuntime(ctx.dataDir, { spec: req.spec, state: 'restoring', endpoints: [] }, connectQmp);
+  }
+
+  get id(): string {
+    return this.req.migrationId;
+  }
+
+  /** Step 2: on return QEMU listens for the stream and the session is expected. */
+  static async reserve(ctx: MigrationContext, req: IncomingMigrationRequest): Promise<IncomingMigration> {
+    const { spec } = req;
+    if (ctx.mgr.vms.has(spec.name) || existsSync(vmPaths(ctx.dataDir, spec.name).dir)) {
+      throw new FerryError('CONFLICT', `vm ${spec.name} already exists on this host`);
+    }
+    if (spec.disks.length > 0) {
+      throw new FerryError('INVALID_REQUEST', req.copyDisks ? 'migrating local disks is not supported yet' : 'shared storage is not configured on this host', { field: 'body.copyDisks' });
+    }
+    const m = new IncomingMigration(ctx, req);
+    const vm = m.vm;
+    try {
+      mkdirSync(vm.paths.dir, { recursive: true });
+      writeFileSync(join(vm.paths.dir, INCOMING_MARKER), `${JSON.stringify({ migrationId: req.migrationId, sourceHost: req.sourceHost })}\n`);
+      vm.save();
+      await launchQemu(ctx.launch, vm, { incoming: true });
+      vm.save();
+      const postcopy = req.strategy !== 'precopy';
+      await qmpCall(vm, 'migrate-set-capabilities', {
+        capabilities: [
+          { capability: 'events', state: true },
+          { capability: 'return-path', state: postcopy },
+          { capability: 'postcopy-ram', state: postcopy },
+          { capability: 'postcopy-blocktime', state: postcopy },
+        ],
+      });
+      const sock = m.sockPath();
+      rmSync(sock, { force: true });
+      await qmpCall(vm, 'migrate-incoming', { uri: `unix:${sock}` });
+    } catch (err) {
+      await m.cleanup();
+      throw err;
+    }
+    ctx.plane.expect(req.migrationId, req.sourceHost, (s) => m.#onSession(s));
+    m.#timer = setInterval(() => void m.#poll(), POLL_MS);
+    log('migration %s: target reserved for vm %s from %s', m.id, spec.name, req.sourceHost);
+    return m;
+  }
+
+  sockPath(): string {
+    return connectablePath(join(this.vm.paths.dir, 'mig-in.sock'));
+  }
+
+  progress(): MigrationProgress {
+    return this.tracker.snapshot();
+  }
+
+  #onSession(s: DataSession): void {
+    this.#session = s;
+    const p = this.tracker.p;
+    if (p.state !== 'reserved') return s.destroy(new Error(`migration ${this.id} is ${p.state}`));
+    p.state = 'active';
+    p.step = 'initial-transfer';
+    s.closed.catch((err: Error) => this.#fail('QEMU_FAILED', `data session failed: ${err.message}`));
+    connectUnix(this.sockPath()).then((qemu) => {
+      this.#relay = relay(qemu, s.channel(0), (err) => this.#fail('QEMU_FAILED', `stream relay failed: ${err.message}`));
+    }).catch((err: Error) => this.#fail('QEMU_FAILED', `cannot reach QEMU's incoming socket: ${err.message}`));
+  }
+
+  async #poll(): Promise<void> {
+    const p = this.tracker.p;
+    if (p.state !== 'active' && p.state !== 'reserved') return void clearInterval(this.#timer);
+    let info: QemuMigrateInfo;
+    try {
+      info = await qmpCall<QemuMigrateInfo>(this.vm, 'query-migrate');
+    } catch (err) {
+      return this.#fail('QEMU_FAILED', (err as Error).message);
+    }
+    if (p.state !== 'active') return;
+    p.streamBytes = this.#relay?.toQemu() ?? 0;
+    p.wireBytes = this.#session?.wireBytes() ?? 0;
+    if (info.status === 'postcopy-active') p.switchedToPostcopy = true;
+    if (info.status === 'completed') {
+      clearInterval(this.#timer);
+      Object.assign(p, { state: 'completed', step: 'commitment', percent: 100, remainingBytes: 0 });
+      this.#session?.close();
+      log('migration %s: target received vm %s', this.id, this.vm.name);
+    } else if (info.status === 'failed') {
+      this.#fail('QEMU_FAILED', `incoming migration failed${info['error-desc'] ? `: ${info['error-desc']}` : ''}`);
+    }
+  }
+
+  #fail(code: string, message: string): void {
+    const p = this.tracker.p;
+    if (p.state === 'completed' || p.state === 'committed' || p.state === 'failed' || p.state === 'aborted') return;
+    clearInterval(this.#timer);
+    this.tracker.fail('failed', code, message);
+    log('migration %s: target failed: %s', this.id, message);
+    this.#session?.destroy();
+    this.#relay?.destroy();
+  }
+
+  /** Step 6/7 at the target: the VM runs here; announce it and make it ours. Idempotent. */
+  async commit(): Promise<MigrationProgress> {
+    const p = this.tracker.p;
+    if (p.state === 'committed') return this.progress();
+    if (p.state !== 'completed') throw new FerryError('INVALID_STATE', `migration ${this.id} is ${p.state}, not completed`);
+    const st = await qmpCall<{ status: string }>(this.vm, 'query-status');
+    if (st.status !== 'running') throw new FerryError('INVALID_STATE', `vm ${this.vm.name} is ${st.status} at the target, not running`);
+    await qmpCall(this.vm, 'announce-self', { initial: 50, max: 550, rounds: 5, step: 100 });
+    rmSync(join(this.vm.paths.dir, INCOMING_MARKER), { force: true });
+    this.vm.setState('running');
+    this.ctx.mgr.adopt(this.vm);
+    Object.assign(p, { state: 'committed', step: 'activation' });
+    log('migration %s: vm %s committed here', this.id, this.vm.name);
+    return this.progress();
+  }
+
+  /** Kills the incoming QEMU and removes its files. Idempotent; refused once committed. */
+  async abort(reason = 'aborted'): Promise<MigrationProgress> {
+    const p = this.tracker.p;
+    if (p.state === 'committed') throw new FerryError('INVALID_STATE', `migration ${this.id} is committed: vm ${this.vm.name} runs here`);
+    if (p.state !== 'aborted') {
+      this.tracker.fail('aborted', 'ABORTED', reason);
+      p.state = 'aborted';
+    }
+    await this.cleanup();
+    return this.progress();
+  }
+
+  async cleanup(): Promise<void> {
+    clearInterval(this.#timer);
+    this.ctx.plane.unexpect(this.id);
+    this.#session?.destroy();
+    this.#relay?.destroy();
+    if (this.vm.rec.pid !== undefined) await terminate(this.vm, 0).catch((err: Error) => log('migration %s: kill target QEMU: %s', this.id, err.message));
+    if (!this.ctx.mgr.vms.has(this.vm.name)) removeVmDir(this.ctx.dataDir, this.vm.name);
+  }
+}
