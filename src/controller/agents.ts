@@ -5,6 +5,7 @@ import type { CloneRequest, ResizeRequest, StopRequest } from '../wire/agent-api
 import { AGENT_API_PREFIX } from '../wire/agent-api.js';
 import { ApiClient } from '../wire/http-client.js';
 import type { VmSpec, VmStatus } from '../wire/vm-spec.js';
+import type { IncomingMigrationRequest, MeasureRequest, MeasureResult, MigrationProgress, OutgoingMigrationRequest } from '../wire/migration.js';
 
 /** Agents act synchronously (a suspend writes all guest memory to disk), so allow time. */
 export const DEFAULT_AGENT_TIMEOUT_MS = 120_000;
@@ -13,6 +14,7 @@ export const QUICK_TIMEOUT_MS = 10_000;
 
 export type SimpleAction = 'start' | 'pause' | 'resume' | 'suspend' | 'restore';
 
+const migrationPath = (id: string, rest = ''): string => `${AGENT_API_PREFIX}/migrations/${encodeURIComponent(id)}${rest}`;
 const vmPath = (name: string, rest = ''): string => `${AGENT_API_PREFIX}/vms/${encodeURIComponent(name)}${rest}`;
 
 export class AgentClient {
@@ -58,6 +60,32 @@ export class AgentClient {
   console(name: string, tailBytes?: number): Promise<string> {
     const q = tailBytes === undefined ? '' : `?tailBytes=${tailBytes}`;
     return this.api.get<string>(vmPath(name, `/console${q}`), { text: true, timeoutMs: QUICK_TIMEOUT_MS });
+  }
+
+  /** Measuring takes the dirty-rate sample (up to 10 s) plus a link probe. */
+  measure(req: MeasureRequest, signal?: AbortSignal): Promise<MeasureResult> {
+    return this.api.post<MeasureResult>(`${AGENT_API_PREFIX}/migrations/measure`, req, this.opts(signal));
+  }
+
+  incoming(req: IncomingMigrationRequest, signal?: AbortSignal): Promise<MigrationProgress> {
+    return this.api.post<MigrationProgress>(`${AGENT_API_PREFIX}/migrations/incoming`, req, this.opts(signal));
+  }
+
+  outgoing(req: OutgoingMigrationRequest, signal?: AbortSignal): Promise<MigrationProgress> {
+    return this.api.post<MigrationProgress>(`${AGENT_API_PREFIX}/migrations/outgoing`, req, this.opts(signal));
+  }
+
+  migration(id: string, signal?: AbortSignal): Promise<MigrationProgress> {
+    return this.api.get<MigrationProgress>(migrationPath(id), { timeoutMs: QUICK_TIMEOUT_MS, ...(signal ? { signal } : {}) });
+  }
+
+  commitMigration(id: string, signal?: AbortSignal): Promise<MigrationProgress> {
+    return this.api.post<MigrationProgress>(migrationPath(id, '/commit'), {}, this.opts(signal));
+  }
+
+  /** Never takes the task's signal: an abort must reach the agent even when the task was aborted. */
+  abortMigration(id: string, timeoutMs = QUICK_TIMEOUT_MS * 3): Promise<MigrationProgress> {
+    return this.api.post<MigrationProgress>(migrationPath(id, '/abort'), {}, { timeoutMs });
   }
 
   private opts(signal?: AbortSignal): { timeoutMs: number; signal?: AbortSignal } {

@@ -8,11 +8,14 @@ import { API_PREFIX, INTERNAL_PREFIX } from '../wire/controller-api.js';
 import { createApiServer } from '../wire/http-server.js';
 import { clusterRoutes, type ClusterDeps } from './api/cluster.js';
 import { addSharedSchemas } from './api/schemas.js';
+import { migrationRoutes } from './api/migrations.js';
 import { vmRoutes } from './api/vms.js';
+import type { MigrationService } from './migration/service.js';
 import type { VmService } from './vm-service.js';
 
 export interface AppDeps extends ClusterDeps {
   vms: VmService;
+  migrations: MigrationService;
 }
 
 export interface AppOptions {
@@ -49,6 +52,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       security: [{ bearer: [] }],
       tags: [
         { name: 'vms', description: 'Virtual machines' },
+        { name: 'migrations', description: 'Live migration between hosts' },
         { name: 'tasks', description: 'Long operations' },
         { name: 'hosts', description: 'Hosts (one agent each)' },
         { name: 'cluster', description: 'Status, events, this document' },
@@ -61,6 +65,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   addSharedSchemas(app);
 
   vmRoutes(app, () => opts.deps().vms);
+  migrationRoutes(app, () => opts.deps().migrations);
   clusterRoutes(app, opts.deps);
   app.get(OPENAPI_PATH, { schema: { tags: ['cluster'], summary: 'This OpenAPI document' } }, async () => app.swagger());
   return app;

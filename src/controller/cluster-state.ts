@@ -17,6 +17,8 @@ export const vmTarget = (name: string): string => `vm/${name}`;
 
 export class ClusterState {
   private readonly tombstones = new Map<string, number>(); // uuid -> expiry (monotonic ms)
+  /** VMs being migrated -> their target host: held there as well as at the source until the task ends. */
+  private readonly moving = new Map<string, string>();
 
   constructor(
     readonly hosts: HostsRepo,
@@ -47,7 +49,30 @@ export class ClusterState {
   placementSnapshot(exclude?: string): { hosts: PlacementHost[]; vms: PlacementVm[] } {
     const hosts = this.hosts.list().map((h) => ({ name: h.info.name, site: h.info.site, up: h.state === 'up', cpus: h.info.cpus, memoryMiB: h.info.memoryMiB }));
     const vms = this.vms.list().filter((vm) => vm.name !== exclude);
-    return { hosts, vms: vms.map((vm) => this.placementVm(vm)) };
+    return { hosts, vms: this.placementVms(vms) };
+  }
+
+  /** Holds the VM's resources on `to` as well while it migrates there (call in the same tick as the capacity check). */
+  reserveMove(vmName: string, to: string): void {
+    this.moving.set(vmName, to);
+  }
+
+  releaseMove(vmName: string): void {
+    this.moving.delete(vmName);
+  }
+
+  /** The host a VM is migrating to, if it is. */
+  movingTo(vmName: string): string | undefined {
+    return this.moving.get(vmName);
+  }
+
+  private placementVms(vms: readonly Vm[]): PlacementVm[] {
+    const out = vms.map((vm) => this.placementVm(vm));
+    for (const vm of vms) {
+      const to = this.moving.get(vm.name);
+      if (to !== undefined && to !== vm.host) out.push({ host: to, memoryMiB: vm.memoryMiB, vcpus: vm.vcpus, allocated: true });
+    }
+    return out;
   }
 
   private placementVm(vm: Vm): PlacementVm {
@@ -57,7 +82,7 @@ export class ClusterState {
   }
 
   hostView(rec: HostRecord, vms: readonly Vm[] = this.vms.list()): Host {
-    const use = usageOf(rec.info.name, vms.map((vm) => this.placementVm(vm)));
+    const use = usageOf(rec.info.name, this.placementVms(vms));
     const i = rec.info;
     return {
       name: i.name,

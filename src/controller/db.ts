@@ -44,6 +44,16 @@ const MIGRATIONS: readonly string[] = [
      finished_at TEXT
    );
    CREATE INDEX tasks_state ON tasks(state);`,
+  // Live migration records, and each host's data-plane certificate with the CSR it answers.
+  `CREATE TABLE migrations (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- creation order, for "newest first"
+     id TEXT NOT NULL UNIQUE,
+     vm TEXT NOT NULL,
+     record TEXT NOT NULL                    -- MigrationRecord JSON
+   );
+   CREATE INDEX migrations_vm ON migrations(vm);
+   ALTER TABLE hosts ADD COLUMN csr TEXT;
+   ALTER TABLE hosts ADD COLUMN certificate TEXT;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

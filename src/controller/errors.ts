@@ -45,9 +45,23 @@ export class InvalidRequestError extends FerryError {
   }
 }
 
+/**
+ * A migration that an agent reported as failed, with the agent's own code and words (which
+ * need not be one of the wire codes: the task and the record keep them verbatim).
+ */
+export class MigrationFailedError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'MigrationFailedError';
+  }
+}
+
 /** The `{code, message}` a task keeps when it fails: the cause's own words, untouched. */
 export function errorSummary(err: unknown): { code: string; message: string } {
-  if (err instanceof FerryError) return { code: err.code, message: err.message };
+  if (err instanceof FerryError || err instanceof MigrationFailedError) return { code: err.code, message: err.message };
   if (err instanceof Error) return { code: 'INTERNAL', message: err.message };
   return { code: 'INTERNAL', message: String(err) };
 }

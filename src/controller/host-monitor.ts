@@ -2,9 +2,11 @@
 // and reconciles its VM records (reconcile.ts decides, this applies); a periodic sweep marks a
 // host `down` once it has been silent for `downAfterMs`, and the next heartbeat brings it back.
 // Silence is measured on the monotonic clock, so a wall-clock jump cannot fail a host.
-import type { AgentHeartbeat } from '../wire/controller-api.js';
+import type { AgentHeartbeat, HeartbeatReply } from '../wire/controller-api.js';
+import { signCsr, type KeyAndCert } from '../wire/pki/index.js';
 import type { VmStatus } from '../wire/vm-spec.js';
 import type { ClusterState } from './cluster-state.js';
+import { InvalidRequestError } from './errors.js';
 import { createLog } from './log.js';
 import { reconcile } from './reconcile.js';
 
@@ -20,6 +22,7 @@ export class HostMonitor {
   constructor(
     private readonly state: ClusterState,
     private readonly downAfterMs: number,
+    private readonly ca?: KeyAndCert,
   ) {}
 
   /** Starts the sweep. Hosts recorded `up` by a previous run get a full grace period. */
@@ -35,7 +38,32 @@ export class HostMonitor {
     this.timer = undefined;
   }
 
-  heartbeat(hb: AgentHeartbeat): { intervalMs: number } {
+  async heartbeat(hb: AgentHeartbeat): Promise<HeartbeatReply> {
+    const reply = this.beat(hb);
+    if (!this.ca) return reply;
+    const certificate = hb.csr === undefined ? undefined : await this.certify(hb.host.name, hb.csr);
+    return { ...reply, ...(certificate ? { certificate } : {}), caCertificate: this.ca.certPem };
+  }
+
+  /**
+   * Signs the host's CSR for CN = its host name (the heartbeat is authenticated by the cluster
+   * secret). The same CSR gets the certificate already issued; a new CSR gets a new one.
+   */
+  private async certify(host: string, csr: string): Promise<string> {
+    const known = this.state.hosts.certificate(host);
+    if (known && known.csr === csr) return known.certificate;
+    let cert: string;
+    try {
+      cert = await signCsr(this.ca!, csr, host);
+    } catch (err) {
+      throw new InvalidRequestError('body.csr', `not signed: ${(err as Error).message}`);
+    }
+    this.state.hosts.setCertificate(host, csr, cert);
+    log('issued a data-plane certificate to host %s', host);
+    return cert;
+  }
+
+  private beat(hb: AgentHeartbeat): HeartbeatReply {
     const { host: info } = hb;
     const before = this.state.hosts.get(info.name);
     const now = new Date().toISOString();
@@ -74,6 +102,7 @@ export class HostMonitor {
       reported,
       busy: (name) => this.state.isBusy(name),
       recentlyRemoved: (uuid) => this.state.recentlyRemoved(uuid),
+      movingTo: (name) => this.state.movingTo(name),
     });
     for (const c of changes) {
       switch (c.kind) {

@@ -35,6 +35,8 @@ export class HostsRepo {
       get: db.prepare<[string], Row>('SELECT * FROM hosts WHERE name = ?'),
       list: db.prepare<[], Row>('SELECT * FROM hosts ORDER BY name'),
       setState: db.prepare<[string, string]>('UPDATE hosts SET state = ? WHERE name = ?'),
+      getCert: db.prepare<[string], { csr: string | null; certificate: string | null }>('SELECT csr, certificate FROM hosts WHERE name = ?'),
+      setCert: db.prepare<[string, string, string]>('UPDATE hosts SET csr = ?, certificate = ? WHERE name = ?'),
     };
   }
 
@@ -62,5 +64,15 @@ export class HostsRepo {
 
   setState(name: string, state: HostState): void {
     this.q.setState.run(state, name);
+  }
+
+  /** The host's data-plane certificate and the CSR it was issued for. */
+  certificate(name: string): { csr: string; certificate: string } | undefined {
+    const row = this.q.getCert.get(name);
+    return row?.csr && row.certificate ? { csr: row.csr, certificate: row.certificate } : undefined;
+  }
+
+  setCertificate(name: string, csr: string, certificate: string): void {
+    this.q.setCert.run(csr, certificate, name);
   }
 }

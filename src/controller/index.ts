@@ -6,15 +6,18 @@ import { join } from 'node:path';
 import type { ClusterStatus } from '../wire/controller-api.js';
 import { AgentPool, DEFAULT_AGENT_TIMEOUT_MS } from './agents.js';
 import { buildApp, type AppDeps } from './app.js';
+import { loadOrCreateCa } from './ca.js';
 import { ClusterState } from './cluster-state.js';
 import { openDb } from './db.js';
 import { EventBus } from './events.js';
 import { HostMonitor } from './host-monitor.js';
 import { HostsRepo } from './hosts-repo.js';
+import { MigrationsRepo } from './migration/migrations-repo.js';
+import { MigrationService } from './migration/service.js';
 import { createLog } from './log.js';
 import { DEFAULT_LIMITS } from './placement.js';
 import { SseHub } from './sse.js';
-import { TaskRunner } from './task-runner.js';
+import { RESTART_MESSAGE, TaskRunner } from './task-runner.js';
 import { TasksRepo } from './tasks-repo.js';
 import { VmService } from './vm-service.js';
 import { VmsRepo } from './vms-repo.js';
@@ -57,17 +60,20 @@ function readVersion(): string {
 
 export async function runController(opts: ControllerOptions): Promise<RunningController> {
   mkdirSync(opts.dataDir, { recursive: true });
+  const ca = await loadOrCreateCa(opts.dataDir);
   const db = openDb(join(opts.dataDir, 'ferry.db'));
   const bus = new EventBus();
   const runner = new TaskRunner(new TasksRepo(db), bus);
   runner.recoverInterrupted();
   const state = new ClusterState(new HostsRepo(db), new VmsRepo(db), runner, bus);
-  const monitor = new HostMonitor(state, opts.hostDownAfterMs ?? 3000);
+  const monitor = new HostMonitor(state, opts.hostDownAfterMs ?? 3000, ca);
   const sse = new SseHub(bus);
-  const vms = new VmService(state, new AgentPool(opts.clusterSecret, opts.agentTimeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS), {
-    ...DEFAULT_LIMITS,
-    cpuOvercommit: opts.cpuOvercommit ?? DEFAULT_LIMITS.cpuOvercommit,
-  });
+  const agents = new AgentPool(opts.clusterSecret, opts.agentTimeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS);
+  const limits = { ...DEFAULT_LIMITS, cpuOvercommit: opts.cpuOvercommit ?? DEFAULT_LIMITS.cpuOvercommit };
+  const vms = new VmService(state, agents, limits);
+  const migrationRecords = new MigrationsRepo(db);
+  migrationRecords.failUnfinished(RESTART_MESSAGE);
+  const migrations = new MigrationService(state, agents, migrationRecords, limits);
   const version = readVersion();
   const startedAt = performance.now();
 
@@ -83,7 +89,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       tasksRunning: runner.runningCount(),
     };
   };
-  const deps: AppDeps = { state, runner, monitor, sse, vms, status };
+  const deps: AppDeps = { state, runner, monitor, sse, vms, migrations, status };
   const app = await buildApp({ adminToken: opts.adminToken, clusterSecret: opts.clusterSecret, deps: () => deps });
 
   let address: string;

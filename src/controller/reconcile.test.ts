@@ -35,3 +35,20 @@ describe('reconcile', () => {
     assert.deepEqual(run({ records: [rec('a', U1, 'h1', { error: missingMessage('h1') })] }), []);
   });
 });
+
+describe('reconcile during a migration', () => {
+  it("skips the target's incoming copy and leaves the record at its source", () => {
+    const out = run({ host: 'h2', records: [rec('a', U1, 'h1')], reported: [st('a', U1, { state: 'paused' })], busy: () => true, movingTo: () => 'h2' });
+    assert.deepEqual(out, []);
+  });
+
+  it("does not let the source's report move the record either (the task owns it)", () => {
+    const out = run({ host: 'h1', records: [rec('a', U1, 'h1')], reported: [st('a', U1, { state: 'paused' })], busy: () => true, movingTo: () => 'h2' });
+    assert.deepEqual(out, []);
+  });
+
+  it('a copy on another host with a different uuid is still ignored and logged', () => {
+    const out = run({ host: 'h2', records: [rec('a', U1, 'h1')], reported: [st('a', U2)], movingTo: () => 'h2' });
+    assert.equal(out[0]?.kind, 'ignore');
+  });
+});

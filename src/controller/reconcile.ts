@@ -10,6 +10,9 @@
 // - a VM we place on this host that the agent does not report: keep the record (a host that
 //   forgot a VM is worth a human's attention, not a silent delete) and note it in `error`.
 // VMs with a task in flight are left to that task, which applies the agent's answers itself.
+// A VM being migrated is reported by both hosts (the target holds the incoming copy): the
+// target's report is skipped without a word — it neither becomes a VM of its own nor takes
+// over the record; only the migration task moves the record, after the target's commit.
 import type { Vm } from '../wire/controller-api.js';
 import type { VmStatus } from '../wire/vm-spec.js';
 import type { VmPatch } from './vms-repo.js';
@@ -27,6 +30,8 @@ export interface ReconcileInput {
   reported: readonly VmStatus[];
   busy: (name: string) => boolean;
   recentlyRemoved: (uuid: string) => boolean;
+  /** The host a VM is migrating to, if it is. */
+  movingTo?: (name: string) => string | undefined;
 }
 
 export const missingMessage = (host: string): string => `host ${host} does not report this VM`;
@@ -38,6 +43,7 @@ export function reconcile(inp: ReconcileInput): ReconcileChange[] {
   for (const st of inp.reported) {
     seen.add(st.name);
     const rec = byName.get(st.name);
+    if (rec && rec.uuid === st.uuid && inp.movingTo?.(st.name) === inp.host) continue;
     if (!rec) {
       if (inp.recentlyRemoved(st.uuid)) out.push({ kind: 'ignore', name: st.name, why: 'deleted moments ago' });
       else out.push({ kind: 'adopt', status: st });

@@ -1,11 +1,11 @@
 // Cluster-wide routes: status, hosts, tasks, the event stream, and the agents' heartbeat.
 import type { FastifyInstance } from 'fastify';
-import { AgentHeartbeat, API_PREFIX, ClusterEvent, INTERNAL_PREFIX, type ClusterStatus } from '../../wire/controller-api.js';
+import { AgentHeartbeat, API_PREFIX, ClusterEvent, HeartbeatReply, INTERNAL_PREFIX, type ClusterStatus } from '../../wire/controller-api.js';
 import type { ClusterState } from '../cluster-state.js';
 import type { HostMonitor } from '../host-monitor.js';
 import type { SseHub } from '../sse.js';
 import type { TaskRunner } from '../task-runner.js';
-import { DEFAULT_TASK_LIMIT, EmptyBody, HeartbeatReply, IdParams, TasksQuery, errorReplies, arrayOf, ref } from './schemas.js';
+import { DEFAULT_TASK_LIMIT, EmptyBody, IdParams, TasksQuery, errorReplies, arrayOf, ref } from './schemas.js';
 
 export interface ClusterDeps {
   state: ClusterState;
@@ -67,7 +67,7 @@ export function clusterRoutes(app: FastifyInstance, deps: () => ClusterDeps): vo
     {
       schema: {
         tags: ['internal'],
-        summary: 'Agent heartbeat (cluster secret): registers the host and reports its VMs',
+        summary: 'Agent heartbeat (cluster secret): registers the host, reports its VMs, and gets its data-plane certificate signed (csr)',
         body: AgentHeartbeat,
         response: { 200: HeartbeatReply, ...errorReplies },
       },

@@ -5,12 +5,13 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ClusterStatus, Host, Task, Vm } from '../../wire/controller-api.js';
 import { ApiErrorBody } from '../../wire/errors.js';
+import { MigrationPlan, MigrationRecord } from '../../wire/migration.js';
 
 /**
  * Reply schemas used by many routes are registered once by name, so the OpenAPI document
  * lists each under components.schemas instead of repeating it in every route.
  */
-const SHARED = { Task, Vm, Host, ClusterStatus, ApiErrorBody } as const;
+const SHARED = { Task, Vm, Host, ClusterStatus, ApiErrorBody, MigrationRecord, MigrationPlan } as const;
 export type SharedName = keyof typeof SHARED;
 
 export function addSharedSchemas(app: FastifyInstance): void {
@@ -29,7 +30,6 @@ export const ConsoleQuery = Type.Object(
   { tailBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 1024 * 1024 })) },
   { additionalProperties: false },
 );
-export const HeartbeatReply = Type.Object({ intervalMs: Type.Integer() });
 
 /** Error replies; `default` documents them once per route in the OpenAPI document. */
 export const errorReplies = {

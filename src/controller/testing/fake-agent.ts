@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HostInfo } from '../../wire/agent-api.js';
 import type { VmSpec, VmState, VmStatus } from '../../wire/vm-spec.js';
+import { FakeMigrations } from './fake-migrations.js';
 
 export interface FakeFailure {
   status: number;
@@ -30,6 +31,13 @@ export class FakeAgent {
   private readonly holds = new Map<string, { reached: () => void; release: Promise<void> }>();
   private server: Server | undefined;
   url = '';
+  /** The agent's ferry-wire endpoint as its heartbeat reports it (undefined: an agent without one). */
+  dataUrl: string | undefined = 'ferry-wire://127.0.0.1:1';
+  readonly migrations = new FakeMigrations(this.vms);
+  /** What the VM's console shows (a function, so a test can make the heartbeat advance). */
+  consoleText: (name: string) => string = () => 'ferry-heartbeat seq=1 bad=0\n';
+  /** The CSR sent with the next heartbeats, if any. */
+  csr: string | undefined;
 
   constructor(
     readonly name: string,
@@ -62,11 +70,11 @@ export class FakeAgent {
   }
 
   info(): HostInfo {
-    return { name: this.name, site: this.site, url: this.url, cpus: this.cpus, memoryMiB: this.memoryMiB, accel: 'tcg', qemuVersion: '10.0.0', agentVersion: '0.1.0', pid: process.pid, loadAvg1: 0.1, memoryFreeMiB: 4000 };
+    return { name: this.name, site: this.site, url: this.url, cpus: this.cpus, memoryMiB: this.memoryMiB, accel: 'tcg', qemuVersion: '10.0.0', agentVersion: '0.1.0', pid: process.pid, loadAvg1: 0.1, memoryFreeMiB: 4000, ...(this.dataUrl ? { dataUrl: this.dataUrl } : {}) };
   }
 
-  heartbeat(): { host: HostInfo; vms: VmStatus[] } {
-    return { host: this.info(), vms: [...this.vms.values()] };
+  heartbeat(): { host: HostInfo; vms: VmStatus[]; csr?: string } {
+    return { host: this.info(), vms: [...this.vms.values()], ...(this.csr ? { csr: this.csr } : {}) };
   }
 
   /** The next `action` (e.g. `start`, `define`) answers with this error. */
@@ -83,6 +91,24 @@ export class FakeAgent {
     return { reached: reachedP, release };
   }
 
+  /** Migration routes; calls are logged as e.g. `migration outgoing`, `migration commit`. */
+  private async migration(method: string, parts: string[], body: Record<string, unknown>): Promise<FakeReply> {
+    const action = `migration ${parts[1] ?? (method === 'GET' ? 'progress' : parts[0])}`;
+    this.calls.push(action);
+    const hold = this.holds.get(action);
+    if (hold) {
+      this.holds.delete(action);
+      hold.reached();
+      await hold.release;
+    }
+    const f = this.failures.get(action);
+    if (f) {
+      this.failures.delete(action);
+      return err(f.status, f.code, f.message);
+    }
+    return this.migrations.handle(method, parts, body);
+  }
+
   private async handle(req: IncomingMessage): Promise<{ status: number; body?: unknown }> {
     if (req.headers.authorization !== `Bearer ${this.secret}`) return err(401, 'UNAUTHORIZED', 'bad credential');
     const url = new URL(req.url ?? '/', 'http://x');
@@ -91,6 +117,7 @@ export class FakeAgent {
     for await (const c of req) chunks.push(c as Buffer);
     const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>) : {};
     const name = parts[3];
+    if (parts[2] === 'migrations') return this.migration(req.method ?? 'GET', parts.slice(3), body);
     const action = req.method === 'POST' && !name ? 'define' : req.method === 'DELETE' ? 'delete' : (parts[4] ?? 'get');
     this.calls.push(`${action} ${name ?? String(body.name)}`);
     const hold = this.holds.get(action);
@@ -113,7 +140,7 @@ export class FakeAgent {
     const vm = name ? this.vms.get(name) : undefined;
     if (!vm || !name) return err(404, 'NOT_FOUND', `no VM ${name}`);
     if (action === 'get') return { status: 200, body: vm };
-    if (action === 'console') return { status: 200, body: `ferry-heartbeat seq=1 bad=0\n` };
+    if (action === 'console') return { status: 200, body: this.consoleText(name) };
     if (action === 'delete') {
       this.vms.delete(name);
       return { status: 204 };
@@ -131,6 +158,8 @@ export class FakeAgent {
     return { status: 200, body: st };
   }
 }
+
+export type FakeReply = { status: number; body?: unknown };
 
 function err(status: number, code: string, message: string): { status: number; body: unknown } {
   return { status, body: { error: { code, message } } };

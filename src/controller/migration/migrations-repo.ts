@@ -1,0 +1,42 @@
+// SQL for the `migrations` table: one MigrationRecord per migration, kept as JSON (the record
+// is the contract; only `id` and `vm` are queried).
+import type { MigrationRecord } from '../../wire/migration.js';
+import type { Db } from '../db.js';
+
+export class MigrationsRepo {
+  private readonly q;
+  constructor(db: Db) {
+    this.q = {
+      upsert: db.prepare<[string, string, string]>(
+        `INSERT INTO migrations (id, vm, record) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET record = excluded.record`,
+      ),
+      get: db.prepare<[string], { record: string }>('SELECT record FROM migrations WHERE id = ?'),
+      byVm: db.prepare<[string, number], { record: string }>('SELECT record FROM migrations WHERE vm = ? ORDER BY seq DESC LIMIT ?'),
+      all: db.prepare<[number], { record: string }>('SELECT record FROM migrations ORDER BY seq DESC LIMIT ?'),
+      unfinished: db.prepare<[], { record: string }>(`SELECT record FROM migrations WHERE json_extract(record, '$.outcome') = 'running'`),
+    };
+  }
+
+  save(r: MigrationRecord): void {
+    this.q.upsert.run(r.id, r.vm, JSON.stringify(r));
+  }
+
+  get(id: string): MigrationRecord | undefined {
+    const row = this.q.get.get(id);
+    return row ? (JSON.parse(row.record) as MigrationRecord) : undefined;
+  }
+
+  /** Newest first. */
+  list(vm: string | undefined, limit = 100): MigrationRecord[] {
+    const rows = vm === undefined ? this.q.all.all(limit) : this.q.byVm.all(vm, limit);
+    return rows.map((r) => JSON.parse(r.record) as MigrationRecord);
+  }
+
+  /** A controller that restarts mid-migration cannot finish it: the record says so. */
+  failUnfinished(message: string, now = new Date().toISOString()): void {
+    for (const row of this.q.unfinished.all()) {
+      const r = JSON.parse(row.record) as MigrationRecord;
+      this.save({ ...r, outcome: 'failed', error: { code: 'INTERNAL', message }, finishedAt: now });
+    }
+  }
+}

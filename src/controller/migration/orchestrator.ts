@@ -1,0 +1,144 @@
+// Carries out one live migration as the seven steps of DESIGN.md, through the `MigrationIo`
+// it is given (agent calls, record keeping), so the step logic is tested against fakes.
+// Decisions come from planner.ts and steps.ts; this module only sequences the calls.
+//
+// The rule that matters: until the target has committed, the source is the VM of record. Any
+// failure or abort before that point aborts both sides (best effort, each with its own
+// timeout) and leaves the VM record untouched. After the target's commit nothing may stop
+// the migration: the source's commit and the activation run without the task's signal.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Vm } from '../../wire/controller-api.js';
+import type { IncomingMigrationRequest, MeasureResult, MigrationPlan, MigrationProgress, MigrationRecord, MigrationStep, OutgoingMigrationRequest } from '../../wire/migration.js';
+import { errorSummary, MigrationFailedError } from '../errors.js';
+import type { TaskContext } from '../task.js';
+import { DowntimeWatcher, type ConsoleReader } from './downtime.js';
+import { plan, type PlannerInput } from './planner.js';
+import { STEP_PERCENT, transferMessage, transferPercent, transferVerdict, withProgress } from './steps.js';
+
+export const PROGRESS_POLL_MS = 250;
+const SOURCE_COMMIT_TRIES = 3;
+
+export interface MigrationIo {
+  measure(signal: AbortSignal): Promise<MeasureResult>;
+  incoming(req: IncomingMigrationRequest, signal: AbortSignal): Promise<MigrationProgress>;
+  outgoing(req: OutgoingMigrationRequest, signal: AbortSignal): Promise<MigrationProgress>;
+  sourceProgress(signal: AbortSignal): Promise<MigrationProgress>;
+  commitTarget(signal: AbortSignal): Promise<MigrationProgress>;
+  commitSource(): Promise<unknown>;
+  /** Best effort; must not throw. */
+  abortBoth(): Promise<void>;
+  /** Step 7: the VM record moves to the target; publishes the `vm` event. */
+  activate(record: MigrationRecord): Promise<void>;
+  save(record: MigrationRecord): void;
+  /** Reads the VM's console on either host (for observed downtime); optional. */
+  console?: ConsoleReader;
+  log(fmt: string, ...args: unknown[]): void;
+}
+
+export interface MigrationInput {
+  id: string;
+  vm: Vm;
+  to: string;
+  targetDataUrl: string;
+  planner: Omit<PlannerInput, 'memoryBytes' | 'dirtyRateBytesPerSec' | 'linkBytesPerSec' | 'rttMs'>;
+  bandwidthBytesPerSec?: number;
+}
+
+export function initialRecord(inp: MigrationInput, now = new Date().toISOString()): MigrationRecord {
+  return {
+    id: inp.id, vm: inp.vm.name, from: inp.vm.host, to: inp.to, strategy: 'precopy', transport: 'auto', outcome: 'running', step: 'pre-migration',
+    rounds: 0, dirtyRateBytesPerSec: 0, predictedDowntimeMs: 0, predictedTotalMs: 0, downtimeMs: 0, totalMs: 0,
+    memoryBytes: inp.vm.memoryMiB * 1024 * 1024, streamBytes: 0, wireBytes: 0, switchedToPostcopy: false, startedAt: now,
+  };
+}
+
+/** Step 1's measurement and plan (also what a dry run answers). */
+export async function measureAndPlan(io: Pick<MigrationIo, 'measure'>, inp: MigrationInput, signal: AbortSignal): Promise<MigrationPlan> {
+  const m = await io.measure(signal);
+  return plan({ ...inp.planner, memoryBytes: m.memoryBytes, dirtyRateBytesPerSec: m.dirtyRateBytesPerSec, linkBytesPerSec: m.linkBytesPerSec, rttMs: m.rttMs });
+}
+
+export async function runMigration(io: MigrationIo, inp: MigrationInput, t: TaskContext): Promise<MigrationRecord> {
+  const started = performance.now();
+  let rec = initialRecord(inp);
+  const step = (s: MigrationStep, message: string): void => {
+    rec = { ...rec, step: s };
+    io.save(rec);
+    t.progress(STEP_PERCENT[s], `${s}: ${message}`);
+  };
+  const watcher = io.console ? new DowntimeWatcher(io.console) : undefined;
+  let reserved = false;
+  try {
+    step('pre-migration', `measuring ${inp.vm.name} and the link ${inp.vm.host} -> ${inp.to}`);
+    const p = await measureAndPlan(io, inp, t.signal);
+    rec = { ...rec, strategy: p.chosen.strategy, transport: p.transport, memoryBytes: p.memoryBytes, dirtyRateBytesPerSec: p.dirtyRateBytesPerSec, predictedDowntimeMs: p.chosen.predictedDowntimeMs, predictedTotalMs: p.chosen.predictedTotalMs };
+    io.log('migration %s of %s: %s over %s (%s)', inp.id, inp.vm.name, p.chosen.strategy, p.transport, p.chosen.why);
+
+    step('reservation', `reserving ${inp.vm.memoryMiB} MiB on ${inp.to}`);
+    reserved = true;
+    const copyDisks = inp.vm.spec.disks.length > 0;
+    await io.incoming({ migrationId: inp.id, spec: inp.vm.spec, sourceHost: inp.vm.host, strategy: rec.strategy, copyDisks }, t.signal);
+
+    step('initial-transfer', `${rec.strategy} over ${rec.transport}`);
+    watcher?.start();
+    const out: OutgoingMigrationRequest = {
+      migrationId: inp.id, vm: inp.vm.name, targetHost: inp.to, targetDataUrl: inp.targetDataUrl, strategy: rec.strategy,
+      maxDowntimeMs: inp.planner.maxDowntimeMs, transport: p.transport, copyDisks,
+      ...(inp.bandwidthBytesPerSec !== undefined ? { bandwidthBytesPerSec: inp.bandwidthBytesPerSec } : {}),
+    };
+    let report = await io.outgoing(out, t.signal);
+    for (;;) {
+      const before = rec.step;
+      rec = withProgress(rec, report);
+      if (rec.step !== before) io.save(rec);
+      t.progress(transferPercent(report), transferMessage(report));
+      const verdict = transferVerdict(report);
+      if (verdict === 'completed') break;
+      if (verdict === 'failed') throw new MigrationFailedError(report.error?.code ?? 'MIGRATION_FAILED', report.error?.message ?? `source reports the migration ${report.state}`);
+      await sleep(PROGRESS_POLL_MS, undefined, { signal: t.signal });
+      report = await io.sourceProgress(t.signal);
+    }
+
+    step('commitment', `${inp.to} confirms the VM runs there`);
+    await io.commitTarget(t.signal);
+  } catch (err) {
+    const cause = t.signal.aborted ? t.signal.reason : err;
+    if (reserved) {
+      io.log('migration %s of %s failed before commitment (%s): aborting both sides', inp.id, inp.vm.name, errorSummary(cause).message);
+      await io.abortBoth();
+    }
+    await watcher?.stop(0);
+    rec = { ...rec, outcome: t.signal.aborted ? 'aborted' : 'failed', error: errorSummary(cause), totalMs: Math.round(performance.now() - started), finishedAt: new Date().toISOString() };
+    io.save(rec);
+    throw err;
+  }
+
+  // Past the point of no return: the target holds the VM of record.
+  t.progress(STEP_PERCENT.commitment + 2, `commitment: discarding the copy on ${inp.vm.host}`);
+  await commitSource(io, inp);
+  step('activation', `${inp.vm.name} runs on ${inp.to}`);
+  await io.activate(rec);
+  const observed = await watcher?.stop();
+  rec = {
+    ...rec,
+    outcome: 'succeeded',
+    totalMs: rec.totalMs > 0 ? rec.totalMs : Math.round(performance.now() - started),
+    ...(observed !== undefined ? { observedDowntimeMs: observed } : {}),
+    finishedAt: new Date().toISOString(),
+  };
+  io.save(rec);
+  return rec;
+}
+
+async function commitSource(io: MigrationIo, inp: MigrationInput): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      await io.commitSource();
+      return;
+    } catch (err) {
+      io.log('migration %s: source %s did not discard its copy (try %d): %s', inp.id, inp.vm.host, i, (err as Error).message);
+      if (i >= SOURCE_COMMIT_TRIES) return; // the VM runs at the target; a stale copy is left for a human
+      await sleep(500 * i);
+    }
+  }
+}

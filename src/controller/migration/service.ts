@@ -1,0 +1,125 @@
+// `POST /vms/:name/migrate` as a typed command: refuse what must be refused at once (unknown VM
+// or host, busy VM, host down, not running, no room on the target), answer a dry run with the
+// plan, otherwise hold the VM's resources on the target too and run the migration as a task.
+import { randomUUID } from 'node:crypto';
+import type { Task } from '../../wire/controller-api.js';
+import type { MigrateRequest, MigrationPlan, MigrationRecord } from '../../wire/migration.js';
+import type { AgentPool } from '../agents.js';
+import { vmTarget, type ClusterState } from '../cluster-state.js';
+import { InvalidRequestError, InvalidStateError, NotFoundError } from '../errors.js';
+import { createLog } from '../log.js';
+import { checkFits, DEFAULT_LIMITS, type PlacementLimits } from '../placement.js';
+import type { MigrationsRepo } from './migrations-repo.js';
+import { measureAndPlan, runMigration, type MigrationInput, type MigrationIo } from './orchestrator.js';
+import { DEFAULT_MAX_DOWNTIME_MS } from './planner.js';
+
+const log = createLog('ferry:controller:migration');
+
+/** A dry run answers synchronously; measuring takes a dirty-rate sample and a link probe. */
+const DRY_RUN_TIMEOUT_MS = 60_000;
+const CONSOLE_TAIL_BYTES = 2048;
+
+export type MigrateReply = { status: 200; plan: MigrationPlan } | { status: 202; task: Task };
+
+export class MigrationService {
+  constructor(
+    private readonly state: ClusterState,
+    private readonly agents: AgentPool,
+    readonly records: MigrationsRepo,
+    private readonly limits: PlacementLimits = DEFAULT_LIMITS,
+  ) {}
+
+  async migrate(name: string, req: MigrateRequest): Promise<MigrateReply> {
+    const inp = this.precheck(name, req);
+    if (req.dryRun) {
+      const signal = AbortSignal.timeout(DRY_RUN_TIMEOUT_MS);
+      return { status: 200, plan: await measureAndPlan(this.io(inp), inp, signal) };
+    }
+    const task = this.state.runner.submit({ kind: 'vm.migrate', target: vmTarget(name), message: `migrating ${name} to ${req.to}` }, (t) =>
+      runMigration(this.io(inp), inp, t),
+    );
+    // Same tick as the capacity check: a second migration to the same host sees this one.
+    this.state.reserveMove(name, req.to);
+    void this.state.runner.settled(task.id).finally(() => this.state.releaseMove(name));
+    return { status: 202, task };
+  }
+
+  list(vm?: string): MigrationRecord[] {
+    return this.records.list(vm);
+  }
+
+  get(id: string): MigrationRecord {
+    const r = this.records.get(id);
+    if (!r) throw new NotFoundError(`migration ${id}`);
+    return r;
+  }
+
+  /** 404 VM, 409 busy, 404/503 target, 400 same host, 503 source down, 409 not running, 507 no room. */
+  private precheck(name: string, req: MigrateRequest): MigrationInput {
+    const vm = this.state.requireVm(name);
+    this.state.runner.assertIdle(vmTarget(name));
+    const target = this.state.hosts.get(req.to);
+    if (!target) throw new NotFoundError(`host ${req.to}`);
+    if (req.to === vm.host) throw new InvalidRequestError('body.to', `is the host VM ${name} already runs on`);
+    this.state.requireHostUp(req.to);
+    this.state.requireHostUp(vm.host);
+    if (vm.state !== 'running') throw new InvalidStateError(`cannot migrate VM ${name}: it is ${vm.state} (migrate needs running)`);
+    const dataUrl = target.info.dataUrl;
+    if (!dataUrl) throw new InvalidStateError(`host ${req.to} has no data endpoint to receive a migration (agent without ferry-wire?)`);
+    const snap = this.state.placementSnapshot();
+    const host = snap.hosts.find((h) => h.name === req.to);
+    if (host) checkFits(host, snap.vms, vm, this.limits);
+    return {
+      id: randomUUID(),
+      vm,
+      to: req.to,
+      targetDataUrl: dataUrl,
+      planner: {
+        vm: name,
+        from: vm.host,
+        to: req.to,
+        maxDowntimeMs: req.maxDowntimeMs ?? DEFAULT_MAX_DOWNTIME_MS,
+        strategy: req.strategy ?? 'auto',
+        transport: req.transport ?? 'auto',
+        ...(req.bandwidthBytesPerSec !== undefined ? { bandwidthBytesPerSec: req.bandwidthBytesPerSec } : {}),
+      },
+      ...(req.bandwidthBytesPerSec !== undefined ? { bandwidthBytesPerSec: req.bandwidthBytesPerSec } : {}),
+    };
+  }
+
+  /** The agent calls and record keeping one migration needs. */
+  private io(inp: MigrationInput): MigrationIo {
+    const { name } = inp.vm;
+    const agentOf = (host: string) => this.agents.forUrl(this.state.requireHostUp(host).info.url);
+    const source = () => agentOf(inp.vm.host);
+    const target = () => agentOf(inp.to);
+    const abortOn = async (side: string, agent: () => ReturnType<typeof agentOf>): Promise<void> => {
+      try {
+        await agent().abortMigration(inp.id);
+      } catch (err) {
+        log('migration %s: abort on %s failed: %s', inp.id, side, (err as Error).message);
+      }
+    };
+    return {
+      measure: (signal) => source().measure({ vm: name, targetHost: inp.to, targetDataUrl: inp.targetDataUrl }, signal),
+      incoming: (req, signal) => target().incoming(req, signal),
+      outgoing: (req, signal) => source().outgoing(req, signal),
+      sourceProgress: (signal) => source().migration(inp.id, signal),
+      commitTarget: (signal) => target().commitMigration(inp.id, signal),
+      commitSource: () => source().commitMigration(inp.id),
+      abortBoth: async () => {
+        await Promise.all([abortOn(`source ${inp.vm.host}`, source), abortOn(`target ${inp.to}`, target)]);
+      },
+      activate: async () => {
+        const site = this.state.hosts.get(inp.to)?.info.site ?? inp.vm.site;
+        this.state.updateVm(name, { host: inp.to, site, error: undefined });
+        const st = await target().get(name).catch(() => undefined);
+        if (st) this.state.applyStatus(st);
+        log('VM %s now runs on %s (migration %s)', name, inp.to, inp.id);
+      },
+      save: (r) => this.records.save(r),
+      console: (side) => (side === 'source' ? source() : target()).console(name, CONSOLE_TAIL_BYTES),
+      log,
+    };
+  }
+}

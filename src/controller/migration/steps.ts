@@ -1,0 +1,65 @@
+// Pure decisions of the migration task: which of the seven steps an agent's progress report
+// means, how transfer progress maps into the task's 0..100, what the task says meanwhile, and
+// how a report updates the record. The orchestrator does the calls; this decides.
+import { MIGRATION_STEPS, type MigrationProgress, type MigrationRecord, type MigrationStep } from '../../wire/migration.js';
+
+/** Task progress at the start of each step; transfer (3-5) spans TRANSFER_FROM..TRANSFER_TO. */
+export const STEP_PERCENT: Record<MigrationStep, number> = {
+  'pre-migration': 1,
+  reservation: 5,
+  'initial-transfer': 10,
+  'iterative-transfer': 10,
+  'stop-and-copy': 10,
+  commitment: 91,
+  activation: 96,
+};
+export const TRANSFER_FROM = 10;
+export const TRANSFER_TO = 90;
+
+const isStep = (s: string): s is MigrationStep => (MIGRATION_STEPS as readonly string[]).includes(s);
+
+/** The step a source's report stands for: the agent's own word if it is one of ours, else inferred. */
+export function transferStep(p: MigrationProgress): MigrationStep {
+  if (isStep(p.step) && p.step !== 'pre-migration' && p.step !== 'reservation') return p.step;
+  if (p.state === 'completed' || p.downtimeMs !== undefined) return 'stop-and-copy';
+  return p.rounds <= 1 ? 'initial-transfer' : 'iterative-transfer';
+}
+
+export function transferPercent(p: MigrationProgress): number {
+  const pct = Math.min(100, Math.max(0, Number.isFinite(p.percent) ? p.percent : 0));
+  return TRANSFER_FROM + ((TRANSFER_TO - TRANSFER_FROM) * pct) / 100;
+}
+
+const mib = (b: number): string => `${(b / 1024 / 1024).toFixed(1)} MiB`;
+
+export function transferMessage(p: MigrationProgress): string {
+  const parts = [`${transferStep(p)}: ${Math.floor(p.percent)}%`];
+  if (p.rounds > 0) parts.push(`round ${p.rounds}`);
+  if (p.remainingBytes > 0) parts.push(`${mib(p.remainingBytes)} left`);
+  if (p.switchedToPostcopy) parts.push('post-copy');
+  if (p.etaMs !== undefined && p.etaMs > 0) parts.push(`ETA ${Math.ceil(p.etaMs / 1000)} s`);
+  return parts.join(', ');
+}
+
+/** What a report adds to the record. Byte counts and rounds only grow. */
+export function withProgress(r: MigrationRecord, p: MigrationProgress): MigrationRecord {
+  return {
+    ...r,
+    step: transferStep(p),
+    rounds: Math.max(r.rounds, p.rounds),
+    streamBytes: Math.max(r.streamBytes, p.streamBytes),
+    wireBytes: Math.max(r.wireBytes, p.wireBytes),
+    memoryBytes: p.memoryBytes > 0 ? p.memoryBytes : r.memoryBytes,
+    ...(p.dirtyRateBytesPerSec > 0 ? { dirtyRateBytesPerSec: p.dirtyRateBytesPerSec } : {}),
+    ...(p.downtimeMs !== undefined ? { downtimeMs: p.downtimeMs } : {}),
+    ...(p.totalMs !== undefined ? { totalMs: p.totalMs } : {}),
+    switchedToPostcopy: r.switchedToPostcopy || p.switchedToPostcopy,
+  };
+}
+
+/** The report ends the transfer: `completed` goes on to commitment; failed/aborted is the cause. */
+export function transferVerdict(p: MigrationProgress): 'continue' | 'completed' | 'failed' {
+  if (p.state === 'completed' || p.state === 'committed') return 'completed';
+  if (p.state === 'failed' || p.state === 'aborted') return 'failed';
+  return 'continue';
+}
