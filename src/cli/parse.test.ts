@@ -32,3 +32,14 @@ test('sites become hosts numbered across the cluster', () => {
   assert.throws(() => parseSites('main:0'));
   assert.throws(() => parseSites('main:1,main:2'));
 });
+
+test('bandwidth: bytes/s with binary units, bits/s with decimal ones', async () => {
+  const { parseBandwidth } = await import('./parse.js');
+  assert.equal(parseBandwidth('100M'), 100 * 1024 * 1024);
+  assert.equal(parseBandwidth('1G'), 1024 ** 3);
+  assert.equal(parseBandwidth('1GiB/s'), 1024 ** 3);
+  assert.equal(parseBandwidth('100Mbit'), 12_500_000);
+  assert.equal(parseBandwidth('1gbit/s'), 125_000_000);
+  assert.equal(parseBandwidth('65536'), 65536);
+  for (const bad of ['fast', '1K', '10x', '', '100 Mbit extra']) assert.throws(() => parseBandwidth(bad), /rate|at least/, bad);
+});

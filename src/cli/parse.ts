@@ -66,3 +66,26 @@ export function planHosts(sites: SiteCount[]): { name: string; site: string }[] 
   for (const s of sites) for (let i = 0; i < s.count; i++) hosts.push({ name: `host${hosts.length + 1}`, site: s.site });
   return hosts;
 }
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+/** Network bit rates are decimal by convention: 100Mbit = 100 000 000 bits/s. */
+const BIT_UNITS: Record<string, number> = { bit: 1 / 8, kbit: 1e3 / 8, mbit: 1e6 / 8, gbit: 1e9 / 8 };
+export const MIN_BANDWIDTH = 65536;
+
+/** Bytes per second: `100M` (MiB/s), `1G`, `512K`, `100Mbit`, `1Gbit` (an optional `/s` is fine). */
+export function parseBandwidth(value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)(?:\/s|ps)?\s*$/.exec(value);
+  const unit = m ? m[2]!.toLowerCase() : '';
+  const mult = BYTE_UNITS[unit] ?? BIT_UNITS[unit];
+  if (!m || mult === undefined) throw new InvalidArgumentError('not a rate (bytes/s: 100M, 1G; bits/s: 100Mbit, 1Gbit)');
+  const n = Math.floor(Number(m[1]) * mult);
+  if (n < MIN_BANDWIDTH) throw new InvalidArgumentError(`must be at least 64K (${MIN_BANDWIDTH} bytes/s)`);
+  return n;
+}
+
+export function parseChoice<T extends string>(choices: readonly T[]): (value: string) => T {
+  return (value) => {
+    if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be ${choices.join(', ')}`);
+    return value as T;
+  };
+}

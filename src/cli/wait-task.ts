@@ -25,10 +25,14 @@ export function progressLine(task: Task): string {
   return `${task.kind} ${task.target}: ${task.state} ${Math.floor(task.progress)}%${task.message ? ` ${task.message}` : ''}`;
 }
 
-/** Wait until `task` is finished and return its final record (failed ones too). */
-export async function waitTask(api: ApiClient, task: Task): Promise<Task> {
+/**
+ * Wait until `task` is finished and return its final record (failed ones too). `render` draws
+ * the live line on a TTY; the progress it is shown never goes back, whatever a poll returns.
+ */
+export async function waitTask(api: ApiClient, task: Task, render: (t: Task) => string = progressLine): Promise<Task> {
   const tty = process.stderr.isTTY === true;
   let current = task;
+  let shown = 0;
   const onSigint = (): void => {
     if (tty) process.stderr.write('\n');
     note(`ferry: stopped waiting; task ${current.id} goes on (see: ferry task show ${current.id}; abort: ferry task abort ${current.id})`);
@@ -37,7 +41,8 @@ export async function waitTask(api: ApiClient, task: Task): Promise<Task> {
   process.on('SIGINT', onSigint);
   try {
     while (!isFinished(current)) {
-      if (tty) process.stderr.write(`\r\x1b[K${progressLine(current)}`);
+      shown = Math.max(shown, current.progress);
+      if (tty) process.stderr.write(`\r\x1b[K${render({ ...current, progress: shown }).slice(0, Math.max(20, (process.stderr.columns ?? 120) - 1))}`);
       await sleep(POLL_MS);
       current = await poll(api, current);
     }

@@ -8,6 +8,7 @@ import type { ApiClient } from '../../wire/http-client.js';
 import { connect } from '../config.js';
 import { bytes, formatFields, printJson, printTable, setErrorContext } from '../output.js';
 import { parseNonNegativeInt, parsePositiveInt, parseSizeMiB, parseWorkload } from '../parse.js';
+import { registerMigrate } from './migrate.js';
 import { followTask, jsonOption, vmLine, vmPath, waitOptions, type JsonOpt, type WaitOpts } from './common.js';
 
 interface CreateOpts extends WaitOpts {
@@ -111,6 +112,8 @@ export function registerVm(program: Command): void {
       await printVm(connect(), name, { json: o.json, detail: true });
     },
   );
+
+  registerMigrate(vm);
 
   vm.command('console')
     .argument('<name>')
