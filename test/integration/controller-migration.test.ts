@@ -119,7 +119,7 @@ describe('controller live migration', () => {
       assert.equal(await vmHost(), 'h2');
       assert.ok(!h1.vms.has('web') && h2.vms.get('web')?.state === 'running');
       assert.deepEqual(h1.calls.filter((c) => c.startsWith('migration') && c !== 'migration progress'), ['migration measure', 'migration measure', 'migration outgoing', 'migration commit']);
-      assert.deepEqual(h2.calls.filter((c) => c.startsWith('migration')), ['migration incoming', 'migration commit']);
+      assert.deepEqual(h2.calls.filter((c) => c.startsWith('migration')), ['migration incoming', 'migration progress', 'migration commit']);
       await events.next((e) => e.event === 'vm' && e.data.vm.name === 'web' && e.data.vm.host === 'h2');
       const seen = events.events.filter((e) => e.event === 'task' && e.data.task.id === r.body.id).map((e) => e.data.task);
       const progress = seen.map((x) => x.progress as number);

@@ -17,12 +17,14 @@ import { STEP_PERCENT, transferMessage, transferPercent, transferVerdict, withPr
 
 export const PROGRESS_POLL_MS = 250;
 const SOURCE_COMMIT_TRIES = 3;
+const TARGET_COMPLETION_MS = 60_000;
 
 export interface MigrationIo {
   measure(signal: AbortSignal): Promise<MeasureResult>;
   incoming(req: IncomingMigrationRequest, signal: AbortSignal): Promise<MigrationProgress>;
   outgoing(req: OutgoingMigrationRequest, signal: AbortSignal): Promise<MigrationProgress>;
   sourceProgress(signal: AbortSignal): Promise<MigrationProgress>;
+  targetProgress(signal: AbortSignal): Promise<MigrationProgress>;
   commitTarget(signal: AbortSignal): Promise<MigrationProgress>;
   commitSource(): Promise<unknown>;
   /** Best effort; must not throw. */
@@ -100,6 +102,7 @@ export async function runMigration(io: MigrationIo, inp: MigrationInput, t: Task
     }
 
     step('commitment', `${inp.to} confirms the VM runs there`);
+    await targetCompleted(io, t.signal);
     await io.commitTarget(t.signal);
   } catch (err) {
     const cause = t.signal.aborted ? t.signal.reason : err;
@@ -128,6 +131,19 @@ export async function runMigration(io: MigrationIo, inp: MigrationInput, t: Task
   };
   io.save(rec);
   return rec;
+}
+
+/** The target notices the end of the stream a moment after the source: wait for it to agree. */
+async function targetCompleted(io: MigrationIo, signal: AbortSignal): Promise<void> {
+  const deadline = performance.now() + TARGET_COMPLETION_MS;
+  for (;;) {
+    const p = await io.targetProgress(signal);
+    const verdict = transferVerdict(p);
+    if (verdict === 'completed') return;
+    if (verdict === 'failed') throw new MigrationFailedError(p.error?.code ?? 'MIGRATION_FAILED', p.error?.message ?? `target reports the migration ${p.state}`);
+    if (performance.now() > deadline) throw new MigrationFailedError('TIMEOUT', `target has not completed the incoming migration ${TARGET_COMPLETION_MS / 1000} s after the source`);
+    await sleep(PROGRESS_POLL_MS / 2, undefined, { signal });
+  }
 }
 
 async function commitSource(io: MigrationIo, inp: MigrationInput): Promise<void> {

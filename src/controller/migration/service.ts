@@ -105,6 +105,7 @@ export class MigrationService {
       incoming: (req, signal) => target().incoming(req, signal),
       outgoing: (req, signal) => source().outgoing(req, signal),
       sourceProgress: (signal) => source().migration(inp.id, signal),
+      targetProgress: (signal) => target().migration(inp.id, signal),
       commitTarget: (signal) => target().commitMigration(inp.id, signal),
       commitSource: () => source().commitMigration(inp.id),
       abortBoth: async () => {

@@ -43,6 +43,8 @@ export class FakeMigrations {
     if (!s) return err(404, 'NOT_FOUND', `no migration ${first}`);
     if (method === 'GET' && verb === undefined) {
       if (s.role === 'source' && s.state === 'active') this.advance(s);
+      // The target has received everything once asked (the fake has no stream to wait for).
+      if (s.role === 'target' && s.state === 'reserved') Object.assign(s, { state: 'completed', step: 'commitment', percent: 100, remainingBytes: 0 });
       return ok(this.view(s.id));
     }
     if (method === 'POST' && verb === 'commit') {
