@@ -1,7 +1,8 @@
 // Pushes this host's status and its VMs to the controller (POST /internal/v1/heartbeat).
 // One heartbeat at a time (the next is scheduled when the previous one ends), failures are
-// logged at most every 30 s and never stop the loop. The controller may ask for another interval.
-import { ApiClient, INTERNAL_PREFIX, type AgentHeartbeat } from '../wire/index.js';
+// logged at most every 30 s and never stop the loop. The controller may ask for another interval,
+// and answers the CSR a heartbeat carries with the host's certificate (onReply).
+import { ApiClient, INTERNAL_PREFIX, type AgentHeartbeat, type HeartbeatReply } from '../wire/index.js';
 import { warnRateLimited } from './log.js';
 
 const HEARTBEAT_TIMEOUT_MS = 5_000;
@@ -11,7 +12,7 @@ export interface Heartbeat {
   stop(): void;
 }
 
-export function startHeartbeat(controllerUrl: string, secret: string, intervalMs: number, collect: () => Promise<AgentHeartbeat>): Heartbeat {
+export function startHeartbeat(controllerUrl: string, secret: string, intervalMs: number, collect: () => Promise<AgentHeartbeat>, onReply?: (reply: Partial<HeartbeatReply>) => Promise<void> | void): Heartbeat {
   const client = new ApiClient(controllerUrl, secret);
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -21,8 +22,9 @@ export function startHeartbeat(controllerUrl: string, secret: string, intervalMs
   const beat = async (): Promise<void> => {
     try {
       const body = await collect();
-      const res = await client.post<{ intervalMs?: number } | undefined>(`${INTERNAL_PREFIX}/heartbeat`, body, { timeoutMs: HEARTBEAT_TIMEOUT_MS, signal: abort.signal });
+      const res = await client.post<Partial<HeartbeatReply> | undefined>(`${INTERNAL_PREFIX}/heartbeat`, body, { timeoutMs: HEARTBEAT_TIMEOUT_MS, signal: abort.signal });
       if (res && typeof res.intervalMs === 'number' && res.intervalMs >= 100 && res.intervalMs <= 60_000) interval = res.intervalMs;
+      if (res && onReply) await onReply(res);
     } catch (err) {
       if (!stopped) warnRateLimited('ferry:agent', `heartbeat:${controllerUrl}`, WARN_EVERY_MS, 'heartbeat to %s failed: %s', controllerUrl, (err as Error).message);
     }

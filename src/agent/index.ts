@@ -16,7 +16,9 @@ import { isOurQemu } from './proc.js';
 import { reattachAll } from './reattach.js';
 import { startPlainPlane } from './migration/plain-plane.js';
 import { MigrationService } from './migration/service.js';
-import type { TlsIdentity } from './migration/tls-identity.js';
+import { loadOrCreateIdentity, storeCertificate, type TlsIdentity } from './migration/tls-identity.js';
+import { WirePlane } from './migration/wire-plane.js';
+import type { DataPlane } from './migration/data-plane.js';
 import type { HostInfo } from '../wire/index.js';
 import { listVmNames, loadRecord, readPidFile, vmPaths, writeJsonAtomic } from './vm-dir.js';
 
@@ -74,7 +76,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   for (const vm of await reattachAll(dataDir)) mgr.adopt(vm);
 
   const listenHost = opts.listenHost ?? '127.0.0.1';
-  const plane = await startPlainPlane(listenHost, opts.dataPort ?? 0);
+  const { plane, csrPem, csrKey } = await startDataPlane(opts, dataDir, listenHost);
   const migrations = new MigrationService({ hostName: opts.name, dataDir, mgr, launch: { accel, guestDir }, plane });
 
   let url = '';
@@ -93,7 +95,12 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
     hb = startHeartbeat(opts.controllerUrl, opts.secret, opts.heartbeatIntervalMs ?? 1000, async () => ({
       host: host(),
       vms: await Promise.all([...mgr.vms.values()].map((vm) => vmStatus(vm))),
-    }));
+      ...(plane.url() === undefined && csrPem ? { csr: csrPem } : {}),
+    }), async (reply) => {
+      if (!reply.certificate || !reply.caCertificate || !(plane instanceof WirePlane) || plane.url() !== undefined || !csrKey) return;
+      storeCertificate(dataDir, reply.certificate, reply.caCertificate);
+      await plane.setIdentity({ keyPem: csrKey, certPem: reply.certificate, caPem: reply.caCertificate });
+    });
   }
 
   let closing: Promise<void> | undefined;
@@ -112,6 +119,19 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
       return closing;
     },
   };
+}
+
+/** The data plane: ferry-wire on mutual TLS (identity from options, <dataDir>/tls, or pending a CSR), or plain. */
+async function startDataPlane(opts: AgentOptions, dataDir: string, listenHost: string): Promise<{ plane: DataPlane; csrPem?: string; csrKey?: string }> {
+  if (opts.dataPlane === 'plain') return { plane: await startPlainPlane(listenHost, opts.dataPort ?? 0) };
+  const plane = new WirePlane(listenHost, opts.dataPort ?? 0);
+  if (opts.tls) {
+    await plane.setIdentity(opts.tls);
+    return { plane };
+  }
+  const stored = await loadOrCreateIdentity(dataDir, opts.name);
+  if (stored.identity) await plane.setIdentity(stored.identity);
+  return { plane, csrPem: stored.csrPem, csrKey: stored.keyPem };
 }
 
 /** PIDs of live QEMU processes started for VMs in `dataDir` (checked against each VM's uuid). */

@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient, FerryError, type HostInfo, type MigrationProgress, type VmSpec } from '../../src/wire/index.js';
+import { ApiClient, FerryError, type HostInfo, type MeasureResult, type MigrationProgress, type VmSpec } from '../../src/wire/index.js';
+import { createCa, createKeyAndCsr, signCsr, type KeyAndCert } from '../../src/wire/pki/index.js';
 import { findQemuPids, runAgent, type RunningAgent } from '../../src/agent/index.js';
 import { P, consoleOf, demoSpec, heartbeats, killQemus, lastSeq, statusOf, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
 
@@ -19,15 +20,23 @@ let a: ApiClient;
 let b: ApiClient;
 let targetDataUrl: string;
 
+let ca: KeyAndCert;
+
+async function identity(name: string): Promise<{ keyPem: string; certPem: string; caPem: string }> {
+  const { keyPem, csrPem } = await createKeyAndCsr(name);
+  return { keyPem, certPem: await signCsr(ca, csrPem, name), caPem: ca.certPem };
+}
+
 async function startAgent(name: string): Promise<ApiClient> {
   const dataDir = mkdtempSync(join(tmpdir(), `ferry-mig-${name}-`));
   dirs.push(dataDir);
-  const agent = await runAgent({ name, site: 'main', dataDir, secret: SECRET, accel: 'tcg', dataPlane: 'plain' });
+  const agent = await runAgent({ name, site: 'main', dataDir, secret: SECRET, accel: 'tcg', tls: await identity(name) });
   agents.push(agent);
   return new ApiClient(agent.url, SECRET);
 }
 
 before(async () => {
+  ca = await createCa('ferry-test-ca');
   a = await startAgent('h1');
   b = await startAgent('h2');
   const host = await b.get<HostInfo>(`${P}/host`);
@@ -71,7 +80,11 @@ async function waitSource(m: Started, timeoutMs = 180_000): Promise<MigrationPro
 }
 
 async function commitBoth(id: string): Promise<void> {
-  await waitFor('target completed', async () => ((await b.get<MigrationProgress>(`${P}/migrations/${id}`)).state === 'completed' ? true : undefined), 30_000);
+  const t = await waitFor('target completed', async () => {
+    const p = await b.get<MigrationProgress>(`${P}/migrations/${id}`);
+    return p.state === 'active' ? undefined : p;
+  }, 30_000);
+  assert.equal(t.state, 'completed', JSON.stringify(t.error));
   assert.equal((await b.post<MigrationProgress>(`${P}/migrations/${id}/commit`)).state, 'committed');
   assert.equal((await a.post<MigrationProgress>(`${P}/migrations/${id}/commit`)).state, 'committed');
 }
@@ -123,14 +136,33 @@ test('dirtying VM with post-copy: completes after switching, memory intact', asy
   await b.post(`${P}/vms/m2/stop`, { force: true });
 });
 
-test('a session nobody expects is refused; the VM keeps running untouched', async () => {
+test('sessions nobody expects, or from/to the wrong host, are refused; the VM keeps running untouched', async () => {
   const spec = demoSpec('m3');
   await bootVm(spec);
   await rejectsWith(a.post(`${P}/migrations/outgoing`, {
     migrationId: randomUUID(), vm: 'm3', targetHost: 'h2', targetDataUrl, strategy: 'precopy', maxDowntimeMs: 300, transport: 'passthrough', copyDisks: false,
-  }), 'CONFLICT');
+  }), 'NOT_FOUND');
+  assert.equal((await statusOf(a, 'm3')).state, 'running');
+  // Expected from another host: the source's certificate says h1, so it is refused.
+  const id = randomUUID();
+  await b.post(`${P}/migrations/incoming`, { migrationId: id, spec: demoSpec('m9'), sourceHost: 'h9', strategy: 'precopy', copyDisks: false });
+  await rejectsWith(a.post(`${P}/migrations/outgoing`, {
+    migrationId: id, vm: 'm3', targetHost: 'h2', targetDataUrl, strategy: 'precopy', maxDowntimeMs: 300, transport: 'passthrough', copyDisks: false,
+  }), 'UNAUTHORIZED');
+  // A target that is not who the controller named: the source refuses its certificate.
+  await rejectsWith(a.post(`${P}/migrations/outgoing`, {
+    migrationId: randomUUID(), vm: 'm3', targetHost: 'h7', targetDataUrl, strategy: 'precopy', maxDowntimeMs: 300, transport: 'passthrough', copyDisks: false,
+  }), 'HOST_DOWN');
+  assert.equal((await b.post<MigrationProgress>(`${P}/migrations/${id}/abort`)).state, 'aborted');
   assert.equal((await statusOf(a, 'm3')).state, 'running');
   await rejectsWith(b.post(`${P}/migrations/incoming`, { migrationId: randomUUID(), spec: demoSpec('m1'), sourceHost: 'h1', strategy: 'precopy', copyDisks: false }), 'CONFLICT');
+});
+
+test('measure: dirty rate of the VM and the link to the target', async () => {
+  const r = await a.post<MeasureResult>(`${P}/migrations/measure`, { vm: 'm3', targetHost: 'h2', targetDataUrl, dirtyRateSeconds: 1 });
+  assert.equal(r.memoryBytes, 128 * 1024 * 1024);
+  assert.ok(r.dirtyRateBytesPerSec >= 0 && r.linkBytesPerSec > 0 && r.rttMs >= 0, JSON.stringify(r));
+  console.log(`measure: ${JSON.stringify(r)}`);
 });
 
 async function waitBytesFlowing(id: string): Promise<void> {

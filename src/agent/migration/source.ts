@@ -97,7 +97,9 @@ export class OutgoingMigration {
       throw err;
     }
     const qemu = await listener.accepted;
-    this.#relay = relay(qemu, session.channel(0), (err) => this.#onFailure('WIRE_FAILED', `stream relay failed: ${err.message}`));
+    this.#relay = relay(qemu, session.channel(0), (err: Error & { code?: string }) => {
+      this.#onFailure(err.code?.startsWith('WIRE_') ? err.code : 'WIRE_FAILED', `stream to ${req.targetHost} failed: ${err.message}`);
+    });
     Object.assign(p, { state: 'active', step: 'initial-transfer' });
     this.#timer = setInterval(() => void this.#poll(), POLL_MS);
     log('migration %s: vm %s -> %s (%s, %s)', this.id, vm.name, req.targetHost, req.strategy, req.transport);
@@ -194,6 +196,7 @@ export class OutgoingMigration {
     const p = this.tracker.p;
     if (p.state === 'committed') return this.progress();
     if (p.state !== 'completed') throw new FerryError('INVALID_STATE', `migration ${this.id} is ${p.state}, not completed`);
+    p.wireBytes = Math.max(p.wireBytes, this.#session?.wireBytes() ?? 0);
     await terminate(this.vm, 0);
     this.ctx.mgr.forget(this.vm.name);
     removeVmDir(this.ctx.dataDir, this.vm.name);

@@ -19,6 +19,7 @@ import { ProgressTracker, type QemuMigrateInfo } from './progress.js';
 import { connectUnix, relay, type Relay } from './relay.js';
 
 export const INCOMING_MARKER = 'incoming.json';
+const STREAM_END_GRACE_MS = 3_000;
 
 export class IncomingMigration {
   readonly tracker: ProgressTracker;
@@ -89,10 +90,18 @@ export class IncomingMigration {
     if (p.state !== 'reserved') return s.destroy(new Error(`migration ${this.id} is ${p.state}`));
     p.state = 'active';
     p.step = 'initial-transfer';
-    s.closed.catch((err: Error) => this.#fail('QEMU_FAILED', `data session failed: ${err.message}`));
+    // The session may end (even with an error) a moment before QEMU reports `completed`:
+    // QEMU's status decides, and a broken stream fails only if QEMU does not complete soon after.
+    s.closed.then(() => this.#streamEnded('the data session ended'), (err: Error) => this.#streamEnded(`data session failed: ${err.message}`));
     connectUnix(this.sockPath()).then((qemu) => {
-      this.#relay = relay(qemu, s.channel(0), (err) => this.#fail('QEMU_FAILED', `stream relay failed: ${err.message}`));
+      this.#relay = relay(qemu, s.channel(0), (err) => this.#streamEnded(`stream relay failed: ${err.message}`));
     }).catch((err: Error) => this.#fail('QEMU_FAILED', `cannot reach QEMU's incoming socket: ${err.message}`));
+  }
+
+  #streamEnd: { at: number; why: string } | undefined;
+
+  #streamEnded(why: string): void {
+    this.#streamEnd ??= { at: Date.now(), why };
   }
 
   async #poll(): Promise<void> {
@@ -115,6 +124,8 @@ export class IncomingMigration {
       log('migration %s: target received vm %s', this.id, this.vm.name);
     } else if (info.status === 'failed') {
       this.#fail('QEMU_FAILED', `incoming migration failed${info['error-desc'] ? `: ${info['error-desc']}` : ''}`);
+    } else if (this.#streamEnd && Date.now() - this.#streamEnd.at > STREAM_END_GRACE_MS) {
+      this.#fail('QEMU_FAILED', `${this.#streamEnd.why} before QEMU had the whole VM (${info.status ?? 'no status'})`);
     }
   }
 
