@@ -14,7 +14,6 @@ import { VmManager } from './manager.js';
 import { hostInfo, qemuVersion, vmStatus } from './metrics.js';
 import { isOurQemu } from './proc.js';
 import { reattachAll } from './reattach.js';
-import { startPlainPlane } from './migration/plain-plane.js';
 import { MigrationService } from './migration/service.js';
 import { loadOrCreateIdentity, storeCertificate, type TlsIdentity } from './migration/tls-identity.js';
 import { WirePlane } from './migration/wire-plane.js';
@@ -44,8 +43,6 @@ export interface AgentOptions {
   dataPort?: number;
   /** Data-plane key and certificates (tests without a controller); otherwise made and obtained via heartbeats. */
   tls?: TlsIdentity;
-  /** 'plain': unauthenticated TCP data plane (development only). Default 'ferry-wire'. */
-  dataPlane?: 'ferry-wire' | 'plain';
 }
 
 export interface RunningAgent {
@@ -121,9 +118,8 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   };
 }
 
-/** The data plane: ferry-wire on mutual TLS (identity from options, <dataDir>/tls, or pending a CSR), or plain. */
+/** The data plane: ferry-wire on mutual TLS only (identity from options, <dataDir>/tls, or pending a CSR). */
 async function startDataPlane(opts: AgentOptions, dataDir: string, listenHost: string): Promise<{ plane: DataPlane; csrPem?: string; csrKey?: string }> {
-  if (opts.dataPlane === 'plain') return { plane: await startPlainPlane(listenHost, opts.dataPort ?? 0) };
   const plane = new WirePlane(listenHost, opts.dataPort ?? 0);
   if (opts.tls) {
     await plane.setIdentity(opts.tls);
