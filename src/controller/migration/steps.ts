@@ -16,11 +16,12 @@ export const STEP_PERCENT: Record<MigrationStep, number> = {
 export const TRANSFER_FROM = 10;
 export const TRANSFER_TO = 90;
 
-const isStep = (s: string): s is MigrationStep => (MIGRATION_STEPS as readonly string[]).includes(s);
+const TRANSFER_STEPS: readonly MigrationStep[] = MIGRATION_STEPS.filter((s) => s.endsWith('transfer') || s === 'stop-and-copy');
+const isTransferStep = (s: string): s is MigrationStep => (TRANSFER_STEPS as readonly string[]).includes(s);
 
-/** The step a source's report stands for: the agent's own word if it is one of ours, else inferred. */
+/** The transfer step (3-5) a source's report stands for: the agent's own word if it names one, else inferred. */
 export function transferStep(p: MigrationProgress): MigrationStep {
-  if (isStep(p.step) && p.step !== 'pre-migration' && p.step !== 'reservation') return p.step;
+  if (isTransferStep(p.step)) return p.step;
   if (p.state === 'completed' || p.downtimeMs !== undefined) return 'stop-and-copy';
   return p.rounds <= 1 ? 'initial-transfer' : 'iterative-transfer';
 }

@@ -1,0 +1,86 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { withDefaults } from '../../wire/vm-spec.js';
+import type { Vm } from '../../wire/controller-api.js';
+import type { MigrationProgress, MigrationRecord } from '../../wire/migration.js';
+import { LiveTask } from '../task.js';
+import { runMigration, type MigrationInput, type MigrationIo } from './orchestrator.js';
+
+const spec = withDefaults({ name: 'web', memoryMiB: 64 }, '00000000-0000-4000-8000-000000000001');
+const vm: Vm = { name: 'web', uuid: spec.uuid, state: 'running', host: 'h1', site: 'main', memoryMiB: 64, vcpus: 1, workload: 'idle', spec, endpoints: [], createdAt: 't', updatedAt: 't' };
+const inp: MigrationInput = { id: 'mig-00000001', vm, to: 'h2', targetDataUrl: 'ferry-wire://x', planner: { vm: 'web', from: 'h1', to: 'h2', maxDowntimeMs: 300, strategy: 'auto', transport: 'auto' } };
+const prog = (o: Partial<MigrationProgress>): MigrationProgress => ({ id: inp.id, role: 'source', state: 'active', step: 'initial-transfer', percent: 0, rounds: 1, memoryBytes: 64 << 20, remainingBytes: 0, streamBytes: 0, wireBytes: 0, dirtyRateBytesPerSec: 0, switchedToPostcopy: false, ...o });
+
+function fakeIo(o: { reports?: MigrationProgress[]; failCommitTarget?: boolean; failCommitSource?: boolean } = {}) {
+  const calls: string[] = [];
+  const saved: MigrationRecord[] = [];
+  const reports = [...(o.reports ?? [prog({ percent: 60 }), prog({ percent: 100, state: 'completed', step: 'commitment', rounds: 3, downtimeMs: 12, totalMs: 900 })])];
+  const io: MigrationIo = {
+    measure: async () => (calls.push('measure'), { memoryBytes: 64 << 20, dirtyRateBytesPerSec: 0, linkBytesPerSec: 1 << 30, rttMs: 1 }),
+    incoming: async () => (calls.push('incoming'), prog({ role: 'target', state: 'reserved' })),
+    outgoing: async () => (calls.push('outgoing'), prog({})),
+    sourceProgress: async () => (calls.push('progress'), reports.shift() ?? prog({ state: 'completed', percent: 100 })),
+    targetProgress: async () => (calls.push('target-progress'), prog({ role: 'target', state: 'completed' })),
+    commitTarget: async () => {
+      calls.push('commit-target');
+      if (o.failCommitTarget) throw new Error('vm web is paused at the target, not running');
+      return prog({ role: 'target', state: 'committed' });
+    },
+    commitSource: async () => {
+      calls.push('commit-source');
+      if (o.failCommitSource) throw new Error('source unreachable');
+    },
+    abortBoth: async () => void calls.push('abort-both'),
+    activate: async () => void calls.push('activate'),
+    save: (r) => void saved.push(r),
+    log: () => {},
+  };
+  return { io, calls, saved };
+}
+
+describe('migration orchestration', () => {
+  it('runs the steps in order and returns the record', async () => {
+    const { io, calls, saved } = fakeIo();
+    const t = new LiveTask({ id: 't', kind: 'vm.migrate', target: 'vm/web' });
+    const rec = await runMigration(io, inp, t);
+    assert.deepEqual(calls, ['measure', 'incoming', 'outgoing', 'progress', 'progress', 'target-progress', 'commit-target', 'commit-source', 'activate']);
+    assert.equal(rec.outcome, 'succeeded');
+    assert.equal(rec.downtimeMs, 12);
+    assert.equal(rec.totalMs, 900);
+    assert.deepEqual([...new Set(saved.map((r) => r.step))], ['pre-migration', 'reservation', 'initial-transfer', 'stop-and-copy', 'commitment', 'activation']);
+  });
+
+  it('a failure reported by the source aborts both sides and never activates', async () => {
+    const { io, calls, saved } = fakeIo({ reports: [prog({ state: 'failed', error: { code: 'QEMU_FAILED', message: 'Broken pipe' } })] });
+    const t = new LiveTask({ id: 't', kind: 'vm.migrate', target: 'vm/web' });
+    await assert.rejects(runMigration(io, inp, t), /Broken pipe/);
+    assert.ok(calls.includes('abort-both') && !calls.includes('activate') && !calls.includes('commit-target'));
+    assert.deepEqual(saved.at(-1)?.error, { code: 'QEMU_FAILED', message: 'Broken pipe' });
+    assert.equal(saved.at(-1)?.outcome, 'failed');
+  });
+
+  it('a target that will not commit aborts both; the source is still the VM of record', async () => {
+    const { io, calls } = fakeIo({ failCommitTarget: true });
+    await assert.rejects(runMigration(io, inp, new LiveTask({ id: 't', kind: 'vm.migrate', target: 'vm/web' })), /not running/);
+    assert.deepEqual(calls.slice(-2), ['commit-target', 'abort-both']);
+  });
+
+  it('after the target committed, a source that cannot discard its copy does not undo the move', async () => {
+    const { io, calls } = fakeIo({ failCommitSource: true });
+    const rec = await runMigration(io, inp, new LiveTask({ id: 't', kind: 'vm.migrate', target: 'vm/web' }));
+    assert.equal(rec.outcome, 'succeeded');
+    assert.ok(calls.includes('activate') && !calls.includes('abort-both'));
+  });
+});
+
+describe('transfer steps from agent reports', () => {
+  it('keeps transfer steps, infers the rest', async () => {
+    const { transferStep, transferPercent } = await import('./steps.js');
+    assert.equal(transferStep(prog({ step: 'iterative-transfer', rounds: 3 })), 'iterative-transfer');
+    assert.equal(transferStep(prog({ step: 'commitment', state: 'completed' })), 'stop-and-copy');
+    assert.equal(transferStep(prog({ step: 'whatever', rounds: 1 })), 'initial-transfer');
+    assert.equal(transferStep(prog({ step: 'whatever', rounds: 4 })), 'iterative-transfer');
+    assert.equal(transferPercent(prog({ percent: 50 })), 50);
+    assert.equal(transferPercent(prog({ percent: 100 })), 90);
+  });
+});
