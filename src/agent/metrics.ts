@@ -37,10 +37,14 @@ export async function vmMetrics(vm: VmRuntime): Promise<VmMetrics | undefined> {
   return m;
 }
 
+const isLive = (state: VmStatus['state']): boolean => state !== 'stopped' && state !== 'crashed' && state !== 'suspended';
+
 export async function vmStatus(vm: VmRuntime, withMetrics = true): Promise<VmStatus> {
+  const metrics = withMetrics && isLive(vm.rec.state) ? await vmMetrics(vm) : undefined;
+  // Read the record only after the QMP queries: an action may have finished meanwhile, and a
+  // status carrying the state from before it would overwrite the newer one at the controller.
   const r = vm.rec;
-  const live = r.state !== 'stopped' && r.state !== 'crashed' && r.state !== 'suspended';
-  const metrics = withMetrics && live ? await vmMetrics(vm) : undefined;
+  const live = isLive(r.state);
   return {
     name: r.spec.name,
     uuid: r.spec.uuid,
@@ -48,7 +52,7 @@ export async function vmStatus(vm: VmRuntime, withMetrics = true): Promise<VmSta
     spec: r.spec,
     ...(live && r.pid !== undefined ? { pid: r.pid } : {}),
     ...(live && r.accel ? { accel: r.accel } : {}),
-    ...(metrics ? { metrics } : {}),
+    ...(metrics && live ? { metrics } : {}),
     endpoints: live ? r.endpoints : [],
     ...(r.error ? { error: r.error } : {}),
   };
