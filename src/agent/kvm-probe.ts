@@ -1,11 +1,12 @@
 // Is KVM usable? /dev/kvm opening is not enough: on our machines KVM guests hang right after
 // the kernel decompresses (QEMU-NOTES.md). So the probe boots the demo guest under KVM and
 // waits for its first heartbeat line; anything else within the timeout means TCG. The answer
-// is cached per host boot (keyed by /proc/sys/kernel/random/boot_id) in the temp dir, since
-// every agent on the host would get the same one and a failed probe costs the whole timeout.
+// is cached per host boot (keyed by /proc/sys/kernel/random/boot_id) in /run/ferry (root's,
+// mode 0700: a file others can plant must not decide the accelerator), since every agent on the
+// host would get the same answer and a failed probe costs the whole timeout. The probe QEMU runs
+// under `setpriv --pdeathsig KILL` so it dies with the agent even if the agent is SIGKILLed.
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QEMU_BINARY } from './qemu-command.js';
 import { log } from './log.js';
@@ -13,7 +14,9 @@ import { killPid } from './proc.js';
 import { writeJsonAtomic, type Accel } from './vm-dir.js';
 
 export const KVM_PROBE_TIMEOUT_MS = 10_000;
-const CACHE_FILE = join(tmpdir(), 'ferry-kvm-probe.json');
+const CACHE_DIR = '/run/ferry';
+const CACHE_FILE = join(CACHE_DIR, 'kvm-probe.json');
+const SETPRIV = '/usr/bin/setpriv';
 
 export type AccelChoice = 'auto' | 'tcg' | 'kvm';
 
@@ -48,6 +51,7 @@ export async function resolveAccel(choice: AccelChoice, guestDir: string): Promi
   const usable = await probeKvm(kernel, initrd, KVM_PROBE_TIMEOUT_MS);
   log('kvm probe: %s', usable ? 'KVM runs guests' : 'KVM unusable, using tcg');
   try {
+    mkdirSync(CACHE_DIR, { recursive: true, mode: 0o700 });
     writeJsonAtomic(CACHE_FILE, { bootId: id, usable });
   } catch {
     // cache is an optimisation only
@@ -62,7 +66,8 @@ export function probeKvm(kernel: string, initrd: string, timeoutMs: number): Pro
     '-m', '128M', '-serial', 'stdio', '-kernel', kernel, '-initrd', initrd, '-append', 'console=ttyS0 quiet panic=-1 ferry.workload=idle',
   ];
   return new Promise((resolve) => {
-    const child = spawn(QEMU_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, argv] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', QEMU_BINARY, ...args]] : [QEMU_BINARY, args];
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let seen = '';
     let done = false;
     const finish = (ok: boolean): void => {

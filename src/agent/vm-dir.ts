@@ -8,7 +8,7 @@
 // The agent is stateless apart from this directory, so a restarted agent re-attaches from it.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Endpoint, VmSpec, VmState } from '../wire/index.js';
+import { FerryError, VM_NAME_PATTERN, type Endpoint, type VmSpec, type VmState } from '../wire/index.js';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -35,7 +35,11 @@ export function vmsRoot(dataDir: string): string {
   return join(dataDir, 'vms');
 }
 
+const VM_NAME_RE = new RegExp(VM_NAME_PATTERN);
+
 export function vmPaths(dataDir: string, name: string): VmPaths {
+  // The name becomes a path (and removeVmDir deletes it recursively): never let it leave vms/.
+  if (!VM_NAME_RE.test(name)) throw new FerryError('INVALID_REQUEST', `invalid VM name '${name.slice(0, 80)}'`, { field: 'name' });
   const dir = join(vmsRoot(dataDir), name);
   return {
     dir,
@@ -78,7 +82,7 @@ export function listVmNames(dataDir: string): string[] {
   const root = vmsRoot(dataDir);
   if (!existsSync(root)) return [];
   return readdirSync(root, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(join(root, d.name, 'vm.json')))
+    .filter((d) => d.isDirectory() && VM_NAME_RE.test(d.name) && existsSync(join(root, d.name, 'vm.json')))
     .map((d) => d.name)
     .sort();
 }
