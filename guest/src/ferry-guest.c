@@ -227,6 +227,28 @@ static void report_bad(const char *where, uint64_t idx, uint32_t gen, int word, 
         (unsigned long long)(page_base(idx, gen) ^ ((uint64_t)word * WORD_K)), where);
 }
 
+/* The working set must fit in the guest, or the OOM killer ends the writer and nothing is
+ * dirtied at all (a 128 MiB guest has about 84 MiB available). Clamp it to what is available
+ * now, less a margin for the kernel and the rest of userland, and say so on the console;
+ * the heartbeat line reports the set actually in use as set_mib=. */
+#define DIRTY_MARGIN_MIB 24u
+static void clamp_dirty_set(void) {
+  FILE *f = fopen("/proc/meminfo", "r");
+  if (!f) return;
+  char key[64];
+  unsigned long kib = 0, v;
+  while (fscanf(f, "%63s %lu kB\n", key, &v) == 2) {
+    if (!strcmp(key, "MemAvailable:")) { kib = v; break; }
+  }
+  fclose(f);
+  unsigned avail_mib = (unsigned)(kib / 1024);
+  unsigned fit = avail_mib > DIRTY_MARGIN_MIB + 4 ? avail_mib - DIRTY_MARGIN_MIB : 4;
+  if (kib > 0 && dirty_set_mib > fit) {
+    out("ferry-dirty clamped set_mib=%u requested=%u mem_available_mib=%u", fit, dirty_set_mib, avail_mib);
+    dirty_set_mib = fit;
+  }
+}
+
 static void dirty_main(void) {
   size_t npages = (size_t)dirty_set_mib * (1024u * 1024u / PAGE_SIZE_B);
   size_t bytes = npages * PAGE_SIZE_B;
@@ -702,7 +724,10 @@ int main(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  if (wl_dirty) children[nchildren++] = (struct child){.name = "dirty", .fn = dirty_main};
+  if (wl_dirty) {
+    clamp_dirty_set();
+    children[nchildren++] = (struct child){.name = "dirty", .fn = dirty_main};
+  }
   if (wl_cpu) children[nchildren++] = (struct child){.name = "cpu", .fn = cpu_main};
   if (wl_http) children[nchildren++] = (struct child){.name = "http", .fn = http_main};
   for (int i = 0; i < nchildren; i++) start_child(&children[i]);
@@ -730,7 +755,7 @@ int main(int argc, char **argv) {
     ADD("ferry-heartbeat seq=%llu bad=%llu uptime=%.1f wl=%s", (unsigned long long)seq,
         (unsigned long long)ATOMIC_LOAD(&sh->bad), boot_now(), cfg_workload);
     if (wl_dirty)
-      ADD(" dirtied_mib=%llu verified_mib=%llu sweeps=%llu",
+      ADD(" set_mib=%u dirtied_mib=%llu verified_mib=%llu sweeps=%llu", dirty_set_mib,
           (unsigned long long)(ATOMIC_LOAD(&sh->dirtied_pages) * PAGE_SIZE_B >> 20),
           (unsigned long long)(ATOMIC_LOAD(&sh->verified_pages) * PAGE_SIZE_B >> 20),
           (unsigned long long)ATOMIC_LOAD(&sh->sweeps));

@@ -21,14 +21,19 @@ export interface RunResult {
 export interface Heartbeat {
   seq: number;
   bad: number;
+  /** MiB the guest's memory writer has rewritten so far (dirty workload only). */
+  dirtiedMib?: number;
 }
 
-const HEARTBEAT = /ferry-heartbeat seq=(\d+) bad=(\d+)/g;
+const HEARTBEAT = /ferry-heartbeat seq=(\d+) bad=(\d+)([^\n]*)/g;
 
 /** The last heartbeat line in a piece of console output. */
 export function lastHeartbeat(text: string): Heartbeat | undefined {
   let last: Heartbeat | undefined;
-  for (const m of text.matchAll(HEARTBEAT)) last = { seq: Number(m[1]), bad: Number(m[2]) };
+  for (const m of text.matchAll(HEARTBEAT)) {
+    const dirtied = / dirtied_mib=(\d+)/.exec(m[3] ?? '');
+    last = { seq: Number(m[1]), bad: Number(m[2]), ...(dirtied ? { dirtiedMib: Number(dirtied[1]) } : {}) };
+  }
   return last;
 }
 
