@@ -92,6 +92,9 @@ describe('ferry cluster, end to end', { timeout: 15 * 60_000 }, () => {
     await c.ok(['vm', 'restore', 'web']);
     const restored = await c.waitBeat('web', beforeSuspend.seq);
     assert.equal(restored.bad, 0);
+    // Restored, not rebooted: the guest booted once (one seq=0 in the whole console history).
+    const history = (await c.run(['vm', 'console', 'web', '--tail', '1048576'])).stdout;
+    assert.equal(history.match(/ferry-heartbeat seq=0 /g)?.length, 1, 'the guest must not have rebooted');
 
     await c.ok(['vm', 'resize', 'web', '--memory', '96']);
     await waitFor('balloon at 96 MiB', async () => {
