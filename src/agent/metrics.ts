@@ -55,6 +55,7 @@ export async function vmStatus(vm: VmRuntime, withMetrics = true): Promise<VmSta
     ...(metrics && live ? { metrics } : {}),
     endpoints: live ? r.endpoints : [],
     ...(r.error ? { error: r.error } : {}),
+    rev: r.rev ?? 0,
   };
 }
 

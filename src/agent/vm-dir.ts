@@ -19,6 +19,8 @@ export interface VmRecord {
   accel?: Accel;
   endpoints: Endpoint[];
   error?: string;
+  /** +1 on every state change; see VmStatus.rev. */
+  rev?: number;
 }
 
 export interface VmPaths {

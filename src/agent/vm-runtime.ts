@@ -50,7 +50,7 @@ export class VmRuntime {
   }
 
   setState(state: VmState, error?: string): void {
-    this.rec = { ...this.rec, state };
+    this.rec = { ...this.rec, state, rev: (this.rec.rev ?? 0) + 1 };
     if (error !== undefined) this.rec.error = error;
     else if (state !== 'crashed') delete this.rec.error;
     if (state === 'stopped' || state === 'crashed' || state === 'suspended') {

@@ -17,6 +17,7 @@ export const vmTarget = (name: string): string => `vm/${name}`;
 
 export class ClusterState {
   private readonly tombstones = new Map<string, number>(); // uuid -> expiry (monotonic ms)
+  private readonly revs = new Map<string, number>(); // `${host}/${uuid}` -> newest VmStatus.rev applied
   /** VMs being migrated -> their target host: held there as well as at the source until the task ends. */
   private readonly moving = new Map<string, string>();
 
@@ -125,8 +126,23 @@ export class ClusterState {
     return a;
   }
 
+  /** Is this report older than one already applied from the same host? */
+  isStale(host: string, st: VmStatus): boolean {
+    const seen = this.revs.get(`${host}/${st.uuid}`);
+    return st.rev !== undefined && seen !== undefined && st.rev < seen;
+  }
+
+  /** Remembers the newest revision applied for a VM on a host (see VmStatus.rev). */
+  noteRev(host: string, st: VmStatus): void {
+    if (st.rev === undefined) return;
+    const key = `${host}/${st.uuid}`;
+    this.revs.set(key, Math.max(st.rev, this.revs.get(key) ?? 0));
+  }
+
   /** Takes what an agent answered about a VM. */
   applyStatus(st: VmStatus): Vm | undefined {
+    const host = this.vms.get(st.name)?.host;
+    if (host !== undefined) this.noteRev(host, st);
     return this.updateVm(st.name, { state: st.state, endpoints: st.endpoints, error: st.error, ...(st.metrics ? { metrics: st.metrics } : {}) });
   }
 

@@ -103,12 +103,16 @@ export class HostMonitor {
       busy: (name) => this.state.isBusy(name),
       recentlyRemoved: (uuid) => this.state.recentlyRemoved(uuid),
       movingTo: (name) => this.state.movingTo(name),
+      stale: (st) => this.state.isStale(host, st),
     });
     for (const c of changes) {
       switch (c.kind) {
-        case 'update':
+        case 'update': {
+          const st = reported.find((r) => r.name === c.name);
+          if (st) this.state.noteRev(host, st);
           this.state.updateVm(c.name, c.patch);
           break;
+        }
         case 'missing':
           log('VM %s: %s', c.name, c.error);
           this.state.updateVm(c.name, { error: c.error });

@@ -52,3 +52,12 @@ describe('reconcile during a migration', () => {
     assert.equal(out[0]?.kind, 'ignore');
   });
 });
+
+it('a report older than one already applied is skipped, a newer one applied', () => {
+  const rec = { name: 'a', uuid: 'u1', host: 'h1', state: 'paused' } as unknown as Vm;
+  const old = { name: 'a', uuid: 'u1', state: 'running', endpoints: [], rev: 4 } as unknown as VmStatus;
+  const base = { host: 'h1', records: [rec], busy: () => false, recentlyRemoved: () => false, stale: (st: VmStatus) => (st.rev ?? 0) < 5 };
+  assert.deepEqual(reconcile({ ...base, reported: [old] }), []);
+  const fresh = { ...old, state: 'paused', rev: 6 } as VmStatus;
+  assert.deepEqual(reconcile({ ...base, reported: [fresh] }).map((c) => c.kind), ['update']);
+});

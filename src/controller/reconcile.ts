@@ -9,7 +9,8 @@
 //   different VM (that record wins; the agent's VM is ignored and logged);
 // - a VM we place on this host that the agent does not report: keep the record (a host that
 //   forgot a VM is worth a human's attention, not a silent delete) and note it in `error`.
-// VMs with a task in flight are left to that task, which applies the agent's answers itself.
+// VMs with a task in flight are left to that task, which applies the agent's answers itself;
+// a report whose revision is older than one already applied is stale and skipped.
 // A VM being migrated is reported by both hosts (the target holds the incoming copy): the
 // target's report is skipped without a word — it neither becomes a VM of its own nor takes
 // over the record; only the migration task moves the record, after the target's commit.
@@ -32,6 +33,8 @@ export interface ReconcileInput {
   recentlyRemoved: (uuid: string) => boolean;
   /** The host a VM is migrating to, if it is. */
   movingTo?: (name: string) => string | undefined;
+  /** A report older than one already applied (e.g. collected before an action finished). */
+  stale?: (st: VmStatus) => boolean;
 }
 
 export const missingMessage = (host: string): string => `host ${host} does not report this VM`;
@@ -53,7 +56,7 @@ export function reconcile(inp: ReconcileInput): ReconcileChange[] {
       out.push({ kind: 'ignore', name: st.name, why: `name belongs to VM ${rec.uuid} on host ${rec.host}` });
       continue;
     }
-    if (inp.busy(st.name)) continue;
+    if (inp.busy(st.name) || inp.stale?.(st)) continue;
     const patch: VmPatch = { state: st.state, endpoints: st.endpoints, error: st.error };
     if (st.metrics) patch.metrics = st.metrics;
     out.push({ kind: 'update', name: st.name, patch });

@@ -134,5 +134,8 @@ export const VmStatus = Type.Object({
   endpoints: Type.Array(Endpoint),
   /** Why the VM is in `crashed`, or the last failure. */
   error: Type.Optional(Type.String()),
+  /** Revision of the agent's record, +1 on every state change: a report with a lower revision
+   *  than one already applied is stale (a heartbeat collected before an action finished). */
+  rev: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type VmStatus = Static<typeof VmStatus>;
