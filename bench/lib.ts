@@ -75,3 +75,47 @@ export function table(rows: (string | number)[][]): string {
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
   return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n');
 }
+
+export interface Beat {
+  seq: number;
+  bad: number;
+  /** dirtied_mib: MiB the guest's dirty workload has rewritten (dirty workload only). */
+  dirtied?: number;
+}
+
+/** The last complete heartbeat line in a piece of console output. */
+export function lastBeat(text: string): Beat | undefined {
+  let last: Beat | undefined;
+  for (const m of text.matchAll(/ferry-heartbeat seq=(\d+) bad=(\d+)([^\n]*)\n/g)) {
+    const d = / dirtied_mib=(\d+)/.exec(m[3] ?? '');
+    last = { seq: Number(m[1]), bad: Number(m[2]), ...(d ? { dirtied: Number(d[1]) } : {}) };
+  }
+  return last;
+}
+
+/** Peak and first VmRSS (MiB) of some processes, sampled every `everyMs` until stopped. */
+export function sampleRss(pids: number[], everyMs = 100): { stop(): { baseline: number[]; peak: number[]; samples: number } } {
+  const read = (pid: number): number => {
+    try {
+      return rssMiB(pid);
+    } catch {
+      return NaN;
+    }
+  };
+  const baseline = pids.map(read);
+  const peak = [...baseline];
+  let samples = 1;
+  const timer = setInterval(() => {
+    samples++;
+    pids.forEach((pid, i) => {
+      const v = read(pid);
+      if (v > peak[i]!) peak[i] = v;
+    });
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return { baseline, peak, samples };
+    },
+  };
+}
