@@ -31,3 +31,18 @@ test('postcopy-active marks the switch; fail keeps the first cause', () => {
   t.fail('failed', 'X', 'second');
   assert.deepEqual(t.p.error, { code: 'QEMU_FAILED', message: 'first' });
 });
+
+test('disk mirror bytes count first, then RAM on top; percent never runs back', () => {
+  const t = new ProgressTracker('m3', 'source', 64 * MiB, 'precopy');
+  t.updateDisks(32 * MiB, 64 * MiB, 30 * MiB, 100);
+  assert.equal(t.p.percent, 25);
+  assert.equal(t.p.streamBytes, 30 * MiB);
+  t.updateDisks(64 * MiB, 66 * MiB, 60 * MiB, 200); // the guest wrote more meanwhile: len grows
+  assert.equal(t.p.percent, 49.2);
+  t.update({ status: 'active', ram: { transferred: 32 * MiB, remaining: 32 * MiB, 'dirty-sync-count': 1 } }, 300, 61 * MiB);
+  assert.equal(t.p.percent, 75.3);
+  assert.equal(t.p.streamBytes, 93 * MiB);
+  t.update({ status: 'completed', ram: { transferred: 64 * MiB, remaining: 0 } }, 400, 62 * MiB);
+  assert.equal(t.p.percent, 100);
+  assert.equal(t.p.streamBytes, 126 * MiB);
+});

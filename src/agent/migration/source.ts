@@ -8,6 +8,16 @@
 // a pause is ours). Documented exception: once post-copy has switched over, the target holds
 // the running VM and this side cannot resume it; a failure then loses the VM. (QEMU can
 // migrate-pause and recover a post-copy migration; not used yet.)
+//
+// Local disks (copyDisks): first every disk is mirrored into the target over NBD on channels
+// 1.. (disk-mirror.ts); the memory migration starts once all mirrors are READY. The target
+// QEMU runs the guest by itself as soon as the stream completes, so the disks must be final
+// before that: we set `pause-before-switchover`, and in `pre-switchover` (guest stopped, disks
+// flushed, not yet handed over) complete the mirrors without pivot, drop the NBD nodes, wait
+// until the target removed its exports, and only then `migrate-continue`. That holds for
+// post-copy too (QEMU pauses in pre-switchover before switching to post-copy).
+// The alternative, a target kept paused until commit (-S + `cont`), would need a second
+// round trip and a changed QEMU command line, and post-copy cannot wait for it.
 import { join } from 'node:path';
 import { FerryError, type MigrationProgress, type OutgoingMigrationRequest } from '../../wire/index.js';
 import { terminate } from '../actions.js';
@@ -21,6 +31,7 @@ import type { DataSession } from './data-plane.js';
 import { shouldStartPostcopy, type PollSample } from './postcopy-rule.js';
 import { isActiveStatus, ProgressTracker, type QemuMigrateInfo } from './progress.js';
 import { acceptOne, relay, type Relay } from './relay.js';
+import { DiskMirror } from './disk-mirror.js';
 
 const UNLIMITED_BYTES_PER_SEC = 10 * 1024 ** 3;
 const QEMU_CONNECT_TIMEOUT_MS = 10_000;
@@ -35,6 +46,11 @@ export class OutgoingMigration {
   #history: PollSample[] = [];
   #postcopyRequested = false;
   #ending: Promise<void> | undefined;
+  #mirror: DiskMirror | undefined;
+  /** Memory migration started (after the disk mirrors are READY, or at once without disks). */
+  #migrating = false;
+  #switchingOver = false;
+  readonly #startedAt = Date.now();
   readonly #abort = new AbortController();
 
   private constructor(readonly ctx: MigrationContext, readonly req: OutgoingMigrationRequest, readonly vm: VmRuntime) {
@@ -50,7 +66,6 @@ export class OutgoingMigration {
     const vm = ctx.mgr.get(req.vm);
     if (vm.migrationId) throw new FerryError('CONFLICT', `vm ${req.vm} is already being migrated (migration ${vm.migrationId})`);
     if (vm.rec.state !== 'running') throw new FerryError('INVALID_STATE', `vm ${req.vm} is ${vm.rec.state}; only a running vm can be migrated`);
-    if (req.copyDisks && vm.rec.spec.disks.length > 0) throw new FerryError('INVALID_REQUEST', 'migrating local disks is not supported yet', { field: 'body.copyDisks' });
     const m = new OutgoingMigration(ctx, req, vm);
     vm.migrationId = req.migrationId;
     try {
@@ -66,7 +81,6 @@ export class OutgoingMigration {
   async #setup(): Promise<void> {
     const { req, vm, ctx } = this;
     const signal = this.#abort.signal;
-    const p = this.tracker.p;
     const session = await ctx.plane.connect(req.targetDataUrl, req.targetHost, { kind: 'migration', sessionId: req.migrationId, sourceHost: ctx.hostName }, {
       mode: req.transport, signal, ...(req.bandwidthBytesPerSec ? { bandwidthBytesPerSec: req.bandwidthBytesPerSec } : {}),
     });
@@ -78,16 +92,37 @@ export class OutgoingMigration {
       (err: Error & { code?: string }) => this.#onFailure(err.code ?? 'WIRE_FAILED', `data session to ${req.targetHost} failed: ${err.message}`),
     );
     const postcopy = req.strategy !== 'precopy';
+    const disks = req.copyDisks ? vm.rec.spec.disks.length : 0;
     await qmpCall(vm, 'migrate-set-capabilities', {
       capabilities: [
         { capability: 'events', state: true },
         { capability: 'auto-converge', state: req.strategy !== 'postcopy' },
         { capability: 'return-path', state: postcopy },
         { capability: 'postcopy-ram', state: postcopy },
+        { capability: 'pause-before-switchover', state: disks > 0 },
       ],
     });
     const cap = ctx.plane.enforcesBandwidth ? UNLIMITED_BYTES_PER_SEC : (req.bandwidthBytesPerSec ?? UNLIMITED_BYTES_PER_SEC);
     await qmpCall(vm, 'migrate-set-parameters', { 'downtime-limit': req.maxDowntimeMs, 'max-bandwidth': cap, 'max-postcopy-bandwidth': ctx.plane.enforcesBandwidth ? 0 : (req.bandwidthBytesPerSec ?? 0) });
+    if (disks > 0) {
+      this.#mirror = await DiskMirror.start(vm, disks, session, signal, (err: Error & { code?: string }) => {
+        this.#onFailure(err.code?.startsWith('WIRE_') ? err.code : 'WIRE_FAILED', `disk stream to ${req.targetHost} failed: ${err.message}`);
+      });
+      log('migration %s: mirroring %d disk(s) of vm %s to %s', this.id, disks, vm.name, req.targetHost);
+    } else {
+      await this.#startMemory();
+    }
+    Object.assign(this.tracker.p, { state: 'active', step: 'initial-transfer' });
+    this.#timer = setInterval(() => void this.#poll(), POLL_MS);
+    log('migration %s: vm %s -> %s (%s, %s)', this.id, vm.name, req.targetHost, req.strategy, req.transport);
+  }
+
+  /** QEMU's memory migration into our socket, relayed onto channel 0. */
+  async #startMemory(): Promise<void> {
+    const { req, vm } = this;
+    const session = this.#session!;
+    const signal = this.#abort.signal;
+    this.#migrating = true;
     const path = connectablePath(join(vm.paths.dir, 'mig-out.sock'));
     const listener = await acceptOne(path, QEMU_CONNECT_TIMEOUT_MS, signal);
     try {
@@ -100,9 +135,42 @@ export class OutgoingMigration {
     this.#relay = relay(qemu, session.channel(0), (err: Error & { code?: string }) => {
       this.#onFailure(err.code?.startsWith('WIRE_') ? err.code : 'WIRE_FAILED', `stream to ${req.targetHost} failed: ${err.message}`);
     });
-    Object.assign(p, { state: 'active', step: 'initial-transfer' });
-    this.#timer = setInterval(() => void this.#poll(), POLL_MS);
-    log('migration %s: vm %s -> %s (%s, %s)', this.id, vm.name, req.targetHost, req.strategy, req.transport);
+  }
+
+  /** Disk phase: follow the mirrors; once all are READY start the memory migration. */
+  async #pollMirror(mirror: DiskMirror): Promise<void> {
+    if (this.#starting) return;
+    let m;
+    try {
+      m = await mirror.progress();
+    } catch (err) {
+      return this.#onFailure('QEMU_FAILED', (err as Error).message);
+    }
+    if (!this.#isRunning() || this.#ending || this.#migrating) return;
+    this.tracker.updateDisks(m.done, m.total, mirror.bytes(), this.#session?.wireBytes() ?? 0);
+    if (!m.ready) return;
+    log('migration %s: disks in sync (%d bytes), starting the memory migration', this.id, m.done);
+    this.#starting = true;
+    try {
+      await this.#startMemory();
+    } catch (err) {
+      this.#onFailure(err instanceof FerryError ? err.code : 'QEMU_FAILED', (err as Error).message);
+    } finally {
+      this.#starting = false;
+    }
+  }
+
+  #starting = false;
+
+  /** pre-switchover: the guest is stopped; make the target's disks final, then let QEMU go on. */
+  async #switchOver(): Promise<void> {
+    this.#switchingOver = true;
+    try {
+      await this.#mirror?.finish();
+      await qmpCall(this.vm, 'migrate-continue', { state: 'pre-switchover' });
+    } catch (err) {
+      this.#onFailure(err instanceof FerryError ? err.code : 'QEMU_FAILED', `completing the disk copy: ${(err as Error).message}`);
+    }
   }
 
   #qemuDone = false;
@@ -118,6 +186,8 @@ export class OutgoingMigration {
 
   async #poll(): Promise<void> {
     if (!this.#isRunning() || this.#ending) return;
+    if (this.#mirror && !this.#migrating) return this.#pollMirror(this.#mirror);
+    if (this.#starting) return;
     let info: QemuMigrateInfo;
     try {
       info = await qmpCall<QemuMigrateInfo>(this.vm, 'query-migrate');
@@ -125,7 +195,7 @@ export class OutgoingMigration {
       return this.#onFailure('QEMU_FAILED', (err as Error).message);
     }
     if (!this.#isRunning() || this.#ending) return;
-    this.tracker.update(info, this.#session?.wireBytes() ?? 0);
+    this.tracker.update(info, this.#session?.wireBytes() ?? 0, this.#mirror?.bytes() ?? 0);
     const ram = info.ram;
     if (ram) this.#history = [...this.#history.slice(-9), { rounds: ram['dirty-sync-count'] ?? 0, remaining: ram.remaining ?? 0 }];
     if (info.status === 'active' && !this.#postcopyRequested && shouldStartPostcopy(this.req.strategy, this.#history)) {
@@ -133,6 +203,7 @@ export class OutgoingMigration {
       log('migration %s: switching to post-copy after %d rounds', this.id, this.tracker.p.rounds);
       qmpCall(this.vm, 'migrate-start-postcopy').catch((err: Error) => log('migration %s: migrate-start-postcopy: %s', this.id, err.message));
     }
+    if (info.status === 'pre-switchover' && !this.#switchingOver) return this.#switchOver();
     if (info.status === 'completed') return this.#onCompleted(info);
     if (info.status === 'failed') return this.#onFailure('QEMU_FAILED', `QEMU: ${info['error-desc'] ?? 'migration failed'}`);
     if (info.status === 'cancelled') return this.#onFailure('ABORTED', 'QEMU cancelled the migration');
@@ -150,7 +221,9 @@ export class OutgoingMigration {
       await sleep(50);
       info = await qmpCall<QemuMigrateInfo>(this.vm, 'query-migrate').catch(() => info);
     }
-    this.tracker.update(info, this.#session?.wireBytes() ?? 0);
+    this.tracker.update(info, this.#session?.wireBytes() ?? 0, this.#mirror?.bytes() ?? 0);
+    // QEMU's total-time covers the memory migration only; the disks were copied before it.
+    if (this.#mirror) this.tracker.p.totalMs = Date.now() - this.#startedAt;
     this.tracker.p.state = 'completed';
     this.#session?.close();
     const p = this.tracker.p;
@@ -170,6 +243,7 @@ export class OutgoingMigration {
     clearInterval(this.#timer);
     this.#abort.abort();
     this.#relay?.destroy();
+    await this.#mirror?.abort();
     this.#session?.destroy();
     const vm = this.vm;
     try {

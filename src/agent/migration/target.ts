@@ -4,6 +4,10 @@
 // running VM of this host and announces it; abort kills QEMU and removes every file.
 // Until commit the VM is not in the manager's map (the source is the VM of record); its
 // directory carries an `incoming.json` marker so a restarted agent discards it (reattach.ts).
+// With copyDisks the VM's disks arrive over NBD on channels 1.. (disk-export.ts) while QEMU
+// waits for the memory stream; QEMU runs the guest on its own once the stream completes
+// (no -S), which the source holds back until the disks are complete and our exports removed
+// (source.ts, pause-before-switchover).
 import { mkdirSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FerryError, type IncomingMigrationRequest, type MigrationProgress } from '../../wire/index.js';
@@ -15,6 +19,7 @@ import { removeVmDir, vmPaths } from '../vm-dir.js';
 import { VmRuntime } from '../vm-runtime.js';
 import { POLL_MS, type MigrationContext } from './context.js';
 import type { DataSession } from './data-plane.js';
+import { createEmptyDisks, DiskExports } from './disk-export.js';
 import { ProgressTracker, type QemuMigrateInfo } from './progress.js';
 import { connectUnix, relay, type Relay } from './relay.js';
 
@@ -27,6 +32,7 @@ export class IncomingMigration {
   #session: DataSession | undefined;
   #relay: Relay | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #exports: DiskExports | undefined;
 
   private constructor(readonly ctx: MigrationContext, readonly req: IncomingMigrationRequest) {
     this.tracker = new ProgressTracker(req.migrationId, 'target', req.spec.memoryMiB * 1024 * 1024, req.strategy);
@@ -43,8 +49,8 @@ export class IncomingMigration {
     if (ctx.mgr.vms.has(spec.name) || existsSync(vmPaths(ctx.dataDir, spec.name).dir)) {
       throw new FerryError('CONFLICT', `vm ${spec.name} already exists on this host`);
     }
-    if (spec.disks.length > 0) {
-      throw new FerryError('INVALID_REQUEST', req.copyDisks ? 'migrating local disks is not supported yet' : 'shared storage is not configured on this host', { field: 'body.copyDisks' });
+    if (spec.disks.length > 0 && !req.copyDisks) {
+      throw new FerryError('INVALID_REQUEST', 'shared storage is not configured on this host', { field: 'body.copyDisks' });
     }
     const m = new IncomingMigration(ctx, req);
     const vm = m.vm;
@@ -52,8 +58,10 @@ export class IncomingMigration {
       mkdirSync(vm.paths.dir, { recursive: true });
       writeFileSync(join(vm.paths.dir, INCOMING_MARKER), `${JSON.stringify({ migrationId: req.migrationId, sourceHost: req.sourceHost })}\n`);
       vm.save();
+      if (spec.disks.length > 0) await createEmptyDisks(vm.paths.dir, spec.disks);
       await launchQemu(ctx.launch, vm, { incoming: true });
       vm.save();
+      if (spec.disks.length > 0) m.#exports = await DiskExports.start(vm, spec.disks.length);
       const postcopy = req.strategy !== 'precopy';
       await qmpCall(vm, 'migrate-set-capabilities', {
         capabilities: [
@@ -96,6 +104,8 @@ export class IncomingMigration {
     connectUnix(this.sockPath()).then((qemu) => {
       this.#relay = relay(qemu, s.channel(0), (err) => this.#streamEnded(`stream relay failed: ${err.message}`));
     }).catch((err: Error) => this.#fail('QEMU_FAILED', `cannot reach QEMU's incoming socket: ${err.message}`));
+    this.#exports?.attach(s, (err) => this.#streamEnded(`disk relay failed: ${err.message}`))
+      .catch((err: Error) => this.#fail('QEMU_FAILED', `cannot reach QEMU's NBD server: ${err.message}`));
   }
 
   #streamEnd: { at: number; why: string } | undefined;
@@ -114,11 +124,13 @@ export class IncomingMigration {
       return this.#fail('QEMU_FAILED', (err as Error).message);
     }
     if (p.state !== 'active') return;
-    p.streamBytes = this.#relay?.toQemu() ?? 0;
+    p.streamBytes = (this.#relay?.toQemu() ?? 0) + (this.#exports?.bytes() ?? 0);
     p.wireBytes = this.#session?.wireBytes() ?? 0;
     if (info.status === 'postcopy-active') p.switchedToPostcopy = true;
     if (info.status === 'completed') {
       clearInterval(this.#timer);
+      // Normally a no-op by now: the exports went before the source let QEMU switch over.
+      await this.#exports?.remove().catch((err: Error) => log('migration %s: removing disk exports: %s', this.id, err.message));
       Object.assign(p, { state: 'completed', step: 'commitment', percent: 100, remainingBytes: 0 });
       this.#session?.close();
       log('migration %s: target received vm %s', this.id, this.vm.name);
@@ -137,6 +149,7 @@ export class IncomingMigration {
     log('migration %s: target failed: %s', this.id, message);
     this.#session?.destroy();
     this.#relay?.destroy();
+    this.#exports?.destroy();
   }
 
   /** Step 6/7 at the target: the VM runs here; announce it and make it ours. Idempotent. */
@@ -172,6 +185,7 @@ export class IncomingMigration {
     this.ctx.plane.unexpect(this.id);
     this.#session?.destroy();
     this.#relay?.destroy();
+    this.#exports?.destroy();
     if (this.vm.rec.pid !== undefined) await terminate(this.vm, 0).catch((err: Error) => log('migration %s: kill target QEMU: %s', this.id, err.message));
     if (!this.ctx.mgr.vms.has(this.vm.name)) removeVmDir(this.ctx.dataDir, this.vm.name);
   }
