@@ -1,0 +1,211 @@
+// Live migration under faults, end to end through the CLI (issue 3, "How it is shown"): a
+// 2-host cluster under TCG and a demo guest that keeps dirtying memory, migrated slowly
+// (--bandwidth 1M, pre-copy) so each fault lands mid-transfer:
+//   - abort from the CLI (`ferry task abort`),
+//   - SIGKILL of the target agent,
+//   - the link going silent (SIGSTOP of the target agent: its sockets stay open but nothing
+//     answers, the closest honest stand-in for a cut cable without a product hook).
+// Each time: the task ends and says why, the VM is still running at its source with its
+// heartbeat counting on and bad=0, and the target holds no leftover (no VM dir, no QEMU).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Host, Task, Vm } from '../../src/wire/controller-api.js';
+import { findQemuPids } from '../../src/agent/index.js';
+import { isAlive } from '../../src/cli/process.js';
+import { TestCluster, waitFor, type Heartbeat } from './harness.js';
+
+const VM = 'faulty';
+
+/** PIDs of live (non-zombie) processes whose command line carries `needle` (the VM's uuid). */
+function pidsWith(needle: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (state === 'Z' || state === 'X') continue;
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+describe('live migration faults, end to end', { timeout: 20 * 60_000 }, () => {
+  const c = new TestCluster();
+  let vm: Vm;
+  /** Processes we SIGSTOPped: continued in `after` whatever happened. */
+  const stopped = new Set<number>();
+
+  const agent = (name: string) => {
+    const a = c.clusterFile().agents.find((x) => x.name === name);
+    assert.ok(a, `agent ${name} in cluster.json`);
+    return a;
+  };
+  const other = (h: string): string => (h === 'host1' ? 'host2' : 'host1');
+
+  before(async () => {
+    await c.ok(['up', '--hosts', '2', '--port', '0', '--accel', 'tcg']);
+    vm = await c.json<Vm>(['vm', 'create', VM, '--memory', '256', '--workload', 'dirty:16:48']);
+    assert.equal(vm.state, 'running');
+    await c.waitBeat(VM, 2);
+  });
+
+  after(async () => {
+    for (const pid of stopped) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // gone
+      }
+    }
+    await c.cleanup();
+  });
+
+  /** Starts a slow pre-copy migration and returns its task once bytes are moving. */
+  async function startSlowMigration(to: string): Promise<Task> {
+    const task = await c.json<Task>(['vm', 'migrate', VM, '--to', to, '--bandwidth', '1M', '--strategy', 'precopy', '--no-wait']);
+    assert.equal(task.kind, 'vm.migrate');
+    // Transfer progress maps onto the task's 10..90; above 10 means the source reported bytes moved.
+    return waitFor(`task ${task.id} mid-transfer`, async () => {
+      const t = await c.json<Task>(['task', 'show', task.id]);
+      assert.ok(t.state === 'running' || t.state === 'queued', `task ended early: ${JSON.stringify(t)}`);
+      return /^(initial|iterative)-transfer/.test(t.message) && t.progress > 10 ? t : undefined;
+    }, 120_000, 500);
+  }
+
+  function waitTaskEnd(id: string, timeoutMs = 120_000): Promise<Task> {
+    return waitFor(`task ${id} to end`, async () => {
+      const t = await c.json<Task>(['task', 'show', id]);
+      return t.state === 'running' || t.state === 'queued' ? undefined : t;
+    }, timeoutMs, 500);
+  }
+
+  /** The VM is recorded at `host`, running, and its guest keeps counting with intact memory. */
+  async function assertStillAtSource(host: string): Promise<Heartbeat> {
+    const shown = await c.json<Vm>(['vm', 'show', VM]);
+    assert.equal(shown.host, host, 'the VM of record stays at its source');
+    assert.equal(shown.state, 'running');
+    const hb = await c.waitBeat(VM, 0);
+    const next = await c.waitBeat(VM, hb.seq);
+    assert.ok(next.seq > hb.seq);
+    assert.equal(next.bad, 0, `guest memory intact: ${JSON.stringify(next)}`);
+    const src = agent(host);
+    assert.equal(findQemuPids(src.dataDir).length, 1, `one QEMU for ${VM} at ${host}`);
+    return next;
+  }
+
+  /** Target-side QEMUs of this VM: processes carrying its uuid that the source does not own. */
+  function targetQemus(source: string): number[] {
+    const own = new Set(findQemuPids(agent(source).dataDir));
+    return pidsWith(vm.spec.uuid).filter((p) => !own.has(p));
+  }
+
+  function assertNoLeftover(source: string, target: string): void {
+    const dir = join(agent(target).dataDir, 'vms', VM);
+    assert.equal(existsSync(dir), false, `${dir} is gone`);
+    assert.deepEqual(findQemuPids(agent(target).dataDir), [], `no QEMU in ${target}'s data dir`);
+    assert.deepEqual(targetQemus(source), [], `no other QEMU for ${VM} (uuid ${vm.spec.uuid})`);
+  }
+
+  function waitNoLeftover(source: string, target: string, timeoutMs = 60_000): Promise<true> {
+    return waitFor(`${target} to hold no leftover of ${VM}`, () => {
+      assertNoLeftover(source, target);
+      return Promise.resolve(true as const);
+    }, timeoutMs, 500);
+  }
+
+  async function waitHostUp(name: string): Promise<void> {
+    await waitFor(`${name} up`, async () => (await c.json<Host[]>(['host', 'list'])).find((h) => h.name === name)?.state === 'up', 60_000, 500);
+  }
+
+  it('abort from the CLI: the task ends aborted, the VM runs on at its source, the target keeps nothing', async () => {
+    const source = (await c.json<Vm>(['vm', 'show', VM])).host;
+    const target = other(source);
+    const task = await startSlowMigration(target);
+    // The target really had started receiving: its incoming VM dir exists mid-transfer.
+    assert.equal(existsSync(join(agent(target).dataDir, 'vms', VM)), true, 'the target was receiving');
+    await c.ok(['task', 'abort', task.id]);
+    const done = await waitTaskEnd(task.id);
+    assert.equal(done.state, 'aborted', JSON.stringify(done));
+    assert.ok(done.error && done.error.message.length > 0, `the task says why: ${JSON.stringify(done.error)}`);
+    console.log(`abort: task ${done.state}: ${done.error.code}: ${done.error.message}`);
+    await assertStillAtSource(source);
+    await waitNoLeftover(source, target);
+  });
+
+  it('SIGKILL of the target agent: the task fails with a cause, the VM runs on; the restarted agent discards the half-received VM', async () => {
+    const source = (await c.json<Vm>(['vm', 'show', VM])).host;
+    const target = other(source);
+    const task = await startSlowMigration(target);
+    const victim = agent(target);
+    process.kill(victim.pid, 'SIGKILL');
+    const done = await waitTaskEnd(task.id);
+    assert.equal(done.state, 'failed', JSON.stringify(done));
+    assert.ok(done.error && done.error.message.length > 0, `the task says why: ${JSON.stringify(done.error)}`);
+    assert.match(done.error.message, new RegExp(`${target}|data session|link|WIRE_|HOST_DOWN|ECONNRE`), 'the cause names the target or the link');
+    console.log(`SIGKILL target: task ${done.state}: ${done.error.code}: ${done.error.message}`);
+    await assertStillAtSource(source);
+    // The target's QEMU is its own process and may outlive its agent; with no agent, nothing
+    // there could clean up yet.
+    console.log(`SIGKILL target: before the agent restarts: ${targetQemus(source).length} target QEMU(s), dir ${existsSync(join(victim.dataDir, 'vms', VM)) ? 'present' : 'absent'}`);
+    await waitFor(`agent ${target} gone`, () => Promise.resolve(!isAlive(victim.pid)), 10_000, 100);
+    await c.ok(['up', '--hosts', '2', '--port', '0', '--accel', 'tcg']);
+    assert.notEqual(agent(target).pid, victim.pid, `${target}'s agent was restarted`);
+    await waitHostUp(target);
+    assertNoLeftover(source, target);
+    await assertStillAtSource(source);
+  });
+
+  /** Set by the silent-link test for the one that follows it. */
+  let silent: { source: string; target: string } | undefined;
+
+  it('the link goes silent (target agent SIGSTOPped): the task fails with a cause and the VM runs on at its source', async () => {
+    const source = (await c.json<Vm>(['vm', 'show', VM])).host;
+    const target = other(source);
+    const task = await startSlowMigration(target);
+    const victim = agent(target);
+    stopped.add(victim.pid);
+    process.kill(victim.pid, 'SIGSTOP');
+    try {
+      const done = await waitTaskEnd(task.id);
+      assert.equal(done.state, 'failed', JSON.stringify(done));
+      assert.ok(done.error && done.error.message.length > 0, `the task says why: ${JSON.stringify(done.error)}`);
+      assert.match(done.error.message, new RegExp(`${target}|WIRE_|HOST_DOWN`), 'the cause names the target or the link');
+      console.log(`silent target: task ${done.state}: ${done.error.code}: ${done.error.message}`);
+      await assertStillAtSource(source);
+    } finally {
+      process.kill(victim.pid, 'SIGCONT');
+      stopped.delete(victim.pid);
+    }
+    silent = { source, target };
+    await waitHostUp(target);
+    // The incoming QEMU learns that its stream broke and does not outlive the failed migration.
+    await waitFor('no target QEMU', () => Promise.resolve(targetQemus(source).length === 0), 30_000, 500);
+    await assertStillAtSource(source);
+  });
+
+  // Known gap (reported with issue 3): the controller's abort of the target is skipped while
+  // the target is marked down (it goes down before ferry-wire declares the peer silent) and is
+  // not retried when it comes back; the target agent does not clean up an incoming migration
+  // that failed on its own, so <dataDir>/vms/<name> (with incoming.json) stays until the agent
+  // restarts, and a later migration of the VM to that host is refused with CONFLICT.
+  it('the link goes silent: once the target answers again it keeps nothing', {
+    todo: 'product gap: the target\'s abort is skipped while it is down and never retried; a failed incoming migration keeps its VM dir',
+  }, async () => {
+    assert.ok(silent, 'the silent-link test ran');
+    const { source, target } = silent;
+    try {
+      await waitNoLeftover(source, target, 30_000);
+    } catch (err) {
+      // What the leftover costs: the next migration to that host is refused.
+      const r = await c.run(['vm', 'migrate', VM, '--to', target, '--strategy', 'precopy', '--bandwidth', '1M']);
+      console.log(`silent target: leftover ${join(agent(target).dataDir, 'vms', VM)}; next migration to ${target}: exit ${r.code}: ${r.stderr.trim()}`);
+      throw err;
+    }
+  });
+});
