@@ -27,6 +27,8 @@ export interface MigCluster {
   /** PIDs of the agents of host1 (source) and host2 (target). */
   agents: { host1: number; host2: number };
   dataDirs: string[];
+  /** The last lines of an agent's log that mention `needle` (for a failed run's report). */
+  logTail(host: string, needle: string, lines?: number): string[];
   ferry(args: string[], timeoutMs?: number): Promise<CliResult>;
   down(): Promise<void>;
 }
@@ -82,7 +84,7 @@ export async function loopbackCluster(): Promise<MigCluster> {
     throw new Error(`ferry up failed: ${up.stderr.trim()}`);
   }
   const agent = (n: string): number => p.agents.find((a) => a.name === n)!.pid;
-  return { home, agents: { host1: agent('host1'), host2: agent('host2') }, dataDirs, ferry, down };
+  return { home, agents: { host1: agent('host1'), host2: agent('host2') }, dataDirs, logTail: (h, n, l) => tail(join(home, 'logs', `${h}.log`), n, l), ferry, down };
 }
 
 /** Controller in ns C, host1 in ns A, host2 in ns B, each listening on its namespace's address. */
@@ -145,9 +147,17 @@ export async function namespaceCluster(link: NsLink): Promise<MigCluster> {
       await sleep(500);
     }
     await sleep(3000);
-    return { home, agents, dataDirs, ferry: (a, t) => ferry(a, t), down };
+    return { home, agents, dataDirs, logTail: (h, n, l) => tail(join(home, `${h}.log`), n, l), ferry: (a, t) => ferry(a, t), down };
   } catch (err) {
     await down();
     throw err;
+  }
+}
+
+function tail(file: string, needle: string, lines = 4): string[] {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter((l) => l.includes(needle)).slice(-lines);
+  } catch {
+    return [];
   }
 }

@@ -8,12 +8,13 @@
 // memory during Ferry migrations of a 256 MiB and a 1 GiB VM. Prints; never asserts.
 //   node dist/bench/migration.js [--runs N] [--links loopback,tbf] [--methods …] [--quick]
 //        [--memory MIB] [--workload dirty:R:S] [--rss-sizes 256,1024] [--no-rss] [--out DIR]
+//   node dist/bench/migration.js --chart build/bench/migration-….json   (re-draw a chart)
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { renderChart } from './migration-chart.js';
+import { renderChart, type ChartInput } from './migration-chart.js';
 import { loopbackCluster, namespaceCluster, type MigCluster } from './migration-cluster.js';
 import { freePort, multifdCompression, qemuMigrate, startQemu, verifyBeats, type QemuVm } from './migration-qemu.js';
 import { lastBeat, REPO, sampleRss, table, type Beat } from './lib.js';
@@ -31,6 +32,8 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     timeout: { type: 'string', default: '300' },
     out: { type: 'string', default: join(REPO, 'build/bench') },
+    /** Only re-draw the chart of an earlier run's JSON. */
+    chart: { type: 'string' },
   },
 });
 const RUNS = Number(values.runs);
@@ -187,6 +190,11 @@ async function runFerry(cl: MigCluster, linkName: string, link: NsLink | undefin
     const lb = b0 !== undefined && b1 !== undefined ? b1 - b0 : undefined;
     let error: string | undefined = r.code !== 0 || rec?.outcome !== 'succeeded' ? `migrate exited ${r.code}: ${r.stderr.trim() || rec?.error?.message || rec?.outcome}` : undefined;
     let after: Beat | undefined;
+    if (error) {
+      const id = (rec as { id?: string } | undefined)?.id;
+      const lines = [...cl.logTail('host1', id ?? name), ...cl.logTail('host2', id ?? name)];
+      if (lines.length > 0) error += ` [agent logs: ${lines.join(' | ').slice(0, 1500)}]`;
+    }
     if (!error) {
       const v = await verifyBeats(before, consoleOf);
       after = v.after;
@@ -228,6 +236,7 @@ const sec = (ms: number): string => (Number.isNaN(ms) ? '-' : (ms / 1000).toFixe
 const msf = (ms: number | undefined): string => (ms === undefined || Number.isNaN(ms) ? '-' : ms.toFixed(0));
 
 function printRows(): void {
+  if (rows.length === 0) return;
   console.log(`\nlive migration: ${MEMORY} MiB demo guest, workload ${WORKLOAD}, TCG, ${RUNS} run(s) per method; fresh VM each run`);
   console.log(
     table([
@@ -264,16 +273,19 @@ function printRss(): void {
   );
   const [small, big] = [Math.min(...RSS_SIZES), Math.max(...RSS_SIZES)];
   for (const t of ['passthrough', 'chunked']) {
-    const peak = (m: number): number | undefined => {
-      const r = rssRows.find((x) => x.memoryMiB === m && x.transport === t);
-      return r ? Math.max(r.source.peak, r.target.peak) : undefined;
+    // Growth during the migration (peak - baseline), the larger of the two agents.
+    const growth = (m: number): number | undefined => {
+      const r = rssRows.find((x) => x.memoryMiB === m && x.transport === t && x.ok);
+      return r ? Math.max(r.source.peak - r.source.baseline, r.target.peak - r.target.baseline) : undefined;
     };
-    const a = peak(small);
-    const b = peak(big);
-    if (a === undefined || b === undefined) continue;
-    const grew = b - a;
-    const verdict = grew < (big - small) / 4 ? 'does not scale with VM size' : 'GROWS with VM size';
-    console.log(`  ${t}: highest agent peak ${a.toFixed(0)} MiB at ${small} MiB, ${b.toFixed(0)} MiB at ${big} MiB (+${grew.toFixed(0)} MiB for +${big - small} MiB of guest): ${verdict}`);
+    const a = growth(small);
+    const b = growth(big);
+    if (a === undefined || b === undefined) {
+      console.log(`  ${t}: no successful pair of runs at ${small} and ${big} MiB to compare`);
+      continue;
+    }
+    const verdict = b - a < (big - small) / 4 ? 'does not scale with VM size' : 'GROWS with VM size';
+    console.log(`  ${t}: agent growth during the migration +${a.toFixed(0)} MiB at ${small} MiB, +${b.toFixed(0)} MiB at ${big} MiB (guest +${big - small} MiB): ${verdict}`);
   }
 }
 
@@ -292,10 +304,7 @@ async function main(): Promise<void> {
         link = await createLink('t');
         console.log(`${linkName}: namespaces ${Object.values(link.ns).join(', ')}; ${link.shaping}`);
       }
-      const ferryMethods = METHODS.filter((m) => m.startsWith('ferry-'));
-      if (ferryMethods.length > 0 || (linkName === 'loopback' && RSS_SIZES.length > 0)) {
-        cl = link ? await namespaceCluster(link) : await loopbackCluster();
-      }
+      if (RUNS > 0 && METHODS.some((m) => m.startsWith('ferry-'))) cl = link ? await namespaceCluster(link) : await loopbackCluster();
       for (let run = 1; run <= RUNS; run++) {
         for (const method of METHODS) {
           process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${linkName} ${method} run ${run}… `);
@@ -304,12 +313,20 @@ async function main(): Promise<void> {
           process.stderr.write(`${row.ok ? 'ok' : `FAILED: ${row.error}`} total ${sec(row.totalMs)} s, downtime ${msf(row.downtimeMs)} ms, ${mb(row.wireBytes)} MB\n`);
         }
       }
-      if (linkName === 'loopback' && cl) {
+      if (linkName === 'loopback') {
+        await cl?.down();
+        cl = undefined;
+        // A fresh cluster for each measurement, so every baseline is an agent that has not migrated yet.
         for (const size of RSS_SIZES) {
           for (const t of ['passthrough', 'chunked']) {
             process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] RSS ${size} MiB ${t}… `);
-            const row = await runFerry(cl, 'loopback', undefined, t, 0, size, (r) => rssRows.push(r));
-            process.stderr.write(`${row.ok ? 'ok' : `FAILED: ${row.error}`}\n`);
+            const rc = await loopbackCluster();
+            try {
+              const row = await runFerry(rc, 'loopback', undefined, t, 0, size, (r) => rssRows.push(r));
+              process.stderr.write(`${row.ok ? 'ok' : `FAILED: ${row.error}`}\n`);
+            } finally {
+              await rc.down();
+            }
           }
         }
       }
@@ -349,4 +366,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (values.chart) console.log(`chart: ${await renderChart(JSON.parse(readFileSync(values.chart, 'utf8')) as ChartInput, values.chart.replace(/\.json$/, ''))}`);
+else await main();
