@@ -113,6 +113,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       log('closing');
       monitor.stop();
       sse.closeAll();
+      migrations.close();
       await runner.close();
       await app.close();
       db.close();

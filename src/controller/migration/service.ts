@@ -6,6 +6,7 @@ import type { Task } from '../../wire/controller-api.js';
 import type { MigrateRequest, MigrationPlan, MigrationRecord } from '../../wire/migration.js';
 import type { AgentPool } from '../agents.js';
 import { vmTarget, type ClusterState } from '../cluster-state.js';
+import { FerryError } from '../../wire/errors.js';
 import { InvalidRequestError, InvalidStateError, NotFoundError } from '../errors.js';
 import { createLog } from '../log.js';
 import { checkFits, DEFAULT_LIMITS, type PlacementLimits } from '../placement.js';
@@ -18,6 +19,11 @@ const log = createLog('ferry:controller:migration');
 /** A dry run answers synchronously; measuring takes a dirty-rate sample and a link probe. */
 const DRY_RUN_TIMEOUT_MS = 60_000;
 const CONSOLE_TAIL_BYTES = 2048;
+/** Background retries of an abort that did not reach an agent: every 5 s for 3 minutes. */
+const ABORT_ATTEMPTS = 36;
+const ABORT_RETRY_MS = 5000;
+/** How long a failing migration task waits for each side's first abort attempt. */
+const FIRST_ABORT_WAIT_MS = 20_000;
 
 export type MigrateReply = { status: 200; plan: MigrationPlan } | { status: 202; task: Task };
 
@@ -28,6 +34,13 @@ export class MigrationService {
     readonly records: MigrationsRepo,
     private readonly limits: PlacementLimits = DEFAULT_LIMITS,
   ) {}
+
+  private closed = false;
+
+  /** Stops background abort retries (the controller is shutting down). */
+  close(): void {
+    this.closed = true;
+  }
 
   async migrate(name: string, req: MigrateRequest): Promise<MigrateReply> {
     const inp = this.precheck(name, req);
@@ -93,11 +106,27 @@ export class MigrationService {
     const agentOf = (host: string) => this.agents.forUrl(this.state.requireHostUp(host).info.url);
     const source = () => agentOf(inp.vm.host);
     const target = () => agentOf(inp.to);
-    const abortOn = async (side: string, agent: () => ReturnType<typeof agentOf>): Promise<void> => {
-      try {
-        await agent().abortMigration(inp.id);
-      } catch (err) {
-        log('migration %s: abort on %s failed: %s', inp.id, side, (err as Error).message);
+    // Aborts go out even to a host marked down (it may only be slow or cut off for a moment),
+    // and a failed one is retried in the background until it lands: an agent that never hears
+    // the abort would keep a half-received VM that blocks the next migration of the same name.
+    const anyAgent = (host: string) => {
+      const h = this.state.hosts.get(host);
+      if (!h) throw new NotFoundError(`host ${host}`);
+      return this.agents.forUrl(h.info.url);
+    };
+    const abortOn = async (side: string, host: string): Promise<void> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await anyAgent(host).abortMigration(inp.id);
+          if (attempt > 1) log('migration %s: abort on %s landed (attempt %d)', inp.id, side, attempt);
+          return;
+        } catch (err) {
+          log('migration %s: abort on %s failed (attempt %d): %s', inp.id, side, attempt, (err as Error).message);
+          // Only an agent we could not reach is worth asking again; any answer is final.
+          const unreachable = err instanceof FerryError && (err.code === 'HOST_DOWN' || err.code === 'TIMEOUT');
+          if (!unreachable || attempt >= ABORT_ATTEMPTS || this.closed) return;
+          await new Promise((r) => setTimeout(r, ABORT_RETRY_MS).unref());
+        }
       }
     };
     return {
@@ -109,7 +138,13 @@ export class MigrationService {
       commitTarget: (signal) => target().commitMigration(inp.id, signal),
       commitSource: () => source().commitMigration(inp.id),
       abortBoth: async () => {
-        await Promise.all([abortOn(`source ${inp.vm.host}`, source), abortOn(`target ${inp.to}`, target)]);
+        // Wait for the first attempt on each side only; retries continue in the background.
+        const first = (side: string, host: string) =>
+          new Promise<void>((resolve) => {
+            void abortOn(side, host).finally(resolve);
+            setTimeout(resolve, FIRST_ABORT_WAIT_MS).unref();
+          });
+        await Promise.all([first(`source ${inp.vm.host}`, inp.vm.host), first(`target ${inp.to}`, inp.to)]);
       },
       activate: async () => {
         const site = this.state.hosts.get(inp.to)?.info.site ?? inp.vm.site;
