@@ -100,7 +100,8 @@ export async function namespaceCluster(link: NsLink): Promise<MigCluster> {
   const start = (ns: string, args: string[], log: string): number => {
     const fd = openSync(join(home, log), 'a');
     try {
-      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, FERRY, ...args], { stdio: ['ignore', fd, fd], env: { ...process.env } });
+      // DEBUG: the agents' migration log lines, quoted in the report of a failed run.
+      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, FERRY, ...args], { stdio: ['ignore', fd, fd], env: { DEBUG: 'ferry:agent*', ...process.env } });
       child.on('error', () => undefined);
       procs.push(child.pid!);
       return child.pid!;
