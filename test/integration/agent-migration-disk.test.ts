@@ -137,20 +137,51 @@ test('VM with a local disk: the disk arrives over NBD and the guest keeps writin
 });
 
 /** A 256 MiB qcow2 whose first 32 MiB hold random data: the mirror must really carry them. */
-function dataImage(): string {
+function dataImage(): { img: string; data: Buffer } {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-migdisk-img-'));
   dirs.push(dir);
   const raw = join(dir, 'data.raw');
-  writeFileSync(raw, randomBytes(32 * 1024 * 1024));
+  const data = randomBytes(32 * 1024 * 1024);
+  writeFileSync(raw, data);
   const img = join(dir, 'data.qcow2');
   execFileSync(QEMU_IMG, ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, img]);
   execFileSync(QEMU_IMG, ['resize', '-q', img, '256M']);
-  return img;
+  return { img, data };
 }
+
+test('disk with 32 MiB of data on a backing image: the target holds a standalone copy, byte for byte', async () => {
+  const { img, data } = dataImage();
+  const spec = demoSpec('d3', { disks: [{ image: img }] });
+  await bootVm(spec);
+  const id = await startMigration(spec);
+  const done = await waitFor('source migration to end', async () => {
+    const p = await a.get<MigrationProgress>(`${P}/migrations/${id}`);
+    return p.state === 'active' || p.state === 'reserved' ? undefined : p;
+  }, 180_000, 200);
+  assert.equal(done.state, 'completed', JSON.stringify(done.error));
+  const srcDisk = lastDisk(await consoleOf(a, 'd3'));
+  await waitFor('target completed', async () => ((await b.get<MigrationProgress>(`${P}/migrations/${id}`)).state === 'completed' ? true : undefined), 30_000);
+  assert.equal((await b.post<MigrationProgress>(`${P}/migrations/${id}/commit`)).state, 'committed');
+  assert.equal((await a.post<MigrationProgress>(`${P}/migrations/${id}/commit`)).state, 'committed');
+  assert.ok(done.streamBytes > data.length, `stream ${done.streamBytes} B carried less than the disk's data`);
+  console.log(`disk migration 128 MiB RAM + 32 MiB disk data: total ${done.totalMs} ms, downtime ${done.downtimeMs} ms, stream ${done.streamBytes} B, wire ${done.wireBytes} B`);
+  await waitDiskAbove(b, 'd3', srcDisk);
+  await b.post(`${P}/vms/d3/stop`);
+  await waitFor('d3 stopped', async () => ((await statusOf(b, 'd3')).state === 'stopped' ? true : undefined), 60_000);
+  const disk = join(dirs[1]!, 'vms', 'd3', 'disk0.qcow2');
+  const info = JSON.parse(execFileSync(QEMU_IMG, ['info', '-U', '--output=json', disk], { encoding: 'utf8' })) as { 'virtual-size': number; 'backing-filename'?: string };
+  assert.equal(info['virtual-size'], 256 * 1024 * 1024);
+  assert.equal(info['backing-filename'], undefined);
+  assert.ok(diskCounter(disk) > srcDisk);
+  // Everything past the guest's record sectors is the image's data (qemu-img dd's count includes the skipped blocks).
+  const out = join(dirs[1]!, 'data-back.raw');
+  execFileSync(QEMU_IMG, ['dd', '-f', 'qcow2', '-O', 'raw', 'bs=1M', 'skip=1', 'count=32', `if=${disk}`, `of=${out}`]);
+  assert.ok(readFileSync(out).equals(data.subarray(1024 * 1024)), 'the target disk differs from the source data');
+});
 
 test('abort mid-mirror: the VM keeps running at the source and writing its disk, the target keeps nothing', async () => {
   // 32 MiB of real data at 512 KiB/s: the mirror runs for about a minute; we abort after 1 MiB.
-  const spec = demoSpec('d2', { disks: [{ image: dataImage() }] });
+  const spec = demoSpec('d2', { disks: [{ image: dataImage().img }] });
   await bootVm(spec);
   const targetPids = findQemuPids(dirs[1]!);
   const id = await startMigration(spec, 512 * 1024);

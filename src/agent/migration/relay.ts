@@ -11,6 +11,8 @@ export interface Relay {
   /** Bytes QEMU wrote into the relay, and bytes the relay gave QEMU. */
   fromQemu(): number;
   toQemu(): number;
+  /** Settles once everything QEMU wrote has been handed to the channel and the channel ended (or closed). */
+  readonly flushed: Promise<void>;
   destroy(): void;
 }
 
@@ -23,9 +25,11 @@ export function relay(qemu: Socket, channel: Duplex, onError: (err: Error) => vo
   };
   qemu.on('error', fail);
   channel.on('error', fail);
+  const flushed = new Promise<void>((resolve) => channel.once('finish', resolve).once('close', resolve));
   qemu.pipe(channel);
   channel.pipe(qemu);
   return {
+    flushed,
     fromQemu: () => qemu.bytesRead,
     toQemu: () => qemu.bytesWritten,
     destroy() {

@@ -19,6 +19,7 @@
 // The alternative, a target kept paused until commit (-S + `cont`), would need a second
 // round trip and a changed QEMU command line, and post-copy cannot wait for it.
 import { join } from 'node:path';
+import type { QmpEvent } from '../../qmp/index.js';
 import { FerryError, type MigrationProgress, type OutgoingMigrationRequest } from '../../wire/index.js';
 import { terminate } from '../actions.js';
 import { connectablePath } from '../launch.js';
@@ -37,6 +38,7 @@ const UNLIMITED_BYTES_PER_SEC = 10 * 1024 ** 3;
 const QEMU_CONNECT_TIMEOUT_MS = 10_000;
 const CANCEL_WAIT_MS = 10_000;
 const SESSION_END_GRACE_MS = 3_000;
+const RELAY_FLUSH_WAIT_MS = 10_000;
 
 export class OutgoingMigration {
   readonly tracker: ProgressTracker;
@@ -108,6 +110,8 @@ export class OutgoingMigration {
       this.#mirror = await DiskMirror.start(vm, disks, session, signal, (err: Error & { code?: string }) => {
         this.#onFailure(err.code?.startsWith('WIRE_') ? err.code : 'WIRE_FAILED', `disk stream to ${req.targetHost} failed: ${err.message}`);
       });
+      // The guest is stopped while QEMU waits in pre-switchover: act on the event, not the next poll.
+      vm.qmp?.on('event', this.#onEvent);
       log('migration %s: mirroring %d disk(s) of vm %s to %s', this.id, disks, vm.name, req.targetHost);
     } else {
       await this.#startMemory();
@@ -161,6 +165,11 @@ export class OutgoingMigration {
   }
 
   #starting = false;
+
+  readonly #onEvent = (ev: QmpEvent): void => {
+    if (ev.event !== 'MIGRATION' || ev.data?.status !== 'pre-switchover') return;
+    if (this.#isRunning() && !this.#ending && !this.#switchingOver) void this.#switchOver();
+  };
 
   /** pre-switchover: the guest is stopped; make the target's disks final, then let QEMU go on. */
   async #switchOver(): Promise<void> {
@@ -216,6 +225,7 @@ export class OutgoingMigration {
   async #onCompleted(info: QemuMigrateInfo): Promise<void> {
     this.#qemuDone = true;
     clearInterval(this.#timer);
+    this.vm.qmp?.off('event', this.#onEvent);
     // Polled exactly at completion QEMU sometimes reports total-time 0 (QEMU-NOTES.md).
     for (let i = 0; i < 5 && !info['total-time']; i++) {
       await sleep(50);
@@ -225,6 +235,9 @@ export class OutgoingMigration {
     // QEMU's total-time covers the memory migration only; the disks were copied before it.
     if (this.#mirror) this.tracker.p.totalMs = Date.now() - this.#startedAt;
     this.tracker.p.state = 'completed';
+    // QEMU is done writing, but the tail of its stream may still sit in our socket: closing the
+    // session now would end channel 0 early and the target would get a truncated stream.
+    await Promise.race([this.#relay?.flushed, sleep(RELAY_FLUSH_WAIT_MS)]);
     this.#session?.close();
     const p = this.tracker.p;
     log('migration %s: completed: %d ms total, %d ms downtime, %d stream bytes, %d wire bytes', this.id, p.totalMs, p.downtimeMs, p.streamBytes, p.wireBytes);
@@ -241,6 +254,7 @@ export class OutgoingMigration {
   /** Cancel QEMU's migration, drop the session, and make sure the VM runs here. */
   async #recover(): Promise<void> {
     clearInterval(this.#timer);
+    this.vm.qmp?.off('event', this.#onEvent);
     this.#abort.abort();
     this.#relay?.destroy();
     await this.#mirror?.abort();
