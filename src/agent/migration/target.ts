@@ -147,9 +147,9 @@ export class IncomingMigration {
     clearInterval(this.#timer);
     this.tracker.fail('failed', code, message);
     log('migration %s: target failed: %s', this.id, message);
-    this.#session?.destroy();
-    this.#relay?.destroy();
-    this.#exports?.destroy();
+    // A half-received VM can never run: the source is still the VM of record. Discard it now
+    // rather than wait for an abort that may never come (the controller may not reach us).
+    this.cleanup().catch((err: Error) => log('migration %s: discarding the failed incoming VM: %s', this.id, err.message));
   }
 
   /** Step 6/7 at the target: the VM runs here; announce it and make it ours. Idempotent. */

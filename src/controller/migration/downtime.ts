@@ -80,7 +80,10 @@ export class DowntimeWatcher {
     while (!this.ac.signal.aborted) {
       await Promise.all(
         (['source', 'target'] as const).map(async (side) => {
-          const text = await this.read(side).catch(() => '');
+          // A read may throw synchronously (host marked down): never let it end the loop.
+          const text = await Promise.resolve()
+            .then(() => this.read(side))
+            .catch(() => '');
           this.sightings.see(text, side, this.now());
         }),
       );

@@ -130,13 +130,13 @@ export class MigrationService {
       }
     };
     return {
-      measure: (signal) => source().measure({ vm: name, targetHost: inp.to, targetDataUrl: inp.targetDataUrl }, signal),
-      incoming: (req, signal) => target().incoming(req, signal),
-      outgoing: (req, signal) => source().outgoing(req, signal),
-      sourceProgress: (signal) => source().migration(inp.id, signal),
-      targetProgress: (signal) => target().migration(inp.id, signal),
-      commitTarget: (signal) => target().commitMigration(inp.id, signal),
-      commitSource: () => source().commitMigration(inp.id),
+      measure: async (signal) => source().measure({ vm: name, targetHost: inp.to, targetDataUrl: inp.targetDataUrl }, signal),
+      incoming: async (req, signal) => target().incoming(req, signal),
+      outgoing: async (req, signal) => source().outgoing(req, signal),
+      sourceProgress: async (signal) => source().migration(inp.id, signal),
+      targetProgress: async (signal) => target().migration(inp.id, signal),
+      commitTarget: async (signal) => target().commitMigration(inp.id, signal),
+      commitSource: async () => source().commitMigration(inp.id),
       abortBoth: async () => {
         // Wait for the first attempt on each side only; retries continue in the background.
         const first = (side: string, host: string) =>
@@ -154,7 +154,7 @@ export class MigrationService {
         log('VM %s now runs on %s (migration %s)', name, inp.to, inp.id);
       },
       save: (r) => this.records.save(r),
-      console: (side) => (side === 'source' ? source() : target()).console(name, CONSOLE_TAIL_BYTES),
+      console: async (side) => (side === 'source' ? source() : target()).console(name, CONSOLE_TAIL_BYTES),
       log,
     };
   }
