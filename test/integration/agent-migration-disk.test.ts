@@ -9,41 +9,25 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient, type HostInfo, type MigrationProgress, type VmSpec } from '../../src/wire/index.js';
-import { createCa, createKeyAndCsr, signCsr, type KeyAndCert } from '../../src/wire/pki/index.js';
-import { findQemuPids, runAgent, type RunningAgent } from '../../src/agent/index.js';
-import { P, consoleOf, demoSpec, heartbeats, killQemus, lastSeq, statusOf, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
+import { ApiClient, type MigrationProgress, type VmSpec } from '../../src/wire/index.js';
 
-const SECRET = 'sekrit';
+import { findQemuPids } from '../../src/agent/index.js';
+import { MigrationLab } from './migration-lab.js';
+import { P, consoleOf, demoSpec, heartbeats, lastSeq, statusOf, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
+
 const QEMU_IMG = process.env.FERRY_QEMU_IMG ?? 'qemu-img';
-const dirs: string[] = [];
-const agents: RunningAgent[] = [];
+const lab = new MigrationLab('ferry-migdisk');
+const { dirs } = lab;
 let a: ApiClient;
 let b: ApiClient;
 let targetDataUrl: string;
-let ca: KeyAndCert;
-
-async function startAgent(name: string): Promise<ApiClient> {
-  const dataDir = mkdtempSync(join(tmpdir(), `ferry-migdisk-${name}-`));
-  dirs.push(dataDir);
-  const { keyPem, csrPem } = await createKeyAndCsr(name);
-  const tls = { keyPem, certPem: await signCsr(ca, csrPem, name), caPem: ca.certPem };
-  const agent = await runAgent({ name, site: 'main', dataDir, secret: SECRET, accel: 'tcg', tls });
-  agents.push(agent);
-  return new ApiClient(agent.url, SECRET);
-}
 
 before(async () => {
-  ca = await createCa('ferry-test-ca');
-  a = await startAgent('h1');
-  b = await startAgent('h2');
-  targetDataUrl = (await b.get<HostInfo>(`${P}/host`)).dataUrl!;
+  ({ a, b, targetDataUrl } = await lab.startPair());
 });
 
 after(async () => {
-  for (const d of dirs) killQemus(d);
-  for (const ag of agents) await ag.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await lab.close();
 });
 
 const DISK = /ferry-heartbeat seq=\d+ bad=\d+ .*?disk=(\d+)/g;

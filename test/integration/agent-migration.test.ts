@@ -5,49 +5,27 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ApiClient, FerryError, type HostInfo, type MeasureResult, type MigrationProgress, type VmSpec } from '../../src/wire/index.js';
-import { createCa, createKeyAndCsr, signCsr, type KeyAndCert } from '../../src/wire/pki/index.js';
-import { findQemuPids, runAgent, type RunningAgent } from '../../src/agent/index.js';
-import { P, consoleOf, demoSpec, heartbeats, killQemus, lastSeq, statusOf, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
+import { existsSync } from 'node:fs';
 
-const SECRET = 'sekrit';
-const dirs: string[] = [];
-const agents: RunningAgent[] = [];
+import { join } from 'node:path';
+import { ApiClient, FerryError, type MeasureResult, type MigrationProgress, type VmSpec } from '../../src/wire/index.js';
+
+import { findQemuPids } from '../../src/agent/index.js';
+import { MigrationLab } from './migration-lab.js';
+import { P, consoleOf, demoSpec, heartbeats, lastSeq, statusOf, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
+
+const lab = new MigrationLab('ferry-mig');
+const { dirs, agents } = lab;
 let a: ApiClient;
 let b: ApiClient;
 let targetDataUrl: string;
 
-let ca: KeyAndCert;
-
-async function identity(name: string): Promise<{ keyPem: string; certPem: string; caPem: string }> {
-  const { keyPem, csrPem } = await createKeyAndCsr(name);
-  return { keyPem, certPem: await signCsr(ca, csrPem, name), caPem: ca.certPem };
-}
-
-async function startAgent(name: string): Promise<ApiClient> {
-  const dataDir = mkdtempSync(join(tmpdir(), `ferry-mig-${name}-`));
-  dirs.push(dataDir);
-  const agent = await runAgent({ name, site: 'main', dataDir, secret: SECRET, accel: 'tcg', tls: await identity(name) });
-  agents.push(agent);
-  return new ApiClient(agent.url, SECRET);
-}
-
 before(async () => {
-  ca = await createCa('ferry-test-ca');
-  a = await startAgent('h1');
-  b = await startAgent('h2');
-  const host = await b.get<HostInfo>(`${P}/host`);
-  assert.match(host.dataUrl ?? '', /^ferry-wire:\/\/127\.0\.0\.1:\d+$/);
-  targetDataUrl = host.dataUrl!;
+  ({ a, b, targetDataUrl } = await lab.startPair());
 });
 
 after(async () => {
-  for (const d of dirs) killQemus(d);
-  for (const ag of agents) await ag.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await lab.close();
 });
 
 async function bootVm(spec: VmSpec): Promise<number> {

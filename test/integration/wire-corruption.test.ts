@@ -14,43 +14,26 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { once } from 'node:events';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient, type HostInfo, type MigrationProgress, type VmSpec } from '../../src/wire/index.js';
-import { createCa, createKeyAndCsr, signCsr, tlsOptions, type KeyAndCert } from '../../src/wire/pki/index.js';
-import { findQemuPids, runAgent, type RunningAgent } from '../../src/agent/index.js';
+import { ApiClient, type MigrationProgress, type VmSpec } from '../../src/wire/index.js';
+import { tlsOptions } from '../../src/wire/pki/index.js';
+import { findQemuPids } from '../../src/agent/index.js';
+import { MigrationLab } from './migration-lab.js';
 import { crc32 } from '../../src/wire/protocol/checksum.js';
 import { CHUNK_ID_BYTES, CODECS, FRAME_TYPES, HEADER_BYTES, TRAILER_BYTES } from '../../src/wire/protocol/constants.js';
-import { P, consoleOf, demoSpec, heartbeats, killQemus, lastSeq, statusOf, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
+import { P, consoleOf, demoSpec, heartbeats, lastSeq, statusOf, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
 
-const SECRET = 'sekrit';
-const dirs: string[] = [];
-const agents: RunningAgent[] = [];
+const lab = new MigrationLab('ferry-corrupt');
+const { dirs } = lab;
 const servers: net.Server[] = [];
 const sockets = new Set<net.Socket>();
 let a: ApiClient;
 let b: ApiClient;
 let targetDataUrl: string;
-let ca: KeyAndCert;
-
-interface Identity { keyPem: string; certPem: string; caPem: string }
-
-async function identity(name: string): Promise<Identity> {
-  const { keyPem, csrPem } = await createKeyAndCsr(name);
-  return { keyPem, certPem: await signCsr(ca, csrPem, name), caPem: ca.certPem };
-}
-
-async function startAgent(name: string): Promise<ApiClient> {
-  const dataDir = mkdtempSync(join(tmpdir(), `ferry-corrupt-${name}-`));
-  dirs.push(dataDir);
-  const agent = await runAgent({ name, site: 'main', dataDir, secret: SECRET, accel: 'tcg', tls: await identity(name) });
-  agents.push(agent);
-  return new ApiClient(agent.url, SECRET);
-}
 
 function track(s: net.Socket): net.Socket {
   sockets.add(s);
@@ -107,8 +90,8 @@ function corruptFirstRawChunk(from: net.Socket, to: net.Socket, t: Tamper): void
 
 /** A relay that terminates TLS as "h2" towards the source and as "h1" towards the target. */
 async function chunkCorruptingRelay(t: Tamper): Promise<string> {
-  const asTarget = tlsOptions(await identity('h2'));
-  const asSource = tlsOptions(await identity('h1'));
+  const asTarget = tlsOptions(await lab.identity('h2'));
+  const asSource = tlsOptions(await lab.identity('h1'));
   const server = tls.createServer(asTarget.server, (inbound) => {
     track(inbound);
     const outbound = track(tls.connect({ ...targetAddress(), ...asSource.client('h2') }));
@@ -144,20 +127,13 @@ async function ciphertextCorruptingRelay(t: { forwarded: number; corrupted: bool
 }
 
 before(async () => {
-  ca = await createCa('ferry-test-ca');
-  a = await startAgent('h1');
-  b = await startAgent('h2');
-  const host = await b.get<HostInfo>(`${P}/host`);
-  assert.match(host.dataUrl ?? '', /^ferry-wire:\/\/127\.0\.0\.1:\d+$/);
-  targetDataUrl = host.dataUrl!;
+  ({ a, b, targetDataUrl } = await lab.startPair());
 });
 
 after(async () => {
   for (const s of sockets) s.destroy();
   for (const s of servers) s.close();
-  for (const d of dirs) killQemus(d);
-  for (const ag of agents) await ag.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await lab.close();
 });
 
 async function bootVm(spec: VmSpec): Promise<void> {

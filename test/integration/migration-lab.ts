@@ -1,0 +1,57 @@
+// Two in-process agents with data-plane certificates from a throw-away cluster CA: the set-up
+// every agent-level migration test shares. `close()` stops every QEMU the agents started (by
+// PID), then the agents, and removes their data dirs.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runAgent, type RunningAgent } from '../../src/agent/index.js';
+import { killQemus, P } from '../../src/agent/test-support.js';
+import { ApiClient, type HostInfo } from '../../src/wire/index.js';
+import { createCa, createKeyAndCsr, signCsr, type KeyAndCert } from '../../src/wire/pki/index.js';
+
+export const SECRET = 'sekrit';
+
+export interface Identity {
+  keyPem: string;
+  certPem: string;
+  caPem: string;
+}
+
+export class MigrationLab {
+  readonly dirs: string[] = [];
+  readonly agents: RunningAgent[] = [];
+  private ca: KeyAndCert | undefined;
+
+  constructor(private readonly prefix: string) {}
+
+  /** A key and host certificate for `name`, signed by the lab's CA. */
+  async identity(name: string): Promise<Identity> {
+    this.ca ??= await createCa('ferry-test-ca');
+    const { keyPem, csrPem } = await createKeyAndCsr(name);
+    return { keyPem, certPem: await signCsr(this.ca, csrPem, name), caPem: this.ca.certPem };
+  }
+
+  async startAgent(name: string): Promise<ApiClient> {
+    const dataDir = mkdtempSync(join(tmpdir(), `${this.prefix}-${name}-`));
+    this.dirs.push(dataDir);
+    const agent = await runAgent({ name, site: 'main', dataDir, secret: SECRET, accel: 'tcg', tls: await this.identity(name) });
+    this.agents.push(agent);
+    return new ApiClient(agent.url, SECRET);
+  }
+
+  /** Source `h1` and target `h2` (dirs[0], dirs[1]), and the target's ferry-wire endpoint. */
+  async startPair(): Promise<{ a: ApiClient; b: ApiClient; targetDataUrl: string }> {
+    const a = await this.startAgent('h1');
+    const b = await this.startAgent('h2');
+    const host = await b.get<HostInfo>(`${P}/host`);
+    assert.match(host.dataUrl ?? '', /^ferry-wire:\/\/127\.0\.0\.1:\d+$/);
+    return { a, b, targetDataUrl: host.dataUrl! };
+  }
+
+  async close(): Promise<void> {
+    for (const d of this.dirs) killQemus(d);
+    for (const ag of this.agents) await ag.close();
+    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
