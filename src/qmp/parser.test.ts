@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { QmpProtocolError } from './errors.js';
 import { QmpParser, type QmpMessage } from './parser.js';
+import { rng } from '../../test/support/seeded-random.js';
 
 function collect(maxLineBytes?: number): { parser: QmpParser; messages: QmpMessage[] } {
   const messages: QmpMessage[] = [];
@@ -10,18 +11,6 @@ function collect(maxLineBytes?: number): { parser: QmpParser; messages: QmpMessa
 
 function pushBytewise(parser: QmpParser, input: Buffer): void {
   for (let i = 0; i < input.length; i++) parser.push(input.subarray(i, i + 1));
-}
-
-// mulberry32: small seeded PRNG so fuzz failures reproduce.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const GREETING =
@@ -123,7 +112,7 @@ describe('QmpParser', () => {
   });
 
   it('fuzz: random splits of valid streams lose, reorder or invent no message', () => {
-    const rand = prng(0xfe77);
+    const rand = rng(0xfe77);
     const alphabet = ['a', 'Z', ' ', '\\', '"', '\n', '\r', 'é', '✓', '😀', '{', '}', '\u0000'];
     for (let iter = 0; iter < 2000; iter++) {
       const expected: QmpMessage[] = [];
@@ -147,7 +136,7 @@ describe('QmpParser', () => {
   });
 
   it('fuzz: random bytes only ever raise QmpProtocolError', () => {
-    const rand = prng(42);
+    const rand = rng(42);
     const pool = Buffer.from('{}[]":,\r\n \\0123456789abcdefnulltrue\u00e9', 'utf8');
     for (let iter = 0; iter < 3000; iter++) {
       const { parser } = collect(64);

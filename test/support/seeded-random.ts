@@ -1,5 +1,6 @@
-// Helpers shared by the protocol's tests (not part of the public surface).
-/** mulberry32: a small seeded PRNG so fuzz failures reproduce. */
+// Seeded randomness for fuzz tests, so a failure reproduces from its seed.
+
+/** mulberry32: a small seeded PRNG returning numbers in [0, 1). */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
