@@ -2,6 +2,7 @@
 // or host, busy VM, host down, not running, no room on the target), answer a dry run with the
 // plan, otherwise hold the VM's resources on the target too and run the migration as a task.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Task } from '../../wire/controller-api.js';
 import type { MigrateRequest, MigrationPlan, MigrationRecord } from '../../wire/migration.js';
 import type { AgentPool } from '../agents.js';
@@ -125,7 +126,7 @@ export class MigrationService {
           // Only an agent we could not reach is worth asking again; any answer is final.
           const unreachable = err instanceof FerryError && (err.code === 'HOST_DOWN' || err.code === 'TIMEOUT');
           if (!unreachable || attempt >= ABORT_ATTEMPTS || this.closed) return;
-          await new Promise((r) => setTimeout(r, ABORT_RETRY_MS).unref());
+          await sleep(ABORT_RETRY_MS, undefined, { ref: false });
         }
       }
     };
@@ -138,12 +139,8 @@ export class MigrationService {
       commitTarget: async (signal) => target().commitMigration(inp.id, signal),
       commitSource: async () => source().commitMigration(inp.id),
       abortBoth: async () => {
-        // Wait for the first attempt on each side only; retries continue in the background.
-        const first = (side: string, host: string) =>
-          new Promise<void>((resolve) => {
-            void abortOn(side, host).finally(resolve);
-            setTimeout(resolve, FIRST_ABORT_WAIT_MS).unref();
-          });
+        // Wait at most FIRST_ABORT_WAIT_MS per side; further retries go on in the background.
+        const first = (side: string, host: string) => Promise.race([abortOn(side, host), sleep(FIRST_ABORT_WAIT_MS, undefined, { ref: false })]);
         await Promise.all([first(`source ${inp.vm.host}`, inp.vm.host), first(`target ${inp.to}`, inp.to)]);
       },
       activate: async () => {

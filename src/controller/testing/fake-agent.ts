@@ -91,10 +91,8 @@ export class FakeAgent {
     return { reached: reachedP, release };
   }
 
-  /** Migration routes; calls are logged as e.g. `migration outgoing`, `migration commit`. */
-  private async migration(method: string, parts: string[], body: Record<string, unknown>): Promise<FakeReply> {
-    const action = `migration ${parts[1] ?? (method === 'GET' ? 'progress' : parts[0])}`;
-    this.calls.push(action);
+  /** Holds the call if a test asked to, then fails it if a test asked to (each once). */
+  private async intercept(action: string): Promise<FakeReply | undefined> {
     const hold = this.holds.get(action);
     if (hold) {
       this.holds.delete(action);
@@ -102,11 +100,16 @@ export class FakeAgent {
       await hold.release;
     }
     const f = this.failures.get(action);
-    if (f) {
-      this.failures.delete(action);
-      return err(f.status, f.code, f.message);
-    }
-    return this.migrations.handle(method, parts, body);
+    if (!f) return undefined;
+    this.failures.delete(action);
+    return err(f.status, f.code, f.message);
+  }
+
+  /** Migration routes; calls are logged as e.g. `migration outgoing`, `migration commit`. */
+  private async migration(method: string, parts: string[], body: Record<string, unknown>): Promise<FakeReply> {
+    const action = `migration ${parts[1] ?? (method === 'GET' ? 'progress' : parts[0])}`;
+    this.calls.push(action);
+    return (await this.intercept(action)) ?? this.migrations.handle(method, parts, body);
   }
 
   private async handle(req: IncomingMessage): Promise<{ status: number; body?: unknown }> {
@@ -120,17 +123,8 @@ export class FakeAgent {
     if (parts[2] === 'migrations') return this.migration(req.method ?? 'GET', parts.slice(3), body);
     const action = req.method === 'POST' && !name ? 'define' : req.method === 'DELETE' ? 'delete' : (parts[4] ?? 'get');
     this.calls.push(`${action} ${name ?? String(body.name)}`);
-    const hold = this.holds.get(action);
-    if (hold) {
-      this.holds.delete(action);
-      hold.reached();
-      await hold.release;
-    }
-    const f = this.failures.get(action);
-    if (f) {
-      this.failures.delete(action);
-      return err(f.status, f.code, f.message);
-    }
+    const intercepted = await this.intercept(action);
+    if (intercepted) return intercepted;
     if (action === 'define') {
       const spec = body as unknown as VmSpec;
       const st: VmStatus = { name: spec.name, uuid: spec.uuid, state: 'stopped', spec, endpoints: [] };
