@@ -107,12 +107,10 @@ export class HostMonitor {
     });
     for (const c of changes) {
       switch (c.kind) {
-        case 'update': {
-          const st = reported.find((r) => r.name === c.name);
-          if (st) this.state.noteRev(host, st);
+        case 'update':
+          this.state.noteRev(host, c.status);
           this.state.updateVm(c.name, c.patch);
           break;
-        }
         case 'missing':
           log('VM %s: %s', c.name, c.error);
           this.state.updateVm(c.name, { error: c.error });

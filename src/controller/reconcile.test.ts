@@ -15,8 +15,9 @@ const run = (o: Partial<ReconcileInput>) => reconcile({ host: 'h1', records: [],
 
 describe('reconcile', () => {
   it('takes the agent state for a known VM', () => {
-    const out = run({ records: [rec('a', U1)], reported: [st('a', U1, { state: 'paused', error: 'x' })] });
-    assert.deepEqual(out, [{ kind: 'update', name: 'a', patch: { state: 'paused', endpoints: [], error: 'x' } }]);
+    const reported = st('a', U1, { state: 'paused', error: 'x' });
+    const out = run({ records: [rec('a', U1)], reported: [reported] });
+    assert.deepEqual(out, [{ kind: 'update', name: 'a', patch: { state: 'paused', endpoints: [], error: 'x' }, status: reported }]);
   });
   it('leaves a busy VM to its task', () => {
     assert.deepEqual(run({ records: [rec('a', U1)], reported: [st('a', U1)], busy: () => true }), []);

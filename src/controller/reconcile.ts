@@ -19,7 +19,7 @@ import type { VmStatus } from '../wire/vm-spec.js';
 import type { VmPatch } from './vms-repo.js';
 
 export type ReconcileChange =
-  | { kind: 'update'; name: string; patch: VmPatch }
+  | { kind: 'update'; name: string; patch: VmPatch; status: VmStatus }
   | { kind: 'adopt'; status: VmStatus }
   | { kind: 'missing'; name: string; error: string }
   | { kind: 'ignore'; name: string; why: string };
@@ -59,7 +59,7 @@ export function reconcile(inp: ReconcileInput): ReconcileChange[] {
     if (inp.busy(st.name) || inp.stale?.(st)) continue;
     const patch: VmPatch = { state: st.state, endpoints: st.endpoints, error: st.error };
     if (st.metrics) patch.metrics = st.metrics;
-    out.push({ kind: 'update', name: st.name, patch });
+    out.push({ kind: 'update', name: st.name, patch, status: st });
   }
   for (const rec of inp.records) {
     if (rec.host !== inp.host || seen.has(rec.name) || inp.busy(rec.name)) continue;
