@@ -62,8 +62,6 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined> | 
   }
 }
 
-export const HEARTBEAT = /ferry-heartbeat seq=(\d+) bad=(\d+)/;
-
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -76,22 +74,6 @@ export function table(rows: (string | number)[][]): string {
   return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n');
 }
 
-export interface Beat {
-  seq: number;
-  bad: number;
-  /** dirtied_mib: MiB the guest's dirty workload has rewritten (dirty workload only). */
-  dirtied?: number;
-}
-
-/** The last complete heartbeat line in a piece of console output. */
-export function lastBeat(text: string): Beat | undefined {
-  let last: Beat | undefined;
-  for (const m of text.matchAll(/ferry-heartbeat seq=(\d+) bad=(\d+)([^\n]*)\n/g)) {
-    const d = / dirtied_mib=(\d+)/.exec(m[3] ?? '');
-    last = { seq: Number(m[1]), bad: Number(m[2]), ...(d ? { dirtied: Number(d[1]) } : {}) };
-  }
-  return last;
-}
 
 /** Peak and first VmRSS (MiB) of some processes, sampled every `everyMs` until stopped. */
 export function sampleRss(pids: number[], everyMs = 100): { stop(): { baseline: number[]; peak: number[]; samples: number } } {

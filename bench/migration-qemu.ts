@@ -11,7 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildQemuArgs, QEMU_BINARY } from '../src/agent/qemu-command.js';
 import { QmpClient } from '../src/qmp/index.js';
 import { withDefaults } from '../src/wire/vm-spec.js';
-import { lastBeat, REPO, type Beat } from './lib.js';
+import { REPO } from './lib.js';
+import { lastHeartbeat, type Heartbeat } from '../src/wire/heartbeat.js';
 
 export const GUEST_DIR = join(REPO, 'build/guest');
 /** "Without the bandwidth cap": QEMU's default max-bandwidth is 128 MiB/s. */
@@ -129,8 +130,8 @@ export interface QemuRunResult {
   /** QEMU's ram.transferred (+ multifd bytes as QEMU counts them). */
   qemuTransferred: number;
   rounds: number;
-  before?: Beat;
-  after?: Beat;
+  before?: Heartbeat;
+  after?: Heartbeat;
 }
 
 interface MigrateInfo {
@@ -151,7 +152,7 @@ export async function qemuMigrate(src: QemuVm, dst: QemuVm, o: { host: string; p
   await src.qmp.executeRaw('migrate-set-parameters', { 'max-bandwidth': UNCAPPED_BYTES_PER_SEC });
   const uri = `tcp:${o.host}:${o.port}`;
   await dst.qmp.executeRaw('migrate-incoming', { uri });
-  const before = lastBeat(src.console());
+  const before = lastHeartbeat(src.console());
   const t0 = performance.now();
   await src.qmp.executeRaw('migrate', { uri });
   let info: MigrateInfo;
@@ -195,16 +196,16 @@ export async function qemuMigrate(src: QemuVm, dst: QemuVm, o: { host: string; p
 }
 
 /** The guest must keep beating at the destination, past the last beat seen before, with bad=0. */
-export async function verifyBeats(before: Beat | undefined, read: () => string | Promise<string>, timeoutMs = 20_000): Promise<{ ok: boolean; error?: string; after?: Beat }> {
+export async function verifyBeats(before: Heartbeat | undefined, read: () => string | Promise<string>, timeoutMs = 20_000): Promise<{ ok: boolean; error?: string; after?: Heartbeat }> {
   const deadline = Date.now() + timeoutMs;
-  let after: Beat | undefined;
+  let after: Heartbeat | undefined;
   while (Date.now() < deadline) {
-    after = lastBeat(await read());
+    after = lastHeartbeat(await read());
     if (after && after.seq > (before?.seq ?? -1) + 1) break;
     await sleep(500);
   }
   if (!after || after.seq <= (before?.seq ?? -1)) return { ok: false, error: `no heartbeat at the destination after seq ${before?.seq}`, ...(after ? { after } : {}) };
   if (after.bad !== 0) return { ok: false, error: `guest memory check failed at the destination: bad=${after.bad}`, after };
-  if (before?.dirtied !== undefined && (after.dirtied ?? 0) <= before.dirtied) return { ok: false, error: 'the guest stopped dirtying memory', after };
+  if (before?.fields.dirtied_mib !== undefined && Number(after.fields.dirtied_mib ?? 0) <= Number(before.fields.dirtied_mib)) return { ok: false, error: 'the guest stopped dirtying memory', after };
   return { ok: true, after };
 }

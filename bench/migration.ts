@@ -17,7 +17,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { renderChart, type ChartInput } from './migration-chart.js';
 import { loopbackCluster, namespaceCluster, type MigCluster } from './migration-cluster.js';
 import { freePort, multifdCompression, qemuMigrate, startQemu, verifyBeats, type QemuVm } from './migration-qemu.js';
-import { lastBeat, REPO, sampleRss, table, type Beat } from './lib.js';
+import { REPO, sampleRss, table } from './lib.js';
+import { lastHeartbeat, type Heartbeat } from '../src/wire/heartbeat.js';
 import { createLink, netnsAvailable, type NsLink } from './net.js';
 
 const { values } = parseArgs({
@@ -67,8 +68,8 @@ interface Row {
   recordWireBytes?: number;
   rounds: number;
   compression?: string;
-  before?: Beat;
-  after?: Beat;
+  before?: Heartbeat;
+  after?: Heartbeat;
 }
 
 interface RssRow {
@@ -86,11 +87,11 @@ const rows: Row[] = [];
 const rssRows: RssRow[] = [];
 let multifdCodec: string | undefined;
 
-async function waitDirtying(read: () => string | Promise<string>, what: string, timeoutMs = 180_000): Promise<Beat> {
+async function waitDirtying(read: () => string | Promise<string>, what: string, timeoutMs = 180_000): Promise<Heartbeat> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const b = lastBeat(await read());
-    if (b && b.seq >= 3 && (b.dirtied ?? 0) > 0) return b;
+    const b = lastHeartbeat(await read());
+    if (b && b.seq >= 3 && Number(b.fields.dirtied_mib ?? 0) > 0) return b;
     if (Date.now() > deadline) throw new Error(`${what}: no heartbeat with dirtied_mib > 0 within ${timeoutMs / 1000} s (last: ${JSON.stringify(b)})`);
     await sleep(500);
   }
@@ -173,7 +174,7 @@ async function runFerry(cl: MigCluster, linkName: string, link: NsLink | undefin
     const c = await cl.ferry(['vm', 'create', name, '--memory', String(memoryMiB), '--workload', WORKLOAD, '--host', 'host1', '--json'], 180_000);
     if (c.code !== 0) throw new Error(`vm create: ${c.stderr.trim()}`);
     await waitDirtying(consoleOf, `${method} source`);
-    const before = lastBeat(await consoleOf());
+    const before = lastHeartbeat(await consoleOf());
     const sampler = sampleRss([cl.agents.host1, cl.agents.host2]);
     const b0 = await linkBytes(link);
     const t0 = performance.now();
@@ -189,7 +190,7 @@ async function runFerry(cl: MigCluster, linkName: string, link: NsLink | undefin
     }
     const lb = b0 !== undefined && b1 !== undefined ? b1 - b0 : undefined;
     let error: string | undefined = r.code !== 0 || rec?.outcome !== 'succeeded' ? `migrate exited ${r.code}: ${r.stderr.trim() || rec?.error?.message || rec?.outcome}` : undefined;
-    let after: Beat | undefined;
+    let after: Heartbeat | undefined;
     if (error) {
       const id = (rec as { id?: string } | undefined)?.id;
       const lines = [...cl.logTail('host1', id ?? name), ...cl.logTail('host2', id ?? name)];

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findQemuPids } from '../src/agent/index.js';
-import type { Vm } from '../src/wire/index.js';
-import { HEARTBEAT, median, rssMiB, spawnFerry, startCluster, table, until } from './lib.js';
+import { lastHeartbeat, type Vm } from '../src/wire/index.js';
+import { median, rssMiB, spawnFerry, startCluster, table, until } from './lib.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, vms: { type: 'string', default: '10' } } });
 const RUNS = Number(values.runs);
@@ -31,7 +31,7 @@ try {
     const started = spawnFerry(cluster.home, 'vm', 'start', 'boot0');
     await until('first heartbeat via ferry', async () => {
       const text = await cluster.api.get<string>('/api/v1/vms/boot0/console?tailBytes=65536', { text: true }).catch(() => '');
-      return HEARTBEAT.test(text) ? true : undefined;
+      return lastHeartbeat(text) !== undefined ? true : undefined;
     });
     viaFerry.push(performance.now() - t0);
     await started;
@@ -75,7 +75,7 @@ async function bootByHand(argv: string[], vmDir: string): Promise<number> {
   try {
     await until('first heartbeat by hand', () => {
       const log = join(dir, 'console.log');
-      return existsSync(log) && HEARTBEAT.test(readFileSync(log, 'utf8')) ? true : undefined;
+      return existsSync(log) && lastHeartbeat(readFileSync(log, 'utf8')) !== undefined ? true : undefined;
     });
     return performance.now() - t0;
   } finally {

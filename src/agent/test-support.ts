@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { ApiClient, AGENT_API_PREFIX, type VmSpec, type VmStatus } from '../wire/index.js';
 import { findQemuPids } from './index.js';
 import { readProcStat } from './proc.js';
+import { parseHeartbeats } from '../wire/heartbeat.js';
 
 export const P = AGENT_API_PREFIX;
 
@@ -23,12 +24,8 @@ export function demoSpec(name: string, over: Partial<VmSpec> = {}): VmSpec {
   };
 }
 
-export const HEARTBEAT = /ferry-heartbeat seq=(\d+) bad=(\d+)/g;
-
-/** Every heartbeat seq in a console text, in order. */
-export function heartbeats(text: string): { seq: number; bad: number }[] {
-  return [...text.matchAll(HEARTBEAT)].map((m) => ({ seq: Number(m[1]), bad: Number(m[2]) }));
-}
+/** Every heartbeat in a console text, in order (complete lines only). */
+export const heartbeats = parseHeartbeats;
 
 export function lastSeq(text: string): number {
   const hb = heartbeats(text);

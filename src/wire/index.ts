@@ -2,6 +2,7 @@
 // API contracts, error codes, credentials and the HTTP client/server base.
 export * from './vm-spec.js';
 export * from './errors.js';
+export * from './heartbeat.js';
 export * from './vm-actions.js';
 export * from './auth.js';
 export * from './agent-api.js';

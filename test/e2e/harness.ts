@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { findQemuPids } from '../../src/agent/index.js';
 import type { ClusterFile } from '../../src/cli/config.js';
 import { isAlive, terminate } from '../../src/cli/process.js';
+import { lastHeartbeat, type Heartbeat } from '../../src/wire/heartbeat.js';
 
 export const BIN = fileURLToPath(new URL('../../../bin/ferry.js', import.meta.url));
 
@@ -18,24 +19,7 @@ export interface RunResult {
   stderr: string;
 }
 
-export interface Heartbeat {
-  seq: number;
-  bad: number;
-  /** MiB the guest's memory writer has rewritten so far (dirty workload only). */
-  dirtiedMib?: number;
-}
-
-const HEARTBEAT = /ferry-heartbeat seq=(\d+) bad=(\d+)([^\n]*)/g;
-
-/** The last heartbeat line in a piece of console output. */
-export function lastHeartbeat(text: string): Heartbeat | undefined {
-  let last: Heartbeat | undefined;
-  for (const m of text.matchAll(HEARTBEAT)) {
-    const dirtied = / dirtied_mib=(\d+)/.exec(m[3] ?? '');
-    last = { seq: Number(m[1]), bad: Number(m[2]), ...(dirtied ? { dirtiedMib: Number(dirtied[1]) } : {}) };
-  }
-  return last;
-}
+export { lastHeartbeat, type Heartbeat };
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 500): Promise<T> {
   const deadline = Date.now() + timeoutMs;

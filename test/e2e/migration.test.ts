@@ -37,7 +37,7 @@ describe('ferry vm migrate, end to end', { timeout: 15 * 60_000 }, () => {
   it('migrates the running VM; its heartbeat continues on the other host with bad=0', async () => {
     const before = await c.waitBeat('mover', 0);
     // The guest must really be rewriting memory, or bad=0 afterwards would prove nothing.
-    assert.ok((before.dirtiedMib ?? 0) > 0, `guest is dirtying memory: ${JSON.stringify(before)}`);
+    assert.ok(Number(before.fields.dirtied_mib ?? 0) > 0, `guest is dirtying memory: ${JSON.stringify(before)}`);
     const to = other(vm.host);
     const rec = await c.json<MigrationRecord>(['vm', 'migrate', 'mover', '--to', to]);
     assert.equal(rec.outcome, 'succeeded', JSON.stringify(rec));
@@ -49,7 +49,7 @@ describe('ferry vm migrate, end to end', { timeout: 15 * 60_000 }, () => {
     const after = await c.waitBeat('mover', before.seq);
     assert.ok(after.seq > before.seq);
     assert.equal(after.bad, 0);
-    assert.ok((after.dirtiedMib ?? 0) > (before.dirtiedMib ?? 0), `writer kept running after the move: ${JSON.stringify(after)}`);
+    assert.ok(Number(after.fields.dirtied_mib ?? 0) > Number(before.fields.dirtied_mib ?? 0), `writer kept running after the move: ${JSON.stringify(after)}`);
     const list = await c.json<MigrationRecord[]>(['vm', 'migrations', 'mover']);
     assert.equal(list[0]?.id, rec.id);
   });

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseHeartbeatLine, parseHeartbeats, type Heartbeat } from '../../src/wire/heartbeat.js';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..', '..');
 const kernel = join(repoRoot, 'build', 'guest', 'vmlinuz');
@@ -62,26 +63,6 @@ async function freePort(): Promise<number> {
       srv.close(() => res(port));
     });
   });
-}
-
-interface Heartbeat {
-  seq: number;
-  bad: number;
-  fields: Record<string, string>;
-  line: string;
-}
-
-function parseHeartbeat(line: string): Heartbeat | undefined {
-  const i = line.indexOf('ferry-heartbeat ');
-  if (i < 0) return undefined;
-  const text = line.slice(i).trim();
-  const fields: Record<string, string> = {};
-  for (const tok of text.split(/\s+/).slice(1)) {
-    const eq = tok.indexOf('=');
-    if (eq > 0) fields[tok.slice(0, eq)] = tok.slice(eq + 1);
-  }
-  if (fields.seq === undefined || fields.bad === undefined) return undefined;
-  return { seq: Number(fields.seq), bad: Number(fields.bad), fields, line: text };
 }
 
 // ---- a minimal QMP client (the project's own client lives elsewhere) ----
@@ -218,11 +199,7 @@ class Vm {
 
   // Heartbeats from complete console lines only (a chunk may end in the middle of a line).
   heartbeats(): Heartbeat[] {
-    return this.output
-      .split('\n')
-      .slice(0, -1)
-      .map(parseHeartbeat)
-      .filter((h): h is Heartbeat => h !== undefined);
+    return parseHeartbeats(this.output);
   }
 
   // Resolves with the first heartbeat satisfying pred; fails on timeout or QEMU exit.
@@ -297,7 +274,7 @@ function readDiskRecord(dir: string, image: string): DiskRecord {
 
 function assertConsecutive(hbs: Heartbeat[]): void {
   for (let i = 1; i < hbs.length; i++) {
-    assert.equal(hbs[i]!.seq, hbs[i - 1]!.seq + 1, `seq must grow by one: ${hbs[i - 1]!.line} → ${hbs[i]!.line}`);
+    assert.equal(hbs[i]!.seq, hbs[i - 1]!.seq + 1, `seq must grow by one: ${JSON.stringify(hbs[i - 1]!.fields)} → ${JSON.stringify(hbs[i]!.fields)}`);
   }
 }
 
@@ -312,7 +289,7 @@ test('heartbeat counts up and the dirty workload finds no bad pages', { timeout:
     const last = await vm.waitHeartbeat((h) => h.seq >= ready.seq + 8, '8 more heartbeats');
     const hbs = vm.heartbeats().filter((h) => h.seq <= last.seq);
     assertConsecutive(hbs);
-    for (const h of hbs) assert.equal(h.bad, 0, `bad must stay 0: ${h.line}`);
+    for (const h of hbs) assert.equal(h.bad, 0, `bad must stay 0: ${JSON.stringify(h.fields)}`);
     assert.ok(Number(last.fields.dirtied_mib) > Number(ready.fields.dirtied_mib), 'dirtied_mib grows');
     assert.ok(Number(last.fields.verified_mib) > 0, 'pages are verified');
     assert.equal(last.fields.disk, 'none', 'no disk attached');
@@ -356,7 +333,7 @@ test('http workload answers on a forwarded port', { timeout: TEST_TIMEOUT_MS }, 
     };
     const root = await get('/');
     assert.equal(root.status, 200);
-    const hb = parseHeartbeat(root.body);
+    const hb = parseHeartbeatLine(root.body);
     assert.ok(hb, `GET / returns a heartbeat line, got ${JSON.stringify(root.body)}`);
     assert.equal(hb.bad, 0);
     const health = await get('/health');

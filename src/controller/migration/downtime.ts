@@ -5,10 +5,10 @@
 // nominal period. Precision is the polling period plus one console round trip. With no seq
 // seen on both hosts (no demo guest, console unreachable) there is no number: never invent one.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseHeartbeats } from '../../wire/heartbeat.js';
 
 export const HEARTBEAT_PERIOD_MS = 1000;
 export const POLL_MS = 100;
-const LINE = /ferry-heartbeat seq=(\d+) bad=\d+[^\n]*\n/g;
 
 export type Side = 'source' | 'target';
 
@@ -17,8 +17,7 @@ export class HeartbeatSightings {
   private readonly first = new Map<number, { at: number; side: Side }>();
 
   see(text: string, side: Side, at: number): void {
-    for (const m of text.matchAll(LINE)) {
-      const seq = Number(m[1]);
+    for (const { seq } of parseHeartbeats(text)) {
       if (!this.first.has(seq)) this.first.set(seq, { at, side });
     }
   }
