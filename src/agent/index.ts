@@ -144,7 +144,7 @@ export function findQemuPids(dataDir: string): number[] {
 }
 
 /** The {pid, url} an agent wrote to its data dir when it started, if any. */
-export function readAgentFile(dataDir: string): { pid: number; url: string } | undefined {
+function readAgentFile(dataDir: string): { pid: number; url: string } | undefined {
   try {
     return JSON.parse(readFileSync(join(dataDir, 'agent.json'), 'utf8')) as { pid: number; url: string };
   } catch {

@@ -77,7 +77,8 @@ test('a chunk corrupted in flight fails the session with WIRE_CHUNK_CORRUPT and 
   closeTarget();
 });
 
-test('a peer that stops answering pings fails the session with WIRE_PEER_SILENT', async () => {
+// The timeout is a failure limit (a session that never notices the silence hangs), not a measurement.
+test('a peer that stops answering pings fails the session with WIRE_PEER_SILENT', { timeout: 30_000 }, async () => {
   // A fake acceptor: answers the handshake, then reads and ignores everything.
   let fake: net.Socket | undefined;
   const srv = await listen((s) => {
@@ -95,13 +96,11 @@ test('a peer that stops answering pings fails the session with WIRE_PEER_SILENT'
   });
   const sock = net.connect(srv.port, '127.0.0.1');
   await once(sock, 'connect');
-  const t0 = performance.now();
   const client = await openSession(sock, { kind: 'migration', sessionId: 'silent' }, { mode: 'passthrough', pingIntervalMs: 40, missedPingsLimit: 3 });
   const ch = client.channel(0);
   const chErr = new Promise<Error>((resolve) => ch.once('error', resolve));
   assert.equal(await codeOf(client.closed), 'WIRE_PEER_SILENT');
   assert.equal(((await chErr) as { code?: string }).code, 'WIRE_PEER_SILENT');
-  assert.ok(performance.now() - t0 < 5000);
   fake?.destroy();
   srv.close();
 });
