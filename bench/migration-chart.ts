@@ -27,7 +27,9 @@ export interface ChartInput {
 
 const COLORS: Record<string, string> = {
   'qemu-tcp': '#7f8c8d',
+  'qemu-tls': '#b9770e',
   'qemu-multifd': '#2c3e50',
+  'ferry-direct': '#8e44ad',
   'ferry-passthrough': '#2980b9',
   'ferry-chunked': '#27ae60',
 };
@@ -122,19 +124,24 @@ export function buildSvg(r: ChartInput): string {
   parts.push(text(W / 2, H - 6, 'wire bytes: tbf = tx+rx of the source namespace veth; loopback = QEMU ram.transferred or Ferry record wireBytes', { size: 11, anchor: 'middle', fill: '#555' }));
   if (r.rss.length > 0) {
     const sizes = [...new Set(r.rss.map((x) => x.memoryMiB))].sort((a, b) => a - b).map((m) => `${m} MiB VM`);
-    const series = ['source passthrough', 'target passthrough', 'source chunked', 'target chunked'];
-    const rc: Record<string, string> = { 'source passthrough': '#2980b9', 'target passthrough': '#85c1e9', 'source chunked': '#27ae60', 'target chunked': '#82e0aa' };
+    // Per transport: the source agent in the method's colour, the target agent half-transparent (a lighter shade on white).
+    const transports = Object.keys(COLORS).filter((m) => m.startsWith('ferry-')).map((m) => m.slice('ferry-'.length)).filter((t) => r.rss.some((x) => x.transport === t));
+    const series = transports.flatMap((t) => [`source ${t}`, `target ${t}`]);
+    const rc = (s: string): string => {
+      const [side, t] = s.split(' ');
+      return color(`ferry-${t}`) + (side === 'target' ? '80' : '');
+    };
     const val = (g: string, s: string): { v: number; failed: boolean } | undefined => {
       const [side, t] = s.split(' ') as ['source' | 'target', string];
       const row = r.rss.find((x) => `${x.memoryMiB} MiB VM` === g && x.transport === t);
       return row ? { v: row[side].peak - row[side].baseline, failed: false } : undefined;
     };
     series.forEach((s, i) => {
-      const x = 40 + i * 220;
-      parts.push(`<rect x="${x}" y="${H + 8}" width="14" height="14" fill="${rc[s]}"/>`);
-      parts.push(text(x + 20, H + 20, `agent ${s}`, { size: 13 }));
+      const x = 40 + i * 200;
+      parts.push(`<rect x="${x}" y="${H + 8}" width="14" height="14" fill="${rc(s)}"/>`);
+      parts.push(text(x + 20, H + 20, s, { size: 13 }));
     });
-    parts.push(panel(0, H + 26, W, 280, 'Agents\u2019 resident-memory growth during a Ferry migration (peak \u2212 baseline VmRSS, every 100 ms)', 'MiB', sizes, series, val, (s) => rc[s] ?? '#999'));
+    parts.push(panel(0, H + 26, W, 280, 'Agents\u2019 resident-memory growth during a Ferry migration (peak \u2212 baseline VmRSS, every 100 ms)', 'MiB', sizes, series, val, rc));
     H += 26 + 280 + 10;
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}"><rect width="100%" height="100%" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;

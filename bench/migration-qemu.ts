@@ -1,9 +1,10 @@
 // QEMU alone: two QEMU processes with the agent's own demo-guest command line (buildQemuArgs,
 // so the guest is byte-for-byte the one Ferry runs), the destination with `-incoming defer`,
-// and QMP `migrate` over direct TCP. Optionally multifd with compression on both sides.
+// and QMP `migrate` over direct TCP. Optionally multifd with compression on both sides, or
+// QEMU's own mutually authenticated TLS with certificates from the project's PKI.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildQemuArgs, QEMU_BINARY } from '../src/agent/qemu-command.js';
 import { QmpClient } from '../src/qmp/index.js';
 import { withDefaults } from '../src/wire/vm-spec.js';
+import { createCa, createKeyAndCsr, signCsr } from '../src/wire/pki/index.js';
 import { REPO } from './lib.js';
 import { lastHeartbeat, type Heartbeat } from '../src/wire/heartbeat.js';
 
@@ -121,6 +123,52 @@ export async function multifdCompression(vm: QemuVm): Promise<string | undefined
   return undefined;
 }
 
+/** A host's name (its certificate's CN and SAN DNS name) and its QEMU x509 creds directory. */
+export interface TlsHost {
+  name: string;
+  dir: string;
+}
+export interface QemuTls {
+  src: TlsHost;
+  dst: TlsHost;
+}
+
+let credsRoot: string | undefined;
+/**
+ * QEMU's x509 creds for a source and a destination host from a throw-away CA of the project's
+ * own PKI, one directory each in QEMU's layout: ca-cert.pem and the host's one certificate and
+ * key as both server-* and client-*. The SAN carries the name, 127.0.0.1 and `ips`. All under
+ * one temp directory (mkdtemp: mode 0700) removed when this process exits.
+ */
+export async function tlsCreds(src: { name: string; ips: string[] }, dst: { name: string; ips: string[] }): Promise<QemuTls> {
+  if (!credsRoot) {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-tls-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    credsRoot = dir;
+  }
+  const root = credsRoot;
+  const ca = await createCa('ferry-bench CA');
+  const creds = async (h: { name: string; ips: string[] }): Promise<TlsHost> => {
+    const dir = mkdtempSync(join(root, `${h.name}-`));
+    const { keyPem, csrPem } = await createKeyAndCsr(h.name);
+    const certPem = await signCsr(ca, csrPem, h.name, { ips: h.ips });
+    const files = { 'ca-cert.pem': ca.certPem, 'server-cert.pem': certPem, 'client-cert.pem': certPem, 'server-key.pem': keyPem, 'client-key.pem': keyPem };
+    for (const [f, pem] of Object.entries(files)) writeFileSync(join(dir, f), pem, { mode: 0o600 });
+    return { name: h.name, dir };
+  };
+  return { src: await creds(src), dst: await creds(dst) };
+}
+
+/** TLS for one migration: the source checks the destination's name, the destination admits only the source's CN. */
+async function setTls(src: QemuVm, dst: QemuVm, tls: QemuTls): Promise<void> {
+  const creds = (endpoint: string, dir: string) => ({ 'qom-type': 'tls-creds-x509', id: 'tls0', dir, endpoint, 'verify-peer': true });
+  await src.qmp.executeRaw('object-add', creds('client', tls.src.dir));
+  await src.qmp.executeRaw('migrate-set-parameters', { 'tls-creds': 'tls0', 'tls-hostname': tls.dst.name });
+  await dst.qmp.executeRaw('object-add', creds('server', tls.dst.dir));
+  await dst.qmp.executeRaw('object-add', { 'qom-type': 'authz-simple', id: 'authz0', identity: `CN=${tls.src.name}` });
+  await dst.qmp.executeRaw('migrate-set-parameters', { 'tls-creds': 'tls0', 'tls-authz': 'authz0' });
+}
+
 export interface QemuRunResult {
   ok: boolean;
   error?: string;
@@ -142,14 +190,15 @@ interface MigrateInfo {
   ram?: { transferred?: number; 'dirty-sync-count'?: number; 'multifd-bytes'?: number };
 }
 
-/** Migrate `src` into `dst` (started with incoming) over tcp:host:port; verify the guest at the destination. */
-export async function qemuMigrate(src: QemuVm, dst: QemuVm, o: { host: string; port: number; multifd?: string; timeoutMs: number }): Promise<QemuRunResult> {
+/** Migrate `src` into `dst` (started with incoming) over tcp:host:port, optionally in TLS; verify the guest at the destination. */
+export async function qemuMigrate(src: QemuVm, dst: QemuVm, o: { host: string; port: number; multifd?: string; tls?: QemuTls; timeoutMs: number }): Promise<QemuRunResult> {
   const caps = [{ capability: 'events', state: true }, ...(o.multifd ? [{ capability: 'multifd', state: true }] : [])];
   for (const vm of [src, dst]) {
     await vm.qmp.executeRaw('migrate-set-capabilities', { capabilities: caps });
     if (o.multifd) await vm.qmp.executeRaw('migrate-set-parameters', { 'multifd-compression': o.multifd });
   }
   await src.qmp.executeRaw('migrate-set-parameters', { 'max-bandwidth': UNCAPPED_BYTES_PER_SEC });
+  if (o.tls) await setTls(src, dst, o.tls);
   const uri = `tcp:${o.host}:${o.port}`;
   await dst.qmp.executeRaw('migrate-incoming', { uri });
   const before = lastHeartbeat(src.console());

@@ -1,7 +1,9 @@
 // Benchmark (issue 3): the same VM with the same workload migrated by
 //   qemu-tcp            QEMU alone, direct TCP, default settings except max-bandwidth (uncapped)
+//   qemu-tls            the same in QEMU's own mutually authenticated TLS (certificates from our PKI)
 //   qemu-multifd        QEMU alone, multifd + compression (zstd, else zlib) on both sides
-//   ferry-passthrough   `ferry vm migrate --transport passthrough` on a 2-host cluster
+//   ferry-direct        `ferry vm migrate --transport direct` on a 2-host cluster (QEMU to QEMU in TLS)
+//   ferry-passthrough   `ferry vm migrate --transport passthrough` (the agents relay QEMU's stream)
 //   ferry-chunked       `ferry vm migrate --transport chunked`
 // on loopback and on a 100 Mbit/s tbf link between two network namespaces; total time,
 // downtime and bytes on the wire as a table, JSON and a PNG chart; and the agents' resident
@@ -16,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { renderChart, type ChartInput } from './migration-chart.js';
 import { loopbackCluster, namespaceCluster, type MigCluster } from './migration-cluster.js';
-import { freePort, multifdCompression, qemuMigrate, startQemu, verifyBeats, type QemuVm } from './migration-qemu.js';
+import { freePort, multifdCompression, qemuMigrate, startQemu, tlsCreds, verifyBeats, type QemuVm } from './migration-qemu.js';
 import { REPO, sampleRss, table } from './lib.js';
 import { lastHeartbeat, type Heartbeat } from '../src/wire/heartbeat.js';
 import { createLink, netnsAvailable, type NsLink } from './net.js';
@@ -25,7 +27,7 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '1' },
     links: { type: 'string', default: 'loopback,tbf' },
-    methods: { type: 'string', default: 'qemu-tcp,qemu-multifd,ferry-passthrough,ferry-chunked' },
+    methods: { type: 'string', default: 'qemu-tcp,qemu-tls,qemu-multifd,ferry-direct,ferry-passthrough,ferry-chunked' },
     memory: { type: 'string', default: '256' },
     workload: { type: 'string', default: 'dirty:8:64' },
     'rss-sizes': { type: 'string', default: '256,1024' },
@@ -44,6 +46,8 @@ const MEMORY = Number(values.memory);
 const WORKLOAD = values.workload;
 const TIMEOUT_MS = Number(values.timeout) * 1000;
 const RSS_SIZES = values['no-rss'] ? [] : values.quick ? [128, 512] : values['rss-sizes'].split(',').map(Number);
+/** Ferry transports whose agents' memory is measured. */
+const RSS_TRANSPORTS = ['direct', 'passthrough', 'chunked'];
 
 interface Row {
   link: string;
@@ -120,10 +124,11 @@ async function runQemu(linkName: string, link: NsLink | undefined, method: strin
       multifdCodec = codec;
       if (!codec) return { ...base, error: 'this QEMU has no multifd compression' };
     }
+    const tls = method === 'qemu-tls' ? await tlsCreds({ name: 'host1', ips: link ? [link.addr.a] : [] }, { name: 'host2', ips: link ? [link.addr.b] : [] }) : undefined;
     const host = link ? link.addr.b : '127.0.0.1';
     const port = link ? 4444 : await freePort();
     const b0 = await linkBytes(link);
-    const r = await qemuMigrate(src, dst, { host, port, timeoutMs: TIMEOUT_MS, ...(codec ? { multifd: codec } : {}) });
+    const r = await qemuMigrate(src, dst, { host, port, timeoutMs: TIMEOUT_MS, ...(codec ? { multifd: codec } : {}), ...(tls ? { tls } : {}) });
     if (!r.ok) r.error = `${r.error} [destination: ${dst.log().trim().split('\n').slice(-2).join(' | ')}]`;
     const b1 = await linkBytes(link);
     const lb = b0 !== undefined && b1 !== undefined ? b1 - b0 : undefined;
@@ -259,8 +264,11 @@ function printRows(): void {
     ]),
   );
   for (const r of rows.filter((x) => !x.ok)) console.log(`  FAILED ${r.link} ${r.method} run ${r.run}: ${r.error}`);
+  console.log('security: qemu-tcp and qemu-multifd are unencrypted and unauthenticated; qemu-tls and every ferry-* are mutually authenticated and encrypted');
+  console.log('          (ferry-passthrough/chunked: the agents\' Node TLS; ferry-direct: QEMU\'s gnutls)');
   console.log('counters: link = tx+rx bytes of the source namespace\'s veth (Ethernet frames, both directions; for Ferry this includes its small controller traffic);');
-  console.log('          qemu = QEMU\'s ram.transferred; ferry-wire = the migration record\'s wireBytes (ferry-wire frames incl. framing, without TLS/TCP/IP overhead)');
+  console.log('          qemu = QEMU\'s ram.transferred; ferry-wire = the migration record\'s wireBytes (ferry-wire frames incl. framing, without TLS/TCP/IP overhead;');
+  console.log('          ferry-direct: QEMU\'s transferred bytes + the ferry-wire control session)');
 }
 
 function printRss(): void {
@@ -273,7 +281,7 @@ function printRss(): void {
     ]),
   );
   const [small, big] = [Math.min(...RSS_SIZES), Math.max(...RSS_SIZES)];
-  for (const t of ['passthrough', 'chunked']) {
+  for (const t of RSS_TRANSPORTS) {
     // Growth during the migration (peak - baseline), the larger of the two agents.
     const growth = (m: number): number | undefined => {
       const r = rssRows.find((x) => x.memoryMiB === m && x.transport === t && x.ok);
@@ -319,7 +327,7 @@ async function main(): Promise<void> {
         cl = undefined;
         // A fresh cluster for each measurement, so every baseline is an agent that has not migrated yet.
         for (const size of RSS_SIZES) {
-          for (const t of ['passthrough', 'chunked']) {
+          for (const t of RSS_TRANSPORTS) {
             process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] RSS ${size} MiB ${t}… `);
             const rc = await loopbackCluster();
             try {
@@ -351,6 +359,7 @@ async function main(): Promise<void> {
     multifdCompression: multifdCodec ?? null,
     notes: {
       qemuTcp: 'QEMU defaults (no auto-converge, downtime-limit 300 ms) except max-bandwidth = 10 GiB/s',
+      qemuTls: 'as qemu-tcp, in QEMU TLS: tls-creds-x509 with verify-peer on both sides, tls-hostname host2, authz-simple CN=host1',
       ferry: 'ferry vm migrate --strategy precopy --transport T (Ferry enables auto-converge; downtime-limit 300 ms)',
       counters: 'link = tx+rx of the source namespace veth; qemu = ram.transferred; ferry-wire = record wireBytes',
     },
