@@ -19,7 +19,7 @@ test('durations', () => {
 
 test('a plan lists every candidate and marks the chosen one', () => {
   const c = (strategy: 'precopy' | 'postcopy' | 'hybrid', meets: boolean) => ({ strategy, predictedTotalMs: 2000, predictedDowntimeMs: 30, predictedWireBytes: 1 << 27, meetsMaxDowntime: meets, why: `${strategy} why` });
-  const p: MigrationPlan = { vm: 'web', from: 'h1', to: 'h2', memoryBytes: 1 << 27, dirtyRateBytesPerSec: 1 << 24, linkBytesPerSec: 1 << 30, rttMs: 0.3, maxDowntimeMs: 300, transport: 'passthrough', candidates: [c('precopy', true), c('postcopy', true), c('hybrid', false)], chosen: c('precopy', true) };
+  const p: MigrationPlan = { vm: 'web', from: 'h1', to: 'h2', memoryBytes: 1 << 27, dirtyRateBytesPerSec: 1 << 24, linkBytesPerSec: 1 << 30, rttMs: 0.3, maxDowntimeMs: 300, transport: 'direct', candidates: [c('precopy', true), c('postcopy', true), c('hybrid', false)], chosen: c('precopy', true) };
   const out = formatPlan(p);
   assert.match(out, /^plan: web h1 -> h2/);
   assert.match(out, /precopy \*\s+2\.0 s\s+30 ms\s+128\.0 MiB\s+yes\s+precopy why/);

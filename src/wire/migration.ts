@@ -34,8 +34,18 @@ export type MigrationStrategy = (typeof MIGRATION_STRATEGIES)[number];
 export const ConcreteStrategy = Type.Union([Type.Literal('precopy'), Type.Literal('postcopy'), Type.Literal('hybrid')]);
 export type ConcreteStrategy = Static<typeof ConcreteStrategy>;
 
-/** `passthrough`: bytes relayed as they come (fast LAN); `chunked`: content-addressed, deduplicated, compressed chunks. */
-export const Transport = Type.Union([Type.Literal('auto'), Type.Literal('passthrough'), Type.Literal('chunked')]);
+/**
+ * How the bytes move between the hosts. All three are mutually authenticated with the cluster
+ * CA's host certificates and encrypted.
+ * - `direct`: QEMU to QEMU over QEMU's own TLS (multifd for pre-copy); the agents set it up,
+ *   authorize the peer and watch it over a ferry-wire control session, but stay out of the
+ *   data path (fast links).
+ * - `passthrough`: QEMU's stream relayed by the agents over ferry-wire as it comes.
+ * - `chunked`: ferry-wire's content-addressed, deduplicated, compressed chunks (slow links).
+ */
+export const ConcreteTransport = Type.Union([Type.Literal('direct'), Type.Literal('passthrough'), Type.Literal('chunked')]);
+export type ConcreteTransport = Static<typeof ConcreteTransport>;
+export const Transport = Type.Union([Type.Literal('auto'), ...ConcreteTransport.anyOf]);
 export type Transport = Static<typeof Transport>;
 
 export const MIGRATION_STEPS = ['pre-migration', 'reservation', 'initial-transfer', 'iterative-transfer', 'stop-and-copy', 'commitment', 'activation'] as const;
@@ -76,7 +86,7 @@ export const MigrationPlan = Type.Object({
   linkBytesPerSec: Type.Number(),
   rttMs: Type.Number(),
   maxDowntimeMs: Type.Number(),
-  transport: Type.Union([Type.Literal('passthrough'), Type.Literal('chunked')]),
+  transport: ConcreteTransport,
   candidates: Type.Array(MigrationPrediction),
   chosen: MigrationPrediction,
 });
@@ -141,6 +151,8 @@ export const IncomingMigrationRequest = Type.Object(
     strategy: ConcreteStrategy,
     /** The VM's disks are local to the source: create empty ones and take them over NBD. */
     copyDisks: Type.Boolean(),
+    /** `direct`: the target QEMU listens for the source QEMU's TLS connection itself (default passthrough). */
+    transport: Type.Optional(ConcreteTransport),
   },
   { additionalProperties: false },
 );
@@ -156,7 +168,9 @@ export const OutgoingMigrationRequest = Type.Object(
     strategy: ConcreteStrategy,
     maxDowntimeMs: Type.Integer({ minimum: 1 }),
     bandwidthBytesPerSec: Type.Optional(Type.Integer({ minimum: 65536 })),
-    transport: Type.Union([Type.Literal('passthrough'), Type.Literal('chunked')]),
+    transport: ConcreteTransport,
+    /** With transport `direct`: the port the target's QEMU listens on (its `listenPort`), on the data URL's host. */
+    targetDirectPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     copyDisks: Type.Boolean(),
   },
   { additionalProperties: false },
@@ -180,6 +194,8 @@ export const MigrationProgress = Type.Object({
   downtimeMs: Type.Optional(Type.Number()),
   totalMs: Type.Optional(Type.Number()),
   switchedToPostcopy: Type.Boolean(),
+  /** Target of a `direct` migration: the TCP port its QEMU listens on for the source QEMU. */
+  listenPort: Type.Optional(Type.Integer()),
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
 });
 export type MigrationProgress = Static<typeof MigrationProgress>;

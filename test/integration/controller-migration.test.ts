@@ -60,7 +60,7 @@ describe('controller live migration', () => {
     assert.equal(r.body.maxDowntimeMs, 200);
     assert.deepEqual(r.body.candidates.map((c: { strategy: string }) => c.strategy), ['precopy', 'postcopy', 'hybrid']);
     assert.equal(r.body.chosen.strategy, 'precopy');
-    assert.equal(r.body.transport, 'passthrough');
+    assert.equal(r.body.transport, 'direct');
     assert.ok(!h2.calls.includes('migration incoming'));
     assert.equal(await vmHost(), 'h1');
   });

@@ -4,6 +4,7 @@
 // framing, bandwidth caps — lives behind this interface (data-endpoint.ts), so the migration
 // code does not change with the transport.
 import type { Duplex } from 'node:stream';
+import type { TlsIdentity } from './tls-identity.js';
 
 export interface DataSession {
   channel(n: number): Duplex;
@@ -33,6 +34,10 @@ export interface ConnectOptions {
 export interface DataPlane {
   /** `ferry-wire://HOST:PORT`, or undefined while the host has no certificate yet. */
   url(): string | undefined;
+  /** The address the endpoint listens on (a direct migration's target QEMU listens there too). */
+  readonly host: string;
+  /** This host's key and certificates (for QEMU's own TLS in direct migrations), once it has them. */
+  tlsIdentity(): TlsIdentity | undefined;
   /** True when the plane itself enforces bandwidthBytesPerSec; otherwise QEMU's max-bandwidth must. */
   readonly enforcesBandwidth: boolean;
   /** Source side: opens a session to `url`, whose certificate must name `peerHost`. */

@@ -1,6 +1,8 @@
 // Source side of a migration (steps 3-6 here): open a session to the target's data endpoint,
 // let QEMU migrate into a Unix socket of ours, relay that onto channel 0, and poll
-// query-migrate for progress and the post-copy decision (postcopy-rule.ts).
+// query-migrate for progress and the post-copy decision (postcopy-rule.ts). With the `direct`
+// transport QEMU connects to the target's QEMU itself over QEMU's TLS (qemu-tls.ts); the session
+// then only carries disks and watches the peer (a silent or lost peer cancels the migration).
 //
 // Until commit the source is the VM of record: on any failure or abort before then we cancel
 // QEMU's migration and make sure the VM runs here again (`cont` if QEMU sits in postmigrate or
@@ -33,6 +35,8 @@ import { shouldStartPostcopy, type PollSample } from './postcopy-rule.js';
 import { isActiveStatus, ProgressTracker, type QemuMigrateInfo } from './progress.js';
 import { acceptOne, relay, type Relay } from './relay.js';
 import { DiskMirror } from './disk-mirror.js';
+import { parseDataUrl } from './data-plane.js';
+import { addQemuTls, DIRECT_MULTIFD_CHANNELS, directMultifd, tcpUri, type QemuTls } from './qemu-tls.js';
 
 const UNLIMITED_BYTES_PER_SEC = 10 * 1024 ** 3;
 const QEMU_CONNECT_TIMEOUT_MS = 10_000;
@@ -49,6 +53,7 @@ export class OutgoingMigration {
   #postcopyRequested = false;
   #ending: Promise<void> | undefined;
   #mirror: DiskMirror | undefined;
+  #tls: QemuTls | undefined;
   /** Memory migration started (after the disk mirrors are READY, or at once without disks). */
   #migrating = false;
   #switchingOver = false;
@@ -84,7 +89,7 @@ export class OutgoingMigration {
     const { req, vm, ctx } = this;
     const signal = this.#abort.signal;
     const session = await ctx.plane.connect(req.targetDataUrl, req.targetHost, { kind: 'migration', sessionId: req.migrationId, sourceHost: ctx.hostName }, {
-      mode: req.transport, signal, ...(req.bandwidthBytesPerSec ? { bandwidthBytesPerSec: req.bandwidthBytesPerSec } : {}),
+      mode: req.transport === 'chunked' ? 'chunked' : 'passthrough', signal, ...(req.bandwidthBytesPerSec ? { bandwidthBytesPerSec: req.bandwidthBytesPerSec } : {}),
     });
     this.#session = session;
     session.closed.then(
@@ -95,6 +100,8 @@ export class OutgoingMigration {
     );
     const postcopy = req.strategy !== 'precopy';
     const disks = req.copyDisks ? vm.rec.spec.disks.length : 0;
+    const direct = req.transport === 'direct';
+    const multifd = direct && directMultifd(req.strategy);
     await qmpCall(vm, 'migrate-set-capabilities', {
       capabilities: [
         { capability: 'events', state: true },
@@ -102,10 +109,20 @@ export class OutgoingMigration {
         { capability: 'return-path', state: postcopy },
         { capability: 'postcopy-ram', state: postcopy },
         { capability: 'pause-before-switchover', state: disks > 0 },
+        { capability: 'multifd', state: multifd },
       ],
     });
-    const cap = ctx.plane.enforcesBandwidth ? UNLIMITED_BYTES_PER_SEC : (req.bandwidthBytesPerSec ?? UNLIMITED_BYTES_PER_SEC);
-    await qmpCall(vm, 'migrate-set-parameters', { 'downtime-limit': req.maxDowntimeMs, 'max-bandwidth': cap, 'max-postcopy-bandwidth': ctx.plane.enforcesBandwidth ? 0 : (req.bandwidthBytesPerSec ?? 0) });
+    // The plane caps what it carries; QEMU must cap what bypasses it.
+    const qemuCaps = direct || !ctx.plane.enforcesBandwidth;
+    await qmpCall(vm, 'migrate-set-parameters', {
+      'downtime-limit': req.maxDowntimeMs,
+      'max-bandwidth': qemuCaps ? (req.bandwidthBytesPerSec ?? UNLIMITED_BYTES_PER_SEC) : UNLIMITED_BYTES_PER_SEC,
+      'max-postcopy-bandwidth': qemuCaps ? (req.bandwidthBytesPerSec ?? 0) : 0,
+      'tls-creds': '',
+      'tls-hostname': '',
+      ...(multifd ? { 'multifd-channels': DIRECT_MULTIFD_CHANNELS, 'multifd-compression': 'none' } : {}),
+    });
+    if (direct) await this.#setupDirect();
     if (disks > 0) {
       this.#mirror = await DiskMirror.start(vm, disks, session, signal, (err: Error & { code?: string }) => {
         this.#onFailure(err.code?.startsWith('WIRE_') ? err.code : 'WIRE_FAILED', `disk stream to ${req.targetHost} failed: ${err.message}`);
@@ -121,12 +138,32 @@ export class OutgoingMigration {
     log('migration %s: vm %s -> %s (%s, %s)', this.id, vm.name, req.targetHost, req.strategy, req.transport);
   }
 
-  /** QEMU's memory migration into our socket, relayed onto channel 0. */
+  /** Direct transport: QEMU's own TLS with this host's certificate, checking the target's. */
+  async #setupDirect(): Promise<void> {
+    const { req, vm, ctx } = this;
+    if (req.targetDirectPort === undefined) throw new FerryError('INVALID_REQUEST', 'transport direct needs targetDirectPort', { field: 'body.targetDirectPort' });
+    const identity = ctx.plane.tlsIdentity();
+    if (!identity) throw new FerryError('INVALID_STATE', 'this host has no data-plane certificate yet');
+    this.#tls = await addQemuTls(vm, identity, req.migrationId, 'client', req.targetHost);
+    await qmpCall(vm, 'migrate-set-parameters', { 'tls-creds': this.#tls.credsId, 'tls-hostname': req.targetHost });
+  }
+
+  /** Bytes between the hosts so far: the session's, plus QEMU's own stream when it bypasses the session. */
+  #wireBytes(info?: QemuMigrateInfo): number {
+    const session = this.#session?.wireBytes() ?? 0;
+    return this.req.transport === 'direct' ? session + (info?.ram?.transferred ?? 0) : session;
+  }
+
+  /** QEMU's memory migration: into our socket, relayed onto channel 0, or (direct) straight to the target's QEMU. */
   async #startMemory(): Promise<void> {
     const { req, vm } = this;
     const session = this.#session!;
     const signal = this.#abort.signal;
     this.#migrating = true;
+    if (req.transport === 'direct') {
+      await qmpCall(vm, 'migrate', { uri: tcpUri(parseDataUrl(req.targetDataUrl).host, req.targetDirectPort!) });
+      return;
+    }
     const path = connectablePath(join(vm.paths.dir, 'mig-out.sock'));
     const listener = await acceptOne(path, QEMU_CONNECT_TIMEOUT_MS, signal);
     try {
@@ -204,7 +241,7 @@ export class OutgoingMigration {
       return this.#onFailure('QEMU_FAILED', (err as Error).message);
     }
     if (!this.#isRunning() || this.#ending) return;
-    this.tracker.update(info, this.#session?.wireBytes() ?? 0, this.#mirror?.bytes() ?? 0);
+    this.tracker.update(info, this.#wireBytes(info), this.#mirror?.bytes() ?? 0);
     const ram = info.ram;
     if (ram) this.#history = [...this.#history.slice(-9), { rounds: ram['dirty-sync-count'] ?? 0, remaining: ram.remaining ?? 0 }];
     if (info.status === 'active' && !this.#postcopyRequested && shouldStartPostcopy(this.req.strategy, this.#history)) {
@@ -231,7 +268,7 @@ export class OutgoingMigration {
       await sleep(50);
       info = await qmpCall<QemuMigrateInfo>(this.vm, 'query-migrate').catch(() => info);
     }
-    this.tracker.update(info, this.#session?.wireBytes() ?? 0, this.#mirror?.bytes() ?? 0);
+    this.tracker.update(info, this.#wireBytes(info), this.#mirror?.bytes() ?? 0);
     // QEMU's total-time covers the memory migration only; the disks were copied before it.
     if (this.#mirror) this.tracker.p.totalMs = Date.now() - this.#startedAt;
     this.tracker.p.state = 'completed';
@@ -269,6 +306,7 @@ export class OutgoingMigration {
           if (!isActiveStatus(info.status)) break;
           await sleep(100);
         }
+        await this.#tls?.remove();
         const st = await qmpCall<{ status: string }>(vm, 'query-status');
         if (st.status === 'postmigrate' || st.status === 'paused') await qmpCall(vm, 'cont');
       }
@@ -284,7 +322,7 @@ export class OutgoingMigration {
     const p = this.tracker.p;
     if (p.state === 'committed') return this.progress();
     if (p.state !== 'completed') throw new FerryError('INVALID_STATE', `migration ${this.id} is ${p.state}, not completed`);
-    p.wireBytes = Math.max(p.wireBytes, this.#session?.wireBytes() ?? 0);
+    p.wireBytes = Math.max(p.wireBytes, this.#wireBytes());
     await terminate(this.vm, 0);
     this.ctx.mgr.forget(this.vm.name);
     removeVmDir(this.ctx.dataDir, this.vm.name);

@@ -8,6 +8,8 @@
 // waits for the memory stream; QEMU runs the guest on its own once the stream completes
 // (no -S), which the source holds back until the disks are complete and our exports removed
 // (source.ts, pause-before-switchover).
+// With the `direct` transport QEMU listens on TCP at the data endpoint's address with QEMU's TLS,
+// admitting only the source host's certificate (qemu-tls.ts); the session carries disks only.
 import { mkdirSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FerryError, type IncomingMigrationRequest, type MigrationProgress } from '../../wire/index.js';
@@ -21,6 +23,7 @@ import { POLL_MS, type MigrationContext } from './context.js';
 import type { DataSession } from './data-plane.js';
 import { createEmptyDisks, DiskExports } from './disk-export.js';
 import { ProgressTracker, type QemuMigrateInfo } from './progress.js';
+import { addQemuTls, DIRECT_MULTIFD_CHANNELS, directMultifd, tcpUri, type QemuTls } from './qemu-tls.js';
 import { connectUnix, relay, type Relay } from './relay.js';
 
 export const INCOMING_MARKER = 'incoming.json';
@@ -33,6 +36,7 @@ export class IncomingMigration {
   #relay: Relay | undefined;
   #timer: NodeJS.Timeout | undefined;
   #exports: DiskExports | undefined;
+  #tls: QemuTls | undefined;
 
   private constructor(readonly ctx: MigrationContext, readonly req: IncomingMigrationRequest) {
     this.tracker = new ProgressTracker(req.migrationId, 'target', req.spec.memoryMiB * 1024 * 1024, req.strategy);
@@ -63,17 +67,24 @@ export class IncomingMigration {
       vm.save();
       if (spec.disks.length > 0) m.#exports = await DiskExports.start(vm, spec.disks.length);
       const postcopy = req.strategy !== 'precopy';
+      const multifd = req.transport === 'direct' && directMultifd(req.strategy);
       await qmpCall(vm, 'migrate-set-capabilities', {
         capabilities: [
           { capability: 'events', state: true },
           { capability: 'return-path', state: postcopy },
           { capability: 'postcopy-ram', state: postcopy },
           { capability: 'postcopy-blocktime', state: postcopy },
+          { capability: 'multifd', state: multifd },
         ],
       });
-      const sock = m.sockPath();
-      rmSync(sock, { force: true });
-      await qmpCall(vm, 'migrate-incoming', { uri: `unix:${sock}` });
+      if (multifd) await qmpCall(vm, 'migrate-set-parameters', { 'multifd-channels': DIRECT_MULTIFD_CHANNELS, 'multifd-compression': 'none' });
+      if (req.transport === 'direct') {
+        await m.#listenDirect();
+      } else {
+        const sock = m.sockPath();
+        rmSync(sock, { force: true });
+        await qmpCall(vm, 'migrate-incoming', { uri: `unix:${sock}` });
+      }
     } catch (err) {
       await m.cleanup();
       throw err;
@@ -82,6 +93,20 @@ export class IncomingMigration {
     m.#timer = setInterval(() => void m.#poll(), POLL_MS);
     log('migration %s: target reserved for vm %s from %s', m.id, spec.name, req.sourceHost);
     return m;
+  }
+
+  /** Direct transport: QEMU listens with TLS for the source host's QEMU; the port goes back to the controller. */
+  async #listenDirect(): Promise<void> {
+    const { ctx, req, vm } = this;
+    const identity = ctx.plane.tlsIdentity();
+    if (!identity) throw new FerryError('INVALID_STATE', 'this host has no data-plane certificate yet');
+    this.#tls = await addQemuTls(vm, identity, req.migrationId, 'server', req.sourceHost);
+    await qmpCall(vm, 'migrate-set-parameters', { 'tls-creds': this.#tls.credsId, 'tls-authz': this.#tls.authzId! });
+    await qmpCall(vm, 'migrate-incoming', { uri: tcpUri(ctx.plane.host, 0) });
+    const info = await qmpCall<{ 'socket-address'?: { type: string; port?: string }[] }>(vm, 'query-migrate');
+    const port = Number(info['socket-address']?.find((a) => a.type === 'inet')?.port);
+    if (!Number.isInteger(port) || port <= 0) throw new FerryError('QEMU_FAILED', `QEMU reports no listening port for the incoming migration (${JSON.stringify(info['socket-address'])})`);
+    this.tracker.p.listenPort = port;
   }
 
   sockPath(): string {
@@ -101,9 +126,11 @@ export class IncomingMigration {
     // The session may end (even with an error) a moment before QEMU reports `completed`:
     // QEMU's status decides, and a broken stream fails only if QEMU does not complete soon after.
     s.closed.then(() => this.#streamEnded('the data session ended'), (err: Error) => this.#streamEnded(`data session failed: ${err.message}`));
-    connectUnix(this.sockPath()).then((qemu) => {
-      this.#relay = relay(qemu, s.channel(0), (err) => this.#streamEnded(`stream relay failed: ${err.message}`));
-    }).catch((err: Error) => this.#fail('QEMU_FAILED', `cannot reach QEMU's incoming socket: ${err.message}`));
+    if (this.req.transport !== 'direct') {
+      connectUnix(this.sockPath()).then((qemu) => {
+        this.#relay = relay(qemu, s.channel(0), (err) => this.#streamEnded(`stream relay failed: ${err.message}`));
+      }).catch((err: Error) => this.#fail('QEMU_FAILED', `cannot reach QEMU's incoming socket: ${err.message}`));
+    }
     this.#exports?.attach(s, (err) => this.#streamEnded(`disk relay failed: ${err.message}`))
       .catch((err: Error) => this.#fail('QEMU_FAILED', `cannot reach QEMU's NBD server: ${err.message}`));
   }
@@ -129,6 +156,7 @@ export class IncomingMigration {
     if (info.status === 'postcopy-active') p.switchedToPostcopy = true;
     if (info.status === 'completed') {
       clearInterval(this.#timer);
+      await this.#tls?.remove();
       // Normally a no-op by now: the exports went before the source let QEMU switch over.
       await this.#exports?.remove().catch((err: Error) => log('migration %s: removing disk exports: %s', this.id, err.message));
       Object.assign(p, { state: 'completed', step: 'commitment', percent: 100, remainingBytes: 0 });

@@ -49,6 +49,10 @@ export class WirePlane implements DataPlane {
     return this.#url;
   }
 
+  tlsIdentity(): TlsIdentity | undefined {
+    return this.#identity;
+  }
+
   /** Installs the host's key and certificates and starts listening (or renews the context). */
   async setIdentity(id: TlsIdentity): Promise<void> {
     this.#identity = id;

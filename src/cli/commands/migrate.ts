@@ -22,7 +22,7 @@ interface MigrateOpts extends WaitOpts {
   dryRun?: boolean;
 }
 
-const TRANSPORTS = ['auto', 'passthrough', 'chunked'] as const;
+const TRANSPORTS = ['auto', 'direct', 'passthrough', 'chunked'] as const;
 
 export function registerMigrate(vm: Command): void {
   waitOptions(vm.command('migrate').argument('<name>').description('live-migrate a running VM to another host; --json prints the migration record'))
@@ -30,7 +30,7 @@ export function registerMigrate(vm: Command): void {
     .option('--strategy <S>', 'auto | precopy | postcopy (auto may choose hybrid)', parseChoice(MIGRATION_STRATEGIES))
     .option('--max-downtime <MS>', 'longest acceptable pause of the VM in ms (default 300)', parsePositiveInt)
     .option('--bandwidth <RATE>', 'cap on the wire: bytes/s (100M, 1G) or bits/s (100Mbit)', parseBandwidth)
-    .option('--transport <T>', 'auto | passthrough | chunked', parseChoice(TRANSPORTS))
+    .option('--transport <T>', 'auto | direct | passthrough | chunked', parseChoice(TRANSPORTS))
     .option('--dry-run', 'measure and print the plan (every strategy, and the one chosen); change nothing')
     .action(async (name: string, o: MigrateOpts) => {
       setErrorContext(`vm ${name}`);

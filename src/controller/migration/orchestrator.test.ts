@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { withDefaults } from '../../wire/vm-spec.js';
 import type { Vm } from '../../wire/controller-api.js';
-import type { MigrationProgress, MigrationRecord } from '../../wire/migration.js';
+import type { MigrationProgress, MigrationRecord, OutgoingMigrationRequest } from '../../wire/migration.js';
 import { LiveTask } from '../task.js';
 import { runMigration, type MigrationInput, type MigrationIo } from './orchestrator.js';
 
@@ -11,14 +11,19 @@ const vm: Vm = { name: 'web', uuid: spec.uuid, state: 'running', host: 'h1', sit
 const inp: MigrationInput = { id: 'mig-00000001', vm, to: 'h2', targetDataUrl: 'ferry-wire://x', planner: { vm: 'web', from: 'h1', to: 'h2', maxDowntimeMs: 300, strategy: 'auto', transport: 'auto' } };
 const prog = (o: Partial<MigrationProgress>): MigrationProgress => ({ id: inp.id, role: 'source', state: 'active', step: 'initial-transfer', percent: 0, rounds: 1, memoryBytes: 64 << 20, remainingBytes: 0, streamBytes: 0, wireBytes: 0, dirtyRateBytesPerSec: 0, switchedToPostcopy: false, ...o });
 
-function fakeIo(o: { reports?: MigrationProgress[]; failCommitTarget?: boolean; failCommitSource?: boolean } = {}) {
+function fakeIo(o: { reports?: MigrationProgress[]; failCommitTarget?: boolean; failCommitSource?: boolean; listenPort?: number | null } = {}) {
   const calls: string[] = [];
+  const outgoing: OutgoingMigrationRequest[] = [];
   const saved: MigrationRecord[] = [];
   const reports = [...(o.reports ?? [prog({ percent: 60 }), prog({ percent: 100, state: 'completed', step: 'commitment', rounds: 3, downtimeMs: 12, totalMs: 900 })])];
   const io: MigrationIo = {
     measure: async () => (calls.push('measure'), { memoryBytes: 64 << 20, dirtyRateBytesPerSec: 0, linkBytesPerSec: 1 << 30, rttMs: 1 }),
-    incoming: async () => (calls.push('incoming'), prog({ role: 'target', state: 'reserved' })),
-    outgoing: async () => (calls.push('outgoing'), prog({})),
+    incoming: async (req) => {
+      calls.push('incoming');
+      const port = o.listenPort === undefined ? 45678 : o.listenPort;
+      return prog({ role: 'target', state: 'reserved', ...(req.transport === 'direct' && port !== null ? { listenPort: port } : {}) });
+    },
+    outgoing: async (req) => (calls.push('outgoing'), outgoing.push(req), prog({})),
     sourceProgress: async () => (calls.push('progress'), reports.shift() ?? prog({ state: 'completed', percent: 100 })),
     targetProgress: async () => (calls.push('target-progress'), prog({ role: 'target', state: 'completed' })),
     commitTarget: async () => {
@@ -35,7 +40,7 @@ function fakeIo(o: { reports?: MigrationProgress[]; failCommitTarget?: boolean; 
     save: (r) => void saved.push(r),
     log: () => {},
   };
-  return { io, calls, saved };
+  return { io, calls, saved, outgoing };
 }
 
 describe('migration orchestration', () => {
@@ -48,6 +53,19 @@ describe('migration orchestration', () => {
     assert.equal(rec.downtimeMs, 12);
     assert.equal(rec.totalMs, 900);
     assert.deepEqual([...new Set(saved.map((r) => r.step))], ['pre-migration', 'reservation', 'initial-transfer', 'stop-and-copy', 'commitment', 'activation']);
+  });
+
+  it('direct transport: the port the target QEMU listens on goes to the source', async () => {
+    const { io, outgoing } = fakeIo({ listenPort: 41234 });
+    await runMigration(io, inp, new LiveTask({ id: 't', kind: 'vm.migrate', target: 'vm/web' }));
+    assert.equal(outgoing[0]?.transport, 'direct');
+    assert.equal(outgoing[0]?.targetDirectPort, 41234);
+  });
+
+  it('direct transport without a port from the target: aborts both before any byte moves', async () => {
+    const { io, calls } = fakeIo({ listenPort: null });
+    await assert.rejects(runMigration(io, inp, new LiveTask({ id: 't', kind: 'vm.migrate', target: 'vm/web' })), /named no port/);
+    assert.deepEqual(calls, ['measure', 'incoming', 'abort-both']);
   });
 
   it('a failure reported by the source aborts both sides and never activates', async () => {

@@ -79,13 +79,15 @@ export async function runMigration(io: MigrationIo, inp: MigrationInput, t: Task
     step('reservation', `reserving ${inp.vm.memoryMiB} MiB on ${inp.to}`);
     reserved = true;
     const copyDisks = inp.vm.spec.disks.length > 0;
-    await io.incoming({ migrationId: inp.id, spec: inp.vm.spec, sourceHost: inp.vm.host, strategy: rec.strategy, copyDisks }, t.signal);
+    const reservation = await io.incoming({ migrationId: inp.id, spec: inp.vm.spec, sourceHost: inp.vm.host, strategy: rec.strategy, copyDisks, transport: p.transport }, t.signal);
+    if (p.transport === 'direct' && reservation.listenPort === undefined) throw new MigrationFailedError('MIGRATION_FAILED', `${inp.to} reserved the migration but named no port for the direct transport`);
 
     step('initial-transfer', `${rec.strategy} over ${rec.transport}`);
     watcher?.start();
     const out: OutgoingMigrationRequest = {
       migrationId: inp.id, vm: inp.vm.name, targetHost: inp.to, targetDataUrl: inp.targetDataUrl, strategy: rec.strategy,
       maxDowntimeMs: inp.planner.maxDowntimeMs, transport: p.transport, copyDisks,
+      ...(reservation.listenPort !== undefined ? { targetDirectPort: reservation.listenPort } : {}),
       ...(inp.bandwidthBytesPerSec !== undefined ? { bandwidthBytesPerSec: inp.bandwidthBytesPerSec } : {}),
     };
     let report = await io.outgoing(out, t.signal);

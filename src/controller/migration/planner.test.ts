@@ -26,8 +26,8 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'idle guest on a fast LAN: pre-copy, one round', in: {}, chosen: 'precopy', meets: true, transport: 'passthrough', why: /converges after 1 round/ },
-  { name: 'moderate dirtying converges in a few rounds', in: { dirtyRateBytesPerSec: 32 * MiB, linkBytesPerSec: 100 * MiB }, chosen: 'precopy', meets: true, transport: 'passthrough' },
+  { name: 'idle guest on a fast LAN: pre-copy, one round', in: {}, chosen: 'precopy', meets: true, transport: 'direct', why: /converges after 1 round/ },
+  { name: 'moderate dirtying converges in a few rounds', in: { dirtyRateBytesPerSec: 32 * MiB, linkBytesPerSec: 100 * MiB }, chosen: 'precopy', meets: true, transport: 'direct' },
   { name: 'slow link picks chunked transport', in: { dirtyRateBytesPerSec: 1 * MiB, linkBytesPerSec: 10 * MiB }, chosen: 'precopy', meets: true, transport: 'chunked' },
   { name: 'dirtying faster than the link: auto goes hybrid', in: { dirtyRateBytesPerSec: 200 * MiB, linkBytesPerSec: 100 * MiB }, chosen: 'hybrid', meets: true, why: /post-copy fetches/ },
   { name: 'explicit pre-copy is honoured and converges only by throttling', in: { dirtyRateBytesPerSec: 200 * MiB, linkBytesPerSec: 100 * MiB, strategy: 'precopy' }, chosen: 'precopy', meets: true, why: /throttled/ },
@@ -68,7 +68,7 @@ describe('migration planner', () => {
 
   it('transport auto switches at about 1 Gbit/s', () => {
     assert.equal(chooseTransport('auto', 99 * MiB), 'chunked');
-    assert.equal(chooseTransport('auto', 100 * MiB), 'passthrough');
+    assert.equal(chooseTransport('auto', 100 * MiB), 'direct');
     assert.equal(chooseTransport('passthrough', 1), 'passthrough');
   });
 });

@@ -15,14 +15,14 @@
 //   demand), then post-copy.
 // `auto` picks pre-copy when it meets maxDowntime without throttling the guest below half its
 // CPU, otherwise hybrid. An explicit strategy is honoured; the plan says if it meets the limit.
-import type { ConcreteStrategy, MigrationPlan, MigrationPrediction, MigrationStrategy, Transport } from '../../wire/migration.js';
+import type { ConcreteStrategy, ConcreteTransport, MigrationPlan, MigrationPrediction, MigrationStrategy, Transport } from '../../wire/migration.js';
 
 export const MAX_ROUNDS = 30;
 export const HYBRID_PRECOPY_ROUNDS = 2;
 /** Device state (CPU registers, virtio queues…) sent during the pause. */
 export const DEVICE_STATE_BYTES = 256 * 1024;
-/** Links at least this fast get `passthrough` (about 1 Gbit/s): chunking would only slow them. */
-export const PASSTHROUGH_MIN_BYTES_PER_SEC = 100 * 1024 * 1024;
+/** Links at least this fast (about 1 Gbit/s) get `direct`: chunking would only slow them. */
+export const DIRECT_MIN_BYTES_PER_SEC = 100 * 1024 * 1024;
 /** `auto` avoids pre-copy plans that need the guest throttled beyond this. */
 export const AUTO_MAX_THROTTLE = 0.5;
 export const DEFAULT_MAX_DOWNTIME_MS = 300;
@@ -128,9 +128,10 @@ function hybrid(inp: PlannerInput, link: number): MigrationPrediction {
   };
 }
 
-export function chooseTransport(requested: Transport, linkBytesPerSec: number): 'passthrough' | 'chunked' {
+/** Fast links: QEMU to QEMU (`direct`), the agents out of the way; slow ones: chunks, deduplicated and compressed. */
+export function chooseTransport(requested: Transport, linkBytesPerSec: number): ConcreteTransport {
   if (requested !== 'auto') return requested;
-  return linkBytesPerSec >= PASSTHROUGH_MIN_BYTES_PER_SEC ? 'passthrough' : 'chunked';
+  return linkBytesPerSec >= DIRECT_MIN_BYTES_PER_SEC ? 'direct' : 'chunked';
 }
 
 export function plan(inp: PlannerInput): MigrationPlan {

@@ -27,7 +27,8 @@ export class FakeMigrations {
     }
     if (method === 'POST' && first === 'incoming') {
       const req = body as unknown as IncomingMigrationRequest;
-      this.sessions.set(req.migrationId, { ...blank(req.migrationId, 'target', req.spec.memoryMiB), vm: req.spec.name, incoming: req });
+      const listen = req.transport === 'direct' ? { listenPort: 40000 + this.sessions.size } : {};
+      this.sessions.set(req.migrationId, { ...blank(req.migrationId, 'target', req.spec.memoryMiB), ...listen, vm: req.spec.name, incoming: req });
       // Like a real agent, the target now reports the incoming copy (paused) in its heartbeats.
       this.vms.set(req.spec.name, { name: req.spec.name, uuid: req.spec.uuid, state: 'paused', spec: req.spec, endpoints: [] });
       return ok(this.view(req.migrationId));
@@ -36,6 +37,7 @@ export class FakeMigrations {
       const req = body as unknown as OutgoingMigrationRequest;
       const vm = this.vms.get(req.vm);
       if (!vm) return err(404, 'NOT_FOUND', `no VM ${req.vm}`);
+      if (req.transport === 'direct' && req.targetDirectPort === undefined) return err(400, 'INVALID_REQUEST', 'transport direct needs targetDirectPort (body.targetDirectPort)');
       this.sessions.set(req.migrationId, { ...blank(req.migrationId, 'source', vm.spec.memoryMiB), vm: req.vm, state: 'active', step: 'initial-transfer' });
       return ok(this.view(req.migrationId));
     }

@@ -122,7 +122,7 @@ export async function signCsr(ca: KeyAndCert, csrPem: string, hostName: string, 
     signingKey: await keyFromPem(ca.keyPem),
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment | x509.KeyUsageFlags.keyAgreement, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
       new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: hostName }, ...ips.map((value) => ({ type: 'ip' as const, value }))]),
       await x509.SubjectKeyIdentifierExtension.create(csr.publicKey),
