@@ -51,11 +51,13 @@ async function bootVm(spec: VmSpec): Promise<void> {
   await waitDiskAbove(a, spec.name, 1);
 }
 
-async function startMigration(spec: VmSpec, bandwidthBytesPerSec?: number): Promise<string> {
+/** Memory over `transport`; the disks always cross on the ferry-wire session (NBD on channels 1..). */
+async function startMigration(spec: VmSpec, transport: 'direct' | 'passthrough', bandwidthBytesPerSec?: number): Promise<string> {
   const id = randomUUID();
-  await b.post(`${P}/migrations/incoming`, { migrationId: id, spec, sourceHost: 'h1', strategy: 'precopy', copyDisks: true });
+  const r = await b.post<MigrationProgress>(`${P}/migrations/incoming`, { migrationId: id, spec, sourceHost: 'h1', strategy: 'precopy', copyDisks: true, transport });
   await a.post(`${P}/migrations/outgoing`, {
-    migrationId: id, vm: spec.name, targetHost: 'h2', targetDataUrl, strategy: 'precopy', maxDowntimeMs: 300, transport: 'passthrough', copyDisks: true,
+    migrationId: id, vm: spec.name, targetHost: 'h2', targetDataUrl, strategy: 'precopy', maxDowntimeMs: 300, transport, copyDisks: true,
+    ...(r.listenPort !== undefined ? { targetDirectPort: r.listenPort } : {}),
     ...(bandwidthBytesPerSec ? { bandwidthBytesPerSec } : {}),
   });
   return id;
@@ -77,7 +79,7 @@ function diskCounter(qcow2: string): number {
 test('VM with a local disk: the disk arrives over NBD and the guest keeps writing it at the target', async () => {
   const spec = demoSpec('d1', { disks: [{ sizeMiB: 64 }] });
   await bootVm(spec);
-  const id = await startMigration(spec);
+  const id = await startMigration(spec, 'direct');
   const percents: number[] = [];
   const done = await waitFor('source migration to end', async () => {
     const p = await a.get<MigrationProgress>(`${P}/migrations/${id}`);
@@ -137,7 +139,7 @@ test('disk with 32 MiB of data on a backing image: the target holds a standalone
   const { img, data } = dataImage();
   const spec = demoSpec('d3', { disks: [{ image: img }] });
   await bootVm(spec);
-  const id = await startMigration(spec);
+  const id = await startMigration(spec, 'passthrough');
   const done = await waitFor('source migration to end', async () => {
     const p = await a.get<MigrationProgress>(`${P}/migrations/${id}`);
     return p.state === 'active' || p.state === 'reserved' ? undefined : p;
@@ -168,7 +170,7 @@ test('abort mid-mirror: the VM keeps running at the source and writing its disk,
   const spec = demoSpec('d2', { disks: [{ image: dataImage().img }] });
   await bootVm(spec);
   const targetPids = findQemuPids(dirs[1]!);
-  const id = await startMigration(spec, 512 * 1024);
+  const id = await startMigration(spec, 'passthrough', 512 * 1024);
   await waitFor('disk bytes flowing', async () => {
     const p = await a.get<MigrationProgress>(`${P}/migrations/${id}`);
     assert.equal(p.state, 'active', JSON.stringify(p.error));
