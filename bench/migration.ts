@@ -293,7 +293,7 @@ function printRss(): void {
       console.log(`  ${t}: no successful pair of runs at ${small} and ${big} MiB to compare`);
       continue;
     }
-    const verdict = b - a < (big - small) / 4 ? 'does not scale with VM size' : 'GROWS with VM size';
+    const verdict = big === small ? 'one VM size, nothing to compare' : b - a < (big - small) / 4 ? 'does not scale with VM size' : 'GROWS with VM size';
     console.log(`  ${t}: agent growth during the migration +${a.toFixed(0)} MiB at ${small} MiB, +${b.toFixed(0)} MiB at ${big} MiB (guest +${big - small} MiB): ${verdict}`);
   }
 }
