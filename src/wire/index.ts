@@ -8,5 +8,6 @@ export * from './auth.js';
 export * from './agent-api.js';
 export * from './controller-api.js';
 export * from './migration.js';
+export * from './dr.js';
 export { ApiClient, type RequestOptions } from './http-client.js';
 export { createApiServer, MAX_REQUEST_BYTES } from './http-server.js';
