@@ -102,7 +102,7 @@ export async function launchQemu(ctx: LaunchContext, vm: VmRuntime, opts: { inco
   }
   const paths = vm.paths;
   rmSync(paths.pidFile, { force: true });
-  const args = buildQemuArgs({ spec, vmDir: paths.dir, accel: ctx.accel, guestDir: ctx.guestDir, hostPorts, incoming: opts.incoming ?? false });
+  const args = buildQemuArgs({ spec, vmDir: paths.dir, accel: ctx.accel, guestDir: ctx.guestDir, hostPorts, incoming: opts.incoming ?? false, isolated: vm.rec.isolated ?? false });
   log('vm %s: %s %s', spec.name, QEMU_BINARY, args.join(' '));
   const { code, stderr } = await runDaemonizing(args, paths.dir);
   if (code !== 0) {

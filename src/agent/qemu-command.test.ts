@@ -54,6 +54,11 @@ test('disks, NIC forwards on loopback, balloon, incoming', () => {
   assert.throws(() => buildQemuArgs({ spec, vmDir: '/d', accel: 'tcg', guestDir: '/g', hostPorts: [[4000]] }), /no host port/);
 });
 
+test('an isolated VM (DR test copy): user net restricted, forwards kept', () => {
+  const args = buildQemuArgs({ spec, vmDir: '/d/vms/web1', accel: 'tcg', guestDir: '/g', hostPorts: [[4000, 4001]], isolated: true });
+  assert.deepEqual(valueOf(args, '-netdev'), ['user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:4000-:80,hostfwd=tcp:127.0.0.1:4001-:22']);
+});
+
 test('kernel and disk boot; no balloon', () => {
   const k = buildQemuArgs({
     spec: { ...spec, balloon: false, disks: [], nics: [], boot: { kind: 'kernel', kernel: '/k', initrd: '/i', cmdline: 'x=1' } },

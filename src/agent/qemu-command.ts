@@ -27,6 +27,8 @@ export interface QemuLaunch {
   hostPorts: number[][];
   /** Start waiting for `migrate-incoming` (restore). */
   incoming?: boolean;
+  /** The guest's NICs reach nothing outside (user net `restrict=on`); forwarded ports still answer on loopback (DR tests). */
+  isolated?: boolean;
 }
 
 /** A stable, locally administered MAC derived from the VM's uuid, so a clone gets a new one. */
@@ -75,7 +77,7 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
       if (hostPort === undefined) throw new Error(`no host port for nic ${i} guest port ${guestPort}`);
       return `,hostfwd=tcp:127.0.0.1:${hostPort}-:${guestPort}`;
     });
-    args.push('-netdev', `user,id=net${i}${fwd.join('')}`);
+    args.push('-netdev', `user,id=net${i}${l.isolated ? ',restrict=on' : ''}${fwd.join('')}`);
     // romfile= : no PXE option ROM; we never network-boot and it saves guest memory and time.
     args.push('-device', `virtio-net-pci,netdev=net${i},mac=${nic.mac ?? macFor(spec.uuid, i)},romfile=`);
   });

@@ -21,6 +21,8 @@ export interface VmRecord {
   error?: string;
   /** +1 on every state change; see VmStatus.rev. */
   rev?: number;
+  /** A DR test copy: its network reaches nothing outside this host (qemu-command.ts `isolated`). */
+  isolated?: boolean;
 }
 
 export interface VmPaths {
