@@ -6,6 +6,7 @@ import { AGENT_API_PREFIX } from '../wire/agent-api.js';
 import { ApiClient } from '../wire/http-client.js';
 import type { VmSpec, VmStatus } from '../wire/vm-spec.js';
 import type { IncomingMigrationRequest, MeasureRequest, MeasureResult, MigrationProgress, OutgoingMigrationRequest } from '../wire/migration.js';
+import type { CheckpointProgress, ReceiveCheckpointRequest, RestoreRequest, SendCheckpointRequest, StoredCheckpoint } from '../wire/dr.js';
 
 /** Agents act synchronously (a suspend writes all guest memory to disk), so allow time. */
 export const DEFAULT_AGENT_TIMEOUT_MS = 120_000;
@@ -16,6 +17,7 @@ export type SimpleAction = 'start' | 'pause' | 'resume' | 'suspend' | 'restore';
 
 const migrationPath = (id: string, rest = ''): string => `${AGENT_API_PREFIX}/migrations/${encodeURIComponent(id)}${rest}`;
 const vmPath = (name: string, rest = ''): string => `${AGENT_API_PREFIX}/vms/${encodeURIComponent(name)}${rest}`;
+const drPath = (rest: string): string => `${AGENT_API_PREFIX}/dr/${rest}`;
 
 export class AgentClient {
   private readonly api: ApiClient;
@@ -86,6 +88,41 @@ export class AgentClient {
   /** Never takes the task's signal: an abort must reach the agent even when the task was aborted. */
   abortMigration(id: string, timeoutMs = QUICK_TIMEOUT_MS * 3): Promise<MigrationProgress> {
     return this.api.post<MigrationProgress>(migrationPath(id, '/abort'), {}, { timeoutMs });
+  }
+
+  // --- disaster recovery (src/wire/dr.ts) ---
+
+  /** DR host: expect the checkpoint session `req.jobId`. */
+  drReceive(req: ReceiveCheckpointRequest, signal?: AbortSignal): Promise<CheckpointProgress> {
+    return this.api.post<CheckpointProgress>(drPath('receive'), req, this.opts(signal));
+  }
+
+  /** Protected host: capture the VM and send the checkpoint (answers at once; poll drJob). */
+  drSend(req: SendCheckpointRequest, signal?: AbortSignal): Promise<CheckpointProgress> {
+    return this.api.post<CheckpointProgress>(drPath('send'), req, this.opts(signal));
+  }
+
+  drJob(id: string, signal?: AbortSignal): Promise<CheckpointProgress> {
+    return this.api.get<CheckpointProgress>(drPath(`jobs/${encodeURIComponent(id)}`), { timeoutMs: QUICK_TIMEOUT_MS, ...(signal ? { signal } : {}) });
+  }
+
+  /** Never takes the caller's signal: an abort must reach the agent even when the caller was aborted. */
+  drAbort(id: string, timeoutMs = QUICK_TIMEOUT_MS): Promise<CheckpointProgress> {
+    return this.api.post<CheckpointProgress>(drPath(`jobs/${encodeURIComponent(id)}/abort`), {}, { timeoutMs });
+  }
+
+  /** Committed checkpoints of a VM held here, newest first. */
+  drStored(vm: string, signal?: AbortSignal): Promise<StoredCheckpoint[]> {
+    return this.api.get<StoredCheckpoint[]>(drPath(`store/${encodeURIComponent(vm)}`), { timeoutMs: QUICK_TIMEOUT_MS, ...(signal ? { signal } : {}) });
+  }
+
+  drDeleteStore(vm: string, timeoutMs = QUICK_TIMEOUT_MS * 3): Promise<{ freedBytes: number }> {
+    return this.api.delete<{ freedBytes: number }>(drPath(`store/${encodeURIComponent(vm)}`), { timeoutMs });
+  }
+
+  /** Starts a VM from a stored checkpoint (the VM, or a copy under `asName`). */
+  drRestore(req: RestoreRequest, signal?: AbortSignal): Promise<VmStatus> {
+    return this.api.post<VmStatus>(drPath('restore'), req, this.opts(signal));
   }
 
   private opts(signal?: AbortSignal): { timeoutMs: number; signal?: AbortSignal } {

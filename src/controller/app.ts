@@ -7,15 +7,18 @@ import type { FastifyInstance } from 'fastify';
 import { API_PREFIX, INTERNAL_PREFIX } from '../wire/controller-api.js';
 import { createApiServer } from '../wire/http-server.js';
 import { clusterRoutes, type ClusterDeps } from './api/cluster.js';
+import { drRoutes } from './api/dr.js';
 import { addSharedSchemas } from './api/schemas.js';
 import { migrationRoutes } from './api/migrations.js';
 import { vmRoutes } from './api/vms.js';
+import type { DrService } from './dr/service.js';
 import type { MigrationService } from './migration/service.js';
 import type { VmService } from './vm-service.js';
 
 export interface AppDeps extends ClusterDeps {
   vms: VmService;
   migrations: MigrationService;
+  dr: DrService;
 }
 
 export interface AppOptions {
@@ -53,6 +56,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       tags: [
         { name: 'vms', description: 'Virtual machines' },
         { name: 'migrations', description: 'Live migration between hosts' },
+        { name: 'dr', description: 'Disaster recovery: protection by continuous checkpoints to another site, failover, DR tests, failback' },
         { name: 'tasks', description: 'Long operations' },
         { name: 'hosts', description: 'Hosts (one agent each)' },
         { name: 'cluster', description: 'Status, events, this document' },
@@ -66,6 +70,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   vmRoutes(app, () => opts.deps().vms);
   migrationRoutes(app, () => opts.deps().migrations);
+  drRoutes(app, () => opts.deps().dr);
   clusterRoutes(app, opts.deps);
   app.get(OPENAPI_PATH, { schema: { tags: ['cluster'], summary: 'This OpenAPI document' } }, async () => app.swagger());
   return app;

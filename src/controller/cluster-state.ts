@@ -20,6 +20,8 @@ export class ClusterState {
   private readonly revs = new Map<string, number>(); // `${host}/${uuid}` -> newest VmStatus.rev applied
   /** VMs being migrated -> their target host: held there as well as at the source until the task ends. */
   private readonly moving = new Map<string, string>();
+  /** Names agents may report that are not VMs of record (DR test copies) -> until when (monotonic ms). */
+  private readonly foreign = new Map<string, number>();
 
   constructor(
     readonly hosts: HostsRepo,
@@ -65,6 +67,24 @@ export class ClusterState {
   /** The host a VM is migrating to, if it is. */
   movingTo(vmName: string): string | undefined {
     return this.moving.get(vmName);
+  }
+
+  /** Heartbeats neither adopt nor apply a VM of this name (a DR test copy) until `releaseForeign`. */
+  holdForeign(name: string): void {
+    this.foreign.set(name, Infinity);
+  }
+
+  /** Still skipped for a while: a heartbeat collected before the copy was deleted may arrive late. */
+  releaseForeign(name: string): void {
+    this.foreign.set(name, performance.now() + TOMBSTONE_MS);
+  }
+
+  isForeign(name: string): boolean {
+    const until = this.foreign.get(name);
+    if (until === undefined) return false;
+    if (until > performance.now()) return true;
+    this.foreign.delete(name);
+    return false;
   }
 
   private placementVms(vms: readonly Vm[]): PlacementVm[] {

@@ -54,6 +54,27 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX migrations_vm ON migrations(vm);
    ALTER TABLE hosts ADD COLUMN csr TEXT;
    ALTER TABLE hosts ADD COLUMN certificate TEXT;`,
+  // Disaster recovery (src/wire/dr.ts): protections, the records of committed checkpoints, and
+  // the reports of failovers, DR tests and failbacks (kept as evidence).
+  `CREATE TABLE dr_protections (
+     vm TEXT PRIMARY KEY,
+     record TEXT NOT NULL,                   -- Protection JSON (ageMs is computed at read, never stored)
+     meta TEXT NOT NULL                      -- controller-only JSON: where failback returns, since when syncing
+   );
+   CREATE TABLE dr_checkpoints (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- creation order, for "newest first"
+     vm TEXT NOT NULL,
+     checkpoint INTEGER NOT NULL,            -- the checkpoint's own seq (per VM)
+     record TEXT NOT NULL                    -- CheckpointRecord JSON
+   );
+   CREATE INDEX dr_checkpoints_vm ON dr_checkpoints(vm, checkpoint);
+   CREATE TABLE dr_reports (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     vm TEXT NOT NULL,
+     record TEXT NOT NULL                    -- FailoverReport JSON
+   );
+   CREATE INDEX dr_reports_vm ON dr_reports(vm);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -59,9 +59,23 @@ export class MigrationFailedError extends Error {
   }
 }
 
+/**
+ * A disaster-recovery step that failed: a checkpoint job an agent reported as failed (its own
+ * code and words, kept verbatim), or a failover check that did not pass (`CHECK_FAILED`).
+ */
+export class DrFailedError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DrFailedError';
+  }
+}
+
 /** The `{code, message}` a task keeps when it fails: the cause's own words, untouched. */
 export function errorSummary(err: unknown): { code: string; message: string } {
-  if (err instanceof FerryError || err instanceof MigrationFailedError) return { code: err.code, message: err.message };
+  if (err instanceof FerryError || err instanceof MigrationFailedError || err instanceof DrFailedError) return { code: err.code, message: err.message };
   if (err instanceof Error) return { code: 'INTERNAL', message: err.message };
   return { code: 'INTERNAL', message: String(err) };
 }

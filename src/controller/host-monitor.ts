@@ -104,6 +104,7 @@ export class HostMonitor {
       recentlyRemoved: (uuid) => this.state.recentlyRemoved(uuid),
       movingTo: (name) => this.state.movingTo(name),
       stale: (st) => this.state.isStale(host, st),
+      foreign: (name) => this.state.isForeign(name),
     });
     for (const c of changes) {
       switch (c.kind) {

@@ -9,6 +9,8 @@ import { buildApp, type AppDeps } from './app.js';
 import { loadOrCreateCa } from './ca.js';
 import { ClusterState } from './cluster-state.js';
 import { openDb } from './db.js';
+import { DrRepo } from './dr/repo.js';
+import { DrService } from './dr/service.js';
 import { EventBus } from './events.js';
 import { HostMonitor } from './host-monitor.js';
 import { HostsRepo } from './hosts-repo.js';
@@ -38,6 +40,12 @@ export interface ControllerOptions {
   agentTimeoutMs?: number;
   /** vCPUs placed per host CPU at most (default 4). */
   cpuOvercommit?: number;
+  /** Checkpoints running at once in the whole cluster (default 4). */
+  drConcurrency?: number;
+  /** How often the replication scheduler looks at the protections (default 500 ms). */
+  drTickMs?: number;
+  /** How long a failover waits for the restored guest's first heartbeat (default 30000). */
+  drHeartbeatWaitMs?: number;
 }
 
 export interface RunningController {
@@ -74,6 +82,12 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   const migrationRecords = new MigrationsRepo(db);
   migrationRecords.failUnfinished(RESTART_MESSAGE);
   const migrations = new MigrationService(state, agents, migrationRecords, limits);
+  const dr = new DrService(state, agents, new DrRepo(db), bus, {
+    limits,
+    ...(opts.drConcurrency !== undefined ? { concurrency: opts.drConcurrency } : {}),
+    ...(opts.drTickMs !== undefined ? { tickMs: opts.drTickMs } : {}),
+    ...(opts.drHeartbeatWaitMs !== undefined ? { heartbeatWaitMs: opts.drHeartbeatWaitMs } : {}),
+  });
   const version = readVersion();
   const startedAt = performance.now();
 
@@ -89,7 +103,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       tasksRunning: runner.runningCount(),
     };
   };
-  const deps: AppDeps = { state, runner, monitor, sse, vms, migrations, status };
+  const deps: AppDeps = { state, runner, monitor, sse, vms, migrations, dr, status };
   const app = await buildApp({ adminToken: opts.adminToken, clusterSecret: opts.clusterSecret, deps: () => deps });
 
   let address: string;
@@ -100,6 +114,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     throw err;
   }
   monitor.start();
+  dr.start();
   const url = address.replace('[::1]', '127.0.0.1');
   const infoFile = join(opts.dataDir, CONTROLLER_FILE);
   // Written then renamed, so `ferry up` polling for it never reads half a file.
@@ -114,6 +129,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       monitor.stop();
       sse.closeAll();
       migrations.close();
+      await dr.close();
       await runner.close();
       await app.close();
       db.close();

@@ -27,6 +27,9 @@ describe('reconcile', () => {
     assert.equal(run({ reported: [st('a', U1)] })[0]?.kind, 'adopt');
     assert.equal(run({ reported: [st('a', U1)], recentlyRemoved: (u) => u === U1 })[0]?.kind, 'ignore');
   });
+  it('skips a DR test copy without a word: not adopted, not applied', () => {
+    assert.deepEqual(run({ reported: [st('a-drtest-1', U2)], foreign: (n) => n === 'a-drtest-1' }), []);
+  });
   it('ignores a VM whose name belongs to another VM or host', () => {
     assert.equal(run({ records: [rec('a', U2)], reported: [st('a', U1)] })[0]?.kind, 'ignore');
     assert.equal(run({ records: [rec('a', U1, 'h2')], reported: [st('a', U1)] })[0]?.kind, 'ignore');

@@ -14,6 +14,8 @@
 // A VM being migrated is reported by both hosts (the target holds the incoming copy): the
 // target's report is skipped without a word — it neither becomes a VM of its own nor takes
 // over the record; only the migration task moves the record, after the target's commit.
+// A DR test copy (`web-drtest-1`, restored from a checkpoint while production runs on) is not
+// a VM of record either: its name is held by the test task and its reports are skipped too.
 import type { Vm } from '../wire/controller-api.js';
 import type { VmStatus } from '../wire/vm-spec.js';
 import type { VmPatch } from './vms-repo.js';
@@ -35,6 +37,8 @@ export interface ReconcileInput {
   movingTo?: (name: string) => string | undefined;
   /** A report older than one already applied (e.g. collected before an action finished). */
   stale?: (st: VmStatus) => boolean;
+  /** A name that is not a VM of record (a DR test copy): never adopted nor applied. */
+  foreign?: (name: string) => boolean;
 }
 
 export const missingMessage = (host: string): string => `host ${host} does not report this VM`;
@@ -47,6 +51,7 @@ export function reconcile(inp: ReconcileInput): ReconcileChange[] {
     seen.add(st.name);
     const rec = byName.get(st.name);
     if (rec && rec.uuid === st.uuid && inp.movingTo?.(st.name) === inp.host) continue;
+    if (!rec && inp.foreign?.(st.name)) continue;
     if (!rec) {
       if (inp.recentlyRemoved(st.uuid)) out.push({ kind: 'ignore', name: st.name, why: 'deleted moments ago' });
       else out.push({ kind: 'adopt', status: st });

@@ -22,6 +22,7 @@
 //   POST /internal/v1/heartbeat      AgentHeartbeat  -> { intervalMs }
 import { Type, type Static } from '@sinclair/typebox';
 import { HostInfo, ResizeRequest, StopRequest } from './agent-api.js';
+import { CheckpointRecord, Protection } from './dr.js';
 import { Endpoint, VmMetrics, VmSpec, VmSpecInput, VmState, VmStatus } from './vm-spec.js';
 
 export const API_PREFIX = '/api/v1';
@@ -131,6 +132,12 @@ export const ClusterEvent = Type.Union([
   Type.Object({ type: Type.Literal('vm'), vm: Vm }),
   Type.Object({ type: Type.Literal('vm.removed'), name: Type.String() }),
   Type.Object({ type: Type.Literal('host'), host: Host }),
+  /** A checkpoint committed at the DR host (src/wire/dr.ts). */
+  Type.Object({ type: Type.Literal('dr.checkpoint'), checkpoint: CheckpointRecord }),
+  /** A protection's RPO alarm was raised, changed its reason, or cleared (then no reason). */
+  Type.Object({ type: Type.Literal('dr.alarm'), vm: Type.String(), raised: Type.Boolean(), reason: Type.Optional(Type.String()) }),
+  /** A protection was created or changed state; without `protection` it was removed (unprotect). */
+  Type.Object({ type: Type.Literal('dr.state'), vm: Type.String(), protection: Type.Optional(Protection) }),
 ]);
 export type ClusterEvent = Static<typeof ClusterEvent>;
 

@@ -125,6 +125,8 @@ export const FailoverReport = Type.Object({
   /** Command to the first guest heartbeat at the DR site. */
   timeToRunningMs: Type.Number(),
   checks: Type.Array(Type.Object({ name: Type.String(), passed: Type.Boolean(), detail: Type.String() })),
+  /** Bytes on the wire of the checkpoints the switch itself took (planned failover, failback). */
+  wireBytes: Type.Optional(Type.Number()),
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
   startedAt: Type.String(),
   finishedAt: Type.String(),

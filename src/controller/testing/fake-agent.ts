@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HostInfo } from '../../wire/agent-api.js';
 import type { VmSpec, VmState, VmStatus } from '../../wire/vm-spec.js';
+import { FakeDr } from './fake-dr.js';
 import { FakeMigrations } from './fake-migrations.js';
 
 export interface FakeFailure {
@@ -36,6 +37,7 @@ export class FakeAgent {
   readonly migrations = new FakeMigrations(this.vms);
   /** What the VM's console shows (a function, so a test can make the heartbeat advance). */
   consoleText: (name: string) => string = () => 'ferry-heartbeat seq=1 bad=0\n';
+  readonly dr = new FakeDr(this.vms, (name) => this.consoleText(name));
   /** The CSR sent with the next heartbeats, if any. */
   csr: string | undefined;
 
@@ -105,11 +107,13 @@ export class FakeAgent {
     return err(f.status, f.code, f.message);
   }
 
-  /** Migration routes; calls are logged as e.g. `migration outgoing`, `migration commit`. */
-  private async migration(method: string, parts: string[], body: Record<string, unknown>): Promise<FakeReply> {
-    const action = `migration ${parts[1] ?? (method === 'GET' ? 'progress' : parts[0])}`;
+  /**
+   * Migration and DR routes; calls are logged (and can be held or failed) as e.g.
+   * `migration outgoing`, `migration commit`, `dr send`, `dr restore`.
+   */
+  private async delegate(action: string, handle: () => FakeReply): Promise<FakeReply> {
     this.calls.push(action);
-    return (await this.intercept(action)) ?? this.migrations.handle(method, parts, body);
+    return (await this.intercept(action)) ?? handle();
   }
 
   private async handle(req: IncomingMessage): Promise<{ status: number; body?: unknown }> {
@@ -120,7 +124,12 @@ export class FakeAgent {
     for await (const c of req) chunks.push(c as Buffer);
     const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>) : {};
     const name = parts[3];
-    if (parts[2] === 'migrations') return this.migration(req.method ?? 'GET', parts.slice(3), body);
+    const method = req.method ?? 'GET';
+    const rest = parts.slice(3);
+    if (parts[2] === 'migrations') {
+      return this.delegate(`migration ${rest[1] ?? (method === 'GET' ? 'progress' : rest[0])}`, () => this.migrations.handle(method, rest, body));
+    }
+    if (parts[2] === 'dr') return this.delegate(`dr ${FakeDr.action(method, rest)}`, () => this.dr.handle(method, rest, body));
     const action = req.method === 'POST' && !name ? 'define' : req.method === 'DELETE' ? 'delete' : (parts[4] ?? 'get');
     this.calls.push(`${action} ${name ?? String(body.name)}`);
     const intercepted = await this.intercept(action);

@@ -1,0 +1,314 @@
+// Disaster recovery as typed commands (src/wire/dr.ts): protect and unprotect, read the
+// protections, checkpoints and reports, and start failovers, DR tests and failbacks as tasks.
+// Each command first refuses what it must, synchronously and with a typed error (unknown VM,
+// bad site, already protected, host up or down, busy, no room); the slow part is a task.
+//
+// Locks: every DR task holds `dr/VM` (one DR operation per VM at a time). Failover and failback
+// also hold `vm/VM`, which pauses the VM's replication and keeps other VM tasks and the
+// heartbeat reconciler off it; a DR test does not, so replication goes on during the test.
+import { randomUUID } from 'node:crypto';
+import type { Task, Vm } from '../../wire/controller-api.js';
+import type { CheckpointProgress, CheckpointRecord, FailoverReport, FailoverRequest, Protection, ProtectRequest } from '../../wire/dr.js';
+import type { VmStatus } from '../../wire/vm-spec.js';
+import type { AgentPool } from '../agents.js';
+import { vmTarget, type ClusterState } from '../cluster-state.js';
+import { ConflictError, InvalidRequestError, InvalidStateError } from '../errors.js';
+import type { EventBus } from '../events.js';
+import { checkFits, DEFAULT_LIMITS, place, type PlacementLimits, type PlacementVm } from '../placement.js';
+import { DrAgents, log } from './agent-io.js';
+import { testCopyName, type Check } from './checks.js';
+import { runCheckpoint } from './cycle.js';
+import { runFailover, type FailoverInput, type FailoverIo } from './failover.js';
+import { Protections } from './protections.js';
+import { Replicator } from './replicator.js';
+import type { DrRepo } from './repo.js';
+
+export const drTarget = (vm: string): string => `dr/${vm}`;
+export const DEFAULT_KEEP = 3;
+/** A planned switch whose newest checkpoint is older than this first takes one while the VM runs. */
+export const WARM_UP_AFTER_MS = 5000;
+
+export interface DrOptions {
+  tickMs?: number;
+  concurrency?: number;
+  heartbeatWaitMs?: number;
+  limits?: PlacementLimits;
+}
+
+interface CheckpointRoute {
+  from: string;
+  to: string;
+  /** false for failback's reverse checkpoints: they do not count as the DR site's copy. */
+  atDrSite: boolean;
+  leavePaused?: boolean;
+  progress?: (p: CheckpointProgress) => void;
+}
+
+export class DrService {
+  readonly protections: Protections;
+  private readonly replicator: Replicator;
+  private readonly calls: DrAgents;
+  /** Highest seq tried per VM in this process: a seq is never reused, even after a failure. */
+  private readonly tried = new Map<string, number>();
+
+  constructor(
+    private readonly state: ClusterState,
+    agents: AgentPool,
+    repo: DrRepo,
+    bus: EventBus,
+    private readonly opts: DrOptions = {},
+  ) {
+    this.protections = new Protections(repo, bus);
+    this.calls = new DrAgents(state, agents);
+    const run = (_row: unknown, vm: Vm, signal: AbortSignal) => this.checkpoint(vm.name, { from: vm.host, to: this.protections.row(vm.name).protection.targetHost, atDrSite: true }, signal);
+    this.replicator = new Replicator(this.protections, state, run, { ...(opts.tickMs ? { tickMs: opts.tickMs } : {}), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) });
+  }
+
+  start(): void {
+    this.replicator.start();
+  }
+
+  close(): Promise<void> {
+    return this.replicator.close();
+  }
+
+  list(): Protection[] {
+    return this.protections.list();
+  }
+
+  get(vm: string): Protection {
+    return this.protections.get(vm);
+  }
+
+  checkpoints(vm: string): CheckpointRecord[] {
+    this.protections.row(vm);
+    return this.protections.repo.checkpoints(vm);
+  }
+
+  reports(vm?: string): FailoverReport[] {
+    return this.protections.repo.reports(vm);
+  }
+
+  /** 404 VM, 409 protected already, 400 toSite (unknown, or the VM's own), 507 no DR host can hold it. */
+  protect(req: ProtectRequest): Protection {
+    const vm = this.state.requireVm(req.vm);
+    const existing = this.protections.repo.get(req.vm)?.protection;
+    if (existing) throw new ConflictError(`VM ${req.vm} is protected already (to site ${existing.toSite}); unprotect it first to change that`);
+    const sites = [...new Set(this.state.hosts.list().map((h) => h.info.site))].sort();
+    if (!sites.includes(req.toSite)) throw new InvalidRequestError('body.toSite', `names no site with hosts (sites: ${sites.join(', ')})`);
+    if (req.toSite === vm.site) throw new InvalidRequestError('body.toSite', `is the site VM ${vm.name} runs in; the DR site must be another`);
+    const snap = this.state.placementSnapshot();
+    // Each protection holds its VM's room at its DR host, so a site loss can be failed over whole.
+    const targetHost = place(snap.hosts, [...snap.vms, ...this.drReservations()], { memoryMiB: vm.memoryMiB, vcpus: vm.vcpus, site: req.toSite }, this.limits);
+    if (!this.state.hosts.get(targetHost)?.info.dataUrl) throw new InvalidStateError(`DR host ${targetHost} has no data endpoint (ferry-wire) to receive checkpoints`);
+    const now = new Date().toISOString();
+    const p: Protection = {
+      vm: vm.name, uuid: vm.uuid, fromSite: vm.site, toSite: req.toSite, targetHost, rpoMs: req.rpoMs, keep: req.keep ?? DEFAULT_KEEP,
+      ...(req.bandwidthBytesPerSec !== undefined ? { bandwidthBytesPerSec: req.bandwidthBytesPerSec } : {}),
+      state: 'syncing', checkpoints: 0, bytesSent: 0, createdAt: now, updatedAt: now,
+    };
+    this.protections.create(p, { syncingSince: now });
+    log('protecting %s: %s -> %s (%s), RPO %d ms', vm.name, vm.host, targetHost, req.toSite, req.rpoMs);
+    setImmediate(() => this.replicator.tick());
+    return this.protections.view(p);
+  }
+
+  /** Stops replication (a running checkpoint is aborted) and frees the DR copies, best effort. */
+  async unprotect(vm: string): Promise<Protection> {
+    const p = this.protections.get(vm);
+    this.state.runner.assertIdle(drTarget(vm));
+    this.protections.remove(vm);
+    this.protections.repo.removeCheckpoints(vm);
+    this.replicator.forget(vm);
+    await this.replicator.quiesce(vm, `VM ${vm} unprotected`);
+    await this.calls.deleteStore(p.targetHost, vm);
+    log('unprotected %s', vm);
+    return p;
+  }
+
+  /** 404, 409 busy / failed over / no checkpoint / source host up (unplanned), 503 a host down, 507 no room. */
+  failover(vm: string, req: FailoverRequest): Task {
+    const mode = req.mode ?? 'unplanned';
+    const p = this.protections.row(vm).protection;
+    this.state.runner.assertIdle(drTarget(vm));
+    if (mode !== 'test') this.state.runner.assertIdle(vmTarget(vm));
+    if (p.state === 'failed-over') throw new InvalidStateError(`VM ${vm} runs at the DR site already (on ${p.targetHost}); fail it back first`);
+    const rec = this.state.requireVm(vm);
+    this.state.requireHostUp(p.targetHost);
+    if (mode !== 'planned' && p.checkpoints === 0) throw new InvalidStateError(`no checkpoint of VM ${vm} has committed at ${p.targetHost} yet`);
+    if (mode === 'unplanned' && this.state.hosts.get(rec.host)?.state === 'up') {
+      throw new InvalidStateError(
+        `host ${rec.host} is up: VM ${vm} may still run there. Fence it first (stop the VM, or power off or isolate its host), then fail over; for a switch that loses nothing use --planned`,
+      );
+    }
+    if (mode === 'planned') this.requireSwitchable(rec, p.targetHost);
+    this.checkRoom(rec, p.targetHost);
+    const inp: FailoverInput = {
+      id: randomUUID(), kind: mode, vm: rec, from: rec.host, to: p.targetHost, commandAt: Date.now(),
+      ...(mode === 'planned' ? { warmUp: needsWarmUp(p) } : {}),
+      ...(mode === 'test' ? { testName: this.testName(vm) } : {}),
+      ...(this.opts.heartbeatWaitMs !== undefined ? { heartbeatWaitMs: this.opts.heartbeatWaitMs } : {}),
+    };
+    if (mode === 'test') return this.submitTest(inp);
+    return this.submitSwitch(inp, { kind: 'dr.failover', message: `${mode} failover of ${vm} to ${p.targetHost}` });
+  }
+
+  /** The VM runs at the DR site after a failover: bring it home, sending only what changed. */
+  failback(vm: string): Task {
+    const row = this.protections.row(vm);
+    this.state.runner.assertIdle(drTarget(vm));
+    this.state.runner.assertIdle(vmTarget(vm));
+    const home = row.meta.homeHost;
+    if (row.protection.state !== 'failed-over' || home === undefined) throw new InvalidStateError(`VM ${vm} has not failed over (it is ${row.protection.state}); nothing to fail back`);
+    const rec = this.state.requireVm(vm);
+    this.requireSwitchable(rec, home);
+    this.checkRoom(rec, home);
+    const inp: FailoverInput = {
+      id: randomUUID(), kind: 'failback', vm: rec, from: rec.host, to: home, commandAt: Date.now(), warmUp: true,
+      ...(this.opts.heartbeatWaitMs !== undefined ? { heartbeatWaitMs: this.opts.heartbeatWaitMs } : {}),
+    };
+    return this.submitSwitch(inp, { kind: 'dr.failback', message: `failback of ${vm} to ${home}` });
+  }
+
+  /** Planned failover and failback: the record moves, so the VM is locked and its room held at the destination. */
+  private submitSwitch(inp: FailoverInput, o: { kind: string; message: string }): Task {
+    const name = inp.vm.name;
+    const task = this.state.runner.submit({ kind: o.kind, target: vmTarget(name), alsoLocks: [drTarget(name)], message: o.message }, async (t) => {
+      await this.replicator.quiesce(name, `${inp.kind} of ${name}`, inp.kind === 'unplanned' ? 5000 : 10_000);
+      return runFailover(this.failoverIo(inp), inp, t);
+    });
+    // Same tick as the capacity check: a second switch to the same host sees this one.
+    this.state.reserveMove(name, inp.to);
+    void this.state.runner.settled(task.id).finally(() => this.state.releaseMove(name));
+    return task;
+  }
+
+  private submitTest(inp: FailoverInput): Task {
+    const copy = inp.testName!;
+    const task = this.state.runner.submit({ kind: 'dr.test', target: drTarget(inp.vm.name), message: `DR test of ${inp.vm.name}: ${copy} on ${inp.to}` }, (t) =>
+      runFailover(this.failoverIo(inp), inp, t),
+    );
+    this.state.holdForeign(copy);
+    void this.state.runner.settled(task.id).finally(() => this.state.releaseForeign(copy));
+    return task;
+  }
+
+  /** Both hosts up, the VM running (a checkpoint captures a running VM), a data endpoint to send to. */
+  private requireSwitchable(rec: Vm, to: string): void {
+    this.state.requireHostUp(rec.host);
+    const dest = this.state.requireHostUp(to);
+    if (rec.state !== 'running') throw new InvalidStateError(`VM ${rec.name} is ${rec.state}; a planned switch takes a final checkpoint of a running VM`);
+    if (!dest.info.dataUrl) throw new InvalidStateError(`host ${to} has no data endpoint (ferry-wire) to receive the final checkpoint`);
+  }
+
+  private checkRoom(rec: Vm, host: string): void {
+    const snap = this.state.placementSnapshot();
+    const h = snap.hosts.find((x) => x.name === host);
+    if (h) checkFits(h, snap.vms, rec, this.limits);
+  }
+
+  private get limits(): PlacementLimits {
+    return this.opts.limits ?? DEFAULT_LIMITS;
+  }
+
+  /** The room each protected VM holds at its DR host (while it runs at home). */
+  private drReservations(): PlacementVm[] {
+    return this.protections.repo
+      .list()
+      .filter((r) => r.protection.state !== 'failed-over')
+      .flatMap((r) => {
+        const vm = this.state.vms.get(r.protection.vm);
+        return vm ? [{ host: r.protection.targetHost, memoryMiB: vm.memoryMiB, vcpus: vm.vcpus, allocated: true }] : [];
+      });
+  }
+
+  private testName(vm: string): string {
+    let n = this.protections.repo.reports(vm).filter((r) => r.kind === 'test').length + 1;
+    while (this.state.vms.get(testCopyName(vm, n)) || this.state.isForeign(testCopyName(vm, n))) n++;
+    return testCopyName(vm, n);
+  }
+
+  /** One checkpoint `from` -> `to`, recorded as it commits. Used by the replicator and by switches. */
+  private async checkpoint(vm: string, route: CheckpointRoute, signal: AbortSignal): Promise<CheckpointRecord> {
+    const p = this.protections.row(vm).protection;
+    const rec = this.state.requireVm(vm);
+    const targetDataUrl = this.state.requireHostUp(route.to).info.dataUrl;
+    if (!targetDataUrl) throw new InvalidStateError(`host ${route.to} has no data endpoint (ferry-wire) to receive checkpoints`);
+    const seq = await this.nextSeq(vm, route.to, signal);
+    const jobId = randomUUID();
+    const io = this.calls.checkpointIo(jobId, route.from, route.to, {
+      committed: (r) => this.protections.committed(r, route.atDrSite),
+      ...(route.progress ? { progress: route.progress } : {}),
+    });
+    return runCheckpoint(
+      io,
+      {
+        jobId, spec: rec.spec, seq, sourceHost: route.from, targetHost: route.to, targetDataUrl, keep: p.keep,
+        ...(p.bandwidthBytesPerSec !== undefined ? { bandwidthBytesPerSec: p.bandwidthBytesPerSec } : {}),
+        ...(route.leavePaused ? { leavePaused: true } : {}),
+      },
+      signal,
+    );
+  }
+
+  /** Next seq: above every recorded one, every one tried here, and (first time) every one the target holds. */
+  private async nextSeq(vm: string, host: string, signal: AbortSignal): Promise<number> {
+    let last = Math.max(this.protections.repo.lastSeq(vm) ?? 0, this.tried.get(vm) ?? 0);
+    if (!this.tried.has(vm)) {
+      const held = await this.calls.up(host).drStored(vm, signal).catch(() => []);
+      last = Math.max(last, ...held.map((c) => c.seq));
+    }
+    this.tried.set(vm, last + 1);
+    return last + 1;
+  }
+
+  private failoverIo(inp: FailoverInput): FailoverIo {
+    const name = inp.vm.name;
+    const before = this.protections.row(name).protection;
+    return {
+      stored: async (host, signal) => this.calls.up(host).drStored(name, signal),
+      checkpoint: (from, to, leavePaused, signal, progress) =>
+        this.checkpoint(name, { from, to, atDrSite: inp.kind !== 'failback', leavePaused, ...(progress ? { progress } : {}) }, signal),
+      restore: async (host, req, signal) => this.calls.up(host).drRestore(req, signal),
+      status: (host, vm) => this.calls.status(host, vm),
+      console: (host, vm) => this.calls.console(host, vm),
+      resume: (host, vm) => this.calls.resume(host, vm),
+      discard: (host, vm) => this.calls.discard(host, vm),
+      moved: (host, st) => this.moved(inp, host, st),
+      replication: () => replicationCheck(before, this.protections.repo.get(name)?.protection),
+      save: (r) => this.protections.repo.saveReport(r),
+      log,
+    };
+  }
+
+  /** The switch's point of no return: the record follows the VM, the protection its direction. */
+  private moved(inp: FailoverInput, host: string, st: VmStatus): void {
+    const name = inp.vm.name;
+    const site = this.state.hosts.get(host)?.info.site ?? inp.vm.site;
+    this.state.updateVm(name, { host, site, error: undefined });
+    this.state.applyStatus(st);
+    const now = new Date().toISOString();
+    this.protections.change(name, ({ protection, meta }) => {
+      const next: Protection = { ...protection, state: inp.kind === 'failback' ? 'syncing' : 'failed-over' };
+      delete next.alarm;
+      if (inp.kind !== 'failback') return { protection: next, meta: { ...meta, homeHost: inp.from } };
+      // Home again: the DR site holds nothing of the VM's life at the DR site, so it syncs anew.
+      delete next.lastCheckpoint;
+      return { protection: next, meta: { syncingSince: now } };
+    });
+    if (inp.kind === 'failback') this.replicator.forget(name);
+    log('VM %s now runs on %s (%s)', name, host, inp.kind);
+  }
+}
+
+function needsWarmUp(p: Protection): boolean {
+  const taken = p.lastCheckpoint ? Date.parse(p.lastCheckpoint.takenAt) : NaN;
+  return !Number.isFinite(taken) || Date.now() - taken > WARM_UP_AFTER_MS;
+}
+
+function replicationCheck(before: Protection, now: Protection | undefined): Check {
+  const name = 'replication untouched';
+  if (!now) return { name, passed: false, detail: 'the protection is gone' };
+  const n = now.checkpoints - before.checkpoints;
+  return { name, passed: now.state !== 'failed-over', detail: `${n} checkpoint${n === 1 ? '' : 's'} committed during the test; replication is ${now.state}` };
+}
