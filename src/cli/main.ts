@@ -4,6 +4,7 @@
 // 2 usage error. Set DEBUG=1 (or any DEBUG) to see stack traces.
 import { Command, CommanderError } from 'commander';
 import { registerDown } from './commands/down.js';
+import { registerDr } from './commands/dr.js';
 import { registerHost } from './commands/host.js';
 import { registerRoles } from './commands/roles.js';
 import { registerStatus } from './commands/status.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerHost(program);
   registerVm(program);
+  registerDr(program);
   registerTask(program);
   registerRoles(program);
   return program;

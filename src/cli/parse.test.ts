@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSites, parseSizeMiB, parseWorkload, planHosts } from './parse.js';
+import { parseDuration, parseSites, parseSizeMiB, parseWorkload, planHosts } from './parse.js';
 
 test('sizes are MiB; units M, G, T (and MiB/GiB spellings)', () => {
   assert.equal(parseSizeMiB('1G'), 1024);
@@ -42,4 +42,9 @@ test('bandwidth: bytes/s with binary units, bits/s with decimal ones', async () 
   assert.equal(parseBandwidth('1gbit/s'), 125_000_000);
   assert.equal(parseBandwidth('65536'), 65536);
   for (const bad of ['fast', '1K', '10x', '', '100 Mbit extra']) assert.throws(() => parseBandwidth(bad), /rate|at least/, bad);
+});
+
+test('durations are milliseconds; a bare number is seconds', () => {
+  assert.deepEqual(['500ms', '30s', '2m', '1h30m', '1.5s', '45', '0'].map(parseDuration), [500, 30_000, 120_000, 5_400_000, 1500, 45_000, 0]);
+  for (const bad of ['', 'soon', '30 sec', '-1s', '1d', 's30']) assert.throws(() => parseDuration(bad), /duration/, bad);
 });

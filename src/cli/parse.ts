@@ -83,6 +83,18 @@ export function parseBandwidth(value: string): number {
   return n;
 }
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Milliseconds: `500ms`, `30s`, `2m`, `1h30m`, `1.5s`; a bare number is seconds (`0` is zero). */
+export function parseDuration(value: string): number {
+  const v = value.trim();
+  if (/^\d+(?:\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  if (!/^(\d+(?:\.\d+)?(ms|s|m|h))+$/.test(v)) throw new InvalidArgumentError('not a duration (use e.g. 500ms, 30s, 2m, 1h30m)');
+  let ms = 0;
+  for (const m of v.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * DURATION_UNITS[m[2]!]!;
+  return Math.round(ms);
+}
+
 export function parseChoice<T extends string>(choices: readonly T[]): (value: string) => T {
   return (value) => {
     if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be ${choices.join(', ')}`);

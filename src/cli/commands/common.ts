@@ -43,6 +43,30 @@ export async function followTask(api: ApiClient, task: Task, opts: WaitOpts, jso
   return done;
 }
 
+/**
+ * Follow a task whose result is a record (a migration record, a failover report): --no-wait
+ * prints the task; otherwise wait with a live `render` line, print the record (text, or with
+ * --json the record itself) — also for a task that failed, if `ofFailed` finds its record —
+ * and throw the task's error if it did not succeed.
+ */
+export async function followRecord<R>(
+  api: ApiClient,
+  task: Task,
+  opts: WaitOpts,
+  show: { render?: (t: Task) => string; format: (r: R) => string; ofFailed: (done: Task) => Promise<R | undefined> },
+): Promise<void> {
+  if (!opts.wait) {
+    if (opts.json) printJson(task);
+    else process.stdout.write(`${taskLine(task)}\n`);
+    return;
+  }
+  const done = await waitTask(api, task, show.render);
+  const rec = done.state === 'succeeded' ? (done.result as R) : await show.ofFailed(done);
+  if (rec && opts.json) printJson(rec);
+  else if (rec) process.stdout.write(show.format(rec) + '\n');
+  if (done.state !== 'succeeded') throw taskError(done);
+}
+
 export function vmLine(vm: Vm): string {
   return `vm ${vm.name}: ${vm.state} on ${vm.host} (site ${vm.site})${vm.error ? ` — ${vm.error}` : ''}`;
 }

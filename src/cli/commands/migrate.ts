@@ -10,8 +10,7 @@ import { connect } from '../config.js';
 import { formatPlan, formatRecord, formatRecords, progressBar } from '../migration-format.js';
 import { printJson, setErrorContext } from '../output.js';
 import { parseBandwidth, parseChoice, parsePositiveInt } from '../parse.js';
-import { taskError, waitTask } from '../wait-task.js';
-import { jsonOption, taskLine, vmPath, waitOptions, type JsonOpt, type WaitOpts } from './common.js';
+import { followRecord, jsonOption, vmPath, waitOptions, type JsonOpt, type WaitOpts } from './common.js';
 
 interface MigrateOpts extends WaitOpts {
   to: string;
@@ -50,16 +49,7 @@ export function registerMigrate(vm: Command): void {
         return;
       }
       const task = await api.post<Task>(`${vmPath(name)}/migrate`, body);
-      if (!o.wait) {
-        if (o.json) printJson(task);
-        else process.stdout.write(`${taskLine(task)}\n`);
-        return;
-      }
-      const done = await waitTask(api, task, progressBar);
-      const rec = done.state === 'succeeded' ? (done.result as MigrationRecord) : await latestRecord(api, name, task);
-      if (rec && o.json) printJson(rec);
-      else if (rec) process.stdout.write(formatRecord(rec) + '\n');
-      if (done.state !== 'succeeded') throw taskError(done);
+      await followRecord(api, task, o, { render: progressBar, format: formatRecord, ofFailed: () => latestRecord(api, name, task) });
     });
 
   jsonOption(vm.command('migrations').argument('[name]').description('list migration records, newest first (of one VM, or all)')).action(
