@@ -8,20 +8,20 @@
 // heartbeat reconciler off it; a DR test does not, so replication goes on during the test.
 import { randomUUID } from 'node:crypto';
 import type { Task, Vm } from '../../wire/controller-api.js';
-import type { CheckpointProgress, CheckpointRecord, FailoverReport, FailoverRequest, Protection, ProtectRequest } from '../../wire/dr.js';
-import type { VmStatus } from '../../wire/vm-spec.js';
+import type { CheckpointRecord, FailoverReport, FailoverRequest, Protection, ProtectRequest } from '../../wire/dr.js';
 import type { AgentPool } from '../agents.js';
 import { vmTarget, type ClusterState } from '../cluster-state.js';
 import { ConflictError, InvalidRequestError, InvalidStateError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { checkFits, DEFAULT_LIMITS, place, type PlacementLimits, type PlacementVm } from '../placement.js';
 import { DrAgents, log } from './agent-io.js';
-import { testCopyName, type Check } from './checks.js';
-import { runCheckpoint } from './cycle.js';
+import { testCopyName } from './checks.js';
+import { Checkpointer } from './checkpointer.js';
 import { runFailover, type FailoverInput, type FailoverIo } from './failover.js';
 import { Protections } from './protections.js';
-import { Replicator } from './replicator.js';
+import { Replicator, type RunCheckpoint } from './replicator.js';
 import type { DrRepo } from './repo.js';
+import { switchIo } from './switch-io.js';
 
 export const drTarget = (vm: string): string => `dr/${vm}`;
 export const DEFAULT_KEEP = 3;
@@ -35,21 +35,11 @@ export interface DrOptions {
   limits?: PlacementLimits;
 }
 
-interface CheckpointRoute {
-  from: string;
-  to: string;
-  /** false for failback's reverse checkpoints: they do not count as the DR site's copy. */
-  atDrSite: boolean;
-  leavePaused?: boolean;
-  progress?: (p: CheckpointProgress) => void;
-}
-
 export class DrService {
   readonly protections: Protections;
   private readonly replicator: Replicator;
   private readonly calls: DrAgents;
-  /** Highest seq tried per VM in this process: a seq is never reused, even after a failure. */
-  private readonly tried = new Map<string, number>();
+  private readonly checkpointer: Checkpointer;
 
   constructor(
     private readonly state: ClusterState,
@@ -60,7 +50,8 @@ export class DrService {
   ) {
     this.protections = new Protections(repo, bus);
     this.calls = new DrAgents(state, agents);
-    const run = (_row: unknown, vm: Vm, signal: AbortSignal) => this.checkpoint(vm.name, { from: vm.host, to: this.protections.row(vm.name).protection.targetHost, atDrSite: true }, signal);
+    this.checkpointer = new Checkpointer(state, this.calls, this.protections);
+    const run: RunCheckpoint = (row, vm, signal) => this.checkpointer.run(vm.name, { from: vm.host, to: row.protection.targetHost, atDrSite: true }, signal);
     this.replicator = new Replicator(this.protections, state, run, { ...(opts.tickMs ? { tickMs: opts.tickMs } : {}), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) });
   }
 
@@ -170,12 +161,12 @@ export class DrService {
     return this.submitSwitch(inp, { kind: 'dr.failback', message: `failback of ${vm} to ${home}` });
   }
 
-  /** Planned failover and failback: the record moves, so the VM is locked and its room held at the destination. */
+  /** Failover (unplanned, planned) and failback: the record moves, so the VM is locked and its room held at the destination. */
   private submitSwitch(inp: FailoverInput, o: { kind: string; message: string }): Task {
     const name = inp.vm.name;
     const task = this.state.runner.submit({ kind: o.kind, target: vmTarget(name), alsoLocks: [drTarget(name)], message: o.message }, async (t) => {
       await this.replicator.quiesce(name, `${inp.kind} of ${name}`, inp.kind === 'unplanned' ? 5000 : 10_000);
-      return runFailover(this.failoverIo(inp), inp, t);
+      return runFailover(this.switchIo(inp), inp, t);
     });
     // Same tick as the capacity check: a second switch to the same host sees this one.
     this.state.reserveMove(name, inp.to);
@@ -186,7 +177,7 @@ export class DrService {
   private submitTest(inp: FailoverInput): Task {
     const copy = inp.testName!;
     const task = this.state.runner.submit({ kind: 'dr.test', target: drTarget(inp.vm.name), message: `DR test of ${inp.vm.name}: ${copy} on ${inp.to}` }, (t) =>
-      runFailover(this.failoverIo(inp), inp, t),
+      runFailover(this.switchIo(inp), inp, t),
     );
     this.state.holdForeign(copy);
     void this.state.runner.settled(task.id).finally(() => this.state.releaseForeign(copy));
@@ -228,87 +219,12 @@ export class DrService {
     return testCopyName(vm, n);
   }
 
-  /** One checkpoint `from` -> `to`, recorded as it commits. Used by the replicator and by switches. */
-  private async checkpoint(vm: string, route: CheckpointRoute, signal: AbortSignal): Promise<CheckpointRecord> {
-    const p = this.protections.row(vm).protection;
-    const rec = this.state.requireVm(vm);
-    const targetDataUrl = this.state.requireHostUp(route.to).info.dataUrl;
-    if (!targetDataUrl) throw new InvalidStateError(`host ${route.to} has no data endpoint (ferry-wire) to receive checkpoints`);
-    const seq = await this.nextSeq(vm, route.to, signal);
-    const jobId = randomUUID();
-    const io = this.calls.checkpointIo(jobId, route.from, route.to, {
-      committed: (r) => this.protections.committed(r, route.atDrSite),
-      ...(route.progress ? { progress: route.progress } : {}),
-    });
-    return runCheckpoint(
-      io,
-      {
-        jobId, spec: rec.spec, seq, sourceHost: route.from, targetHost: route.to, targetDataUrl, keep: p.keep,
-        ...(p.bandwidthBytesPerSec !== undefined ? { bandwidthBytesPerSec: p.bandwidthBytesPerSec } : {}),
-        ...(route.leavePaused ? { leavePaused: true } : {}),
-      },
-      signal,
-    );
-  }
-
-  /** Next seq: above every recorded one, every one tried here, and (first time) every one the target holds. */
-  private async nextSeq(vm: string, host: string, signal: AbortSignal): Promise<number> {
-    let last = Math.max(this.protections.repo.lastSeq(vm) ?? 0, this.tried.get(vm) ?? 0);
-    if (!this.tried.has(vm)) {
-      const held = await this.calls.up(host).drStored(vm, signal).catch(() => []);
-      last = Math.max(last, ...held.map((c) => c.seq));
-    }
-    this.tried.set(vm, last + 1);
-    return last + 1;
-  }
-
-  private failoverIo(inp: FailoverInput): FailoverIo {
-    const name = inp.vm.name;
-    const before = this.protections.row(name).protection;
-    return {
-      stored: async (host, signal) => this.calls.up(host).drStored(name, signal),
-      checkpoint: (from, to, leavePaused, signal, progress) =>
-        this.checkpoint(name, { from, to, atDrSite: inp.kind !== 'failback', leavePaused, ...(progress ? { progress } : {}) }, signal),
-      restore: async (host, req, signal) => this.calls.up(host).drRestore(req, signal),
-      status: (host, vm) => this.calls.status(host, vm),
-      console: (host, vm) => this.calls.console(host, vm),
-      resume: (host, vm) => this.calls.resume(host, vm),
-      discard: (host, vm) => this.calls.discard(host, vm),
-      moved: (host, st) => this.moved(inp, host, st),
-      replication: () => replicationCheck(before, this.protections.repo.get(name)?.protection),
-      save: (r) => this.protections.repo.saveReport(r),
-      log,
-    };
-  }
-
-  /** The switch's point of no return: the record follows the VM, the protection its direction. */
-  private moved(inp: FailoverInput, host: string, st: VmStatus): void {
-    const name = inp.vm.name;
-    const site = this.state.hosts.get(host)?.info.site ?? inp.vm.site;
-    this.state.updateVm(name, { host, site, error: undefined });
-    this.state.applyStatus(st);
-    const now = new Date().toISOString();
-    this.protections.change(name, ({ protection, meta }) => {
-      const next: Protection = { ...protection, state: inp.kind === 'failback' ? 'syncing' : 'failed-over' };
-      delete next.alarm;
-      if (inp.kind !== 'failback') return { protection: next, meta: { ...meta, homeHost: inp.from } };
-      // Home again: the DR site holds nothing of the VM's life at the DR site, so it syncs anew.
-      delete next.lastCheckpoint;
-      return { protection: next, meta: { syncingSince: now } };
-    });
-    if (inp.kind === 'failback') this.replicator.forget(name);
-    log('VM %s now runs on %s (%s)', name, host, inp.kind);
+  private switchIo(inp: FailoverInput): FailoverIo {
+    return switchIo({ state: this.state, calls: this.calls, protections: this.protections, checkpointer: this.checkpointer, replicator: this.replicator }, inp);
   }
 }
 
 function needsWarmUp(p: Protection): boolean {
   const taken = p.lastCheckpoint ? Date.parse(p.lastCheckpoint.takenAt) : NaN;
   return !Number.isFinite(taken) || Date.now() - taken > WARM_UP_AFTER_MS;
-}
-
-function replicationCheck(before: Protection, now: Protection | undefined): Check {
-  const name = 'replication untouched';
-  if (!now) return { name, passed: false, detail: 'the protection is gone' };
-  const n = now.checkpoints - before.checkpoints;
-  return { name, passed: now.state !== 'failed-over', detail: `${n} checkpoint${n === 1 ? '' : 's'} committed during the test; replication is ${now.state}` };
 }
