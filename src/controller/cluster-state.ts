@@ -80,11 +80,7 @@ export class ClusterState {
   }
 
   isForeign(name: string): boolean {
-    const until = this.foreign.get(name);
-    if (until === undefined) return false;
-    if (until > performance.now()) return true;
-    this.foreign.delete(name);
-    return false;
+    return held(this.foreign, name);
   }
 
   private placementVms(vms: readonly Vm[]): PlacementVm[] {
@@ -174,10 +170,15 @@ export class ClusterState {
   }
 
   recentlyRemoved(uuid: string): boolean {
-    const until = this.tombstones.get(uuid);
-    if (until === undefined) return false;
-    if (until > performance.now()) return true;
-    this.tombstones.delete(uuid);
-    return false;
+    return held(this.tombstones, uuid);
   }
+}
+
+/** Is `key` held in a map of expiry times (monotonic ms)? An expired key is forgotten. */
+function held(until: Map<string, number>, key: string): boolean {
+  const t = until.get(key);
+  if (t === undefined) return false;
+  if (t > performance.now()) return true;
+  until.delete(key);
+  return false;
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runController, type RunningController } from '../../src/controller/index.js';
-import { call, openEvents, waitFor } from '../../src/controller/testing/client.js';
+import { controllerClient, openEvents, waitFor } from '../../src/controller/testing/client.js';
 import { FakeAgent } from '../../src/controller/testing/fake-agent.js';
 
 const ADMIN = 'admin-token-for-tests';
@@ -25,14 +25,7 @@ describe('controller disaster recovery', () => {
   const h2 = new FakeAgent('h2', SECRET, 'main');
   const h3 = new FakeAgent('h3', SECRET, 'dr');
   const silent = new Set<FakeAgent>();
-  const api = (method: string, path: string, body?: unknown) => call(ctl.url, method, `/api/v1${path}`, { token: ADMIN, ...(body !== undefined ? { body } : {}) });
-  const beat = (a: FakeAgent) => call(ctl.url, 'POST', '/internal/v1/heartbeat', { token: SECRET, body: a.heartbeat() });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- task JSON
-  const finished = (id: string): Promise<any> =>
-    waitFor(`task ${id}`, async () => {
-      const t = (await api('GET', `/tasks/${id}`)).body;
-      return ['succeeded', 'failed', 'aborted'].includes(t.state) ? t : undefined;
-    }, 20_000);
+  const { api, beat, finished } = controllerClient(() => ctl.url, ADMIN, SECRET, 20_000);
   const protection = async (vm = 'web') => (await api('GET', `/dr/protections/${vm}`)).body;
   const vmRecord = async (vm = 'web') => (await api('GET', `/vms/${vm}`)).body;
   const checkpointsAtLeast = (n: number, vm = 'web') =>

@@ -34,6 +34,23 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
   }
 }
 
+/**
+ * A test's view of one controller: `api` with the admin token, `beat` for a fake agent's
+ * heartbeat with the cluster secret, `finished` waits for a task to end and returns it.
+ */
+export function controllerClient(url: () => string, adminToken: string, clusterSecret: string, taskLimitMs = 10_000) {
+  const api = (method: string, path: string, body?: unknown): Promise<Reply> => call(url(), method, `/api/v1${path}`, { token: adminToken, ...(body !== undefined ? { body } : {}) });
+  return {
+    api,
+    beat: (agent: { heartbeat(): unknown }): Promise<Reply> => call(url(), 'POST', '/internal/v1/heartbeat', { token: clusterSecret, body: agent.heartbeat() }),
+    finished: (id: string): Promise<Reply['body']> =>
+      waitFor(`task ${id}`, async () => {
+        const t = (await api('GET', `/tasks/${id}`)).body;
+        return ['succeeded', 'failed', 'aborted'].includes(t.state) ? t : undefined;
+      }, taskLimitMs),
+  };
+}
+
 export interface SseEvent {
   id: string;
   event: string;
