@@ -202,6 +202,9 @@ describe('controller disaster recovery', () => {
     assert.match(refused.body.error.message, /host h1 is up.*Fence it first/);
     silent.add(h1);
     await waitFor('h1 down', async () => ((await api('GET', '/hosts')).body.find((h: { name: string }) => h.name === 'h1').state === 'down' ? true : undefined));
+    const planned = await api('POST', '/dr/protections/web/failover', { mode: 'planned' });
+    assert.equal(planned.status, 503);
+    assert.match(planned.body.error.message, /unplanned failover/);
     const newest = (await protection()).lastCheckpoint;
     const r = await api('POST', '/dr/protections/web/failover', { mode: 'unplanned' });
     assert.equal(r.status, 202, r.text);

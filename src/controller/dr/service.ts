@@ -11,7 +11,7 @@ import type { Task, Vm } from '../../wire/controller-api.js';
 import type { CheckpointRecord, FailoverReport, FailoverRequest, Protection, ProtectRequest } from '../../wire/dr.js';
 import type { AgentPool } from '../agents.js';
 import { vmTarget, type ClusterState } from '../cluster-state.js';
-import { ConflictError, InvalidRequestError, InvalidStateError } from '../errors.js';
+import { ConflictError, HostDownError, InvalidRequestError, InvalidStateError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { checkFits, DEFAULT_LIMITS, place, type PlacementLimits, type PlacementVm } from '../placement.js';
 import { DrAgents, log } from './agent-io.js';
@@ -186,7 +186,9 @@ export class DrService {
 
   /** Both hosts up, the VM running (a checkpoint captures a running VM), a data endpoint to send to. */
   private requireSwitchable(rec: Vm, to: string): void {
-    this.state.requireHostUp(rec.host);
+    if (this.state.hosts.get(rec.host)?.state !== 'up') {
+      throw new HostDownError(rec.host, `is down: a planned switch needs the VM's host to take the final checkpoint (after fencing it, an unplanned failover restores the newest checkpoint)`);
+    }
     const dest = this.state.requireHostUp(to);
     if (rec.state !== 'running') throw new InvalidStateError(`VM ${rec.name} is ${rec.state}; a planned switch takes a final checkpoint of a running VM`);
     if (!dest.info.dataUrl) throw new InvalidStateError(`host ${to} has no data endpoint (ferry-wire) to receive the final checkpoint`);
