@@ -7,6 +7,8 @@ import {
   type HostInfo,
 } from '../wire/index.js';
 import { MAX_CONSOLE_TAIL, type SimpleAction, type VmManager } from './manager.js';
+import { registerDrRoutes } from './dr/routes.js';
+import type { DrService } from './dr/service.js';
 import { registerMigrationRoutes } from './migration/routes.js';
 import type { MigrationService } from './migration/service.js';
 
@@ -14,7 +16,7 @@ const NameParams = Type.Object({ name: Type.String({ pattern: VM_NAME_PATTERN })
 const ConsoleQuery = Type.Object({ tailBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_CONSOLE_TAIL })) }, { additionalProperties: false });
 const SIMPLE: SimpleAction[] = ['start', 'pause', 'resume', 'suspend', 'restore'];
 
-export function buildAgentApi(mgr: VmManager, secret: string, host: () => HostInfo, migrations: () => MigrationService): FastifyInstance {
+export function buildAgentApi(mgr: VmManager, secret: string, host: () => HostInfo, migrations: () => MigrationService, dr: () => DrService): FastifyInstance {
   const app = createApiServer({ credentials: [{ prefix: AGENT_API_PREFIX, tokens: () => [secret] }] });
   const p = AGENT_API_PREFIX;
 
@@ -51,5 +53,6 @@ export function buildAgentApi(mgr: VmManager, secret: string, host: () => HostIn
     async (req, reply) => reply.type('text/plain; charset=utf-8').send(mgr.console(req.params.name, req.query.tailBytes)),
   );
   registerMigrationRoutes(app, migrations);
+  registerDrRoutes(app, dr);
   return app;
 }

@@ -15,6 +15,7 @@ import { hostInfo, qemuVersion, vmStatus } from './metrics.js';
 import { isOurQemu } from './proc.js';
 import { reattachAll } from './reattach.js';
 import { MigrationService } from './migration/service.js';
+import { DrService } from './dr/service.js';
 import { loadOrCreateIdentity, storeCertificate, type TlsIdentity } from './migration/tls-identity.js';
 import { WirePlane } from './migration/wire-plane.js';
 import type { DataPlane } from './migration/data-plane.js';
@@ -74,14 +75,16 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
 
   const listenHost = opts.listenHost ?? '127.0.0.1';
   const { plane, csrPem, csrKey } = await startDataPlane(opts, dataDir, listenHost);
-  const migrations = new MigrationService({ hostName: opts.name, dataDir, mgr, launch: { accel, guestDir }, plane });
+  const migrationCtx = { hostName: opts.name, dataDir, mgr, launch: { accel, guestDir }, plane };
+  const migrations = new MigrationService(migrationCtx);
+  const dr = new DrService(migrationCtx);
 
   let url = '';
   const host = (): HostInfo => {
     const dataUrl = plane.url();
     return { ...hostInfo({ name: opts.name, site: opts.site, url, accel, qemuVersion: version, agentVersion: AGENT_VERSION }), ...(dataUrl ? { dataUrl } : {}) };
   };
-  const app = buildAgentApi(mgr, opts.secret, host, () => migrations);
+  const app = buildAgentApi(mgr, opts.secret, host, () => migrations, () => dr);
   const address = await app.listen({ host: listenHost, port: opts.port ?? 0 });
   url = address.replace('[::1]', '127.0.0.1');
   writeJsonAtomic(join(dataDir, 'agent.json'), { pid: process.pid, url });
@@ -108,6 +111,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
         hb?.stop();
         await app.close();
         await migrations.close();
+        await dr.close();
         await plane.close();
         mgr.detachAll();
         // Leave agent.json to a newer agent that may already own this data dir.

@@ -1,13 +1,13 @@
 // The agent's domain core: its VMs by name, define/clone/delete, and every lifecycle action
 // checked against the state table and run in the VM's own queue. Knows nothing of HTTP.
-import { mkdirSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { assertAllowed, FerryError, type VmAction, type CloneRequest, type StopRequest, type VmSpec, type VmStatus } from '../wire/index.js';
 import * as actions from './actions.js';
 import { copyDisks, createDisks } from './disks.js';
 import { connectQmp, type LaunchContext } from './launch.js';
 import { vmStatus } from './metrics.js';
 import { qmpCall } from './qmp-call.js';
-import { removeVmDir, saveRecord, vmPaths } from './vm-dir.js';
+import { readTail, removeVmDir, saveRecord, vmPaths } from './vm-dir.js';
 import { VmRuntime } from './vm-runtime.js';
 
 export const DEFAULT_CONSOLE_TAIL = 64 * 1024;
@@ -136,22 +136,7 @@ export class VmManager {
   /** The last `tailBytes` of the serial console log (whole lines are not guaranteed). */
   console(name: string, tailBytes = DEFAULT_CONSOLE_TAIL): string {
     this.get(name);
-    const n = Math.min(Math.max(0, tailBytes), MAX_CONSOLE_TAIL);
-    let fd: number;
-    try {
-      fd = openSync(vmPaths(this.dataDir, name).consoleLog, 'r');
-    } catch {
-      return '';
-    }
-    try {
-      const size = fstatSync(fd).size;
-      const len = Math.min(n, size);
-      const buf = Buffer.alloc(len);
-      readSync(fd, buf, 0, len, size - len);
-      return buf.toString('utf8');
-    } finally {
-      closeSync(fd);
-    }
+    return readTail(vmPaths(this.dataDir, name).consoleLog, Math.min(Math.max(0, tailBytes), MAX_CONSOLE_TAIL));
   }
 
   /** For the agent's close(): forget QMP connections, leave every QEMU running. */

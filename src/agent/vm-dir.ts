@@ -6,7 +6,7 @@
 //   diskN.qcow2    disks (base-diskN.qcow2: frozen base of a linked clone)
 //   suspend.state  memory image while the VM is suspended
 // The agent is stateless apart from this directory, so a restarted agent re-attaches from it.
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FerryError, VM_NAME_PATTERN, type Endpoint, type VmSpec, type VmState } from '../wire/index.js';
 
@@ -102,4 +102,23 @@ export function readPidFile(path: string): number | undefined {
 
 export function removeVmDir(dataDir: string, name: string): void {
   rmSync(vmPaths(dataDir, name).dir, { recursive: true, force: true });
+}
+
+/** The last `bytes` of a file ('' if it does not exist); whole lines are not guaranteed. */
+export function readTail(path: string, bytes: number): string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const len = Math.min(bytes, size);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    return buf.toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -4,6 +4,7 @@
 // framing, bandwidth caps — lives behind this interface (data-endpoint.ts), so the migration
 // code does not change with the transport.
 import type { Duplex } from 'node:stream';
+import type { ChunkStore } from '../../wire/protocol/index.js';
 import type { TlsIdentity } from './tls-identity.js';
 
 export interface DataSession {
@@ -19,7 +20,7 @@ export interface DataSession {
 }
 
 export interface SessionHello {
-  kind: 'migration' | 'probe';
+  kind: 'migration' | 'probe' | 'replication';
   sessionId: string;
   /** Host name of the opening side (checked against its certificate). */
   sourceHost: string;
@@ -29,6 +30,11 @@ export interface ConnectOptions {
   mode: 'passthrough' | 'chunked';
   bandwidthBytesPerSec?: number;
   signal?: AbortSignal;
+}
+
+export interface ExpectOptions {
+  kind?: 'migration' | 'replication';
+  store?: ChunkStore;
 }
 
 export interface DataPlane {
@@ -42,8 +48,11 @@ export interface DataPlane {
   readonly enforcesBandwidth: boolean;
   /** Source side: opens a session to `url`, whose certificate must name `peerHost`. */
   connect(url: string, peerHost: string, hello: SessionHello, opts: ConnectOptions): Promise<DataSession>;
-  /** Target side: accept one migration session with this id from `peerHost`; others are refused. */
-  expect(sessionId: string, peerHost: string, onSession: (s: DataSession) => void): void;
+  /**
+   * Target side: accept one session of `kind` (default migration) with this id from `peerHost`;
+   * others are refused. A replication session is chunked and skips what `store` holds.
+   */
+  expect(sessionId: string, peerHost: string, onSession: (s: DataSession) => void, opts?: ExpectOptions): void;
   unexpect(sessionId: string): void;
   /** Link speed and RTT to a peer's endpoint over a probe session. */
   measure(url: string, peerHost: string, opts: { bytes: number; signal?: AbortSignal }): Promise<{ bytesPerSec: number; rttMs: number }>;

@@ -9,7 +9,7 @@ import { FerryError } from '../../wire/index.js';
 import { peerHostName, tlsOptions } from '../../wire/pki/index.js';
 import { acceptSession, measureLink, openSession, WireError, type WireSession } from '../../wire/protocol/index.js';
 import { log } from '../log.js';
-import type { ConnectOptions, DataPlane, DataSession, SessionHello } from './data-plane.js';
+import type { ConnectOptions, DataPlane, DataSession, ExpectOptions, SessionHello } from './data-plane.js';
 import { parseDataUrl } from './data-plane.js';
 import type { TlsIdentity } from './tls-identity.js';
 
@@ -41,7 +41,7 @@ export class WirePlane implements DataPlane {
   #url: string | undefined;
   #closed = false;
   readonly #sockets = new Set<TLSSocket>();
-  readonly #expected = new Map<string, { peer: string; onSession: (s: DataSession) => void }>();
+  readonly #expected = new Map<string, { peer: string; onSession: (s: DataSession) => void; opts: ExpectOptions }>();
 
   constructor(readonly host: string, readonly port: number) {}
 
@@ -86,12 +86,13 @@ export class WirePlane implements DataPlane {
     acceptSession(sock, (hello) => {
       const mode = hello.mode ?? 'passthrough';
       if (hello.kind === 'probe') return { mode };
-      if (hello.kind !== 'migration') throw new FerryError('INVALID_REQUEST', `this endpoint takes no ${hello.kind} sessions`);
+      if (hello.kind !== 'migration' && hello.kind !== 'replication') throw new FerryError('INVALID_REQUEST', `this endpoint takes no ${hello.kind} sessions`);
       const exp = this.#expected.get(hello.sessionId);
-      if (!exp) throw new FerryError('NOT_FOUND', `no migration ${hello.sessionId} is expected here`);
-      if (exp.peer !== peer) throw new FerryError('UNAUTHORIZED', `migration ${hello.sessionId} is expected from ${exp.peer}, not ${peer}`);
+      if (!exp || (exp.opts.kind ?? 'migration') !== hello.kind) throw new FerryError('NOT_FOUND', `no ${hello.kind} ${hello.sessionId} is expected here`);
+      if (exp.peer !== peer) throw new FerryError('UNAUTHORIZED', `${hello.kind} ${hello.sessionId} is expected from ${exp.peer}, not ${peer}`);
       this.#expected.delete(hello.sessionId);
       onSession = exp.onSession;
+      if (hello.kind === 'replication') return { mode: 'chunked', ...(exp.opts.store ? { store: exp.opts.store } : {}) };
       return { mode };
     }).then((s) => onSession?.(adapt(s)), (err: Error) => log('data endpoint: session from %s refused: %s', peer, err.message));
   }
@@ -125,8 +126,8 @@ export class WirePlane implements DataPlane {
     }
   }
 
-  expect(sessionId: string, peerHost: string, onSession: (s: DataSession) => void): void {
-    this.#expected.set(sessionId, { peer: peerHost, onSession });
+  expect(sessionId: string, peerHost: string, onSession: (s: DataSession) => void, opts: ExpectOptions = {}): void {
+    this.#expected.set(sessionId, { peer: peerHost, onSession, opts });
   }
 
   unexpect(sessionId: string): void {

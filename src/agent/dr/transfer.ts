@@ -1,0 +1,190 @@
+// Moving one checkpoint's files over a ferry-wire replication session (docs/dr.md):
+// channel 1 carries one JSON line each way (the sender's header, the receiver's verdict),
+// channel 0 carries the files back to back, each padded with zeros to a multiple of the chunk
+// size, in chunked mode. The session's receiver already skips chunks the DR store holds
+// (receiver-driven WANT) and verifies every chunk it gets; here the DR side cuts channel 0 at
+// the same fixed offsets, keeps the new chunks through a store staging, and commits the
+// manifest only once every byte of every file arrived.
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import type { Duplex } from 'node:stream';
+import { FerryError } from '../../wire/index.js';
+import { isZero } from '../../wire/protocol/codecs.js';
+import type { DataSession } from '../migration/data-plane.js';
+import type { CheckpointFile, CheckpointManifest, Staging } from './store/index.js';
+
+export const CHUNK_BYTES = 64 * 1024;
+const READ_BYTES = 16 * CHUNK_BYTES;
+/** The header and the verdict are small; anything longer is refused. */
+const MAX_LINE_BYTES = 64 * 1024;
+const CONTROL_CHANNEL = 1;
+
+export interface FileToSend {
+  name: string;
+  path: string;
+  size: number;
+}
+
+export interface Header {
+  files: { name: string; size: number }[];
+  manifest: Omit<CheckpointManifest, 'files'>;
+}
+
+export interface Verdict {
+  committed?: number;
+  newBytes?: number;
+  error?: { code: string; message: string };
+}
+
+const padded = (size: number): number => Math.ceil(size / CHUNK_BYTES) * CHUNK_BYTES;
+
+/** Reads one newline-terminated JSON value from a channel (bounded). */
+export function readLine<T>(ch: Duplex): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const done = (err?: Error, v?: T): void => {
+      ch.off('data', onData).off('error', onErr).off('end', onEnd);
+      if (err) reject(err);
+      else resolve(v as T);
+    };
+    const onData = (d: Buffer): void => {
+      buf = Buffer.concat([buf, d]);
+      const nl = buf.indexOf(0x0a);
+      if (nl < 0) {
+        if (buf.length > MAX_LINE_BYTES) done(new FerryError('INVALID_REQUEST', `control line longer than ${MAX_LINE_BYTES} bytes`));
+        return;
+      }
+      try {
+        done(undefined, JSON.parse(buf.subarray(0, nl).toString('utf8')) as T);
+      } catch (err) {
+        done(new FerryError('INVALID_REQUEST', `control line is not JSON: ${(err as Error).message}`));
+      }
+    };
+    const onErr = (e: Error): void => done(e);
+    const onEnd = (): void => done(new FerryError('HOST_DOWN', 'the peer ended the control channel before its answer'));
+    ch.on('data', onData).on('error', onErr).on('end', onEnd);
+  });
+}
+
+function write(ch: Duplex, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    ch.write(data, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+type PutChunk = (id: Buffer, chunk: Buffer) => Promise<boolean>;
+
+/** Cuts `buf` (a multiple of CHUNK_BYTES, from a file's chunk boundary) into chunk ids, handing each non-zero chunk to `put`. */
+async function keepChunks(buf: Buffer, put: PutChunk, into: (string | null)[]): Promise<void> {
+  for (let o = 0; o < buf.length; o += CHUNK_BYTES) {
+    const chunk = buf.subarray(o, o + CHUNK_BYTES);
+    if (isZero(chunk)) {
+      into.push(null);
+      continue;
+    }
+    const id = createHash('sha256').update(chunk).digest();
+    await put(id, chunk);
+    into.push(id.toString('hex'));
+  }
+}
+
+/**
+ * Sender: header, then the files; resolves with the receiver's verdict (throws if it refused).
+ * With `local`, the same chunks also go into this host's own store, so that it holds the last
+ * checkpoint both sides share (a failback then sends only what changed since).
+ */
+export async function sendFiles(s: DataSession, files: FileToSend[], manifest: Header['manifest'], onBytes: (n: number) => void, local?: Staging): Promise<Verdict & { localFiles?: CheckpointFile[] }> {
+  const control = s.channel(CONTROL_CHANNEL);
+  const data = s.channel(0);
+  const verdict = readLine<Verdict>(control);
+  verdict.catch(() => undefined);
+  const header: Header = { files: files.map((f) => ({ name: f.name, size: f.size })), manifest };
+  await write(control, Buffer.from(`${JSON.stringify(header)}\n`));
+  const localFiles: CheckpointFile[] = [];
+  for (const f of files) {
+    const lf: CheckpointFile = { name: f.name, size: f.size, chunkBytes: CHUNK_BYTES, chunks: [] };
+    localFiles.push(lf);
+    const fh = await open(f.path, 'r');
+    try {
+      for (let off = 0; off < f.size; ) {
+        // Fresh zeroed buffers: the session may still hold the previous one, and the tail of a
+        // file is padded with zeros so every chunk starts at a fixed offset.
+        const buf = Buffer.alloc(Math.min(READ_BYTES, padded(f.size - off)));
+        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, f.size - off), off);
+        if (bytesRead === 0) throw new FerryError('INTERNAL', `${f.path} ended at ${off} of ${f.size} bytes`);
+        off += bytesRead;
+        const piece = off >= f.size ? buf : buf.subarray(0, bytesRead);
+        if (local) await keepChunks(piece, (id, c) => local.putChunk(id, c), lf.chunks);
+        await write(data, piece);
+        onBytes(bytesRead);
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  data.end();
+  const v = await verdict;
+  if (v.error) throw new FerryError(v.error.code === 'STORE_FULL' ? 'NO_CAPACITY' : 'INTERNAL', `DR host: ${v.error.message}`);
+  return { ...v, ...(local ? { localFiles } : {}) };
+}
+
+/** Receiver: reads the header and the files into `staging`; commits and answers the verdict. */
+export async function receiveFiles(s: DataSession, staging: Staging, onBytes: (n: number) => void): Promise<{ manifest: CheckpointManifest; newBytes: number }> {
+  const control = s.channel(CONTROL_CHANNEL);
+  const header = await readLine<Header>(control);
+  checkHeader(header);
+  const files: CheckpointFile[] = header.files.map((f) => ({ name: f.name, size: f.size, chunkBytes: CHUNK_BYTES, chunks: [] }));
+  let fileIndex = 0;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let newBytes = 0;
+  const counting: PutChunk = async (id, chunk) => {
+    const isNew = await staging.putChunk(id, chunk);
+    if (isNew) newBytes += chunk.length;
+    return isNew;
+  };
+  const take = async (chunk: Buffer): Promise<void> => {
+    while (fileIndex < files.length && files[fileIndex]!.chunks.length * CHUNK_BYTES >= padded(files[fileIndex]!.size)) fileIndex++;
+    const file = files[fileIndex];
+    if (!file) throw new FerryError('INVALID_REQUEST', 'more data than the header announced');
+    await keepChunks(chunk, counting, file.chunks);
+    onBytes(chunk.length);
+  };
+  try {
+    for await (const piece of s.channel(0) as AsyncIterable<Buffer>) {
+      pending.push(piece);
+      pendingBytes += piece.length;
+      if (pendingBytes < CHUNK_BYTES) continue;
+      let all = Buffer.concat(pending);
+      while (all.length >= CHUNK_BYTES) {
+        await take(all.subarray(0, CHUNK_BYTES));
+        all = all.subarray(CHUNK_BYTES);
+      }
+      pending = all.length > 0 ? [Buffer.from(all)] : [];
+      pendingBytes = all.length;
+    }
+    if (pendingBytes > 0) throw new FerryError('INVALID_REQUEST', `stream ended ${pendingBytes} bytes into a chunk`);
+    const short = files.find((f) => f.chunks.length * CHUNK_BYTES !== padded(f.size));
+    if (short) throw new FerryError('INVALID_REQUEST', `file ${short.name} arrived incomplete (${short.chunks.length * CHUNK_BYTES} of ${padded(short.size)} bytes)`);
+    const manifest: CheckpointManifest = { ...header.manifest, files };
+    staging.commit(manifest);
+    await write(control, Buffer.from(`${JSON.stringify({ committed: manifest.seq, newBytes } satisfies Verdict)}\n`));
+    control.end();
+    return { manifest, newBytes };
+  } catch (err) {
+    staging.abort();
+    const e = err as Error & { code?: string };
+    control.write(`${JSON.stringify({ error: { code: e.code ?? 'INTERNAL', message: e.message } } satisfies Verdict)}\n`);
+    throw err;
+  }
+}
+
+const MAX_FILES = 64;
+const MAX_FILE_BYTES = 2 ** 50;
+
+function checkHeader(h: Header): void {
+  const ok = h && Array.isArray(h.files) && h.files.length > 0 && h.files.length <= MAX_FILES &&
+    h.files.every((f) => typeof f.name === 'string' && /^[a-z0-9-]{1,32}$/.test(f.name) && Number.isSafeInteger(f.size) && f.size >= 0 && f.size <= MAX_FILE_BYTES) &&
+    typeof h.manifest === 'object' && h.manifest !== null && typeof h.manifest.vm === 'string' && Number.isInteger(h.manifest.seq);
+  if (!ok) throw new FerryError('INVALID_REQUEST', 'malformed checkpoint header');
+}
