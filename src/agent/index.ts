@@ -16,6 +16,7 @@ import { isOurQemu } from './proc.js';
 import { reattachAll } from './reattach.js';
 import { MigrationService } from './migration/service.js';
 import { DrService } from './dr/service.js';
+import { Fence } from './fencing.js';
 import { loadOrCreateIdentity, storeCertificate, type TlsIdentity } from './migration/tls-identity.js';
 import { WirePlane } from './migration/wire-plane.js';
 import type { DataPlane } from './migration/data-plane.js';
@@ -91,12 +92,14 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   log('agent %s (%s) listening on %s, accel %s, guest %s', opts.name, opts.site, url, accel, guestDir);
 
   let hb: Heartbeat | undefined;
+  const fence = opts.controllerUrl ? new Fence(mgr, dataDir) : undefined;
   if (opts.controllerUrl) {
     hb = startHeartbeat(opts.controllerUrl, opts.secret, opts.heartbeatIntervalMs ?? 1000, async () => ({
       host: host(),
       vms: await Promise.all([...mgr.vms.values()].map((vm) => vmStatus(vm))),
       ...(plane.url() === undefined && csrPem ? { csr: csrPem } : {}),
     }), async (reply) => {
+      fence?.renew(reply.fence);
       if (!reply.certificate || !reply.caCertificate || !(plane instanceof WirePlane) || plane.url() !== undefined || !csrKey) return;
       storeCertificate(dataDir, reply.certificate, reply.caCertificate);
       await plane.setIdentity({ keyPem: csrKey, certPem: reply.certificate, caPem: reply.caCertificate });
@@ -109,6 +112,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
     close() {
       closing ??= (async () => {
         hb?.stop();
+        fence?.stop();
         await app.close();
         await migrations.close();
         await dr.close();

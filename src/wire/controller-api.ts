@@ -160,6 +160,13 @@ export const HeartbeatReply = Type.Object({
   certificate: Type.Optional(Type.String()),
   /** PEM certificate of the cluster CA, which every data-plane peer must chain to. */
   caCertificate: Type.Optional(Type.String()),
+  /**
+   * High availability lease: these VMs of the host may be restarted elsewhere if the host goes
+   * silent. Each reply renews the lease; once `leaseMs` passes without one, the agent stops
+   * them itself (fencing), and the controller waits longer than that before restarting them,
+   * so a VM never runs twice. Absent or empty: nothing to fence.
+   */
+  fence: Type.Optional(Type.Object({ leaseMs: Type.Integer({ minimum: 1000 }), vms: Type.Array(Type.String()) })),
 });
 export type HeartbeatReply = Static<typeof HeartbeatReply>;
 
