@@ -31,16 +31,18 @@ export function stateCheck(state: string): Check {
 }
 
 /**
- * Planned switch: the VM stayed paused after the final capture, so the source's console shows
- * no heartbeat newer than the checkpoint's. Returns the check and the data window measured.
+ * Planned switch: the guest must go on at the destination right after the last heartbeat it
+ * printed at the source (the source stayed paused after the final capture). A first heartbeat
+ * at the destination at or below the source's last would mean seconds of guest run time lost.
+ * Returns the check and the data window measured (0 when nothing was lost).
  */
-export function nothingLost(guestSeq: number | undefined, sourceLastSeq: number | undefined): { check: Check; dataWindowMs: number } {
-  if (guestSeq === undefined || sourceLastSeq === undefined) {
-    return { check: { name: 'nothing lost', passed: true, detail: 'not measured (no heartbeat counter on both sides); the VM stayed paused after the final capture' }, dataWindowMs: 0 };
+export function nothingLost(sourceLastSeq: number | undefined, destFirstSeq: number | undefined): { check: Check; dataWindowMs: number } {
+  if (sourceLastSeq === undefined || destFirstSeq === undefined) {
+    return { check: { name: 'nothing lost', passed: true, detail: 'not measured (no heartbeat on both sides); the VM stayed paused after the final capture' }, dataWindowMs: 0 };
   }
-  const lost = Math.max(0, sourceLastSeq - guestSeq);
+  const lost = Math.max(0, sourceLastSeq + 1 - destFirstSeq);
   return {
-    check: { name: 'nothing lost', passed: lost === 0, detail: `the source's last heartbeat seq=${sourceLastSeq}, the final checkpoint's seq=${guestSeq}` },
+    check: { name: 'nothing lost', passed: lost === 0, detail: `the last heartbeat at the source was seq=${sourceLastSeq}, the first at the destination seq=${destFirstSeq}` },
     dataWindowMs: lost * 1000,
   };
 }

@@ -100,7 +100,7 @@ describe('unplanned failover', () => {
 
 describe('planned failover and failback', () => {
   it('warm-up, final paused checkpoint, restore, discard the source, move; nothing lost', async () => {
-    const { io, calls, restores } = fakeIo({ consoles: { 'h1/web': beats(69, 70), 'h3/web': beats(70, 71) } });
+    const { io, calls, restores } = fakeIo({ consoles: { 'h1/web': beats(69, 70), 'h3/web': beats(71, 72) } });
     const r = await runFailover(io, input({ kind: 'planned', warmUp: true }), task());
     assert.deepEqual(calls, ['status h3 web', 'checkpoint h1->h3', 'checkpoint h1->h3 paused', 'console h1 web', 'restore h3', 'discard h1 web', 'moved h3', 'console h3 web']);
     assert.deepEqual(restores, [{ vm: 'web', seq: 12 }]);
@@ -108,6 +108,12 @@ describe('planned failover and failback', () => {
     assert.equal(r.wireBytes, 2000);
     assert.equal(r.dataWindowMs, 0);
     assert.deepEqual(names(r), { heartbeat: true, memory: true, 'nothing lost': true, 'source discarded': true });
+  });
+
+  it('a destination that goes on from an older point is caught: the seconds lost are the data window', async () => {
+    const { io, saved } = fakeIo({ consoles: { 'h1/web': beats(69, 70), 'h3/web': beats(68, 69) } });
+    await assert.rejects(runFailover(io, input({ kind: 'planned' }), task()), /nothing lost: the last heartbeat at the source was seq=70, the first at the destination seq=68/);
+    assert.equal(saved[0]?.dataWindowMs, 3000);
   });
 
   it('a restore that fails resumes the source, which stays the VM of record', async () => {
@@ -118,7 +124,7 @@ describe('planned failover and failback', () => {
   });
 
   it('failback: a stopped copy left from before at home is deleted first; a running one is refused', async () => {
-    const stale = fakeIo({ statuses: { 'h1/web': status('web', 'crashed') }, consoles: { 'h3/web': beats(70), 'h1/web': beats(70, 71) } });
+    const stale = fakeIo({ statuses: { 'h1/web': status('web', 'crashed') }, consoles: { 'h3/web': beats(70), 'h1/web': beats(71, 72) } });
     const r = await runFailover(stale.io, input({ kind: 'failback', from: 'h3', to: 'h1', warmUp: true }), task());
     assert.deepEqual(stale.calls.slice(0, 3), ['status h1 web', 'discard h1 web', 'checkpoint h3->h1']);
     assert.equal(r.kind, 'failback');
@@ -128,9 +134,10 @@ describe('planned failover and failback', () => {
   });
 
   it('measures the data window from the heartbeat counters', () => {
-    assert.deepEqual(nothingLost(70, 70).dataWindowMs, 0);
-    assert.equal(nothingLost(70, 73).dataWindowMs, 3000);
-    assert.equal(nothingLost(70, 73).check.passed, false);
+    assert.deepEqual(nothingLost(70, 71), { check: { name: 'nothing lost', passed: true, detail: 'the last heartbeat at the source was seq=70, the first at the destination seq=71' }, dataWindowMs: 0 });
+    assert.equal(nothingLost(70, 75).check.passed, true, 'the first poll came late: still nothing lost');
+    assert.equal(nothingLost(73, 71).dataWindowMs, 3000);
+    assert.equal(nothingLost(73, 71).check.passed, false);
     assert.equal(nothingLost(undefined, 73).check.passed, true);
   });
 });

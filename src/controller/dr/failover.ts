@@ -99,7 +99,9 @@ const unplanned: Flow = async (io, inp, t, r) => {
   const st = await io.restore(inp.to, { vm: name, seq: cp.seq }, t.signal);
   io.moved(inp.to, st);
   t.progress(70, `${name} restored on ${inp.to}; waiting for its heartbeat`);
-  Object.assign(r, await guestRunning(io, inp, name, cp.guestSeq, st));
+  const running = await guestRunning(io, inp, name, cp.guestSeq, st);
+  r.timeToRunningMs = running.timeToRunningMs;
+  r.checks.push(...running.checks);
 };
 
 /** Planned failover and failback. */
@@ -134,8 +136,8 @@ const planned: Flow = async (io, inp, t, r) => {
   const discarded = await discardCheck(io, inp.from, name, 'source discarded');
   io.moved(inp.to, st);
   t.progress(85, `${name} runs on ${inp.to}; waiting for its heartbeat`);
-  const lost = nothingLost(cp.guestSeq, sourceSeq);
   const running = await guestRunning(io, inp, name, cp.guestSeq, st);
+  const lost = nothingLost(sourceSeq, running.firstSeq);
   r.dataWindowMs = lost.dataWindowMs;
   r.timeToRunningMs = running.timeToRunningMs;
   r.checks.push(...running.checks, lost.check, discarded);
@@ -204,14 +206,14 @@ async function guestRunning(
   guestSeq: number | undefined,
   st: VmStatus,
   signal?: AbortSignal,
-): Promise<{ timeToRunningMs: number; checks: Check[] }> {
+): Promise<{ timeToRunningMs: number; checks: Check[]; firstSeq?: number }> {
   const since = () => Math.max(0, Date.now() - inp.commandAt);
   if (inp.vm.spec.boot.kind !== 'demo') return { timeToRunningMs: since(), checks: [stateCheck(st.state)] };
   const waitMs = inp.heartbeatWaitMs ?? HEARTBEAT_WAIT_MS;
   const deadline = performance.now() + waitMs;
   for (;;) {
     const beats = parseHeartbeats(await io.console(inp.to, name).catch(() => ''));
-    if (beats.length > 0) return { timeToRunningMs: since(), checks: guestChecks(guestSeq, { first: beats[0]!, last: beats.at(-1)! }, waitMs) };
+    if (beats.length > 0) return { timeToRunningMs: since(), checks: guestChecks(guestSeq, { first: beats[0]!, last: beats.at(-1)! }, waitMs), firstSeq: beats[0]!.seq };
     if (performance.now() > deadline) return { timeToRunningMs: since(), checks: guestChecks(guestSeq, undefined, waitMs) };
     await sleep(CONSOLE_POLL_MS, undefined, signal ? { signal } : {});
   }
