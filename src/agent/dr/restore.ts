@@ -19,6 +19,7 @@ import { VmRuntime } from '../vm-runtime.js';
 import { vmStatus } from '../metrics.js';
 import type { MigrationContext } from '../migration/context.js';
 import { MEMORY_FILE, checkpointCapabilities, diskFileName } from './capture.js';
+import { markAllPagesPresent } from './mapped-ram.js';
 import type { ChunkStore } from './store/index.js';
 
 const LOAD_TIMEOUT_MS = 300_000;
@@ -37,6 +38,7 @@ export async function restoreCheckpoint(ctx: MigrationContext, store: ChunkStore
     mkdirSync(vm.paths.dir, { recursive: true });
     vm.save();
     await store.materialize(c.vm, c.seq, MEMORY_FILE, memFile);
+    await markAllPagesPresent(memFile);
     for (let i = 0; i < spec.disks.length; i++) {
       const raw = join(vm.paths.dir, `disk${i}.raw`);
       await store.materialize(c.vm, c.seq, diskFileName(i), raw);
