@@ -14,6 +14,7 @@ import {
   type VmStatus,
 } from '../../wire/index.js';
 import { log } from '../log.js';
+import { sleep } from '../migration/context.js';
 import type { MigrationContext } from '../migration/context.js';
 import type { DataSession } from '../migration/data-plane.js';
 import { captureCheckpoint, type Capture } from './capture.js';
@@ -22,6 +23,7 @@ import { ChunkStore, type CommittedCheckpoint, type Staging } from './store/inde
 import { receiveFiles, sendFiles } from './transfer.js';
 
 const SESSION_WAIT_MS = 60_000;
+const PEER_REASON_WAIT_MS = 500;
 const MAX_KEPT = 200;
 /** The protected host keeps only the newest checkpoint it sent: the one both sides share. */
 const LOCAL_KEEP = 1;
@@ -94,8 +96,9 @@ export class DrService {
       if (!isLive(j.p)) return s.destroy(new Error(`checkpoint job ${req.jobId} is ${j.p.state}`));
       j.p.state = 'sending';
       j.abort.signal.addEventListener('abort', () => s.destroy(new FerryError('ABORTED', 'aborted by request')));
-      this.#receive(j, s, staging, req).then(settle, (err: Error) => {
-        s.destroy(err);
+      this.#receive(j, s, staging, req).then(settle, (err: Error & { code?: string }) => {
+        // The source hears why (a full store is a capacity problem, not a broken link).
+        s.destroy(err.code === 'STORE_FULL' ? new FerryError('NO_CAPACITY', `DR host ${this.ctx.hostName}: ${err.message}`) : err);
         fail(err);
       });
     };
@@ -171,8 +174,11 @@ export class DrService {
       log('dr job %s: checkpoint %d of vm %s committed at %s: pause %d ms, %d wire bytes, %d new at the DR host', req.jobId, req.seq, req.vm, req.targetHost, cap.pauseMs, j.p.wireBytes, j.p.newBytes);
     } catch (err) {
       local?.abort();
+      // A refusal from the DR host (a full store, say) ends the session with its reason, which
+      // says more than the write that failed here.
+      const peer = session && !signal.aborted ? await Promise.race([session.closed.then(() => undefined, (e: Error) => e), sleep(PEER_REASON_WAIT_MS)]) : undefined;
       session?.destroy(err as Error);
-      throw err;
+      throw peer instanceof FerryError ? peer : err;
     } finally {
       await cap?.release().catch((err: Error) => log('dr job %s: releasing the capture of vm %s: %s', req.jobId, req.vm, err.message));
       rmSync(work, { recursive: true, force: true });

@@ -38,6 +38,18 @@ export interface Verdict {
 
 const padded = (size: number): number => Math.ceil(size / CHUNK_BYTES) * CHUNK_BYTES;
 
+/**
+ * The session's channels, each with a standing error listener: a failed session errors every
+ * channel, and the failure reaches us through the write or read we are waiting on (or
+ * session.closed), never as an unhandled 'error' event that would end the process.
+ */
+function channels(s: DataSession): { control: Duplex; data: Duplex } {
+  const control = s.channel(CONTROL_CHANNEL);
+  const data = s.channel(0);
+  for (const ch of [control, data]) if (ch.listenerCount('error') === 0) ch.on('error', () => undefined);
+  return { control, data };
+}
+
 /** Reads one newline-terminated JSON value from a channel (bounded). */
 export function readLine<T>(ch: Duplex): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -94,8 +106,7 @@ async function keepChunks(buf: Buffer, put: PutChunk, into: (string | null)[]): 
  * checkpoint both sides share (a failback then sends only what changed since).
  */
 export async function sendFiles(s: DataSession, files: FileToSend[], manifest: Header['manifest'], onBytes: (n: number) => void, local?: Staging): Promise<Verdict & { localFiles?: CheckpointFile[] }> {
-  const control = s.channel(CONTROL_CHANNEL);
-  const data = s.channel(0);
+  const { control, data } = channels(s);
   const verdict = readLine<Verdict>(control);
   verdict.catch(() => undefined);
   const header: Header = { files: files.map((f) => ({ name: f.name, size: f.size })), manifest };
@@ -130,7 +141,7 @@ export async function sendFiles(s: DataSession, files: FileToSend[], manifest: H
 
 /** Receiver: reads the header and the files into `staging`; commits and answers the verdict. */
 export async function receiveFiles(s: DataSession, staging: Staging, onBytes: (n: number) => void): Promise<{ manifest: CheckpointManifest; newBytes: number }> {
-  const control = s.channel(CONTROL_CHANNEL);
+  const { control, data } = channels(s);
   const header = await readLine<Header>(control);
   checkHeader(header);
   const files: CheckpointFile[] = header.files.map((f) => ({ name: f.name, size: f.size, chunkBytes: CHUNK_BYTES, chunks: [] }));
@@ -151,7 +162,7 @@ export async function receiveFiles(s: DataSession, staging: Staging, onBytes: (n
     onBytes(chunk.length);
   };
   try {
-    for await (const piece of s.channel(0) as AsyncIterable<Buffer>) {
+    for await (const piece of data as AsyncIterable<Buffer>) {
       pending.push(piece);
       pendingBytes += piece.length;
       if (pendingBytes < CHUNK_BYTES) continue;
