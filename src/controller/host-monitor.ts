@@ -2,6 +2,11 @@
 // and reconciles its VM records (reconcile.ts decides, this applies); a periodic sweep marks a
 // host `down` once it has been silent for `downAfterMs`, and the next heartbeat brings it back.
 // Silence is measured on the monotonic clock, so a wall-clock jump cannot fail a host.
+//
+// High availability: each reply carries a lease (HeartbeatReply.fence) on the VMs that `lease.vms`
+// names for the host — the monitor does not know why — and remembers, per host, when it sent the
+// last reply and what that lease named (`lastLease`), for the HA watcher to wait out. In memory:
+// after a restart every host counts as sent a lease naming its VMs at start, the safe side.
 import type { AgentHeartbeat, HeartbeatReply } from '../wire/controller-api.js';
 import { signCsr, type KeyAndCert } from '../wire/pki/index.js';
 import type { VmStatus } from '../wire/vm-spec.js';
@@ -15,20 +20,40 @@ const log = createLog('ferry:controller:hosts');
 export const HEARTBEAT_INTERVAL_MS = 1000;
 export const SWEEP_INTERVAL_MS = 500;
 
+/** What heartbeat replies lease: for how long, and which VMs of a host. */
+export interface LeaseSource {
+  leaseMs: number;
+  vms(host: string): string[];
+}
+
+/** The last reply sent to a host: when (performance.now()) and the VMs its lease named. */
+export interface SentLease {
+  at: number;
+  vms: readonly string[];
+}
+
 export class HostMonitor {
   private readonly lastSeen = new Map<string, number>(); // host -> performance.now()
+  private readonly leases = new Map<string, SentLease>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly state: ClusterState,
     private readonly downAfterMs: number,
     private readonly ca?: KeyAndCert,
+    private readonly lease?: LeaseSource,
   ) {}
 
-  /** Starts the sweep. Hosts recorded `up` by a previous run get a full grace period. */
+  /**
+   * Starts the sweep. Hosts recorded `up` by a previous run get a full grace period, and every
+   * known host counts as just sent a lease: a previous run may have sent one a moment ago.
+   */
   start(sweepEveryMs = SWEEP_INTERVAL_MS): void {
     const now = performance.now();
-    for (const h of this.state.hosts.list()) if (h.state === 'up') this.lastSeen.set(h.info.name, now);
+    for (const h of this.state.hosts.list()) {
+      if (h.state === 'up') this.lastSeen.set(h.info.name, now);
+      if (this.lease) this.leases.set(h.info.name, { at: now, vms: this.lease.vms(h.info.name) });
+    }
     this.timer ??= setInterval(() => this.sweep(), Math.min(sweepEveryMs, this.downAfterMs));
     this.timer.unref();
   }
@@ -40,9 +65,24 @@ export class HostMonitor {
 
   async heartbeat(hb: AgentHeartbeat): Promise<HeartbeatReply> {
     const reply = this.beat(hb);
-    if (!this.ca) return reply;
-    const certificate = hb.csr === undefined ? undefined : await this.certify(hb.host.name, hb.csr);
-    return { ...reply, ...(certificate ? { certificate } : {}), caCertificate: this.ca.certPem };
+    const certificate = this.ca && hb.csr !== undefined ? await this.certify(hb.host.name, hb.csr) : undefined;
+    return { ...reply, ...(certificate ? { certificate } : {}), ...(this.ca ? { caCertificate: this.ca.certPem } : {}), ...this.renewLease(hb.host.name) };
+  }
+
+  /** The last reply sent to `host`, for high availability (undefined: none since start). */
+  lastLease(host: string): SentLease | undefined {
+    return this.leases.get(host);
+  }
+
+  /**
+   * The lease this reply carries, noted as sent now: as late as the controller can note it. The
+   * agent counts from when the reply arrives, later still; the HA margin covers that delay.
+   */
+  private renewLease(host: string): Pick<HeartbeatReply, 'fence'> {
+    if (!this.lease) return {};
+    const vms = this.lease.vms(host);
+    this.leases.set(host, { at: performance.now(), vms });
+    return vms.length > 0 ? { fence: { leaseMs: this.lease.leaseMs, vms } } : {};
   }
 
   /**

@@ -9,6 +9,7 @@ import { buildApp, type AppDeps } from './app.js';
 import { loadOrCreateCa } from './ca.js';
 import { ClusterState } from './cluster-state.js';
 import { openDb } from './db.js';
+import { HA_LEASE_MS, HA_MARGIN_MS } from './dr/ha.js';
 import { DrRepo } from './dr/repo.js';
 import { DrService } from './dr/service.js';
 import { EventBus } from './events.js';
@@ -46,6 +47,10 @@ export interface ControllerOptions {
   drTickMs?: number;
   /** How long a failover waits for the restored guest's first heartbeat (default 30000). */
   drHeartbeatWaitMs?: number;
+  /** High availability: the lease each heartbeat reply grants on the host's protected VMs (default 5000, at least 1000). */
+  haLeaseMs?: number;
+  /** High availability: waited beyond a silent host's lease before its VMs are failed over (default 6000). */
+  haMarginMs?: number;
 }
 
 export interface RunningController {
@@ -74,7 +79,10 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   const runner = new TaskRunner(new TasksRepo(db), bus);
   runner.recoverInterrupted();
   const state = new ClusterState(new HostsRepo(db), new VmsRepo(db), runner, bus);
-  const monitor = new HostMonitor(state, opts.hostDownAfterMs ?? 3000, ca);
+  const leaseMs = opts.haLeaseMs ?? HA_LEASE_MS;
+  if (!Number.isInteger(leaseMs) || leaseMs < 1000) throw new Error(`haLeaseMs must be a whole number of ms, at least 1000 (not ${leaseMs})`);
+  // The replies lease what the DR service names; it is built below, before any heartbeat can come.
+  const monitor = new HostMonitor(state, opts.hostDownAfterMs ?? 3000, ca, { leaseMs, vms: (host): string[] => dr.leased(host) });
   const sse = new SseHub(bus);
   const agents = new AgentPool(opts.clusterSecret, opts.agentTimeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS);
   const limits = { ...DEFAULT_LIMITS, cpuOvercommit: opts.cpuOvercommit ?? DEFAULT_LIMITS.cpuOvercommit };
@@ -87,6 +95,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     ...(opts.drConcurrency !== undefined ? { concurrency: opts.drConcurrency } : {}),
     ...(opts.drTickMs !== undefined ? { tickMs: opts.drTickMs } : {}),
     ...(opts.drHeartbeatWaitMs !== undefined ? { heartbeatWaitMs: opts.drHeartbeatWaitMs } : {}),
+    ha: { leaseMs, marginMs: opts.haMarginMs ?? HA_MARGIN_MS, lastLease: (host) => monitor.lastLease(host) },
   });
   const version = readVersion();
   const startedAt = performance.now();

@@ -22,7 +22,7 @@
 //   POST /internal/v1/heartbeat      AgentHeartbeat  -> { intervalMs }
 import { Type, type Static } from '@sinclair/typebox';
 import { HostInfo, ResizeRequest, StopRequest } from './agent-api.js';
-import { CheckpointRecord, Protection } from './dr.js';
+import { CheckpointRecord, HaEvent, Protection } from './dr.js';
 import { Endpoint, VmMetrics, VmSpec, VmSpecInput, VmState, VmStatus } from './vm-spec.js';
 
 export const API_PREFIX = '/api/v1';
@@ -138,6 +138,8 @@ export const ClusterEvent = Type.Union([
   Type.Object({ type: Type.Literal('dr.alarm'), vm: Type.String(), raised: Type.Boolean(), reason: Type.Optional(Type.String()) }),
   /** A protection was created or changed state; without `protection` it was removed (unprotect). */
   Type.Object({ type: Type.Literal('dr.state'), vm: Type.String(), protection: Type.Optional(Protection) }),
+  /** High availability waits for, cannot do, or has started the failover of a VM whose host is down. */
+  HaEvent,
 ]);
 export type ClusterEvent = Static<typeof ClusterEvent>;
 

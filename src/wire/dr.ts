@@ -38,6 +38,11 @@ export const ProtectRequest = Type.Object(
     keep: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     /** Cap on replication bytes per second. */
     bandwidthBytesPerSec: Type.Optional(Type.Integer({ minimum: 65536 })),
+    /**
+     * High availability (default true): should the VM's host go silent, its agent stops the VM
+     * and the controller then restarts it at the DR host from the newest checkpoint (docs/dr.md).
+     */
+    ha: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -84,6 +89,8 @@ export const Protection = Type.Object({
   rpoMs: Type.Integer(),
   keep: Type.Integer(),
   bandwidthBytesPerSec: Type.Optional(Type.Integer()),
+  /** High availability: on unless false (ProtectRequest.ha). */
+  ha: Type.Optional(Type.Boolean()),
   state: ProtectionState,
   lastCheckpoint: Type.Optional(CheckpointRecord),
   /** Age of the newest committed checkpoint, at the time of the answer. */
@@ -128,10 +135,28 @@ export const FailoverReport = Type.Object({
   /** Bytes on the wire of the checkpoints the switch itself took (planned failover, failback). */
   wireBytes: Type.Optional(Type.Number()),
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+  /** Present when high availability started this (unplanned) failover by itself: why. */
+  ha: Type.Optional(Type.Object({ reason: Type.String() })),
   startedAt: Type.String(),
   finishedAt: Type.String(),
 });
 export type FailoverReport = Static<typeof FailoverReport>;
+
+/**
+ * High availability about one protected VM whose host is down (event `dr.ha`): `waiting` until
+ * its host's lease has surely run out, `blocked` when it cannot restart the VM (and why), and
+ * `failover` when it has started the unplanned failover (task `taskId`).
+ */
+export const HaEvent = Type.Object({
+  type: Type.Literal('dr.ha'),
+  vm: Type.String(),
+  /** The VM's host, which is down. */
+  host: Type.String(),
+  action: Type.Union([Type.Literal('waiting'), Type.Literal('blocked'), Type.Literal('failover')]),
+  reason: Type.String(),
+  taskId: Type.Optional(Type.String()),
+});
+export type HaEvent = Static<typeof HaEvent>;
 
 // --- agent API ----------------------------------------------------------------------------
 

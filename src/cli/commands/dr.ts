@@ -21,6 +21,8 @@ interface ProtectOpts extends JsonOpt {
   rpo: number;
   keep?: number;
   bandwidth?: number;
+  /** false with --no-ha. */
+  ha: boolean;
 }
 
 export function registerDr(program: Command): void {
@@ -31,6 +33,7 @@ export function registerDr(program: Command): void {
     .requiredOption('--rpo <DURATION>', 'recovery point objective: 30s, 2m, 500ms, 1h', parseDuration)
     .option('--keep <N>', 'points in time kept at the DR site (default 3)', parsePositiveInt)
     .option('--bandwidth <RATE>', 'cap on replication traffic: bytes/s (10M) or bits/s (100Mbit)', parseBandwidth)
+    .option('--no-ha', 'no high availability: should the VM\'s host go silent, leave the VM there (by default its host stops it and it restarts at the DR site)')
     .action(async (vm: string, o: ProtectOpts) => {
       setErrorContext(`vm ${vm}`);
       const body: ProtectRequest = {
@@ -39,6 +42,7 @@ export function registerDr(program: Command): void {
         rpoMs: o.rpo,
         ...(o.keep !== undefined ? { keep: o.keep } : {}),
         ...(o.bandwidth !== undefined ? { bandwidthBytesPerSec: o.bandwidth } : {}),
+        ...(o.ha === false ? { ha: false } : {}),
       };
       const p = await connect().post<Protection>(`${DR}/protections`, body);
       if (o.json) return printJson(p);

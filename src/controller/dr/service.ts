@@ -6,6 +6,9 @@
 // Locks: every DR task holds `dr/VM` (one DR operation per VM at a time). Failover and failback
 // also hold `vm/VM`, which pauses the VM's replication and keeps other VM tasks and the
 // heartbeat reconciler off it; a DR test does not, so replication goes on during the test.
+//
+// High availability (ha.ts, ha-watcher.ts): `leased` tells the heartbeat replies which VMs to
+// lease, and the watcher starts unplanned failovers through `failover`, like an operator would.
 import { randomUUID } from 'node:crypto';
 import type { Task, Vm } from '../../wire/controller-api.js';
 import type { CheckpointRecord, FailoverReport, FailoverRequest, Protection, ProtectRequest } from '../../wire/dr.js';
@@ -18,6 +21,8 @@ import { DrAgents, log } from './agent-io.js';
 import { testCopyName } from './checks.js';
 import { Checkpointer } from './checkpointer.js';
 import { runFailover, type FailoverInput, type FailoverIo } from './failover.js';
+import { leasedVms, type SentLease } from './ha.js';
+import { HaWatcher } from './ha-watcher.js';
 import { Protections } from './protections.js';
 import { Replicator, type RunCheckpoint } from './replicator.js';
 import type { DrRepo } from './repo.js';
@@ -33,6 +38,8 @@ export interface DrOptions {
   concurrency?: number;
   heartbeatWaitMs?: number;
   limits?: PlacementLimits;
+  /** High availability: the lease the heartbeat replies carry, and what was last sent to each host. */
+  ha?: { leaseMs: number; marginMs: number; lastLease(host: string): SentLease | undefined };
 }
 
 export class DrService {
@@ -40,6 +47,7 @@ export class DrService {
   private readonly replicator: Replicator;
   private readonly calls: DrAgents;
   private readonly checkpointer: Checkpointer;
+  private readonly ha: HaWatcher | undefined;
 
   constructor(
     private readonly state: ClusterState,
@@ -53,14 +61,36 @@ export class DrService {
     this.checkpointer = new Checkpointer(state, this.calls, this.protections);
     const run: RunCheckpoint = (row, vm, signal) => this.checkpointer.run(vm.name, { from: vm.host, to: row.protection.targetHost, atDrSite: true }, signal);
     this.replicator = new Replicator(this.protections, state, run, { ...(opts.tickMs ? { tickMs: opts.tickMs } : {}), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) });
+    const ha = opts.ha;
+    if (ha) {
+      this.ha = new HaWatcher(
+        {
+          protections: this.protections, state, bus,
+          lastLease: (host) => ha.lastLease(host),
+          busy: (vm) => this.busy(vm),
+          failover: (vm, reason) => this.failover(vm, { mode: 'unplanned' }, { reason }),
+        },
+        { leaseMs: ha.leaseMs, marginMs: ha.marginMs, ...(opts.tickMs ? { tickMs: opts.tickMs } : {}) },
+      );
+    }
   }
 
   start(): void {
     this.replicator.start();
+    this.ha?.start();
   }
 
   close(): Promise<void> {
+    this.ha?.close();
     return this.replicator.close();
+  }
+
+  /** The VMs a heartbeat reply to `host` leases (HeartbeatReply.fence). */
+  leased(host: string): string[] {
+    const protections = this.protections.repo.list().map((r) => r.protection);
+    if (protections.length === 0) return [];
+    const hosts = new Map(this.state.vms.list().map((vm) => [vm.name, vm.host]));
+    return leasedVms(protections, (vm) => hosts.get(vm), host);
   }
 
   list(): Protection[] {
@@ -96,6 +126,7 @@ export class DrService {
     const p: Protection = {
       vm: vm.name, uuid: vm.uuid, fromSite: vm.site, toSite: req.toSite, targetHost, rpoMs: req.rpoMs, keep: req.keep ?? DEFAULT_KEEP,
       ...(req.bandwidthBytesPerSec !== undefined ? { bandwidthBytesPerSec: req.bandwidthBytesPerSec } : {}),
+      ha: req.ha ?? true,
       state: 'syncing', checkpoints: 0, bytesSent: 0, createdAt: now, updatedAt: now,
     };
     this.protections.create(p, { syncingSince: now });
@@ -117,8 +148,11 @@ export class DrService {
     return p;
   }
 
-  /** 404, 409 busy / failed over / no checkpoint / source host up (unplanned), 503 a host down, 507 no room. */
-  failover(vm: string, req: FailoverRequest): Task {
+  /**
+   * 404, 409 busy / failed over / no checkpoint / source host up (unplanned), 503 a host down, 507 no room.
+   * `ha`: high availability starts this unplanned failover, for this reason (kept in the report).
+   */
+  failover(vm: string, req: FailoverRequest, ha?: { reason: string }): Task {
     const mode = req.mode ?? 'unplanned';
     const p = this.protections.row(vm).protection;
     this.state.runner.assertIdle(drTarget(vm));
@@ -141,7 +175,8 @@ export class DrService {
       ...(this.opts.heartbeatWaitMs !== undefined ? { heartbeatWaitMs: this.opts.heartbeatWaitMs } : {}),
     };
     if (mode === 'test') return this.submitTest(inp);
-    return this.submitSwitch(inp, { kind: 'dr.failover', message: `${mode} failover of ${vm} to ${p.targetHost}` });
+    const message = `${mode} failover of ${vm} to ${p.targetHost}`;
+    return this.submitSwitch(inp, { kind: 'dr.failover', message: ha ? `high availability: ${message} (${ha.reason})` : message }, ha);
   }
 
   /** The VM runs at the DR site after a failover: bring it home, sending only what changed. */
@@ -162,11 +197,13 @@ export class DrService {
   }
 
   /** Failover (unplanned, planned) and failback: the record moves, so the VM is locked and its room held at the destination. */
-  private submitSwitch(inp: FailoverInput, o: { kind: string; message: string }): Task {
+  private submitSwitch(inp: FailoverInput, o: { kind: string; message: string }, ha?: FailoverReport['ha']): Task {
     const name = inp.vm.name;
     const task = this.state.runner.submit({ kind: o.kind, target: vmTarget(name), alsoLocks: [drTarget(name)], message: o.message }, async (t) => {
       await this.replicator.quiesce(name, `${inp.kind} of ${name}`, inp.kind === 'unplanned' ? 5000 : 10_000);
-      return runFailover(this.switchIo(inp), inp, t);
+      if (!ha) return runFailover(this.switchIo(inp), inp, t);
+      const io = this.switchIo(inp);
+      return { ...(await runFailover({ ...io, save: (r) => io.save({ ...r, ha }) }, inp, t)), ha };
     });
     // Same tick as the capacity check: a second switch to the same host sees this one.
     this.state.reserveMove(name, inp.to);
@@ -185,6 +222,12 @@ export class DrService {
   }
 
   /** Both hosts up, the VM running (a checkpoint captures a running VM), a data endpoint to send to. */
+  /** The task holding the VM or its DR lock, in words. */
+  private busy(vm: string): string | undefined {
+    const t = this.state.runner.busyWith(vmTarget(vm)) ?? this.state.runner.busyWith(drTarget(vm));
+    return t && `task ${t.id} (${t.kind})`;
+  }
+
   private requireSwitchable(rec: Vm, to: string): void {
     if (this.state.hosts.get(rec.host)?.state !== 'up') {
       throw new HostDownError(rec.host, `is down: a planned switch needs the VM's host to take the final checkpoint (after fencing it, an unplanned failover restores the newest checkpoint)`);
