@@ -32,8 +32,12 @@ export const ProtectRequest = Type.Object(
     vm: Name,
     /** The DR site; must differ from the VM's site and have a host up. */
     toSite: Name,
-    /** Recovery point objective: the newest committed checkpoint is never older than this. */
-    rpoMs: Type.Integer({ minimum: 1000, maximum: 7 * 24 * 3600 * 1000 }),
+    /**
+     * Recovery point objective: the newest committed checkpoint is never older than this.
+     * 0: zero-loss mode (Remus): checkpoints run back to back and the guest's outgoing packets
+     * are held until the checkpoint that produced them is committed at the DR site.
+     */
+    rpoMs: Type.Union([Type.Literal(0), Type.Integer({ minimum: 1000, maximum: 7 * 24 * 3600 * 1000 })]),
     /** Points in time kept at the DR site (default 3). */
     keep: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     /** Cap on replication bytes per second. */
@@ -186,6 +190,8 @@ export const SendCheckpointRequest = Type.Object(
     bandwidthBytesPerSec: Type.Optional(Type.Integer({ minimum: 65536 })),
     /** Planned failover: leave the VM paused after the capture (the final checkpoint). */
     leavePaused: Type.Optional(Type.Boolean()),
+    /** Zero-loss mode: hold the guest's output from this checkpoint's instant until the next one commits. */
+    holdOutput: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );

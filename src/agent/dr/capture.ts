@@ -56,7 +56,14 @@ export interface Capture {
 const overlayNode = (i: number): string => `disk${i}-ckpt`;
 const SNAPSHOT_STARTED_POLL_MS = 2;
 
-export async function captureCheckpoint(vm: VmRuntime, workDir: string, opts: { leavePaused: boolean; signal: AbortSignal }): Promise<Capture> {
+export interface CaptureOptions {
+  leavePaused: boolean;
+  signal: AbortSignal;
+  /** Zero-loss mode: called inside the pause, so output the guest produces after the instant is held (output-hold.ts). */
+  atInstant?: () => Promise<void>;
+}
+
+export async function captureCheckpoint(vm: VmRuntime, workDir: string, opts: CaptureOptions): Promise<Capture> {
   mkdirSync(workDir, { recursive: true });
   const disks = vm.rec.spec.disks.length;
   const memFile = join(workDir, MEMORY_FILE);
@@ -85,6 +92,7 @@ export async function captureCheckpoint(vm: VmRuntime, workDir: string, opts: { 
     await qmpCall(vm, 'stop');
     paused = true;
     const takenAt = new Date().toISOString();
+    await opts.atInstant?.();
     if (disks > 0) {
       await qmpCall(vm, 'transaction', { actions: overlays.map((i) => ({ type: 'blockdev-snapshot', data: { node: `disk${i}`, overlay: overlayNode(i) } })) });
       attached = disks;

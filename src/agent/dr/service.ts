@@ -20,6 +20,7 @@ import type { DataSession } from '../migration/data-plane.js';
 import { captureCheckpoint, type Capture } from './capture.js';
 import { restoreCheckpoint } from './restore.js';
 import { ChunkStore, type CommittedCheckpoint, type Staging } from './store/index.js';
+import { OutputHold } from './output-hold.js';
 import { receiveFiles, sendFiles } from './transfer.js';
 
 const SESSION_WAIT_MS = 60_000;
@@ -49,6 +50,7 @@ export function storedView(c: CommittedCheckpoint): StoredCheckpoint {
 export class DrService {
   readonly store: ChunkStore;
   readonly #jobs = new Map<string, Job>();
+  readonly #hold = new OutputHold();
 
   constructor(readonly ctx: MigrationContext) {
     this.store = ChunkStore.open(join(ctx.dataDir, 'dr-store'));
@@ -144,7 +146,9 @@ export class DrService {
     let local: Staging | undefined;
     let session: DataSession | undefined;
     try {
-      cap = await captureCheckpoint(vm, work, { leavePaused: req.leavePaused ?? false, signal });
+      if (!req.holdOutput && this.#hold.holding(vm.name) > 0) await this.#hold.releaseAll(vm);
+      const atInstant = req.holdOutput ? () => this.#hold.startEpoch(vm, req.seq) : undefined;
+      cap = await captureCheckpoint(vm, work, { leavePaused: req.leavePaused ?? false, signal, ...(atInstant ? { atInstant } : {}) });
       Object.assign(j.p, {
         state: 'sending', takenAt: cap.takenAt, pauseMs: cap.pauseMs, memoryBytes: cap.memoryBytes, diskBytes: cap.diskBytes,
         bytesTotal: cap.files.reduce((n, f) => n + f.size, 0), ...(cap.guestSeq !== undefined ? { guestSeq: cap.guestSeq } : {}),
@@ -170,6 +174,8 @@ export class DrService {
         local.commit({ ...manifest, files: v.localFiles });
         this.store.retain(req.vm, LOCAL_KEEP);
       }
+      // Zero-loss mode: what the guest sent before this checkpoint's instant is safe now.
+      if (req.holdOutput) await this.#hold.committed(vm, req.seq);
       Object.assign(j.p, { state: 'committed', wireBytes: s.wireBytes(), newBytes: v.newBytes ?? 0 });
       log('dr job %s: checkpoint %d of vm %s committed at %s: pause %d ms, %d wire bytes, %d new at the DR host', req.jobId, req.seq, req.vm, req.targetHost, cap.pauseMs, j.p.wireBytes, j.p.newBytes);
     } catch (err) {
@@ -197,8 +203,10 @@ export class DrService {
     return this.store.list(vm).filter((c) => !c.damaged).map(storedView);
   }
 
-  drop(vm: string): { freedBytes: number } {
+  async drop(vm: string): Promise<{ freedBytes: number }> {
     for (const j of this.#jobs.values()) if (j.p.vm === vm && isLive(j.p)) j.abort.abort();
+    const local = this.ctx.mgr.vms.get(vm);
+    if (local && this.#hold.holding(vm) > 0) await this.#hold.releaseAll(local);
     return { freedBytes: this.store.drop(vm) };
   }
 

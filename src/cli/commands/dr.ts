@@ -30,7 +30,7 @@ export function registerDr(program: Command): void {
 
   jsonOption(dr.command('protect').argument('<vm>').description('replicate a VM to a host of another site, keeping its newest checkpoint within the RPO; --json prints the Protection'))
     .requiredOption('--to <SITE>', 'the DR site (not the VM\'s own)')
-    .requiredOption('--rpo <DURATION>', 'recovery point objective: 30s, 2m, 500ms, 1h', parseDuration)
+    .requiredOption('--rpo <DURATION>', 'recovery point objective: 30s, 2m, 1h; 0 = zero-loss mode (guest output held until its checkpoint commits)', parseDuration)
     .option('--keep <N>', 'points in time kept at the DR site (default 3)', parsePositiveInt)
     .option('--bandwidth <RATE>', 'cap on replication traffic: bytes/s (10M) or bits/s (100Mbit)', parseBandwidth)
     .option('--no-ha', 'no high availability: should the VM\'s host go silent, leave the VM there (by default its host stops it and it restarts at the DR site)')

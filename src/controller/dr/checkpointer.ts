@@ -45,6 +45,8 @@ export class Checkpointer {
         jobId, spec: rec.spec, seq, sourceHost: route.from, targetHost: route.to, targetDataUrl, keep: p.keep,
         ...(p.bandwidthBytesPerSec !== undefined ? { bandwidthBytesPerSec: p.bandwidthBytesPerSec } : {}),
         ...(route.leavePaused ? { leavePaused: true } : {}),
+        // Zero-loss mode holds output on the protected side; a failback's checkpoints run the other way.
+        ...(p.rpoMs === 0 && route.atDrSite ? { holdOutput: true } : {}),
       },
       signal,
     );

@@ -41,6 +41,8 @@ export interface CheckpointInput {
   bandwidthBytesPerSec?: number;
   /** Planned failover and failback: the VM stays paused after the capture. */
   leavePaused?: boolean;
+  /** Zero-loss mode (RPO 0): the guest's output waits for the commit of the checkpoint that produced it. */
+  holdOutput?: boolean;
 }
 
 export async function runCheckpoint(io: CheckpointIo, inp: CheckpointInput, signal: AbortSignal): Promise<CheckpointRecord> {
@@ -52,6 +54,7 @@ export async function runCheckpoint(io: CheckpointIo, inp: CheckpointInput, sign
       jobId: inp.jobId, vm, seq: inp.seq, targetHost: inp.targetHost, targetDataUrl: inp.targetDataUrl,
       ...(inp.bandwidthBytesPerSec !== undefined ? { bandwidthBytesPerSec: inp.bandwidthBytesPerSec } : {}),
       ...(inp.leavePaused ? { leavePaused: true } : {}),
+      ...(inp.holdOutput ? { holdOutput: true } : {}),
     };
     const source = await untilSettled(io, inp, await io.send(send, signal), signal);
     const target = await confirmed(io, inp, signal);

@@ -35,6 +35,16 @@ const cases: { name: string; in: Partial<ScheduleInput>; want: Partial<ScheduleD
     want: { startNow: false, dueAt: T + 500 },
   },
   {
+    name: 'zero-loss mode (RPO 0): the next checkpoint starts as soon as one commits, with no RPO alarm',
+    in: { rpoMs: 0, newestTakenAt: T - 6_000, recent: [{ durationMs: 5_000, wireBytes: 30 * MiB }], lastStartAt: T - 6_000 },
+    want: { startNow: true, state: 'protected', alarm: undefined },
+  },
+  {
+    name: 'zero-loss mode with failing checkpoints: the alarm says output is held',
+    in: { rpoMs: 0, newestTakenAt: T - 20_000, recent: [{ durationMs: 5_000, wireBytes: 30 * MiB }], lastError: 'DR host h2 is full' },
+    want: { state: 'protected', alarmMatch: /^zero-loss mode: checkpoints are failing \(DR host h2 is full\); the guest's output is held meanwhile, the newest committed checkpoint is 20 s old$/ },
+  },
+  {
     name: 'a checkpoint takes longer than the RPO: alarm says why, with size and rate',
     in: { newestTakenAt: T - 1_000, recent: [{ durationMs: 42_000, wireBytes: 180 * MiB }], rpoMs: 30_000 },
     want: { startNow: true, state: 'protected', alarmMatch: /^a checkpoint takes 42 s \(180 MiB at 4\.3 MiB\/s\) but the RPO is 30 s$/ },

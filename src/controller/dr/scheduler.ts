@@ -55,7 +55,7 @@ export function decide(i: ScheduleInput): ScheduleDecision {
   const slowest = slowestRecent(i.recent);
   const expectedMs = slowest?.durationMs ?? 0;
   const age = i.newestTakenAt === undefined ? undefined : i.now - i.newestTakenAt;
-  const state = age === undefined ? 'syncing' : age > i.rpoMs ? 'behind' : 'protected';
+  const state = age === undefined ? 'syncing' : age > i.rpoMs && i.rpoMs > 0 ? 'behind' : 'protected';
   const ideal = i.newestTakenAt === undefined ? i.syncingSince : i.newestTakenAt + i.rpoMs - HEADROOM * expectedMs;
   const dueAt = Math.max(ideal, (i.lastStartAt ?? -Infinity) + MIN_INTERVAL_MS, i.retryAt ?? -Infinity);
   const startNow = !i.running && i.blocked === undefined && i.now >= dueAt;
@@ -67,6 +67,7 @@ export function decide(i: ScheduleInput): ScheduleDecision {
 function alarmReason(i: ScheduleInput, age: number | undefined, slowest: RecentCheckpoint | undefined): string | undefined {
   const rpo = seconds(i.rpoMs);
   if (i.blocked !== undefined) return i.blocked;
+  if (i.rpoMs === 0) return zeroLossAlarm(i, age);
   if (slowest && slowest.durationMs >= i.rpoMs) {
     const rate = slowest.durationMs > 0 ? (slowest.wireBytes * 1000) / slowest.durationMs : 0;
     return `a checkpoint takes ${seconds(slowest.durationMs)} (${mib(slowest.wireBytes)} at ${mib(rate)}/s) but the RPO is ${rpo}`;
@@ -75,6 +76,17 @@ function alarmReason(i: ScheduleInput, age: number | undefined, slowest: RecentC
   if (age !== undefined && age > i.rpoMs) return `the newest checkpoint is older than the RPO of ${rpo}${failing}`;
   if (age === undefined && i.now - i.syncingSince > i.rpoMs) return `no checkpoint has committed within the RPO of ${rpo} since protection began${failing}`;
   return undefined;
+}
+
+/**
+ * Zero-loss mode: no output leaves the guest before the checkpoint that produced it commits, so
+ * an old checkpoint costs latency, not data; the alarm is for a stream of checkpoints that
+ * stopped committing (the guest's network then stalls).
+ */
+function zeroLossAlarm(i: ScheduleInput, age: number | undefined): string | undefined {
+  if (i.lastError === undefined) return undefined;
+  const since = age === undefined ? 'no checkpoint has committed yet' : `the newest committed checkpoint is ${seconds(age)} old`;
+  return `zero-loss mode: checkpoints are failing (${i.lastError}); the guest's output is held meanwhile, ${since}`;
 }
 
 function slowestRecent(recent: readonly RecentCheckpoint[]): RecentCheckpoint | undefined {
