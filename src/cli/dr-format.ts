@@ -1,6 +1,6 @@
 // How `ferry dr …` shows things: the protections table (`dr status`), checkpoint records, and
 // failover reports. Pure functions of the wire objects (src/wire/dr.ts).
-import type { CheckpointRecord, FailoverReport, Protection } from '../wire/dr.js';
+import type { CheckpointRecord, FailoverReport, Protection, ScrubReport } from '../wire/dr.js';
 import { duration } from './migration-format.js';
 import { bytes, formatFields, formatTable } from './output.js';
 
@@ -59,4 +59,11 @@ export function formatReports(list: readonly FailoverReport[]): string {
     ['ID', 'VM', 'KIND', 'OUTCOME', 'FROM', 'TO', 'CHECKPOINT', 'DATA WINDOW', 'TO RUNNING', 'CHECKS', 'STARTED'],
     list.map((r) => [r.id, r.vm, r.kind, r.outcome, r.from, r.to, r.checkpointSeq || undefined, span(r.dataWindowMs), span(r.timeToRunningMs), `${r.checks.filter((c) => c.passed).length}/${r.checks.length}`, r.startedAt]),
   );
+}
+
+export function formatScrub(host: string, r: ScrubReport): string {
+  const lines = [`${host}: ${r.chunks} chunks (${(r.bytes / 1024 / 1024).toFixed(1)} MiB) verified; ${r.corrupt.length} corrupt or missing`];
+  for (const id of r.corrupt) lines.push(`  corrupt: ${id}`);
+  for (const d of r.damaged) lines.push(`  damaged: ${d.vm} checkpoint ${d.seq} (never restored; replication sends what it lacks again)`);
+  return lines.join('\n');
 }

@@ -6,12 +6,14 @@ import { AGENT_API_PREFIX } from '../wire/agent-api.js';
 import { ApiClient } from '../wire/http-client.js';
 import type { VmSpec, VmStatus } from '../wire/vm-spec.js';
 import type { IncomingMigrationRequest, MeasureRequest, MeasureResult, MigrationProgress, OutgoingMigrationRequest } from '../wire/migration.js';
-import type { CheckpointProgress, ReceiveCheckpointRequest, RestoreRequest, SendCheckpointRequest, StoredCheckpoint } from '../wire/dr.js';
+import type { CheckpointProgress, ReceiveCheckpointRequest, RestoreRequest, ScrubReport, SendCheckpointRequest, StoredCheckpoint } from '../wire/dr.js';
 
 /** Agents act synchronously (a suspend writes all guest memory to disk), so allow time. */
 export const DEFAULT_AGENT_TIMEOUT_MS = 120_000;
 /** Quick reads (status, console) should not hang an API request for long. */
 export const QUICK_TIMEOUT_MS = 10_000;
+/** A scrub reads the whole store: about 1.5 GB/s of hashing, so an hour covers ~5 TB. */
+const SCRUB_TIMEOUT_MS = 3_600_000;
 
 export type SimpleAction = 'start' | 'pause' | 'resume' | 'suspend' | 'restore';
 
@@ -118,6 +120,11 @@ export class AgentClient {
 
   drDeleteStore(vm: string, timeoutMs = QUICK_TIMEOUT_MS * 3): Promise<{ freedBytes: number }> {
     return this.api.delete<{ freedBytes: number }>(drPath(`store/${encodeURIComponent(vm)}`), { timeoutMs });
+  }
+
+  /** Re-hashes every chunk of the host's DR store (may take long on a big store). */
+  drScrub(): Promise<ScrubReport> {
+    return this.api.post<ScrubReport>(drPath('scrub'), {}, { timeoutMs: SCRUB_TIMEOUT_MS });
   }
 
   /** Starts a VM from a stored checkpoint (the VM, or a copy under `asName`). */

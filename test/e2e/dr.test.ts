@@ -7,7 +7,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Host, Vm } from '../../src/wire/controller-api.js';
-import type { CheckpointRecord, FailoverReport, Protection } from '../../src/wire/dr.js';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CheckpointRecord, FailoverReport, Protection, ScrubReport } from '../../src/wire/dr.js';
 import { findQemuPids } from '../../src/agent/index.js';
 import { TestCluster, waitFor } from './harness.js';
 
@@ -53,6 +55,25 @@ describe('disaster recovery, end to end', { timeout: 20 * 60_000 }, () => {
     console.log(`checkpoints: ${cps.map((x) => `#${x.seq} pause ${x.pauseMs} ms, ${x.durationMs} ms, wire ${x.wireBytes} B, new ${x.newBytes} B`).join('; ')}`);
     const st = await protection();
     assert.ok(st.state === 'protected' || st.state === 'behind', st.state);
+  });
+
+  it('scrub verifies the DR store and finds a chunk corrupted on disk; the next checkpoint stores it again', async () => {
+    const clean = await c.json<ScrubReport>(['dr', 'scrub', 'host2']);
+    assert.ok(clean.chunks > 0 && clean.corrupt.length === 0, JSON.stringify(clean));
+    const store = join(c.clusterFile().agents.find((a) => a.name === 'host2')!.dataDir, 'dr-store', 'chunks');
+    const victim = readdirSync(store).flatMap((d) => readdirSync(join(store, d)).map((f) => join(store, d, f)))[0]!;
+    const bytes = readFileSync(victim);
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);
+    writeFileSync(victim, bytes);
+    const r = await c.run(['dr', 'scrub', 'host2', '--json']);
+    assert.equal(r.code, 1, 'scrub exits 1 when it found damage');
+    const found = JSON.parse(r.stdout) as ScrubReport;
+    assert.equal(found.corrupt.length, 1, JSON.stringify(found));
+    assert.ok(found.damaged.length >= 1);
+    const before = (await checkpoints())[0]!.seq;
+    await waitFor('a checkpoint after the scrub', async () => ((await checkpoints())[0]!.seq > before ? true : undefined), 120_000, 1000);
+    const after = await c.json<ScrubReport>(['dr', 'scrub', 'host2']);
+    assert.equal(after.corrupt.length, 0, JSON.stringify(after));
   });
 
   it('a DR test runs an isolated copy, checks it and tears it down; production and replication go on', async () => {

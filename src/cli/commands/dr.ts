@@ -4,10 +4,10 @@
 // report failed exits 1 with its one-line error, after printing the report.
 import type { Command } from 'commander';
 import type { Task, Vm } from '../../wire/controller-api.js';
-import type { CheckpointRecord, FailoverReport, FailoverRequest, Protection, ProtectRequest } from '../../wire/dr.js';
+import type { CheckpointRecord, FailoverReport, FailoverRequest, Protection, ProtectRequest, ScrubReport } from '../../wire/dr.js';
 import type { ApiClient } from '../../wire/http-client.js';
 import { connect } from '../config.js';
-import { formatCheckpoints, formatProtections, formatReport, formatReports, protectionLine } from '../dr-format.js';
+import { formatCheckpoints, formatProtections, formatReport, formatReports, formatScrub, protectionLine } from '../dr-format.js';
 import { progressBar } from '../migration-format.js';
 import { printJson, setErrorContext, UsageError } from '../output.js';
 import { parseBandwidth, parseDuration, parsePositiveInt } from '../parse.js';
@@ -91,6 +91,16 @@ export function registerDr(program: Command): void {
       setErrorContext(`vm ${vm}`);
       const api = connect();
       await followReport(api, vm, await api.post<Task>(`${protectionPath(vm)}/failback`, {}), o);
+    },
+  );
+
+  jsonOption(dr.command('scrub').argument('<host>').description("verify every chunk in a host's DR store; corrupt ones are removed and the checkpoints using them marked damaged")).action(
+    async (host: string, o: JsonOpt) => {
+      setErrorContext(`host ${host}`);
+      const r = await connect().post<ScrubReport>(`/api/v1/hosts/${encodeURIComponent(host)}/dr-scrub`, {});
+      if (r.corrupt.length > 0 || r.damaged.length > 0) process.exitCode = 1;
+      if (o.json) return printJson(r);
+      process.stdout.write(formatScrub(host, r) + '\n');
     },
   );
 

@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { API_PREFIX } from '../../wire/controller-api.js';
 import { FailoverRequest, ProtectRequest } from '../../wire/dr.js';
 import type { DrService } from '../dr/service.js';
-import { EmptyBody, errorReplies, arrayOf, ref } from './schemas.js';
+import { EmptyBody, errorReplies, arrayOf, NameParams as HostParams, ref } from './schemas.js';
 
 const tags = ['dr'];
 const VmParams = Type.Object({ vm: Type.String({ minLength: 1, maxLength: 100 }) });
@@ -70,6 +70,17 @@ export function drRoutes(app: FastifyInstance, dr: () => DrService): void {
       schema: { tags, summary: 'Bring a failed-over VM home, sending only what changed (202 Task whose result is the FailoverReport)', params: VmParams, body: EmptyBody, response: accepted },
     },
     async (req, reply) => reply.status(202).send(dr().failback(req.params.vm)),
+  );
+
+  app.post<{ Params: { name: string } }>(
+    `${API_PREFIX}/hosts/:name/dr-scrub`,
+    {
+      schema: {
+        tags, summary: "Re-hash every chunk of a host's DR store: corrupt chunks are removed and the checkpoints that used them marked damaged",
+        params: HostParams, body: EmptyBody, response: { 200: ref('ScrubReport'), ...errorReplies },
+      },
+    },
+    async (req) => dr().scrub(req.params.name),
   );
 
   app.get<{ Querystring: { vm?: string } }>(

@@ -11,7 +11,7 @@
 // lease, and the watcher starts unplanned failovers through `failover`, like an operator would.
 import { randomUUID } from 'node:crypto';
 import type { Task, Vm } from '../../wire/controller-api.js';
-import type { CheckpointRecord, FailoverReport, FailoverRequest, Protection, ProtectRequest } from '../../wire/dr.js';
+import type { CheckpointRecord, FailoverReport, FailoverRequest, Protection, ProtectRequest, ScrubReport } from '../../wire/dr.js';
 import type { AgentPool } from '../agents.js';
 import { vmTarget, type ClusterState } from '../cluster-state.js';
 import { ConflictError, HostDownError, InvalidRequestError, InvalidStateError } from '../errors.js';
@@ -108,6 +108,11 @@ export class DrService {
 
   reports(vm?: string): FailoverReport[] {
     return this.protections.repo.reports(vm);
+  }
+
+  /** Verifies every chunk a host's DR store holds (404 unknown host, 503 down). */
+  scrub(host: string): Promise<ScrubReport> {
+    return this.calls.up(host).drScrub();
   }
 
   /** 404 VM, 409 protected already, 400 toSite (unknown, or the VM's own), 507 no DR host can hold it. */
