@@ -3,10 +3,11 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import {
-  AGENT_API_PREFIX, CloneRequest, createApiServer, ResizeRequest, StopRequest, VM_NAME_PATTERN, VmSpec,
+  AGENT_API_PREFIX, CloneRequest, createApiServer, ProbeRequest, ResizeRequest, StopRequest, VM_NAME_PATTERN, VmSpec,
   type HostInfo,
 } from '../wire/index.js';
 import { MAX_CONSOLE_TAIL, type SimpleAction, type VmManager } from './manager.js';
+import { probeHttp } from './probe.js';
 import { registerDrRoutes } from './dr/routes.js';
 import type { DrService } from './dr/service.js';
 import { registerMigrationRoutes } from './migration/routes.js';
@@ -51,6 +52,11 @@ export function buildAgentApi(mgr: VmManager, secret: string, host: () => HostIn
     `${p}/vms/:name/console`,
     { schema: { params: NameParams, querystring: ConsoleQuery } },
     async (req, reply) => reply.type('text/plain; charset=utf-8').send(mgr.console(req.params.name, req.query.tailBytes)),
+  );
+  app.post<{ Params: { name: string }; Body: ProbeRequest }>(
+    `${p}/vms/:name/probe`,
+    { schema: { params: NameParams, body: ProbeRequest } },
+    async (req) => probeHttp(mgr.get(req.params.name), req.body.guestPort),
   );
   registerMigrationRoutes(app, migrations);
   registerDrRoutes(app, dr);

@@ -1,7 +1,7 @@
 // Typed calls to the agents' API (src/wire/agent-api.ts), each with a timeout and the task's
 // AbortSignal. Agent errors arrive as FerryError with the agent's own code and words (QEMU's
 // message stays verbatim), which the task keeps as its error.
-import type { CloneRequest, ResizeRequest, StopRequest } from '../wire/agent-api.js';
+import type { CloneRequest, ProbeResult, ResizeRequest, StopRequest } from '../wire/agent-api.js';
 import { AGENT_API_PREFIX } from '../wire/agent-api.js';
 import { ApiClient } from '../wire/http-client.js';
 import type { VmSpec, VmStatus } from '../wire/vm-spec.js';
@@ -64,6 +64,11 @@ export class AgentClient {
   console(name: string, tailBytes?: number): Promise<string> {
     const q = tailBytes === undefined ? '' : `?tailBytes=${tailBytes}`;
     return this.api.get<string>(vmPath(name, `/console${q}`), { text: true, timeoutMs: QUICK_TIMEOUT_MS });
+  }
+
+  /** HTTP GET of a forwarded guest port, made by the agent on its own host. */
+  probe(name: string, guestPort: number): Promise<ProbeResult> {
+    return this.api.post<ProbeResult>(vmPath(name, '/probe'), { guestPort }, { timeoutMs: QUICK_TIMEOUT_MS });
   }
 
   /** Measuring takes the dirty-rate sample (up to 10 s) plus a link probe. */

@@ -12,6 +12,8 @@
 //   POST   /agent/v1/vms/:name/resize ResizeRequest -> VmStatus
 //   POST   /agent/v1/vms/:name/clone  CloneRequest  -> VmStatus (of the clone, `stopped`)
 //   GET    /agent/v1/vms/:name/console?tailBytes=N -> text/plain (serial console output)
+//   POST   /agent/v1/vms/:name/probe  ProbeRequest -> ProbeResult (HTTP GET of a forwarded guest
+//                                     port from the agent's own host: DR tests check the service)
 import { Type, type Static } from '@sinclair/typebox';
 import { VM_NAME_PATTERN, VmSpec, VmStatus } from './vm-spec.js';
 
@@ -69,3 +71,16 @@ export const CloneRequest = Type.Object(
 export type CloneRequest = Static<typeof CloneRequest>;
 
 export { VmSpec, VmStatus };
+
+export const ProbeRequest = Type.Object({ guestPort: Type.Integer({ minimum: 1, maximum: 65535 }) }, { additionalProperties: false });
+export type ProbeRequest = Static<typeof ProbeRequest>;
+
+export const ProbeResult = Type.Object({
+  guestPort: Type.Integer(),
+  /** An HTTP answer came (any status). */
+  answered: Type.Boolean(),
+  status: Type.Optional(Type.Integer()),
+  ms: Type.Number(),
+  error: Type.Optional(Type.String()),
+});
+export type ProbeResult = Static<typeof ProbeResult>;

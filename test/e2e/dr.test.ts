@@ -20,7 +20,7 @@ describe('disaster recovery, end to end', { timeout: 20 * 60_000 }, () => {
 
   before(async () => {
     await c.ok(['up', '--sites', 'main:1,dr:1', '--port', '0', '--accel', 'tcg']);
-    const vm = await c.json<Vm>(['vm', 'create', VM, '--memory', '256', '--workload', 'dirty:4:32', '--disk', '64M', '--host', 'host1']);
+    const vm = await c.json<Vm>(['vm', 'create', VM, '--memory', '256', '--workload', 'dirty:4:32,http', '--disk', '64M', '--host', 'host1']);
     assert.equal(vm.state, 'running');
     await c.waitBeat(VM, 2);
   });
@@ -81,6 +81,7 @@ describe('disaster recovery, end to end', { timeout: 20 * 60_000 }, () => {
     const r = await c.json<FailoverReport>(['dr', 'failover', VM, '--test']);
     passed(r);
     assert.equal(r.kind, 'test');
+    assert.ok(r.checks.some((ch) => ch.name === 'service answered' && ch.passed), `the copy's HTTP service answered: ${JSON.stringify(r.checks)}`);
     console.log(`DR test: ${r.timeToRunningMs} ms to running, data window ${r.dataWindowMs} ms`);
     const vm = await c.json<Vm>(['vm', 'show', VM]);
     assert.deepEqual([vm.host, vm.state], ['host1', 'running']);

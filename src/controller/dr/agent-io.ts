@@ -4,6 +4,7 @@
 import type { CheckpointProgress, CheckpointRecord } from '../../wire/dr.js';
 import { FerryError } from '../../wire/errors.js';
 import type { VmStatus } from '../../wire/vm-spec.js';
+import type { ProbeResult } from '../../wire/agent-api.js';
 import type { AgentClient, AgentPool } from '../agents.js';
 import type { ClusterState } from '../cluster-state.js';
 import { NotFoundError } from '../errors.js';
@@ -69,6 +70,10 @@ export class DrAgents {
 
   async console(host: string, name: string): Promise<string> {
     return this.up(host).console(name, CONSOLE_TAIL_BYTES);
+  }
+
+  probe(host: string, name: string, guestPort: number): Promise<ProbeResult> {
+    return this.up(host).probe(name, guestPort);
   }
 
   async resume(host: string, name: string): Promise<void> {

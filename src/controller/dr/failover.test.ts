@@ -20,6 +20,8 @@ interface FakeOpts {
   consoles?: Record<string, string>;
   failRestore?: boolean;
   statuses?: Record<string, VmStatus>;
+  /** HTTP answers of forwarded guest ports, per `host/name`: a status, or undefined for no answer. */
+  probes?: Record<string, number | undefined>;
 }
 
 function fakeIo(o: FakeOpts = {}) {
@@ -42,6 +44,11 @@ function fakeIo(o: FakeOpts = {}) {
     },
     status: async (host, name) => (calls.push(`status ${host} ${name}`), o.statuses?.[`${host}/${name}`]),
     console: async (host, name) => (calls.push(`console ${host} ${name}`), o.consoles?.[`${host}/${name}`] ?? beats(70, 71)),
+    probe: async (host, name, guestPort) => {
+      calls.push(`probe ${host} ${name} ${guestPort}`);
+      const status = o.probes?.[`${host}/${name}`];
+      return status === undefined ? { guestPort, answered: false, ms: 1, error: 'connection refused' } : { guestPort, answered: true, status, ms: 3 };
+    },
     resume: async (host) => void calls.push(`resume ${host}`),
     discard: async (host, name) => void calls.push(`discard ${host} ${name}`),
     moved: (host) => void calls.push(`moved ${host}`),
@@ -151,6 +158,21 @@ describe('DR test', () => {
     assert.ok(!calls.some((c) => c.startsWith('moved') || c.startsWith('checkpoint') || c === 'discard h1 web'));
     assert.deepEqual(names(r), { heartbeat: true, memory: true, 'production untouched': true, 'torn down': true, 'replication untouched': true });
     assert.equal(r.outcome, 'succeeded');
+  });
+
+  it('a VM serving http: the copy must answer on its forwarded port', async () => {
+    const httpVm: Vm = { ...vm, workload: 'http', spec: { ...vm.spec, workload: 'http', nics: [{ network: 'user', forwardPorts: [80] }] } };
+    const consoles = { 'h3/web-drtest-3': beats(60, 61) };
+    const ok = fakeIo({ statuses: { 'h1/web': status('web') }, consoles, probes: { 'h3/web-drtest-3': 200 } });
+    const r = await runFailover(ok.io, input({ kind: 'test', testName: 'web-drtest-3', vm: httpVm }), task());
+    assert.equal(names(r)['service answered'], true);
+    assert.match(r.checks.find((c) => c.name === 'service answered')!.detail, /guest port 80 of web-drtest-3 answered HTTP 200/);
+    const silent = fakeIo({ statuses: { 'h1/web': status('web') }, consoles });
+    const bad = await runFailover(silent.io, input({ kind: 'test', testName: 'web-drtest-3', vm: httpVm }), task()).catch((e: unknown) => e);
+    const report = silent.saved.at(-1)!;
+    assert.equal(names(report)['service answered'], false, JSON.stringify(report.checks));
+    assert.equal(report.outcome, 'failed', String(bad));
+    assert.equal(silent.calls.at(-1), 'discard h3 web-drtest-3');
   });
 
   it('tears the copy down even when the restore fails', async () => {

@@ -15,10 +15,15 @@ import type { Vm } from '../../wire/controller-api.js';
 import type { CheckpointProgress, CheckpointRecord, FailoverReport, RestoreRequest, StoredCheckpoint } from '../../wire/dr.js';
 import { lastHeartbeat, parseHeartbeats } from '../../wire/heartbeat.js';
 import type { VmStatus } from '../../wire/vm-spec.js';
+import type { ProbeResult } from '../../wire/agent-api.js';
 import { DrFailedError, errorSummary, InvalidStateError } from '../errors.js';
 import type { TaskContext } from '../task.js';
 import { guestChecks, nothingLost, stateCheck, type Check } from './checks.js';
 import { seconds } from './scheduler.js';
+
+/** A restored service may take a moment to accept connections again. */
+const SERVICE_TRIES = 10;
+const SERVICE_RETRY_MS = 500;
 
 export const HEARTBEAT_WAIT_MS = 30_000;
 export const CONSOLE_POLL_MS = 200;
@@ -32,6 +37,8 @@ export interface FailoverIo {
   /** The VM as `host` reports it; undefined if it has no such VM. */
   status(host: string, name: string): Promise<VmStatus | undefined>;
   console(host: string, name: string): Promise<string>;
+  /** HTTP GET of a forwarded guest port of `name`, made on `host`. */
+  probe(host: string, name: string, guestPort: number): Promise<ProbeResult>;
   /** Best effort; never throws. */
   resume(host: string, name: string): Promise<void>;
   /** Forced stop, then delete with its files; a VM already gone is fine. */
@@ -156,7 +163,7 @@ const drTest: Flow = async (io, inp, t, r) => {
     t.progress(50, `${copy} restored; waiting for its heartbeat`);
     const running = await guestRunning(io, inp, copy, cp.guestSeq, st, t.signal);
     r.timeToRunningMs = running.timeToRunningMs;
-    r.checks.push(...running.checks, await production(io, inp));
+    r.checks.push(...running.checks, ...(await serviceChecks(io, inp, copy, t.signal)), await production(io, inp));
   } finally {
     t.progress(90, `tearing down ${copy} on ${inp.to}`);
     r.checks.push(await discardCheck(io, inp.to, copy, 'torn down'), io.replication());
@@ -189,6 +196,27 @@ async function discardCheck(io: FailoverIo, host: string, name: string, check: s
     io.log('could not discard %s on %s: %s', name, host, (err as Error).message);
     return { name: check, passed: false, detail: `${name} on ${host}: ${(err as Error).message}; delete it by hand` };
   }
+}
+
+/** The copy's services answer: each forwarded guest port of a VM running the http workload. */
+async function serviceChecks(io: FailoverIo, inp: FailoverInput, copy: string, signal: AbortSignal): Promise<Check[]> {
+  if (!inp.vm.spec.workload.split(',').includes('http')) return [];
+  const ports = inp.vm.spec.nics.flatMap((n) => n.forwardPorts ?? []);
+  const checks: Check[] = [];
+  for (const port of ports) {
+    let last: ProbeResult | undefined;
+    for (let i = 0; i < SERVICE_TRIES && !signal.aborted; i++) {
+      last = await io.probe(inp.to, copy, port).catch((err: Error) => ({ guestPort: port, answered: false, ms: 0, error: err.message }));
+      if (last.answered) break;
+      await sleep(SERVICE_RETRY_MS);
+    }
+    checks.push({
+      name: 'service answered',
+      passed: last?.answered === true && last.status !== undefined && last.status < 500,
+      detail: last?.answered ? `guest port ${port} of ${copy} answered HTTP ${last.status} in ${last.ms} ms` : `guest port ${port} of ${copy} did not answer: ${last?.error ?? 'not probed'}`,
+    });
+  }
+  return checks;
 }
 
 async function production(io: FailoverIo, inp: FailoverInput): Promise<Check> {

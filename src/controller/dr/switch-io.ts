@@ -29,6 +29,7 @@ export function switchIo(d: SwitchDeps, inp: FailoverInput): FailoverIo {
     restore: async (host, req, signal) => d.calls.up(host).drRestore(req, signal),
     status: (host, vm) => d.calls.status(host, vm),
     console: (host, vm) => d.calls.console(host, vm),
+    probe: (host, vm, port) => d.calls.probe(host, vm, port),
     resume: (host, vm) => d.calls.resume(host, vm),
     discard: (host, vm) => d.calls.discard(host, vm),
     moved: (host, st) => moved(d, inp, host, st),
