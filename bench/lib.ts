@@ -5,7 +5,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient } from '../src/wire/index.js';
+import { lastHeartbeat, type Heartbeat } from '../src/wire/heartbeat.js';
 
 const run = promisify(execFile);
 export const REPO = resolve(import.meta.dirname, '../..');
@@ -74,7 +76,6 @@ export function table(rows: (string | number)[][]): string {
   return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n');
 }
 
-
 /** Peak and first VmRSS (MiB) of some processes, sampled every `everyMs` until stopped. */
 export function sampleRss(pids: number[], everyMs = 100): { stop(): { baseline: number[]; peak: number[]; samples: number } } {
   const read = (pid: number): number => {
@@ -100,4 +101,15 @@ export function sampleRss(pids: number[], everyMs = 100): { stop(): { baseline: 
       return { baseline, peak, samples };
     },
   };
+}
+
+/** The guest's newest heartbeat once it has booted and is dirtying memory (`dirtied_mib > 0`). */
+export async function waitDirtying(read: () => string | Promise<string>, what: string, timeoutMs = 180_000): Promise<Heartbeat> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const b = lastHeartbeat(await read());
+    if (b && b.seq >= 3 && Number(b.fields.dirtied_mib ?? 0) > 0) return b;
+    if (Date.now() > deadline) throw new Error(`${what}: no heartbeat with dirtied_mib > 0 within ${timeoutMs / 1000} s (last: ${JSON.stringify(b)})`);
+    await sleep(500);
+  }
 }

@@ -1,5 +1,5 @@
-// A Ferry cluster for the migration benchmark, driven through the real CLI: on loopback via
-// `ferry up --hosts 2`, or with each role in its own network namespace (bench/net.ts):
+// A 2-host Ferry cluster for the benchmarks, driven through the real CLI: on loopback via
+// `ferry up --hosts 2` (or `--sites main:1,dr:1`), or with each role in its own network namespace (bench/net.ts):
 // controller in ns C, host1 (source) in ns A, host2 (target) in ns B, every one started with
 // `ferry controller|agent --listen-host <its namespace address>`; the CLI runs in ns C.
 // `down` stops every VM, then every process by PID (SIGTERM, then SIGKILL), whatever happened.
@@ -26,6 +26,8 @@ export interface MigCluster {
   home: string;
   /** PIDs of the agents of host1 (source) and host2 (target). */
   agents: { host1: number; host2: number };
+  /** Their data directories. */
+  dirs: { host1: string; host2: string };
   dataDirs: string[];
   /** The last lines of an agent's log that mention `needle` (for a failed run's report). */
   logTail(host: string, needle: string, lines?: number): string[];
@@ -56,7 +58,11 @@ async function stopAll(c: { ferry: MigCluster['ferry']; dataDirs: string[] }, pi
   await Promise.all(left.filter(isAlive).map((pid) => terminate(pid, 2000)));
 }
 
-export async function loopbackCluster(): Promise<MigCluster> {
+/** Sites of host1 and host2: both `main` for migrations; `main` and `dr` for disaster recovery. */
+export type Sites = { host1: string; host2: string };
+const ONE_SITE: Sites = { host1: 'main', host2: 'main' };
+
+export async function loopbackCluster(sites: Sites = ONE_SITE): Promise<MigCluster> {
   const home = mkdtempSync(join(tmpdir(), 'ferry-bench-mig-'));
   const env: NodeJS.ProcessEnv = { ...process.env, FERRY_HOME: home };
   delete env.FERRY_URL;
@@ -70,7 +76,8 @@ export async function loopbackCluster(): Promise<MigCluster> {
       return undefined;
     }
   };
-  const up = await ferry(['up', '--hosts', '2', '--port', '0', '--accel', 'tcg'], 180_000);
+  const hosts = sites.host1 === sites.host2 ? ['--sites', `${sites.host1}:2`] : ['--sites', `${sites.host1}:1,${sites.host2}:1`];
+  const up = await ferry(['up', ...hosts, '--port', '0', '--accel', 'tcg'], 180_000);
   const p = pids();
   const dataDirs = p?.agents.map((a) => a.dataDir) ?? [];
   const down = async (): Promise<void> => {
@@ -83,12 +90,12 @@ export async function loopbackCluster(): Promise<MigCluster> {
     await down();
     throw new Error(`ferry up failed: ${up.stderr.trim()}`);
   }
-  const agent = (n: string): number => p.agents.find((a) => a.name === n)!.pid;
-  return { home, agents: { host1: agent('host1'), host2: agent('host2') }, dataDirs, logTail: (h, n, l) => tail(join(home, 'logs', `${h}.log`), n, l), ferry, down };
+  const agent = (n: string) => p.agents.find((a) => a.name === n)!;
+  return { home, agents: { host1: agent('host1').pid, host2: agent('host2').pid }, dirs: { host1: agent('host1').dataDir, host2: agent('host2').dataDir }, dataDirs, logTail: (h, n, l) => tail(join(home, 'logs', `${h}.log`), n, l), ferry, down };
 }
 
 /** Controller in ns C, host1 in ns A, host2 in ns B, each listening on its namespace's address. */
-export async function namespaceCluster(link: NsLink): Promise<MigCluster> {
+export async function namespaceCluster(link: NsLink, sites: Sites = ONE_SITE): Promise<MigCluster> {
   const home = mkdtempSync(join(tmpdir(), 'ferry-bench-ns-'));
   const token = randomBytes(24).toString('hex');
   const tokenFile = join(home, 'admin-token');
@@ -133,11 +140,12 @@ export async function namespaceCluster(link: NsLink): Promise<MigCluster> {
     env.FERRY_URL = url;
     ferry = cli(env, ['ip', 'netns', 'exec', link.ns.c]);
     const agents = { host1: 0, host2: 0 };
+    const dirs = { host1: join(home, 'hosts', 'host1'), host2: join(home, 'hosts', 'host2') };
     for (const [name, side] of [['host1', 'a'], ['host2', 'b']] as const) {
-      const dir = join(home, 'hosts', name);
+      const dir = dirs[name];
       mkdirSync(dir, { recursive: true });
       dataDirs.push(dir);
-      agents[name] = start(link.ns[side], ['agent', '--name', name, '--site', 'main', '--data-dir', dir, '--controller', url, '--secret-file', secretFile, '--listen-host', link.addr[side], '--accel', 'tcg'], `${name}.log`);
+      agents[name] = start(link.ns[side], ['agent', '--name', name, '--site', sites[name], '--data-dir', dir, '--controller', url, '--secret-file', secretFile, '--listen-host', link.addr[side], '--accel', 'tcg'], `${name}.log`);
     }
     // Up, with a data endpoint (the certificate comes back with a heartbeat).
     for (let i = 0; ; i++) {
@@ -148,7 +156,7 @@ export async function namespaceCluster(link: NsLink): Promise<MigCluster> {
       await sleep(500);
     }
     await sleep(3000);
-    return { home, agents, dataDirs, logTail: (h, n, l) => tail(join(home, `${h}.log`), n, l), ferry: (a, t) => ferry(a, t), down };
+    return { home, agents, dirs, dataDirs, logTail: (h, n, l) => tail(join(home, `${h}.log`), n, l), ferry: (a, t) => ferry(a, t), down };
   } catch (err) {
     await down();
     throw err;

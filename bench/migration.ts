@@ -15,11 +15,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { renderChart, type ChartInput } from './migration-chart.js';
 import { loopbackCluster, namespaceCluster, type MigCluster } from './migration-cluster.js';
 import { freePort, multifdCompression, qemuMigrate, startQemu, tlsCreds, verifyBeats, type QemuVm } from './migration-qemu.js';
-import { REPO, sampleRss, table } from './lib.js';
+import { REPO, sampleRss, table, waitDirtying } from './lib.js';
 import { lastHeartbeat, type Heartbeat } from '../src/wire/heartbeat.js';
 import { createLink, netnsAvailable, type NsLink } from './net.js';
 
@@ -90,16 +89,6 @@ const started = new Date();
 const rows: Row[] = [];
 const rssRows: RssRow[] = [];
 let multifdCodec: string | undefined;
-
-async function waitDirtying(read: () => string | Promise<string>, what: string, timeoutMs = 180_000): Promise<Heartbeat> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const b = lastHeartbeat(await read());
-    if (b && b.seq >= 3 && Number(b.fields.dirtied_mib ?? 0) > 0) return b;
-    if (Date.now() > deadline) throw new Error(`${what}: no heartbeat with dirtied_mib > 0 within ${timeoutMs / 1000} s (last: ${JSON.stringify(b)})`);
-    await sleep(500);
-  }
-}
 
 async function linkBytes(link: NsLink | undefined): Promise<number | undefined> {
   if (!link) return undefined;
