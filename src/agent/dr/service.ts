@@ -176,6 +176,9 @@ export class DrService {
       }
       // Zero-loss mode: what the guest sent before this checkpoint's instant is safe now.
       if (req.holdOutput) await this.#hold.committed(vm, req.seq);
+      // The VM is ready for the next capture only once the overlays are merged back: the
+      // controller may start it the moment it sees `committed`.
+      await cap.release();
       Object.assign(j.p, { state: 'committed', wireBytes: s.wireBytes(), newBytes: v.newBytes ?? 0 });
       log('dr job %s: checkpoint %d of vm %s committed at %s: pause %d ms, %d wire bytes, %d new at the DR host', req.jobId, req.seq, req.vm, req.targetHost, cap.pauseMs, j.p.wireBytes, j.p.newBytes);
     } catch (err) {
