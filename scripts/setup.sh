@@ -40,7 +40,8 @@ missing=()
 # The guest needs the static busybox (a dynamic one, e.g. from initramfs-tools, cannot run as /init).
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1 || missing+=(linux-image-cloud-amd64)
-for pair in cpio:cpio gzip:gzip gcc:gcc make:make g++:g++ python3:python3 ip:iproute2 ss:iproute2; do
+# rsync: only the DR benchmark's comparison column (bench/dr.ts).
+for pair in cpio:cpio gzip:gzip gcc:gcc make:make g++:g++ python3:python3 ip:iproute2 ss:iproute2 rsync:rsync; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 [ -f /usr/include/stdio.h ] || missing+=(libc6-dev)
