@@ -18,6 +18,7 @@ const READ_BYTES = 16 * CHUNK_BYTES;
 /** The header and the verdict are small; anything longer is refused. */
 const MAX_LINE_BYTES = 64 * 1024;
 const CONTROL_CHANNEL = 1;
+const PUTS_IN_FLIGHT = 16;
 
 export interface FileToSend {
   name: string;
@@ -86,8 +87,39 @@ function write(ch: Duplex, data: Buffer): Promise<void> {
 
 type PutChunk = (id: Buffer, chunk: Buffer) => Promise<boolean>;
 
-/** Cuts `buf` (a multiple of CHUNK_BYTES, from a file's chunk boundary) into chunk ids, handing each non-zero chunk to `put`. */
-async function keepChunks(buf: Buffer, put: PutChunk, into: (string | null)[]): Promise<void> {
+/**
+ * Store writes in flight, at most PUTS_IN_FLIGHT: each one ends in an fsync, and overlapping
+ * them (libuv's thread pool) instead of waiting for each in turn is what keeps a checkpoint
+ * from being bound by the disk's sync latency. The first failure is rethrown by the next add()
+ * or by drain(), which a commit must await.
+ */
+class PutQueue {
+  readonly #running = new Set<Promise<void>>();
+  #failed: unknown;
+
+  async add(put: () => Promise<unknown>): Promise<void> {
+    this.#check();
+    while (this.#running.size >= PUTS_IN_FLIGHT) await Promise.race(this.#running);
+    this.#check();
+    const p: Promise<void> = put().then(
+      () => undefined,
+      (err: unknown) => void (this.#failed ??= err),
+    ).finally(() => this.#running.delete(p));
+    this.#running.add(p);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.#running);
+    this.#check();
+  }
+
+  #check(): void {
+    if (this.#failed !== undefined) throw this.#failed;
+  }
+}
+
+/** Cuts `buf` (a multiple of CHUNK_BYTES, from a file's chunk boundary) into chunk ids, queueing each non-zero chunk for `put`. */
+async function keepChunks(buf: Buffer, put: PutChunk, queue: PutQueue, into: (string | null)[]): Promise<void> {
   for (let o = 0; o < buf.length; o += CHUNK_BYTES) {
     const chunk = buf.subarray(o, o + CHUNK_BYTES);
     if (isZero(chunk)) {
@@ -95,8 +127,8 @@ async function keepChunks(buf: Buffer, put: PutChunk, into: (string | null)[]): 
       continue;
     }
     const id = createHash('sha256').update(chunk).digest();
-    await put(id, chunk);
     into.push(id.toString('hex'));
+    await queue.add(() => put(id, chunk));
   }
 }
 
@@ -112,6 +144,7 @@ export async function sendFiles(s: DataSession, files: FileToSend[], manifest: H
   const header: Header = { files: files.map((f) => ({ name: f.name, size: f.size })), manifest };
   await write(control, Buffer.from(`${JSON.stringify(header)}\n`));
   const localFiles: CheckpointFile[] = [];
+  const localPuts = new PutQueue();
   for (const f of files) {
     const lf: CheckpointFile = { name: f.name, size: f.size, chunkBytes: CHUNK_BYTES, chunks: [] };
     localFiles.push(lf);
@@ -125,7 +158,7 @@ export async function sendFiles(s: DataSession, files: FileToSend[], manifest: H
         if (bytesRead === 0) throw new FerryError('INTERNAL', `${f.path} ended at ${off} of ${f.size} bytes`);
         off += bytesRead;
         const piece = off >= f.size ? buf : buf.subarray(0, bytesRead);
-        if (local) await keepChunks(piece, (id, c) => local.putChunk(id, c), lf.chunks);
+        if (local) await keepChunks(piece, (id, c) => local.putChunk(id, c), localPuts, lf.chunks);
         await write(data, piece);
         onBytes(bytesRead);
       }
@@ -134,6 +167,7 @@ export async function sendFiles(s: DataSession, files: FileToSend[], manifest: H
     }
   }
   data.end();
+  await localPuts.drain();
   const v = await verdict;
   if (v.error) throw new FerryError(v.error.code === 'STORE_FULL' ? 'NO_CAPACITY' : 'INTERNAL', `DR host: ${v.error.message}`);
   return { ...v, ...(local ? { localFiles } : {}) };
@@ -154,11 +188,12 @@ export async function receiveFiles(s: DataSession, staging: Staging, onBytes: (n
     if (isNew) newBytes += chunk.length;
     return isNew;
   };
+  const puts = new PutQueue();
   const take = async (chunk: Buffer): Promise<void> => {
     while (fileIndex < files.length && files[fileIndex]!.chunks.length * CHUNK_BYTES >= padded(files[fileIndex]!.size)) fileIndex++;
     const file = files[fileIndex];
     if (!file) throw new FerryError('INVALID_REQUEST', 'more data than the header announced');
-    await keepChunks(chunk, counting, file.chunks);
+    await keepChunks(chunk, counting, puts, file.chunks);
     onBytes(chunk.length);
   };
   try {
@@ -175,6 +210,7 @@ export async function receiveFiles(s: DataSession, staging: Staging, onBytes: (n
       pendingBytes = all.length;
     }
     if (pendingBytes > 0) throw new FerryError('INVALID_REQUEST', `stream ended ${pendingBytes} bytes into a chunk`);
+    await puts.drain();
     const short = files.find((f) => f.chunks.length * CHUNK_BYTES !== padded(f.size));
     if (short) throw new FerryError('INVALID_REQUEST', `file ${short.name} arrived incomplete (${short.chunks.length * CHUNK_BYTES} of ${padded(short.size)} bytes)`);
     const manifest: CheckpointManifest = { ...header.manifest, files };
