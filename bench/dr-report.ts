@@ -1,8 +1,10 @@
 // The DR benchmark's result (its JSON), its tables, and its chart: bytes per checkpoint against
 // their peers across the top; below, the RPO held against its target, the pause per checkpoint,
-// the time to running of each switch, and the bytes of the switches against a full copy.
+// the time to running of each switch, and the bytes of the switches against a full copy; last,
+// the guest's HTTP service unprotected, protected and in zero-loss mode.
 import { legend, panel, renderPng, svgDocument, text } from './chart.js';
 import type { RsyncStats } from './dr-rsync.js';
+import type { LoadResult } from './http-load.js';
 import { median, table } from './lib.js';
 
 export interface CkptRow {
@@ -59,6 +61,30 @@ export interface SwitchRow {
   error?: string;
 }
 
+/** Part 6: one condition (unprotected, an RPO, zero-loss) × one client mode, over the window. */
+export interface HttpRow extends LoadResult {
+  condition: string;
+  /** As given to `ferry dr protect --rpo` (none: unprotected). */
+  rpo?: string;
+  /** Checkpoints committed within the row's span, their median durationMs, the median time between two commits. */
+  checkpoints?: number;
+  medianCheckpointMs?: number;
+  medianCommitIntervalMs?: number;
+}
+
+export interface ZeroLossResult {
+  vm: string;
+  memoryMiB: number;
+  workload: string;
+  windowMs: number;
+  /** Whether the guest's server keeps a connection open (a second GET on the first's socket), and its Connection header. */
+  keepAlive?: { supported: boolean; connection: string };
+  /** `ferry dr protect` to the first commit, per protected condition. */
+  firstCommitMs: Record<string, number>;
+  rows: HttpRow[];
+  error?: string;
+}
+
 export interface DrResult {
   startedAt: string;
   quick: boolean;
@@ -75,6 +101,7 @@ export interface DrResult {
   switches: SwitchRow[];
   /** The first checkpoint home → DR after failback. */
   resync?: { wireBytes: number; newBytes: number; fullBytes: number };
+  zeroLoss?: ZeroLossResult;
   errors: string[];
 }
 
@@ -91,6 +118,13 @@ const COLORS: Record<string, string> = {
   'pause max': '#82e0aa',
   'from command': '#27ae60',
   'from site loss': '#c0392b',
+  sequential: '#27ae60',
+  'keep-alive': '#2980b9',
+  concurrent: '#8e44ad',
+  'sequential p50': '#27ae60',
+  'sequential p90': '#82e0aa',
+  'concurrent p50': '#8e44ad',
+  'concurrent p90': '#c39bd3',
 };
 const color = (s: string): string => COLORS[s] ?? '#999';
 const MiB = 1024 * 1024;
@@ -100,6 +134,14 @@ const val = (v: number | undefined, failed = false): Value => (v === undefined ?
 export function buildDrSvg(r: DrResult): string {
   const W = 1200;
   const parts: string[] = [];
+  let h = 0;
+  if (r.checkpoints.length || r.rpo.length || r.switches.length) h = drPanels(r, W, parts);
+  if (r.zeroLoss?.rows.length) h = zeroLossPanels(r.zeroLoss, W, h, parts);
+  return svgDocument(W, h + 10, parts);
+}
+
+/** Parts 1–5; returns the height used. */
+function drPanels(r: DrResult, W: number, parts: string[]): number {
   parts.push(text(W / 2, 26, `Disaster recovery: ${r.memoryMiB} MiB demo guest + ${r.diskMiB} MiB disk, ${r.workload}, TCG`, { size: 17, anchor: 'middle', weight: 'bold' }));
   const bytes = ['guest dirtied', 'distinct est.', 'ferry wire', 'ferry new', 'rsync -z', 'full copy'];
   parts.push(legend(40, 40, bytes, color, 190));
@@ -138,7 +180,29 @@ export function buildDrSvg(r: DrResult): string {
     const x = moves.find((k) => k.kind === g)!;
     return val((s === 'full copy' ? x.fullBytes : x.wireBytes!) / MiB, x.outcome !== 'succeeded');
   }, color));
-  return svgDocument(W, y + 310, parts);
+  return y + 300;
+}
+
+/** Part 6 below y0: throughput and latency per condition and client mode; returns the height used. */
+function zeroLossPanels(z: ZeroLossResult, W: number, y0: number, parts: string[]): number {
+  const zlColor = (s: string): string => color(s.replace(/^\d+ clients/, 'concurrent'));
+  const conditions = [...new Set(z.rows.map((x) => x.condition))];
+  const modes = [...new Set(z.rows.map((x) => x.mode))];
+  const row = (c: string, m: string): HttpRow | undefined => z.rows.find((x) => x.condition === c && x.mode === m);
+  parts.push(text(W / 2, y0 + 30, `Guest HTTP service: ${z.memoryMiB} MiB demo guest, ${z.workload}, TCG, loopback, ${(z.windowMs / 1000).toFixed(0)} s per row`, { size: 17, anchor: 'middle', weight: 'bold' }));
+  const y = y0 + 70;
+  parts.push(legend(20, y - 24, modes, zlColor, 130));
+  parts.push(panel(0, y, W / 2, 300, 'Throughput', 'req/s', conditions, modes, (c, m) => {
+    const x = row(c, m);
+    return x && val(x.reqPerSec, x.requests === 0);
+  }, zlColor));
+  const lat = modes.flatMap((m) => [`${m} p50`, `${m} p90`]);
+  parts.push(legend(W / 2 + 20, y - 24, lat, zlColor, 140));
+  parts.push(panel(W / 2, y, W / 2, 300, 'Latency', 'ms', conditions, lat, (c, s) => {
+    const x = row(c, s.replace(/ p\d+$/, ''));
+    return x && val(s.endsWith('p50') ? x.latencyMs.p50 : x.latencyMs.p90, x.requests === 0);
+  }, zlColor));
+  return y + 300;
 }
 
 /** Writes BASE.svg and BASE.png; returns the PNG's path. */
@@ -187,4 +251,26 @@ export function printDr(r: DrResult): void {
     if (r.resync) console.log(`   protection after failback: the first checkpoint home → DR sent ${mib(r.resync.wireBytes)} MiB (${mib(r.resync.newBytes)} MiB new at the DR store) against a full copy of ${mib(r.resync.fullBytes)} MiB`);
     for (const s of r.switches.filter((x) => x.error)) console.log(`   ${s.kind}: ${s.error}`);
   }
+  if (r.zeroLoss) printZeroLoss(r.zeroLoss);
+}
+
+const ms = (v: number): string => (Number.isNaN(v) ? '-' : v.toFixed(v < 100 ? 1 : 0));
+
+function printZeroLoss(z: ZeroLossResult): void {
+  console.log(`\n6. the guest's HTTP service (GET / on its forwarded port 80), unprotected, protected and in zero-loss mode: ${z.vm}, ${z.memoryMiB} MiB, ${z.workload}, loopback, closed loop for ${(z.windowMs / 1000).toFixed(0)} s per row`);
+  if (z.rows.length) {
+    console.log(table([
+      ['condition', 'clients', 'req/s', 'answered', 'errors', 'p50 ms', 'p90 ms', 'max ms', 'ckpts in window', 'median ckpt s', 'commit every s'],
+      ...z.rows.map((x) => [x.condition, x.mode, num(x.reqPerSec, x.reqPerSec < 10 ? 2 : 1), String(x.requests), String(x.errors), ms(x.latencyMs.p50), ms(x.latencyMs.p90), ms(x.latencyMs.max), x.checkpoints === undefined ? '-' : String(x.checkpoints), sec(x.medianCheckpointMs), sec(x.medianCommitIntervalMs)]),
+    ]));
+  }
+  console.log('   sequential = one client, a fresh connection per request; N clients = N such clients at once; latency = request start (before connecting) to the last byte');
+  if (z.keepAlive) console.log(`   keep-alive: ${z.keepAlive.supported ? 'supported, measured as its own row' : `not supported (the guest answers "Connection: ${z.keepAlive.connection}" and closes), so no keep-alive row`}`);
+  const first = Object.entries(z.firstCommitMs);
+  if (first.length) console.log(`   protect → first commit: ${first.map(([c, v]) => `${c} ${sec(v)} s`).join(', ')}`);
+  for (const x of z.rows.filter((x) => x.rpo === '0' && x.medianCommitIntervalMs && x.requests)) {
+    console.log(`   zero-loss, ${x.mode}: p50 latency = ${(x.latencyMs.p50 / x.medianCommitIntervalMs!).toFixed(1)} commit intervals`);
+  }
+  for (const x of z.rows.filter((x) => x.errors)) console.log(`   ${x.condition}, ${x.mode}: ${Object.entries(x.errorKinds).map(([e, n]) => `${n}× ${e}`).join('; ')}`);
+  if (z.error) console.log(`   ERROR ${z.error}`);
 }

@@ -8,10 +8,14 @@
 //   3. the guest's pause per checkpoint, next to the checkpoint's duration;
 //   4. failover command to the first heartbeat at the DR site: DR test, planned, unplanned (site
 //      loss: the protected host's agent and QEMU killed; high availability or the command);
-//   5. failback bytes against a full copy.
+//   5. failback bytes against a full copy;
+//   6. the overhead of protection on the guest's HTTP service: a closed-loop client's requests/s
+//      and latency, the same VM unprotected, protected with an RPO, and in zero-loss mode (its
+//      answers wait for the checkpoints after them), next to the checkpoints committed meanwhile.
 // Table, JSON and a PNG chart in build/bench/. Prints; never asserts.
-//   node dist/bench/dr.js [--quick] [--links loopback,tbf] [--checkpoints N] [--workload dirty:R:S]
-//        [--rpo 30s] [--rates 2,8,16] [--rate-set MIB] [--window S] [--no-ha] [--out DIR]
+//   node dist/bench/dr.js [--quick] [--only checkpoints,rpo,zeroloss] [--links loopback,tbf] [--checkpoints N]
+//        [--workload dirty:R:S] [--rpo 30s] [--rates 2,8,16] [--rate-set MIB] [--window S] [--no-ha]
+//        [--zl-window S] [--zl-clients N] [--zl-rpo 30s] [--out DIR]
 //   node dist/bench/dr.js --chart build/bench/dr-….json   (re-draw a chart)
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,10 +23,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findQemuPids } from '../src/agent/index.js';
+import type { Vm } from '../src/wire/controller-api.js';
 import type { CheckpointRecord, FailoverReport, Protection } from '../src/wire/dr.js';
 import { parseHeartbeats } from '../src/wire/heartbeat.js';
-import { printDr, renderDrChart, type DrResult, type RpoRow, type SwitchRow } from './dr-report.js';
+import { printDr, renderDrChart, type DrResult, type HttpRow, type RpoRow, type SwitchRow, type ZeroLossResult } from './dr-report.js';
 import { materialize, rsyncDelta, rsyncVersion } from './dr-rsync.js';
+import { closedLoop, httpGet, keepAliveSupported } from './http-load.js';
 import { median, REPO, until, waitDirtying } from './lib.js';
 import { loopbackCluster, namespaceCluster, type MigCluster } from './migration-cluster.js';
 import { createLink, netnsAvailable, type NsLink } from './net.js';
@@ -30,6 +36,8 @@ import { createLink, netnsAvailable, type NsLink } from './net.js';
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
+    /** Parts: checkpoints (1, 3, 4, 5 on loopback), rpo (2 on the shaped link), zeroloss (6 on loopback). */
+    only: { type: 'string', default: 'checkpoints,rpo,zeroloss' },
     links: { type: 'string', default: 'loopback,tbf' },
     checkpoints: { type: 'string' },
     workload: { type: 'string', default: 'dirty:4:64' },
@@ -39,12 +47,17 @@ const { values } = parseArgs({
     /** Protect part 1's VM with --no-ha: the bench's command, not high availability, fails it over at site loss. */
     'no-ha': { type: 'boolean', default: false },
     window: { type: 'string', default: '90' },
+    /** Part 6: seconds per condition and client mode; concurrent clients; the RPO of the protected (not zero-loss) condition. */
+    'zl-window': { type: 'string' },
+    'zl-clients': { type: 'string', default: '4' },
+    'zl-rpo': { type: 'string', default: '30s' },
     out: { type: 'string', default: join(REPO, 'build/bench') },
     chart: { type: 'string' },
   },
 });
 const QUICK = values.quick;
 const LINKS = QUICK ? ['loopback'] : values.links.split(',');
+const ONLY = values.only.split(',');
 /** Checkpoints after the first (full) one. */
 const DELTAS = Number(values.checkpoints ?? (QUICK ? 1 : 5));
 const RPO = values.rpo ?? (QUICK ? '15s' : '30s');
@@ -54,6 +67,12 @@ const VM = 'dr1';
 const MiB = 1024 * 1024;
 /** How long high availability may take to act on a dead host before the bench fails over by command. */
 const HA_WAIT_MS = 60_000;
+const ZL_VM = 'zl1';
+/** The http workload gets its port 80 forwarded; the dirty one gives each checkpoint something to carry. */
+const ZL_WORKLOAD = 'http,dirty:2:32';
+const ZL_WINDOW_MS = Number(values['zl-window'] ?? (QUICK ? 20 : 60)) * 1000;
+/** Per request; a zero-loss answer waits for two or three commits. */
+const HTTP_TIMEOUT_MS = 120_000;
 
 const stamp = (): string => new Date().toISOString().slice(11, 19);
 const say = (s: string): void => void process.stderr.write(`[${stamp()}] ${s}\n`);
@@ -264,24 +283,97 @@ async function rpoPart(cl: MigCluster, link: NsLink, result: DrResult): Promise<
   }
 }
 
+/** Checkpoints committed within [from, to]: how many, their median duration, the median time between two commits. */
+function checkpointStats(recs: CheckpointRecord[], from: number, to: number): Pick<HttpRow, 'checkpoints' | 'medianCheckpointMs' | 'medianCommitIntervalMs'> {
+  const commits = recs.filter((r) => Date.parse(r.committedAt) >= from && Date.parse(r.committedAt) <= to);
+  const at = commits.map((r) => Date.parse(r.committedAt));
+  return {
+    checkpoints: commits.length,
+    medianCheckpointMs: commits.length ? median(commits.map((r) => r.durationMs)) : NaN,
+    medianCommitIntervalMs: at.length > 1 ? median(at.slice(1).map((t, i) => t - at[i]!)) : NaN,
+  };
+}
+
+/**
+ * Part 6: the guest's HTTP service, one VM, measured unprotected, protected with --zl-rpo, and in
+ * zero-loss mode (unprotect, then protect with --rpo 0); each protected condition is measured
+ * once its first checkpoint has committed. Per condition, each client mode for the window.
+ */
+async function zeroLossPart(cl: MigCluster, result: DrResult): Promise<void> {
+  const clients = Number(values['zl-clients']);
+  const z: ZeroLossResult = { vm: ZL_VM, memoryMiB: MEMORY_MIB, workload: ZL_WORKLOAD, windowMs: ZL_WINDOW_MS, firstCommitMs: {}, rows: [] };
+  result.zeroLoss = z;
+  say(`part 6: ${ZL_VM} (${MEMORY_MIB} MiB, ${ZL_WORKLOAD}): HTTP unprotected, RPO ${values['zl-rpo']}, zero-loss; ${ZL_WINDOW_MS / 1000} s per row`);
+  try {
+    await cli(cl, ['vm', 'create', ZL_VM, '--memory', String(MEMORY_MIB), '--workload', ZL_WORKLOAD, '--host', 'host1'], 180_000);
+    await waitDirtying(() => consoleText(cl, ZL_VM, 8192), ZL_VM);
+    const ep = (await cli<Vm>(cl, ['vm', 'show', ZL_VM])).endpoints.find((e) => e.guestPort === 80);
+    if (!ep) throw new Error(`${ZL_VM} has no forward of its port 80`);
+    const url = `http://${ep.host}:${ep.port}/`;
+    await until(`${ZL_VM}: an answer on ${url}`, async () => ((await httpGet(url, false, 10_000)).error === undefined ? true : undefined), 120_000, 500);
+    z.keepAlive = await keepAliveSupported(url, 10_000);
+    const modes = [
+      { mode: 'sequential', clients: 1, keepAlive: false },
+      ...(z.keepAlive.supported ? [{ mode: 'keep-alive', clients: 1, keepAlive: true }] : []),
+      { mode: `${clients} clients`, clients, keepAlive: false },
+    ];
+    const measure = async (condition: string, rpo?: string): Promise<void> => {
+      const rows: HttpRow[] = [];
+      for (const m of modes) {
+        say(`part 6: ${condition}, ${m.mode}`);
+        const load = await closedLoop(url, { ...m, windowMs: ZL_WINDOW_MS, timeoutMs: HTTP_TIMEOUT_MS });
+        rows.push({ condition, ...(rpo !== undefined ? { rpo } : {}), ...load });
+      }
+      // Read before unprotecting: that drops the records.
+      const recs = rpo === undefined ? [] : await records(cl, ZL_VM);
+      z.rows.push(...rows.map((x) => (rpo === undefined ? x : { ...x, ...checkpointStats(recs, x.from, x.to) })));
+    };
+    await measure('unprotected');
+    for (const rpo of [values['zl-rpo'], '0']) {
+      const condition = rpo === '0' ? 'zero-loss' : `RPO ${rpo}`;
+      if (rpo === '0') {
+        const r = await cl.ferry(['dr', 'unprotect', ZL_VM], 120_000);
+        if (r.code !== 0) throw new Error(`ferry dr unprotect ${ZL_VM}: ${r.stderr.trim()}`);
+      }
+      say(`part 6: ferry dr protect ${ZL_VM} --to dr --rpo ${rpo}, waiting for its first commit`);
+      const t0 = Date.now();
+      await cli<Protection>(cl, ['dr', 'protect', ZL_VM, '--to', 'dr', '--rpo', rpo]);
+      await watch(cl, ZL_VM, (p) => p.checkpoints >= 1, 600_000);
+      z.firstCommitMs[condition] = Date.now() - t0;
+      await measure(condition, rpo);
+    }
+  } catch (err) {
+    z.error = (err as Error).message;
+  } finally {
+    await cl.ferry(['dr', 'unprotect', ZL_VM], 120_000);
+    await cl.ferry(['vm', 'stop', ZL_VM, '--force'], 120_000);
+    await cl.ferry(['vm', 'rm', ZL_VM], 120_000);
+  }
+}
+
 async function main(): Promise<void> {
   const started = new Date();
   const result: DrResult = { startedAt: started.toISOString(), quick: QUICK, memoryMiB: MEMORY_MIB, diskMiB: DISK_MIB, workload: values.workload, rpoTarget: RPO, rpo: [], checkpoints: [], switches: [], errors: [] };
-  const rs = await rsyncVersion();
+  const rs = ONLY.includes('checkpoints') ? await rsyncVersion() : undefined;
   if (rs) result.rsync = rs;
-  else console.log('rsync is not installed (apt-get install rsync): the rsync column stays empty');
-  if (LINKS.includes('loopback')) {
+  else if (ONLY.includes('checkpoints')) console.log('rsync is not installed (apt-get install rsync): the rsync column stays empty');
+  const loopbackParts = ['zeroloss', 'checkpoints'].filter((p) => ONLY.includes(p));
+  if (LINKS.includes('loopback') && loopbackParts.length) {
     const cl = await loopbackCluster({ host1: 'main', host2: 'dr' });
     try {
-      await checkpointsPart(cl, result);
-      await switchesPart(cl, result);
+      // Part 6 first: site loss (part 4) leaves host1 dead. It cleans up after itself.
+      if (ONLY.includes('zeroloss')) await zeroLossPart(cl, result);
+      if (ONLY.includes('checkpoints')) {
+        await checkpointsPart(cl, result);
+        await switchesPart(cl, result);
+      }
     } catch (err) {
       result.errors.push(`loopback: ${(err as Error).message}`);
     } finally {
       await cl.down();
     }
   }
-  if (LINKS.includes('tbf')) {
+  if (LINKS.includes('tbf') && ONLY.includes('rpo')) {
     const why = await netnsAvailable();
     let link: NsLink | undefined;
     let cl: MigCluster | undefined;
