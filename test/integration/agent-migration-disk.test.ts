@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { ApiClient, type MigrationProgress, type VmSpec } from '../../src/wire/index.js';
 
 import { findQemuPids } from '../../src/agent/index.js';
+import { QEMU_IMG } from '../../src/agent/qemu-command.js';
 import { MigrationLab } from './migration-lab.js';
 import { P, consoleOf, demoSpec, heartbeats, lastSeq, statusOf, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
 
-const QEMU_IMG = process.env.FERRY_QEMU_IMG ?? 'qemu-img';
 const lab = new MigrationLab('ferry-migdisk');
 const { dirs } = lab;
 let a: ApiClient;

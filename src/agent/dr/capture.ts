@@ -21,6 +21,7 @@ import { log } from '../log.js';
 import { qmpCall, waitMigration } from '../qmp-call.js';
 import { diskFile, readTail } from '../vm-dir.js';
 import type { VmRuntime } from '../vm-runtime.js';
+import { sleep } from '../migration/context.js';
 import type { FileToSend } from './transfer.js';
 
 export const MEMORY_FILE = 'memory';
@@ -55,6 +56,7 @@ export interface Capture {
 
 const overlayNode = (i: number): string => `disk${i}-ckpt`;
 const SNAPSHOT_STARTED_POLL_MS = 2;
+const JOB_POLL_MS = 50;
 
 export interface CaptureOptions {
   leavePaused: boolean;
@@ -143,7 +145,7 @@ async function snapshotStarted(vm: VmRuntime): Promise<void> {
     if (info.status === 'active' && (info.ram?.normal ?? 0) + (info.ram?.duplicate ?? 0) > 0) return;
     if (info.status === 'failed' || info.status === 'cancelled') throw new FerryError('QEMU_FAILED', `memory snapshot ${info.status}${info['error-desc'] ? `: ${info['error-desc']}` : ''}`);
     if (Date.now() > deadline) throw new FerryError('TIMEOUT', `memory snapshot of vm ${vm.name} did not start`);
-    await new Promise((r) => setTimeout(r, SNAPSHOT_STARTED_POLL_MS));
+    await sleep(SNAPSHOT_STARTED_POLL_MS);
   }
 }
 
@@ -158,13 +160,13 @@ async function commitOverlay(vm: VmRuntime, i: number): Promise<void> {
     if (!j) throw new FerryError('QEMU_FAILED', `block-commit ${job} of vm ${vm.name} vanished`);
     if (j.ready) break;
     if (Date.now() > deadline) throw new FerryError('TIMEOUT', `block-commit ${job} of vm ${vm.name} not ready after ${COMMIT_TIMEOUT_MS / 1000} s`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(JOB_POLL_MS);
   }
   await qmpCall(vm, 'block-job-complete', { device: job });
   for (let t = 0; t < 200; t++) {
     const jobs = await qmpCall<{ device: string }[]>(vm, 'query-block-jobs');
     if (!jobs.some((x) => x.device === job)) return;
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(JOB_POLL_MS);
   }
   throw new FerryError('TIMEOUT', `block-commit ${job} of vm ${vm.name} did not finish`);
 }

@@ -48,12 +48,17 @@ export function storedView(c: CommittedCheckpoint): StoredCheckpoint {
 }
 
 export class DrService {
-  readonly store: ChunkStore;
+  #store: ChunkStore | undefined;
   readonly #jobs = new Map<string, Job>();
   readonly #hold = new OutputHold();
 
   constructor(readonly ctx: MigrationContext) {
-    this.store = ChunkStore.open(join(ctx.dataDir, 'dr-store'));
+  }
+
+  /** Opened on first use: opening syncs the store's directories, which a host that never replicates need not pay at start. */
+  get store(): ChunkStore {
+    this.#store ??= ChunkStore.open(join(this.ctx.dataDir, 'dr-store'));
+    return this.#store;
   }
 
   job(id: string): CheckpointProgress {
@@ -224,7 +229,7 @@ export class DrService {
   async close(): Promise<void> {
     for (const j of this.#jobs.values()) if (isLive(j.p)) j.abort.abort();
     await Promise.all([...this.#jobs.values()].map((j) => j.done));
-    this.store.close();
+    this.#store?.close();
   }
 }
 
