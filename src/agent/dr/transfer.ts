@@ -180,8 +180,6 @@ export async function receiveFiles(s: DataSession, staging: Staging, onBytes: (n
   checkHeader(header);
   const files: CheckpointFile[] = header.files.map((f) => ({ name: f.name, size: f.size, chunkBytes: CHUNK_BYTES, chunks: [] }));
   let fileIndex = 0;
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
   let newBytes = 0;
   const counting: PutChunk = async (id, chunk) => {
     const isNew = await staging.putChunk(id, chunk);
@@ -197,19 +195,17 @@ export async function receiveFiles(s: DataSession, staging: Staging, onBytes: (n
     onBytes(chunk.length);
   };
   try {
+    // Pieces usually arrive as whole chunks: cut them in place, copying only to join a split one.
+    let rest: Buffer = Buffer.alloc(0);
     for await (const piece of data as AsyncIterable<Buffer>) {
-      pending.push(piece);
-      pendingBytes += piece.length;
-      if (pendingBytes < CHUNK_BYTES) continue;
-      let all = Buffer.concat(pending);
+      let all = rest.length === 0 ? piece : Buffer.concat([rest, piece]);
       while (all.length >= CHUNK_BYTES) {
         await take(all.subarray(0, CHUNK_BYTES));
         all = all.subarray(CHUNK_BYTES);
       }
-      pending = all.length > 0 ? [Buffer.from(all)] : [];
-      pendingBytes = all.length;
+      rest = all;
     }
-    if (pendingBytes > 0) throw new FerryError('INVALID_REQUEST', `stream ended ${pendingBytes} bytes into a chunk`);
+    if (rest.length > 0) throw new FerryError('INVALID_REQUEST', `stream ended ${rest.length} bytes into a chunk`);
     await puts.drain();
     const short = files.find((f) => f.chunks.length * CHUNK_BYTES !== padded(f.size));
     if (short) throw new FerryError('INVALID_REQUEST', `file ${short.name} arrived incomplete (${short.chunks.length * CHUNK_BYTES} of ${padded(short.size)} bytes)`);
