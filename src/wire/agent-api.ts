@@ -34,6 +34,12 @@ export const HostInfo = Type.Object({
   /** Host load: 1-minute load average and free memory. */
   loadAvg1: Type.Number(),
   memoryFreeMiB: Type.Integer(),
+  /** Capacity of the host's network link in bytes/s (configured; the balancer's net utilisation is against it). */
+  netBytesPerSec: Type.Optional(Type.Number()),
+  /** CPU seconds the whole machine spent busy (counter from /proc/stat, all cpus). */
+  cpuBusySeconds: Type.Optional(Type.Number()),
+  /** Epoch ms (agent clock) when the numbers above were read. */
+  sampledAtMs: Type.Optional(Type.Number()),
   /** The agent's ferry-wire data endpoint (mutual TLS), e.g. `ferry-wire://127.0.0.1:41234`. */
   dataUrl: Type.Optional(Type.String()),
 });

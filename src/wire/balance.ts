@@ -97,3 +97,87 @@ export const BalancePlan = Type.Object({
   imbalanceAfter: Type.Number(),
 });
 export type BalancePlan = Static<typeof BalancePlan>;
+
+// --- The balancer service (src/controller/balance/service.ts) ---
+//
+// Controller API (admin token):
+//   GET  /api/v1/balance                 -> BalanceStatus     (`ferry balance status`)
+//   GET  /api/v1/balance/plan            -> BalancePlan       (`ferry balance plan`; plans, moves nothing)
+//   POST /api/v1/balance/apply           -> 202 Task          (`ferry balance apply`; plans and carries the plan out)
+//   PUT  /api/v1/balance/config          -> BalanceConfig     (`ferry balance auto on|off`, `ferry balance policy …`)
+//   GET  /api/v1/balance/decisions       -> BalanceDecision[] (newest first; `ferry balance status` shows the latest)
+// Every decision is also published as a `balance.decision` event.
+
+export const BalanceConfig = Type.Object(
+  {
+    /** Auto mode: plan every `intervalMs` and carry out what the plan says. */
+    auto: Type.Boolean(),
+    policy: BalancePolicy,
+    /** Width of one profile sample: host utilisation is averaged over this long, and the k-of-n rule counts such samples. */
+    sampleMs: Type.Integer({ minimum: 1000, maximum: 3_600_000 }),
+    /** How often auto mode plans. */
+    intervalMs: Type.Integer({ minimum: 1000, maximum: 86_400_000 }),
+  },
+  { additionalProperties: false },
+);
+export type BalanceConfig = Static<typeof BalanceConfig>;
+
+/** A change to the config: any subset; `policy` fields merge into the current policy. */
+export const BalanceConfigPatch = Type.Object(
+  {
+    auto: Type.Optional(Type.Boolean()),
+    policy: Type.Optional(Type.Partial(BalancePolicy, { additionalProperties: false })),
+    sampleMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
+    intervalMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 86_400_000 })),
+  },
+  { additionalProperties: false },
+);
+export type BalanceConfigPatch = Static<typeof BalanceConfigPatch>;
+
+export const BALANCE_DECISION_KINDS = ['plan', 'move-started', 'move-done', 'move-failed', 'replan', 'skipped'] as const;
+
+/** One line of the balancer's log: what it decided or did, and why. */
+export const BalanceDecision = Type.Object({
+  id: Type.Integer(),
+  /** ISO time. */
+  at: Type.String(),
+  /** `auto`: the auto loop; `apply`: an operator's `ferry balance apply`. */
+  trigger: Type.Union([Type.Literal('auto'), Type.Literal('apply')]),
+  kind: Type.Union(BALANCE_DECISION_KINDS.map((k) => Type.Literal(k))),
+  vm: Type.Optional(Name),
+  from: Type.Optional(Name),
+  to: Type.Optional(Name),
+  /** The reason, in the words the operator reads. */
+  reason: Type.String(),
+  /** The balance task, and the migration record of a move. */
+  taskId: Type.Optional(Type.String()),
+  migrationId: Type.Optional(Type.String()),
+});
+export type BalanceDecision = Static<typeof BalanceDecision>;
+
+export const HostBalance = Type.Object({
+  name: Name,
+  site: Type.String(),
+  up: Type.Boolean(),
+  /** Mean over the policy's last n samples. */
+  load: Utilisation,
+  volume: Type.Number(),
+  hot: Type.Boolean(),
+  /** Samples over the threshold among the last n. */
+  overThreshold: Type.Integer(),
+  samples: Type.Integer(),
+  vms: Type.Integer(),
+});
+export type HostBalance = Static<typeof HostBalance>;
+
+export const BalanceStatus = Type.Object({
+  config: BalanceConfig,
+  hosts: Type.Array(HostBalance),
+  /** Spread (standard deviation) of host volumes, per site with two or more hosts, summed. */
+  imbalance: Type.Number(),
+  /** Moves being carried out now. */
+  running: Type.Array(BalanceMove),
+  /** The latest decisions, newest first. */
+  decisions: Type.Array(BalanceDecision),
+});
+export type BalanceStatus = Static<typeof BalanceStatus>;

@@ -23,6 +23,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { HostInfo, ResizeRequest, StopRequest } from './agent-api.js';
 import { CheckpointRecord, HaEvent, Protection } from './dr.js';
+import { BalanceDecision } from './balance.js';
+import { HostLoad, VmLoad } from './metrics.js';
 import { Endpoint, VmMetrics, VmSpec, VmSpecInput, VmState, VmStatus } from './vm-spec.js';
 
 export const API_PREFIX = '/api/v1';
@@ -48,6 +50,8 @@ export const Host = Type.Object({
   memoryFreeMiB: Type.Integer(),
   /** ISO time of the last heartbeat. */
   lastSeen: Type.String(),
+  /** Current load from the latest samples (src/wire/metrics.ts); absent until sampled. */
+  load: Type.Optional(HostLoad),
 });
 export type Host = Static<typeof Host>;
 
@@ -62,6 +66,8 @@ export const Vm = Type.Object({
   workload: Type.String(),
   spec: VmSpec,
   metrics: Type.Optional(VmMetrics),
+  /** Current load (rates between the latest samples); absent until sampled twice. */
+  load: Type.Optional(VmLoad),
   endpoints: Type.Array(Endpoint),
   error: Type.Optional(Type.String()),
   createdAt: Type.String(),
@@ -140,6 +146,8 @@ export const ClusterEvent = Type.Union([
   Type.Object({ type: Type.Literal('dr.state'), vm: Type.String(), protection: Type.Optional(Protection) }),
   /** High availability waits for, cannot do, or has started the failover of a VM whose host is down. */
   HaEvent,
+  /** The load balancer decided or did something (src/wire/balance.ts). */
+  Type.Object({ type: Type.Literal('balance.decision'), decision: BalanceDecision }),
 ]);
 export type ClusterEvent = Static<typeof ClusterEvent>;
 

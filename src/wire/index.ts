@@ -9,5 +9,7 @@ export * from './agent-api.js';
 export * from './controller-api.js';
 export * from './migration.js';
 export * from './dr.js';
+export * from './metrics.js';
+export * from './balance.js';
 export { ApiClient, type RequestOptions } from './http-client.js';
 export { createApiServer, MAX_REQUEST_BYTES } from './http-server.js';

@@ -112,6 +112,13 @@ export const VmMetrics = Type.Object({
   diskWriteBytes: Type.Integer(),
   diskReadOps: Type.Integer(),
   diskWriteOps: Type.Integer(),
+  /** Bytes the guest received and sent on its network interfaces (counters). */
+  netRxBytes: Type.Optional(Type.Integer()),
+  netTxBytes: Type.Optional(Type.Integer()),
+  /** Guest memory dirtied per second, as last measured (QMP calc-dirty-rate, page sampling). */
+  dirtyBytesPerSec: Type.Optional(Type.Number()),
+  /** Epoch ms (agent clock) when these numbers were read: rates are taken between two samples. */
+  sampledAtMs: Type.Optional(Type.Number()),
 });
 export type VmMetrics = Static<typeof VmMetrics>;
 
