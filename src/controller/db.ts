@@ -75,6 +75,18 @@ const MIGRATIONS: readonly string[] = [
      record TEXT NOT NULL                    -- FailoverReport JSON
    );
    CREATE INDEX dr_reports_vm ON dr_reports(vm);`,
+  // Load balancing (src/wire/balance.ts): the config (one row) and the log of decisions.
+  `CREATE TABLE balance_config (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     record TEXT NOT NULL                    -- BalanceConfig JSON
+   );
+   CREATE TABLE balance_decisions (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at TEXT NOT NULL,
+     vm TEXT,
+     record TEXT NOT NULL                    -- BalanceDecision JSON (without id)
+   );
+   CREATE INDEX balance_decisions_vm ON balance_decisions(vm);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
