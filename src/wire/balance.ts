@@ -117,6 +117,8 @@ export const BalanceConfig = Type.Object(
     sampleMs: Type.Integer({ minimum: 1000, maximum: 3_600_000 }),
     /** How often auto mode plans. */
     intervalMs: Type.Integer({ minimum: 1000, maximum: 86_400_000 }),
+    /** Migrations the executor runs at once (moves that share no host; a plan's order is kept). */
+    maxConcurrent: Type.Integer({ minimum: 1, maximum: 64 }),
   },
   { additionalProperties: false },
 );
@@ -129,6 +131,7 @@ export const BalanceConfigPatch = Type.Object(
     policy: Type.Optional(Type.Partial(BalancePolicy, { additionalProperties: false })),
     sampleMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
     intervalMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 86_400_000 })),
+    maxConcurrent: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
   },
   { additionalProperties: false },
 );
