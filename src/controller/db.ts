@@ -87,6 +87,17 @@ const MIGRATIONS: readonly string[] = [
      record TEXT NOT NULL                    -- BalanceDecision JSON (without id)
    );
    CREATE INDEX balance_decisions_vm ON balance_decisions(vm);`,
+  // Monitoring (src/wire/metrics.ts): the closed buckets of the 10 s and 5 min tiers, so history
+  // survives a restart (raw samples live in memory only). Pruned by each tier's retention.
+  `CREATE TABLE metric_points (
+     kind TEXT NOT NULL,                     -- 'vm' | 'host'
+     name TEXT NOT NULL,
+     step_ms INTEGER NOT NULL,               -- the tier's step
+     t INTEGER NOT NULL,                     -- bucket start, epoch ms
+     point TEXT NOT NULL,                    -- VmPoint or HostPoint JSON
+     PRIMARY KEY (kind, name, step_ms, t)
+   ) WITHOUT ROWID;
+   CREATE INDEX metric_points_age ON metric_points(step_ms, t);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
