@@ -3,6 +3,7 @@
 // Exit codes: 0 ok, 1 failure (one line on stderr: `ferry: <what>: <why> (<CODE>)`),
 // 2 usage error. Set DEBUG=1 (or any DEBUG) to see stack traces.
 import { Command, CommanderError } from 'commander';
+import { registerBalance } from './commands/balance.js';
 import { registerDown } from './commands/down.js';
 import { registerDr } from './commands/dr.js';
 import { registerHost } from './commands/host.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerHost(program);
   registerVm(program);
   registerDr(program);
+  registerBalance(program);
   registerTask(program);
   registerRoles(program);
   return program;

@@ -54,6 +54,9 @@ export class ApiClient {
   post<T>(path: string, body: unknown = {}, opts?: RequestOptions): Promise<T> {
     return this.request<T>('POST', path, { ...opts, body });
   }
+  put<T>(path: string, body: unknown, opts?: RequestOptions): Promise<T> {
+    return this.request<T>('PUT', path, { ...opts, body });
+  }
   delete<T>(path: string, opts?: RequestOptions): Promise<T> {
     return this.request<T>('DELETE', path, opts);
   }
