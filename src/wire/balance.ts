@@ -65,6 +65,13 @@ export const BalanceMove = Type.Object({
   kind: Type.Union([Type.Literal('move'), Type.Literal('swap'), Type.Literal('group')]),
   /** Moves that must all happen or none (a swap, a `together` group, a host drained in density mode). */
   group: Type.Optional(Type.String()),
+  /**
+   * A swap's moves are numbered 1, 2, … in the order they must run: step n may start only once
+   * step n-1 has completed, because only then has its target the memory free (between two full
+   * hosts one VM may step aside to a third host first and go on to its final host last, so a VM
+   * can appear twice). Other moves have no step.
+   */
+  step: Type.Optional(Type.Integer({ minimum: 1 })),
   /** One sentence for the operator. */
   reason: Type.String(),
   gain: Type.Object({
@@ -88,6 +95,11 @@ export const BalancePlan = Type.Object({
   mode: BalanceMode,
   /** Hosts hot by the k-of-n rule when planning started. */
   hotspots: Type.Array(Name),
+  /**
+   * In executable order: carried out one after another as listed, each move fits its target
+   * (memory, vCPUs) once every move before it has completed — the planner checked each against
+   * the cluster as the earlier moves leave it. Moves of one group without a `step` may run at once.
+   */
   moves: Type.Array(BalanceMove),
   /** Density mode: hosts left with no VM, candidates for power-off. */
   powerOff: Type.Array(Name),
