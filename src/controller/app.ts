@@ -6,12 +6,16 @@ import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { API_PREFIX, INTERNAL_PREFIX } from '../wire/controller-api.js';
 import { createApiServer } from '../wire/http-server.js';
+import { METRICS_PATH } from '../wire/metrics.js';
 import { clusterRoutes, type ClusterDeps } from './api/cluster.js';
 import { drRoutes } from './api/dr.js';
 import { addSharedSchemas } from './api/schemas.js';
+import { metricsRoutes } from './api/metrics.js';
 import { migrationRoutes } from './api/migrations.js';
 import { vmRoutes } from './api/vms.js';
 import type { DrService } from './dr/service.js';
+import type { PrometheusEndpoint } from './metrics/prometheus.js';
+import type { MetricsService } from './metrics/service.js';
 import type { MigrationService } from './migration/service.js';
 import type { VmService } from './vm-service.js';
 
@@ -19,6 +23,8 @@ export interface AppDeps extends ClusterDeps {
   vms: VmService;
   migrations: MigrationService;
   dr: DrService;
+  metrics: MetricsService;
+  prometheus: PrometheusEndpoint;
 }
 
 export interface AppOptions {
@@ -34,6 +40,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     credentials: [
       { prefix: `${API_PREFIX}/`, tokens: () => [opts.adminToken] },
       { prefix: `${INTERNAL_PREFIX}/`, tokens: () => [opts.clusterSecret] },
+      { prefix: METRICS_PATH, tokens: () => [opts.adminToken] },
     ],
   });
 
@@ -56,6 +63,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       tags: [
         { name: 'vms', description: 'Virtual machines' },
         { name: 'migrations', description: 'Live migration between hosts' },
+        { name: 'metrics', description: 'Time series of VMs and hosts, and the Prometheus/OpenMetrics endpoint /metrics' },
         { name: 'dr', description: 'Disaster recovery: protection by continuous checkpoints to another site, failover, DR tests, failback' },
         { name: 'tasks', description: 'Long operations' },
         { name: 'hosts', description: 'Hosts (one agent each)' },
@@ -71,6 +79,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   vmRoutes(app, () => opts.deps().vms);
   migrationRoutes(app, () => opts.deps().migrations);
   drRoutes(app, () => opts.deps().dr);
+  metricsRoutes(app, opts.deps);
   clusterRoutes(app, opts.deps);
   app.get(OPENAPI_PATH, { schema: { tags: ['cluster'], summary: 'This OpenAPI document' } }, async () => app.swagger());
   return app;

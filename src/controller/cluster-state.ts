@@ -2,6 +2,7 @@
 // shows them, the placement snapshot, and the one place VM records change — so every change
 // that matters publishes a `vm` event, and metrics-only updates do not flood the stream.
 import type { Host, Vm } from '../wire/controller-api.js';
+import type { HostLoad } from '../wire/metrics.js';
 import type { VmStatus } from '../wire/vm-spec.js';
 import type { EventBus } from './events.js';
 import { HostDownError, NotFoundError } from './errors.js';
@@ -22,6 +23,8 @@ export class ClusterState {
   private readonly moving = new Map<string, string>();
   /** Names agents may report that are not VMs of record (DR test copies) -> until when (monotonic ms). */
   private readonly foreign = new Map<string, number>();
+  /** Current load of a host, for the Host view (set by the metrics service). */
+  hostLoad: (host: string) => HostLoad | undefined = () => undefined;
 
   constructor(
     readonly hosts: HostsRepo,
@@ -101,6 +104,7 @@ export class ClusterState {
   hostView(rec: HostRecord, vms: readonly Vm[] = this.vms.list()): Host {
     const use = usageOf(rec.info.name, this.placementVms(vms));
     const i = rec.info;
+    const load = this.hostLoad(i.name);
     return {
       name: i.name,
       site: i.site,
@@ -114,6 +118,7 @@ export class ClusterState {
       loadAvg1: i.loadAvg1,
       memoryFreeMiB: i.memoryFreeMiB,
       lastSeen: rec.lastSeen,
+      ...(load ? { load } : {}),
     };
   }
 

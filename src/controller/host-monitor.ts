@@ -13,6 +13,7 @@ import type { VmStatus } from '../wire/vm-spec.js';
 import type { ClusterState } from './cluster-state.js';
 import { InvalidRequestError } from './errors.js';
 import { createLog } from './log.js';
+import type { MetricsService } from './metrics/service.js';
 import { reconcile } from './reconcile.js';
 
 const log = createLog('ferry:controller:hosts');
@@ -42,6 +43,8 @@ export class HostMonitor {
     private readonly downAfterMs: number,
     private readonly ca?: KeyAndCert,
     private readonly lease?: LeaseSource,
+    /** Monitoring: every heartbeat is sampled, and the moment a host is marked down noted. */
+    private readonly metrics?: Pick<MetricsService, 'ingest' | 'hostDown'>,
   ) {}
 
   /**
@@ -65,8 +68,18 @@ export class HostMonitor {
 
   async heartbeat(hb: AgentHeartbeat): Promise<HeartbeatReply> {
     const reply = this.beat(hb);
+    this.sample(hb);
     const certificate = this.ca && hb.csr !== undefined ? await this.certify(hb.host.name, hb.csr) : undefined;
     return { ...reply, ...(certificate ? { certificate } : {}), ...(this.ca ? { caCertificate: this.ca.certPem } : {}), ...this.renewLease(hb.host.name) };
+  }
+
+  /** Monitoring must never cost a host its heartbeat. */
+  private sample(hb: AgentHeartbeat): void {
+    try {
+      this.metrics?.ingest(hb);
+    } catch (err) {
+      log('metrics of host %s not taken: %s', hb.host.name, (err as Error).message);
+    }
   }
 
   /** The last reply sent to `host`, for high availability (undefined: none since start). */
@@ -130,6 +143,7 @@ export class HostMonitor {
       if (now - seen < this.downAfterMs) continue;
       log('host %s is down: silent for %d ms', h.info.name, Math.round(now - seen));
       this.state.hosts.setState(h.info.name, 'down');
+      this.metrics?.hostDown(h.info.name);
       this.state.publishHost(h.info.name);
     }
   }

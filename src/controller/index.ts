@@ -18,7 +18,11 @@ import { HostsRepo } from './hosts-repo.js';
 import { MigrationsRepo } from './migration/migrations-repo.js';
 import { MigrationService } from './migration/service.js';
 import { createLog } from './log.js';
-import { DEFAULT_LIMITS } from './placement.js';
+import { MigrationStats } from './metrics/migration-stats.js';
+import { PrometheusEndpoint } from './metrics/prometheus.js';
+import { MetricsService } from './metrics/service.js';
+import { MetricsStore } from './metrics/store.js';
+import { DEFAULT_LIMITS, usageOf } from './placement.js';
 import { SseHub } from './sse.js';
 import { RESTART_MESSAGE, TaskRunner } from './task-runner.js';
 import { TasksRepo } from './tasks-repo.js';
@@ -81,12 +85,20 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   const state = new ClusterState(new HostsRepo(db), new VmsRepo(db), runner, bus);
   const leaseMs = opts.haLeaseMs ?? HA_LEASE_MS;
   if (!Number.isInteger(leaseMs) || leaseMs < 1000) throw new Error(`haLeaseMs must be a whole number of ms, at least 1000 (not ${leaseMs})`);
+  const metrics = new MetricsService({
+    vmHost: (vm) => state.vms.get(vm)?.host,
+    isHost: (host) => state.hosts.get(host) !== undefined,
+    usage: (host) => usageOf(host, state.placementSnapshot().vms),
+    store: new MetricsStore(db),
+  });
+  state.hostLoad = (host) => metrics.hostLoad(host);
   // The replies lease what the DR service names; it is built below, before any heartbeat can come.
-  const monitor = new HostMonitor(state, opts.hostDownAfterMs ?? 3000, ca, { leaseMs, vms: (host): string[] => dr.leased(host) });
+  const monitor = new HostMonitor(state, opts.hostDownAfterMs ?? 3000, ca, { leaseMs, vms: (host): string[] => dr.leased(host) }, metrics);
   const sse = new SseHub(bus);
   const agents = new AgentPool(opts.clusterSecret, opts.agentTimeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS);
   const limits = { ...DEFAULT_LIMITS, cpuOvercommit: opts.cpuOvercommit ?? DEFAULT_LIMITS.cpuOvercommit };
   const vms = new VmService(state, agents, limits);
+  vms.loadOf = (vm) => metrics.vmLoad(vm);
   const migrationRecords = new MigrationsRepo(db);
   migrationRecords.failUnfinished(RESTART_MESSAGE);
   const migrations = new MigrationService(state, agents, migrationRecords, limits);
@@ -112,7 +124,15 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       tasksRunning: runner.runningCount(),
     };
   };
-  const deps: AppDeps = { state, runner, monitor, sse, vms, migrations, dr, status };
+  const prometheus = new PrometheusEndpoint({
+    hosts: () => state.listHosts(),
+    vms: () => state.vms.list(),
+    metrics,
+    migrations: new MigrationStats(db),
+    protections: () => dr.list(),
+    tasksRunning: () => runner.runningCount(),
+  });
+  const deps: AppDeps = { state, runner, monitor, sse, vms, migrations, dr, status, metrics, prometheus };
   const app = await buildApp({ adminToken: opts.adminToken, clusterSecret: opts.clusterSecret, deps: () => deps });
 
   let address: string;
@@ -123,6 +143,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     throw err;
   }
   monitor.start();
+  metrics.start();
   dr.start();
   const url = address.replace('[::1]', '127.0.0.1');
   const infoFile = join(opts.dataDir, CONTROLLER_FILE);
@@ -141,6 +162,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       await dr.close();
       await runner.close();
       await app.close();
+      metrics.close();
       db.close();
       rmSync(infoFile, { force: true });
     })());

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CloneVmRequest, CreateVmRequest, Task, Vm } from '../wire/controller-api.js';
 import type { ResizeRequest, StopRequest } from '../wire/agent-api.js';
+import type { VmLoad } from '../wire/metrics.js';
 import { FerryError } from '../wire/errors.js';
 import { assertAllowed, type VmAction } from '../wire/vm-actions.js';
 import { withDefaults, type VmSpec } from '../wire/vm-spec.js';
@@ -20,12 +21,20 @@ export class VmService {
     private readonly limits: PlacementLimits = DEFAULT_LIMITS,
   ) {}
 
+  /** Current load of a VM, added to the answers below (set by the metrics service; never stored). */
+  loadOf: (vm: string) => VmLoad | undefined = () => undefined;
+
   list(): Vm[] {
-    return this.state.vms.list();
+    return this.state.vms.list().map((vm) => this.withLoad(vm));
   }
 
   get(name: string): Vm {
-    return this.state.requireVm(name);
+    return this.withLoad(this.state.requireVm(name));
+  }
+
+  private withLoad(vm: Vm): Vm {
+    const load = this.loadOf(vm.name);
+    return load ? { ...vm, load } : vm;
   }
 
   create(req: CreateVmRequest): Task {

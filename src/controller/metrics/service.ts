@@ -118,10 +118,16 @@ export class MetricsService {
     return this.query('host', name, this.hosts.get(name)?.series, windowMs, stepMs);
   }
 
+  /** The VM's latest raw point (undefined until it has been sampled twice). */
+  latestVm(name: string): VmPoint | undefined {
+    const row = this.vms.get(name)?.series.latest();
+    return row ? fromRow<VmPoint>(VM_SHAPE, row) : undefined;
+  }
+
   /** The VM's latest rates (undefined until it has been sampled twice). */
   vmLoad(name: string): VmLoad | undefined {
-    const row = this.vms.get(name)?.series.latest();
-    return row ? vmLoadOf(fromRow<VmPoint>(VM_SHAPE, row)) : undefined;
+    const p = this.latestVm(name);
+    return p ? vmLoadOf(p) : undefined;
   }
 
   /** The host's latest point (undefined before its first heartbeat, or while it is down). */
