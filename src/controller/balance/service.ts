@@ -37,9 +37,15 @@ export interface LoadSource {
   vmSeries(name: string, windowMs: number, stepMs?: number): VmSeries;
 }
 
+/** What the balancer needs of the migration service: start one, and the records to learn from. */
+export interface Migrations {
+  migrate: MigrationService['migrate'];
+  records: { list(vm: string | undefined, limit?: number): MigrationRecord[] };
+}
+
 export interface BalanceDeps {
   state: ClusterState;
-  migrations: MigrationService;
+  migrations: Migrations;
   repo: BalanceRepo;
   bus: EventBus;
   load: LoadSource;
