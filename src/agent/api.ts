@@ -3,11 +3,12 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import {
-  AGENT_API_PREFIX, CloneRequest, createApiServer, ProbeRequest, ResizeRequest, StopRequest, VM_NAME_PATTERN, VmSpec,
+  AGENT_API_PREFIX, CloneRequest, createApiServer, METRICS_PATH, ProbeRequest, ResizeRequest, StopRequest, VM_NAME_PATTERN, VmSpec,
   type HostInfo,
 } from '../wire/index.js';
 import { MAX_CONSOLE_TAIL, type SimpleAction, type VmManager } from './manager.js';
 import { probeHttp } from './probe.js';
+import type { AgentMetrics } from './prometheus.js';
 import { registerDrRoutes } from './dr/routes.js';
 import type { DrService } from './dr/service.js';
 import { registerMigrationRoutes } from './migration/routes.js';
@@ -17,9 +18,16 @@ const NameParams = Type.Object({ name: Type.String({ pattern: VM_NAME_PATTERN })
 const ConsoleQuery = Type.Object({ tailBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_CONSOLE_TAIL })) }, { additionalProperties: false });
 const SIMPLE: SimpleAction[] = ['start', 'pause', 'resume', 'suspend', 'restore'];
 
-export function buildAgentApi(mgr: VmManager, secret: string, host: () => HostInfo, migrations: () => MigrationService, dr: () => DrService): FastifyInstance {
-  const app = createApiServer({ credentials: [{ prefix: AGENT_API_PREFIX, tokens: () => [secret] }] });
+export function buildAgentApi(
+  mgr: VmManager, secret: string, host: () => HostInfo, migrations: () => MigrationService, dr: () => DrService, metrics: AgentMetrics,
+): FastifyInstance {
+  const app = createApiServer({ credentials: [{ prefix: AGENT_API_PREFIX, tokens: () => [secret] }, { prefix: METRICS_PATH, tokens: () => [secret] }] });
   const p = AGENT_API_PREFIX;
+
+  app.get(METRICS_PATH, async (req, reply) => {
+    const { contentType, body } = await metrics.scrape(req.headers.accept);
+    return reply.type(contentType).send(body);
+  });
 
   app.get(`${p}/host`, async () => host());
   app.get(`${p}/vms`, async () => mgr.list());

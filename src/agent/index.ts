@@ -12,6 +12,9 @@ import { resolveAccel, type AccelChoice } from './kvm-probe.js';
 import { log } from './log.js';
 import { VmManager } from './manager.js';
 import { hostInfo, qemuVersion, vmStatus } from './metrics.js';
+import { DEFAULT_NET_CAPACITY_BYTES_PER_SEC } from './host-stats.js';
+import { AgentMetrics } from './prometheus.js';
+import { Sampler } from './sampler.js';
 import { isOurQemu } from './proc.js';
 import { reattachAll } from './reattach.js';
 import { MigrationService } from './migration/service.js';
@@ -45,6 +48,8 @@ export interface AgentOptions {
   dataPort?: number;
   /** Data-plane key and certificates (tests without a controller); otherwise made and obtained via heartbeats. */
   tls?: TlsIdentity;
+  /** Capacity of the host's network link in bytes/s (reported, not enforced). Default 125000000 (1 Gbit/s). */
+  netBytesPerSec?: number;
 }
 
 export interface RunningAgent {
@@ -54,6 +59,8 @@ export interface RunningAgent {
 }
 
 const AGENT_VERSION = '0.1.0';
+
+export { parseNetCapacity } from './host-stats.js';
 
 /** <repo>/build/guest, found by walking up from this module (dist/src/agent or src/agent) to package.json. */
 export function defaultGuestDir(): string {
@@ -83,9 +90,12 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   let url = '';
   const host = (): HostInfo => {
     const dataUrl = plane.url();
-    return { ...hostInfo({ name: opts.name, site: opts.site, url, accel, qemuVersion: version, agentVersion: AGENT_VERSION }), ...(dataUrl ? { dataUrl } : {}) };
+    const netBytesPerSec = opts.netBytesPerSec ?? DEFAULT_NET_CAPACITY_BYTES_PER_SEC;
+    return { ...hostInfo({ name: opts.name, site: opts.site, url, accel, qemuVersion: version, agentVersion: AGENT_VERSION, netBytesPerSec }), ...(dataUrl ? { dataUrl } : {}) };
   };
-  const app = buildAgentApi(mgr, opts.secret, host, () => migrations, () => dr);
+  const sampler = new Sampler(() => mgr.vms.values()).start();
+  const metrics = new AgentMetrics(async () => ({ host: host(), vms: await mgr.list() }));
+  const app = buildAgentApi(mgr, opts.secret, host, () => migrations, () => dr, metrics);
   const address = await app.listen({ host: listenHost, port: opts.port ?? 0 });
   url = address.replace('[::1]', '127.0.0.1');
   writeJsonAtomic(join(dataDir, 'agent.json'), { pid: process.pid, url });
@@ -113,6 +123,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
       closing ??= (async () => {
         hb?.stop();
         fence?.stop();
+        await sampler.close();
         await app.close();
         await migrations.close();
         await dr.close();

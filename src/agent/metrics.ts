@@ -1,12 +1,16 @@
 // Status and metrics of one VM, and facts about the host. Process numbers come from /proc
 // (QEMU's CPU time and RSS); guest numbers from QMP (balloon, block stats), each query with a
-// short timeout so a busy monitor delays a heartbeat a little, never forever.
+// short timeout so a busy monitor delays a heartbeat a little, never forever. Network counters
+// and the dirty rate are what the background sampler (sampler.ts) last took; reading them here
+// costs a file read, never a QEMU calculation. docs/metrics-agent.md lists every source.
 import { execFile } from 'node:child_process';
 import { availableParallelism, freemem, loadavg, totalmem } from 'node:os';
 import type { HostInfo, VmMetrics, VmStatus } from '../wire/index.js';
 import { QEMU_BINARY } from './qemu-command.js';
+import { hostCpuBusySeconds } from './host-stats.js';
 import { cpuSeconds, rssBytes } from './proc.js';
 import { qmpCall } from './qmp-call.js';
+import { samplesOf } from './sampler.js';
 import type { VmRuntime } from './vm-runtime.js';
 
 const METRICS_QMP_TIMEOUT_MS = 2_000;
@@ -19,13 +23,18 @@ interface BlockStats {
 export async function vmMetrics(vm: VmRuntime): Promise<VmMetrics | undefined> {
   const pid = vm.rec.pid;
   if (pid === undefined || !vm.pidAlive) return undefined;
-  const m: VmMetrics = { cpuSeconds: cpuSeconds(pid) ?? 0, rssBytes: rssBytes(pid) ?? 0, diskReadBytes: 0, diskWriteBytes: 0, diskReadOps: 0, diskWriteOps: 0 };
+  const sampledAtMs = Date.now();
+  const m: VmMetrics = { cpuSeconds: cpuSeconds(pid) ?? 0, rssBytes: rssBytes(pid) ?? 0, diskReadBytes: 0, diskWriteBytes: 0, diskReadOps: 0, diskWriteOps: 0, sampledAtMs };
+  const samples = samplesOf(vm);
+  if (samples?.dirtyBytesPerSec !== undefined) m.dirtyBytesPerSec = samples.dirtyBytesPerSec;
   if (!vm.qmp || vm.qmp.closed) return m;
-  const [balloon, blocks] = await Promise.allSettled([
+  const [balloon, blocks, net] = await Promise.allSettled([
     vm.rec.spec.balloon ? qmpCall<{ actual: number }>(vm, 'query-balloon', undefined, METRICS_QMP_TIMEOUT_MS) : Promise.resolve(undefined),
     qmpCall<BlockStats[]>(vm, 'query-blockstats', undefined, METRICS_QMP_TIMEOUT_MS),
+    samples?.net?.totals(),
   ]);
   if (balloon.status === 'fulfilled' && balloon.value) m.balloonBytes = balloon.value.actual;
+  if (net.status === 'fulfilled' && net.value) Object.assign(m, { netRxBytes: net.value.rxBytes, netTxBytes: net.value.txBytes });
   if (blocks.status === 'fulfilled') {
     for (const b of blocks.value) {
       m.diskReadBytes += b.stats?.rd_bytes ?? 0;
@@ -74,11 +83,16 @@ export interface HostFacts {
   accel: 'kvm' | 'tcg';
   qemuVersion: string;
   agentVersion: string;
+  /** Configured link capacity, bytes/s. */
+  netBytesPerSec: number;
 }
 
 export function hostInfo(f: HostFacts): HostInfo {
+  const busy = hostCpuBusySeconds();
   return {
     ...f,
+    sampledAtMs: Date.now(),
+    ...(busy !== undefined ? { cpuBusySeconds: busy } : {}),
     cpus: availableParallelism(),
     memoryMiB: Math.floor(totalmem() / MIB),
     pid: process.pid,

@@ -79,10 +79,20 @@ export function registerRoles(program: Command): void {
     .option('--port <PORT>', 'port (0 = any free)', parsePort, 0)
     .option('--accel <A>', 'auto | tcg | kvm (default: $FERRY_ACCEL or auto)', parseAccel)
     .option('--guest-dir <DIR>', 'where the demo guest image is (default: build/guest)')
+    .option('--net-capacity <RATE>', "the host's link capacity: bytes/s (125000000) or e.g. 100mbit, 1gbit (default 1gbit)")
     .action(
-      async (o: { name: string; site: string; dataDir: string; controller: string; secretFile: string; listenHost: string; port: number; accel?: Accel; guestDir?: string }) => {
+      async (o: {
+        name: string; site: string; dataDir: string; controller: string; secretFile: string; listenHost: string; port: number; accel?: Accel; guestDir?: string;
+        netCapacity?: string;
+      }) => {
         const accel = o.accel ?? (process.env.FERRY_ACCEL ? parseAccel(process.env.FERRY_ACCEL) : 'auto');
-        const { runAgent } = await import('../../agent/index.js');
+        const { runAgent, parseNetCapacity } = await import('../../agent/index.js');
+        let netBytesPerSec: number | undefined;
+        try {
+          netBytesPerSec = o.netCapacity === undefined ? undefined : parseNetCapacity(o.netCapacity);
+        } catch (err) {
+          throw new UsageError(`--net-capacity: ${(err as Error).message}`);
+        }
         const a = await runAgent({
           name: o.name,
           site: o.site,
@@ -93,6 +103,7 @@ export function registerRoles(program: Command): void {
           secret: readSecret(o.secretFile, 'secret'),
           accel,
           ...(o.guestDir !== undefined ? { guestDir: o.guestDir } : {}),
+          ...(netBytesPerSec !== undefined ? { netBytesPerSec } : {}),
         });
         note(`agent ${o.name}: listening on ${a.url} (pid ${process.pid})`);
         await untilSignal(() => a.close(), `agent ${o.name}`);
