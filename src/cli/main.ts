@@ -7,6 +7,7 @@ import { registerBalance } from './commands/balance.js';
 import { registerDown } from './commands/down.js';
 import { registerDr } from './commands/dr.js';
 import { registerHost } from './commands/host.js';
+import { registerMetrics } from './commands/metrics.js';
 import { registerRoles } from './commands/roles.js';
 import { registerStatus } from './commands/status.js';
 import { registerTask } from './commands/task.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerHost(program);
   registerVm(program);
   registerDr(program);
+  registerMetrics(program);
   registerBalance(program);
   registerTask(program);
   registerRoles(program);

@@ -4,6 +4,7 @@ import type { Host } from '../../wire/controller-api.js';
 import { connect } from '../config.js';
 import { printJson, printTable } from '../output.js';
 import { jsonOption, type JsonOpt } from './common.js';
+import { hostLoadCells } from './metrics.js';
 
 export function registerHost(program: Command): void {
   const host = program.command('host').description('hosts (one agent each)');
@@ -12,7 +13,7 @@ export function registerHost(program: Command): void {
       const hosts = await connect().get<Host[]>('/api/v1/hosts');
       if (opts.json) return printJson(hosts);
       printTable(
-        ['NAME', 'SITE', 'STATE', 'ACCEL', 'CPUS', 'MEMORY', 'ALLOCATED', 'VMS', 'LOAD', 'URL'],
+        ['NAME', 'SITE', 'STATE', 'ACCEL', 'CPUS', 'MEMORY', 'ALLOCATED', 'VMS', 'LOAD', 'CPU%', 'NET%', 'MEM%', 'VOLUME', 'HOT', 'URL'],
         hosts.map((h) => [
           h.name,
           h.site,
@@ -23,6 +24,7 @@ export function registerHost(program: Command): void {
           `${h.memoryAllocatedMiB} MiB`,
           h.vmCount,
           h.loadAvg1.toFixed(2),
+          ...hostLoadCells(h.load),
           h.url,
         ]),
       );

@@ -8,6 +8,7 @@ import type { ApiClient } from '../../wire/http-client.js';
 import { connect } from '../config.js';
 import { bytes, formatFields, printJson, printTable, setErrorContext } from '../output.js';
 import { parseNonNegativeInt, parsePositiveInt, parseSizeMiB, parseWorkload } from '../parse.js';
+import { vmLoadCells } from './metrics.js';
 import { registerMigrate } from './migrate.js';
 import { followTask, jsonOption, vmLine, vmPath, waitOptions, type JsonOpt, type WaitOpts } from './common.js';
 
@@ -101,8 +102,8 @@ export function registerVm(program: Command): void {
     const vms = await connect().get<Vm[]>('/api/v1/vms');
     if (o.json) return printJson(vms);
     printTable(
-      ['NAME', 'STATE', 'HOST', 'SITE', 'MEMORY', 'VCPUS', 'WORKLOAD'],
-      vms.map((v) => [v.name, v.state, v.host, v.site, `${v.memoryMiB} MiB`, v.vcpus, v.workload]),
+      ['NAME', 'STATE', 'HOST', 'SITE', 'MEMORY', 'VCPUS', 'CPU', 'RSS', 'DIRTY(MiB/s)', 'WORKLOAD'],
+      vms.map((v) => [v.name, v.state, v.host, v.site, `${v.memoryMiB} MiB`, v.vcpus, ...vmLoadCells(v.load), v.workload]),
     );
   });
 
