@@ -120,11 +120,23 @@ async function qemuActivity(vm: VmRuntime): Promise<QemuActivity> {
   return { runState: status.status, ...(migrate.status ? { migrationStatus: migrate.status } : {}), calcStatus: calc.status, blockJobs: jobs.length };
 }
 
+/** The calculation in flight per VM: QEMU runs one per process and refuses a second one. */
+const calculating = new WeakMap<VmRuntime, Promise<unknown>>();
+
 /**
- * Guest memory dirtied per second (bytes), by QEMU's page sampling over `seconds`. QEMU runs
- * one calculation per process: this fails at once (QEMU_FAILED) if another one is running.
+ * Guest memory dirtied per second (bytes), by QEMU's page sampling over `seconds`. Callers
+ * (the sampler, a migration's measure step) take turns per VM, so neither is refused by QEMU.
  */
-export async function measureDirtyRate(vm: VmRuntime, seconds: number, signal?: AbortSignal): Promise<number> {
+export function measureDirtyRate(vm: VmRuntime, seconds: number, signal?: AbortSignal): Promise<number> {
+  const prev = calculating.get(vm) ?? Promise.resolve();
+  const next = prev.catch(() => undefined).then(() => calculate(vm, seconds, signal));
+  calculating.set(vm, next);
+  void next.catch(() => undefined).finally(() => calculating.get(vm) === next && calculating.delete(vm));
+  return next;
+}
+
+async function calculate(vm: VmRuntime, seconds: number, signal?: AbortSignal): Promise<number> {
+  signal?.throwIfAborted();
   await qmpCall(vm, 'calc-dirty-rate', { 'calc-time': seconds, mode: 'page-sampling' }, QUERY_TIMEOUT_MS);
   const deadline = Date.now() + seconds * 1000 + 5_000;
   while (Date.now() < deadline) {

@@ -2,8 +2,8 @@
 // in here; migrations stay listed after they end so the controller can read the outcome.
 import { FerryError, type IncomingMigrationRequest, type MeasureRequest, type MeasureResult, type MigrationProgress, type OutgoingMigrationRequest } from '../../wire/index.js';
 import { log } from '../log.js';
-import { qmpCall } from '../qmp-call.js';
-import { sleep, type MigrationContext } from './context.js';
+import { measureDirtyRate } from '../sampler.js';
+import type { MigrationContext } from './context.js';
 import { OutgoingMigration } from './source.js';
 import { IncomingMigration } from './target.js';
 
@@ -72,14 +72,7 @@ export class MigrationService {
     const seconds = req.dirtyRateSeconds ?? 1;
     const link = this.ctx.plane.measure(req.targetDataUrl, req.targetHost, { bytes: PROBE_BYTES });
     link.catch(() => undefined);
-    await qmpCall(vm, 'calc-dirty-rate', { 'calc-time': seconds });
-    let rate: number | undefined;
-    for (let i = 0; i < seconds * 20 + 100 && rate === undefined; i++) {
-      await sleep(100);
-      const r = await qmpCall<{ status: string; 'dirty-rate'?: number }>(vm, 'query-dirty-rate');
-      if (r.status === 'measured') rate = (r['dirty-rate'] ?? 0) * 1024 * 1024; // MiB/s
-    }
-    if (rate === undefined) throw new FerryError('TIMEOUT', `vm ${req.vm}: dirty rate not measured`);
+    const rate = await measureDirtyRate(vm, seconds);
     const { bytesPerSec, rttMs } = await link;
     return { memoryBytes: vm.rec.spec.memoryMiB * 1024 * 1024, dirtyRateBytesPerSec: rate, linkBytesPerSec: bytesPerSec, rttMs };
   }
