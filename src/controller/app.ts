@@ -7,12 +7,14 @@ import type { FastifyInstance } from 'fastify';
 import { API_PREFIX, INTERNAL_PREFIX } from '../wire/controller-api.js';
 import { createApiServer } from '../wire/http-server.js';
 import { METRICS_PATH } from '../wire/metrics.js';
+import { balanceRoutes } from './api/balance.js';
 import { clusterRoutes, type ClusterDeps } from './api/cluster.js';
 import { drRoutes } from './api/dr.js';
 import { addSharedSchemas } from './api/schemas.js';
 import { metricsRoutes } from './api/metrics.js';
 import { migrationRoutes } from './api/migrations.js';
 import { vmRoutes } from './api/vms.js';
+import type { BalanceService } from './balance/service.js';
 import type { DrService } from './dr/service.js';
 import type { PrometheusEndpoint } from './metrics/prometheus.js';
 import type { MetricsService } from './metrics/service.js';
@@ -25,6 +27,7 @@ export interface AppDeps extends ClusterDeps {
   dr: DrService;
   metrics: MetricsService;
   prometheus: PrometheusEndpoint;
+  balance: BalanceService;
 }
 
 export interface AppOptions {
@@ -64,6 +67,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         { name: 'vms', description: 'Virtual machines' },
         { name: 'migrations', description: 'Live migration between hosts' },
         { name: 'metrics', description: 'Time series of VMs and hosts, and the Prometheus/OpenMetrics endpoint /metrics' },
+        { name: 'balance', description: 'Load balancing by live migration: host profiles, plans with reasons, runs, auto mode, the decision log' },
         { name: 'dr', description: 'Disaster recovery: protection by continuous checkpoints to another site, failover, DR tests, failback' },
         { name: 'tasks', description: 'Long operations' },
         { name: 'hosts', description: 'Hosts (one agent each)' },
@@ -80,6 +84,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   migrationRoutes(app, () => opts.deps().migrations);
   drRoutes(app, () => opts.deps().dr);
   metricsRoutes(app, opts.deps);
+  balanceRoutes(app, () => opts.deps().balance);
   clusterRoutes(app, opts.deps);
   app.get(OPENAPI_PATH, { schema: { tags: ['cluster'], summary: 'This OpenAPI document' } }, async () => app.swagger());
   return app;

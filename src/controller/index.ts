@@ -9,6 +9,9 @@ import { buildApp, type AppDeps } from './app.js';
 import { loadOrCreateCa } from './ca.js';
 import { ClusterState } from './cluster-state.js';
 import { openDb } from './db.js';
+import { BalanceRepo } from './balance/decisions-repo.js';
+import { registerBalanceMetrics } from './balance/prometheus.js';
+import { BalanceService } from './balance/service.js';
 import { HA_LEASE_MS, HA_MARGIN_MS } from './dr/ha.js';
 import { DrRepo } from './dr/repo.js';
 import { DrService } from './dr/service.js';
@@ -132,7 +135,10 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     protections: () => dr.list(),
     tasksRunning: () => runner.runningCount(),
   });
-  const deps: AppDeps = { state, runner, monitor, sse, vms, migrations, dr, status, metrics, prometheus };
+  const balance = new BalanceService({ state, migrations, repo: new BalanceRepo(db), bus, load: metrics, drHold: (vm) => dr.balanceHold(vm) });
+  metrics.setHotness((host) => balance.isHot(host));
+  registerBalanceMetrics(prometheus, balance);
+  const deps: AppDeps = { state, runner, monitor, sse, vms, migrations, dr, status, metrics, prometheus, balance };
   const app = await buildApp({ adminToken: opts.adminToken, clusterSecret: opts.clusterSecret, deps: () => deps });
 
   let address: string;
@@ -145,6 +151,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   monitor.start();
   metrics.start();
   dr.start();
+  balance.start();
   const url = address.replace('[::1]', '127.0.0.1');
   const infoFile = join(opts.dataDir, CONTROLLER_FILE);
   // Written then renamed, so `ferry up` polling for it never reads half a file.
@@ -157,6 +164,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     (closing ??= (async () => {
       log('closing');
       monitor.stop();
+      balance.close();
       sse.closeAll();
       migrations.close();
       await dr.close();

@@ -61,6 +61,7 @@ export class BalanceService {
   private cached: { at: number; snaps: Snapshots } | undefined;
   private readonly running = new Map<string, BalanceMove>(); // vm -> move in flight
   private lastSkip = '';
+  private readonly counts = new Map<BalanceDecision['kind'], number>();
 
   constructor(private readonly deps: BalanceDeps) {
     this.cfg = withDefaults(deps.repo.config());
@@ -87,6 +88,11 @@ export class BalanceService {
     this.cached = undefined;
     this.schedule();
     return next;
+  }
+
+  /** Decisions made since start, by kind (a Prometheus counter). */
+  decisionCounts(): ReadonlyMap<BalanceDecision['kind'], number> {
+    return this.counts;
   }
 
   decisions(limit: number, vm?: string): BalanceDecision[] {
@@ -175,6 +181,7 @@ export class BalanceService {
   }
 
   private decide(trigger: Trigger, d: Pick<BalanceDecision, 'kind' | 'reason'> & Partial<BalanceDecision>, taskId?: string, extra?: { migrationTask: string }): void {
+    this.counts.set(d.kind, (this.counts.get(d.kind) ?? 0) + 1);
     const decision = this.deps.repo.append({ ...d, at: new Date().toISOString(), trigger, ...(taskId ? { taskId } : {}) });
     log('%s %s%s: %s%s', trigger, decision.kind, decision.vm ? ` ${decision.vm} ${decision.from}->${decision.to}` : '', decision.reason, extra ? ` (task ${extra.migrationTask})` : '');
     this.deps.bus.publish({ type: 'balance.decision', decision });

@@ -25,7 +25,7 @@ export interface PromSources {
 }
 
 type Labels = Record<string, string>;
-type Emit = (labels: Labels, value: number) => void;
+export type Emit = (labels: Labels, value: number) => void;
 
 export class PrometheusEndpoint {
   readonly registry = new Registry<RegistryContentType>();
@@ -55,7 +55,8 @@ export class PrometheusEndpoint {
     return run;
   }
 
-  private gauge(name: string, help: string, labelNames: readonly string[], fill: (emit: Emit) => void): void {
+  /** A gauge filled at each scrape (other services add theirs this way, e.g. the balancer). */
+  gauge(name: string, help: string, labelNames: readonly string[], fill: (emit: Emit) => void): void {
     const cfg: GaugeConfiguration<string> = {
       name, help, labelNames, registers: [this.registry],
       collect() {
@@ -66,7 +67,8 @@ export class PrometheusEndpoint {
     new Gauge(cfg);
   }
 
-  private counter(name: string, help: string, labelNames: readonly string[], fill: (emit: Emit) => void): void {
+  /** A counter filled at each scrape from a running total the caller keeps. */
+  counter(name: string, help: string, labelNames: readonly string[], fill: (emit: Emit) => void): void {
     const cfg: CounterConfiguration<string> = {
       name, help, labelNames, registers: [this.registry],
       collect() {
