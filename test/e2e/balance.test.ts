@@ -48,13 +48,20 @@ describe('ferry balance, end to end', { timeout: 15 * 60_000 }, () => {
   });
 
   it('metrics show the busy VM busy and the idle ones idle', async () => {
-    const busy = await waitFor('steady to have a few raw points', async () => {
-      const s = await c.json<VmSeries>(['metrics', 'steady', '--window', '1m']);
-      return s.points.length >= 3 ? s : undefined;
-    });
-    const idle = await c.json<VmSeries>(['metrics', 'quiet1', '--window', '1m']);
-    const mean = (s: VmSeries): number => s.points.reduce((a, p) => a + p.cpuCores, 0) / Math.max(1, s.points.length);
-    assert.ok(mean(busy) > 4 * mean(idle), `cpu VM ${mean(busy).toFixed(3)} cores vs idle ${mean(idle).toFixed(3)}`);
+    // The idle guests burn CPU while they boot; compare the last few points once that is over.
+    const recent = (s: VmSeries): number => {
+      const last = s.points.slice(-3);
+      return last.reduce((a, p) => a + p.cpuCores, 0) / Math.max(1, last.length);
+    };
+    const seen = await waitFor('the busy VM to show busy and the idle one idle', async () => {
+      const busy = await c.json<VmSeries>(['metrics', 'steady', '--window', '1m']);
+      const idle = await c.json<VmSeries>(['metrics', 'quiet1', '--window', '1m']);
+      if (busy.points.length < 3 || idle.points.length < 3) return undefined;
+      return recent(busy) > 4 * recent(idle) ? { busy: recent(busy), idle: recent(idle) } : undefined;
+    }, 60_000, 2000);
+    assert.ok(seen.busy > 0.3, `the cpu VM keeps most of a core busy: ${seen.busy.toFixed(3)}`);
+    const text = await c.ok(['metrics', 'steady', '--window', '1m']);
+    assert.match(text, /cpu/i);
   });
 
   it('a busy host that is not hot: auto mode plans and moves nothing', async () => {
