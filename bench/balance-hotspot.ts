@@ -8,8 +8,9 @@
 //   greedy — the same hot signal (`ferry balance status`), but each round moves the largest VM
 //            off the hottest host to the least loaded one (the textbook greedy rule), by
 //            `ferry vm migrate`, until no host is hot or 4 moves were made.
-// Printed per method: onset → host1 hot (detected), onset → no host hot (resolved), migrations
-// made, bytes on the wire, and whether the hotspot was resolved at all.
+// Printed per method: onset → host1 hot (detected), onset → no host hot, nothing moving, and still
+// so 10 s later (resolved; never if that does not happen within 3 min), migrations made, bytes
+// on the wire, and the hosts' CPU utilisation at the end.
 //
 // Usage: node dist/bench/balance-hotspot.js [--json FILE]
 import { writeFileSync } from 'node:fs';
@@ -21,6 +22,8 @@ import { startCluster, table, until, type BenchCluster } from './lib.js';
 
 const POLICY = ['--threshold', '0.6', '--k', '3', '--n', '5', '--sample', '2s', '--interval', '2s', '--cooldown', '5m', '--max-moves', '1'];
 const GIVE_UP_MS = 180_000;
+/** Resolved means: no host hot, nothing moving, and it stays so this long (a dip is not a fix). */
+const STABLE_MS = 10_000;
 const MAX_GREEDY_MOVES = 4;
 
 interface Outcome {
@@ -30,6 +33,8 @@ interface Outcome {
   migrations: number;
   wireMiB: number;
   moved: string[];
+  /** Host CPU utilisation once resolved. */
+  finalCpu?: Record<string, number>;
 }
 
 async function setUp(): Promise<BenchCluster> {
@@ -67,12 +72,17 @@ async function measure(method: Outcome['method']): Promise<Outcome> {
     const onset = performance.now();
     await c.ferry('vm', 'create', 'burner', '--memory', '128', '--host', 'host1', '--workload', 'cpu');
     const since = (): number => (performance.now() - onset) / 1000;
+    let calmSince: number | undefined;
     while (performance.now() - onset < GIVE_UP_MS) {
       const s = await status(c);
       const anyHot = s.hosts.some((h) => h.hot);
       if (anyHot && out.detectedS === undefined) out.detectedS = since();
-      if (!anyHot && out.detectedS !== undefined && s.running.length === 0) {
-        out.resolvedS = since();
+      const calm = !anyHot && out.detectedS !== undefined && s.running.length === 0;
+      if (!calm) calmSince = undefined;
+      else if (calmSince === undefined) calmSince = since();
+      else if ((since() - calmSince) * 1000 >= STABLE_MS) {
+        out.resolvedS = calmSince;
+        out.finalCpu = Object.fromEntries(s.hosts.map((h) => [h.name, Number(h.load.cpu.toFixed(2))]));
         break;
       }
       if (method === 'greedy' && anyHot && out.moved.length < MAX_GREEDY_MOVES) {
@@ -100,8 +110,11 @@ for (const m of ['ferry', 'greedy'] as const) {
 const s = (x: number | undefined): string => (x === undefined ? 'never' : `${x.toFixed(1)} s`);
 console.log(
   table([
-    ['method', 'onset -> hot', 'onset -> resolved', 'migrations', 'wire MiB', 'moved'],
-    ...results.map((r) => [r.method, s(r.detectedS), s(r.resolvedS), r.migrations, r.wireMiB.toFixed(1), r.moved.join(' ') || '-']),
+    ['method', 'onset -> hot', 'onset -> resolved', 'migrations', 'wire MiB', 'moved', 'host cpu after'],
+    ...results.map((r) => [
+      r.method, s(r.detectedS), s(r.resolvedS), String(r.migrations), r.wireMiB.toFixed(1), r.moved.join(' ') || '-',
+      r.finalCpu ? Object.entries(r.finalCpu).map(([h, u]) => `${h} ${Math.round(u * 100)}%`).join(', ') : '-',
+    ]),
   ]),
 );
 const jsonAt = process.argv.indexOf('--json');
