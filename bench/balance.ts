@@ -86,16 +86,20 @@ function main(): void {
   const o = trace.opts;
   const subtitle = `${o.hosts} hosts, ${o.vms} VMs, ${o.hours} h of ${o.tickSec} s samples, seed ${o.seed}`;
   const runs: SimResult[] = (['ferry', 'greedy', 'none'] as const).map((b) => simulate(trace, b, POLICY));
+  // Greedy acts on the latest sample; Ferry on the same trigger (k = 1 of n = 1) separates the
+  // choice of VM and target from the k-of-n patience.
+  const sameTrigger = { ...simulate(trace, 'ferry', { ...POLICY, k: 1, n: 1 }), balancer: 'ferry' as const };
+  const rows = [...runs.slice(0, 1), { ...sameTrigger, label: 'ferry k=1 of 1' }, ...runs.slice(1)].map((r) => ({ label: r.balancer as string, ...r }));
   console.log(`\nSimulation: ${subtitle}; ${trace.bursts.length} bursts and spikes; threshold ${POLICY.threshold}, k ${POLICY.k} of n ${POLICY.n}, maxMoves ${POLICY.maxMoves}:\n`);
   console.log(
     table([
       ['balancer', 'spread mean', 'spread p95', 'hot host-samples', 'migrations', 'GiB moved', 'thrash VMs', 'dropped', 'plan ms mean', 'plan ms max'],
-      ...runs.map((r) => [r.balancer, r.spreadMean, r.spreadP95, String(r.hotHostSamples), String(r.migrations), r.bytes / GiB, String(r.thrash), String(r.dropped), r.planMsMean, r.planMsMax]),
+      ...rows.map((r) => [r.label, r.spreadMean, r.spreadP95, String(r.hotHostSamples), String(r.migrations), r.bytes / GiB, String(r.thrash), String(r.dropped), r.planMsMean, r.planMsMax]),
     ]),
   );
   mkdirSync(values.out, { recursive: true });
   const base = join(values.out, `balance-${started.toISOString().replace(/[:.]/g, '-')}`);
-  writeFileSync(`${base}.json`, JSON.stringify({ started, quick: QUICK, policy: POLICY, trace: o, planner, runs }) + '\n');
+  writeFileSync(`${base}.json`, JSON.stringify({ started, quick: QUICK, policy: POLICY, trace: o, planner, runs, sameTrigger }) + '\n');
   console.log(`\nJSON: ${base}.json`);
   void renderSimChart(runs, o.tickSec, base, subtitle).then(
     (png) => {
