@@ -18,12 +18,13 @@ describe('balance text', () => {
 
   it('status marks hot hosts and ends with the decisions', () => {
     const s: BalanceStatus = {
-      config: { ...DEFAULT_CONFIG, auto: true }, imbalance: 0.5, running: [],
+      config: { ...DEFAULT_CONFIG, auto: true }, imbalance: 0.5, running: [], powerOff: ['host3'],
       hosts: [{ name: 'host1', site: 'main', up: true, load: { cpu: 0.83, net: 0, mem: 0.02 }, volume: 6, hot: true, overThreshold: 4, samples: 5, vms: 4 }],
       decisions: [{ id: 1, at: '2026-11-22T06:00:01.000Z', trigger: 'auto', kind: 'move-done', vm: 'burner', from: 'host1', to: 'host2', reason: 'moved in 1.2 s' }],
     };
     const text = formatStatus(s);
     assert.match(text, /host1\s+main\s+up\s+83%\s+0%\s+2%\s+6\.000\s+HOT\s+4\/5\s+4/);
+    assert.match(text, /power off: host3/);
     assert.match(text, /06:00:01 auto\s+move-done\s+burner host1 -> host2: moved in 1\.2 s/);
     assert.match(configLine(s.config), /^auto on \(every 30\.0 s\); mode performance; hot above 85% in 3 of 5 samples of 10\.0 s/);
   });

@@ -27,7 +27,8 @@ export function formatStatus(s: BalanceStatus): string {
     s.hosts.map((h) => [h.name, h.site, h.up ? 'up' : 'down', pct(h.load.cpu), pct(h.load.net), pct(h.load.mem), h.volume.toFixed(3), h.hot ? 'HOT' : '', `${h.overThreshold}/${h.samples}`, h.vms]),
   );
   const running = s.running.length === 0 ? [] : ['', 'moving now:', ...s.running.map((m) => `  ${m.vm} ${m.from} -> ${m.to}: ${m.reason}`)];
-  return [table, '', `imbalance ${s.imbalance.toFixed(3)}`, configLine(s.config), ...running, '', 'latest decisions:', formatDecisions(s.decisions)].join('\n');
+  const off = s.powerOff.length === 0 ? [] : [`power off: ${s.powerOff.join(', ')}`];
+  return [table, '', `imbalance ${s.imbalance.toFixed(3)}`, ...off, configLine(s.config), ...running, '', 'latest decisions:', formatDecisions(s.decisions)].join('\n');
 }
 
 export function formatBalancePlan(p: BalancePlan): string {

@@ -192,6 +192,8 @@ export const BalanceStatus = Type.Object({
   imbalance: Type.Number(),
   /** Moves being carried out now. */
   running: Type.Array(BalanceMove),
+  /** Density mode: hosts with no VM now or once the current plan is carried out — to power off. */
+  powerOff: Type.Array(Name),
   /** The latest decisions, newest first. */
   decisions: Type.Array(BalanceDecision),
 });

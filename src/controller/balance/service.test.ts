@@ -128,6 +128,17 @@ describe('balance service', () => {
     svc.close();
   });
 
+  it('density mode lists empty hosts for power-off, but not one that holds a VM it may not move', () => {
+    const { svc, state } = world();
+    svc.updateConfig({ policy: { mode: 'density', threshold: 0.99 } });
+    assert.deepEqual(svc.status().powerOff, ['h2']);
+    const spec = withDefaults({ name: 'p', memoryMiB: 64 }, '00000000-0000-4000-8000-000000000009');
+    state.insertVm({ name: 'p', uuid: spec.uuid, state: 'paused', host: 'h2', site: 'main', memoryMiB: 64, vcpus: 1, workload: 'idle', spec, endpoints: [], createdAt: 't', updatedAt: 't' });
+    const plan = svc.plan();
+    assert.deepEqual(plan.powerOff, []);
+    assert.ok(plan.notes.some((n) => /h2 is not to be powered off: it holds p/.test(n)), JSON.stringify(plan.notes));
+  });
+
   it('config: a patch is checked as a whole and persisted', () => {
     const { svc } = world();
     assert.throws(() => svc.updateConfig({ policy: { k: 9 } }), (e: unknown) => e instanceof InvalidRequestError && /body\.policy\.k/.test(e.message));

@@ -111,6 +111,7 @@ export class BalanceService {
       hosts,
       imbalance: imbalanceOf(hosts),
       running: [...this.running.values()],
+      powerOff: this.cfg.policy.mode === 'density' ? this.planFrom(this.snapshots()).powerOff : [],
       decisions: this.deps.repo.list(STATUS_DECISIONS),
     };
   }
@@ -259,7 +260,10 @@ export class BalanceService {
       const moves = left > 0 ? p.moves : [];
       merged.hotspots.push(...p.hotspots);
       merged.moves.push(...moves);
-      merged.powerOff.push(...p.powerOff);
+      // A host that only holds VMs the balancer may not move looks empty to the planner; it is not.
+      const held = new Set(s.pinned.map((x) => x.host));
+      merged.powerOff.push(...p.powerOff.filter((h) => !held.has(h)));
+      for (const h of p.powerOff.filter((x) => held.has(x))) merged.notes.push(`${h} is not to be powered off: it holds ${s.pinned.filter((x) => x.host === h).map((x) => x.vm).join(', ')}`);
       merged.notes.push(...p.notes.map((n) => (multi ? `site ${s.site}: ${n}` : n)));
       for (const pin of s.pinned) if (p.hotspots.includes(pin.host)) merged.notes.push(`${pin.vm} stays on ${pin.host}: ${pin.reason}`);
       if (left <= 0 && p.moves.length > 0) merged.notes.push(`site ${s.site}: ${p.moves.length} move(s) wait for the next round (at most ${policy.maxMoves} per plan)`);
