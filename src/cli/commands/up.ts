@@ -34,6 +34,7 @@ interface UpOpts {
   port: number;
   accel?: Accel;
   cpuOvercommit?: number;
+  netCapacity?: string;
   json?: boolean;
 }
 
@@ -46,6 +47,7 @@ export function registerUp(program: Command): void {
     .option('--port <PORT>', 'controller port (0 = any free)', parsePort, 7440)
     .option('--accel <A>', 'auto | tcg | kvm for every agent', parseAccel)
     .option('--cpu-overcommit <N>', 'vCPUs placed per host CPU at most (default 4)', parsePositiveInt)
+    .option('--net-capacity <RATE>', "every host's link capacity for the balancer: bytes/s or e.g. 100mbit (default 1gbit)")
     .option('--json', 'print cluster.json instead of text')
     .action(async (o: UpOpts) => {
       const sites = o.sites ? parseSitesOrUsage(o.sites) : [{ site: 'main', count: o.hosts }];
@@ -89,6 +91,7 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
       const args = ['agent', '--name', h.name, '--site', h.site, '--data-dir', dataDir, '--controller', cluster.url, '--secret-file', secretFile];
   if (o.cpuOvercommit !== undefined) ctlArgs.push('--cpu-overcommit', String(o.cpuOvercommit));
       if (o.accel) args.push('--accel', o.accel);
+      if (o.netCapacity) args.push('--net-capacity', o.netCapacity);
       const log = join(logs, `${h.name}.log`);
       cluster.agents.push({ name: h.name, site: h.site, pid: startDetached(args, log), dataDir, args, log });
       writeClusterFile(home, cluster);
