@@ -24,6 +24,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { HostInfo, ResizeRequest, StopRequest } from './agent-api.js';
 import { CheckpointRecord, HaEvent, Protection } from './dr.js';
 import { BalanceDecision } from './balance.js';
+import { LoadEvent, MigrationEvent } from './console.js';
 import { HostLoad, VmLoad } from './metrics.js';
 import { Endpoint, VmMetrics, VmSpec, VmSpecInput, VmState, VmStatus } from './vm-spec.js';
 
@@ -148,6 +149,10 @@ export const ClusterEvent = Type.Union([
   HaEvent,
   /** The load balancer decided or did something (src/wire/balance.ts). */
   Type.Object({ type: Type.Literal('balance.decision'), decision: BalanceDecision }),
+  /** Every host's and VM's current load, every 2 s while anyone listens (src/wire/console.ts). */
+  LoadEvent,
+  /** A migration's record with its live progress while it runs, and once more when it ends. */
+  MigrationEvent,
 ]);
 export type ClusterEvent = Static<typeof ClusterEvent>;
 
