@@ -8,7 +8,7 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-floating-promises': [
@@ -18,5 +18,10 @@ export default tseslint.config(
       ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
+  },
+  {
+    // The web console is compiled by its own tsconfig (browser, DOM types).
+    files: ['src/console/**/*.ts', 'src/console/**/*.tsx'],
+    languageOptions: { parserOptions: { projectService: false, project: './tsconfig.console.json', tsconfigRootDir: import.meta.dirname } },
   },
 );

@@ -1,0 +1,56 @@
+// A live line chart on uPlot: built once per mount, then fed new data with setData (no
+// re-creation per event). Series values are numbers per x (seconds); NaN leaves a gap.
+import uPlot from 'uplot';
+import { useEffect, useRef } from 'preact/hooks';
+
+export interface ChartSeries {
+  label: string;
+  values: number[];
+  color: string;
+  /** How a value reads in the legend, e.g. (v) => `${v.toFixed(0)} %`. */
+  format?: (v: number) => string;
+}
+
+export interface ChartProps {
+  title: string;
+  t: number[];
+  series: ChartSeries[];
+  height?: number;
+  /** Fixed y range, e.g. [0, 100] for percentages. */
+  yRange?: [number, number];
+}
+
+export function Chart({ title, t, series, height = 140, yRange }: ChartProps) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const shape = series.map((s) => s.label).join('|');
+
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const opts: uPlot.Options = {
+      title,
+      width: Math.max(200, el.clientWidth),
+      height,
+      scales: { x: { time: true }, y: yRange ? { range: yRange } : { auto: true } },
+      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, value: (_u: uPlot, v: number | null) => (v === null || Number.isNaN(v) ? '–' : s.format ? s.format(v) : v.toFixed(2)) }))],
+      axes: [{}, { size: 50 }],
+    };
+    const u = new uPlot(opts, [t, ...series.map((s) => s.values)], el);
+    plot.current = u;
+    const resize = new ResizeObserver(() => u.setSize({ width: Math.max(200, el.clientWidth), height }));
+    resize.observe(el);
+    return () => {
+      resize.disconnect();
+      u.destroy();
+      plot.current = null;
+    };
+    // Re-create only when the set of series changes; data flows through setData below.
+  }, [shape, height, title]);
+
+  useEffect(() => {
+    plot.current?.setData([t, ...series.map((s) => s.values)]);
+  }, [t, series]);
+
+  return <div class="chart" ref={box} role="img" aria-label={`${title} chart`} />;
+}
