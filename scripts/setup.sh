@@ -3,6 +3,7 @@
 #   - QEMU 10 from bookworm-backports (7.2 from bookworm main loses dirty pages in
 #     pre-copy under TCG — see docs/qemu.md), qemu-utils
 #   - busybox-static, Debian's cloud kernel and gcc: the demo guest image is built from them
+#   - chromium, for the web console's end-to-end tests
 #   - build tools for the one native npm dependency (better-sqlite3)
 #   - npm dependencies, the compiled TypeScript, and the guest image (build/guest/)
 # Run as root. Each step is skipped when already done.
@@ -40,8 +41,9 @@ missing=()
 # The guest needs the static busybox (a dynamic one, e.g. from initramfs-tools, cannot run as /init).
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1 || missing+=(linux-image-cloud-amd64)
-# rsync: only the DR benchmark's comparison column (bench/dr.ts).
-for pair in cpio:cpio gzip:gzip gcc:gcc make:make g++:g++ python3:python3 ip:iproute2 ss:iproute2 rsync:rsync; do
+# rsync: only the DR benchmark's comparison column (bench/dr.ts). chromium: the web console's
+# end-to-end tests drive Debian's browser with playwright-core (no browser download).
+for pair in cpio:cpio gzip:gzip gcc:gcc make:make g++:g++ python3:python3 ip:iproute2 ss:iproute2 rsync:rsync chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 [ -f /usr/include/stdio.h ] || missing+=(libc6-dev)
