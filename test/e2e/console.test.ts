@@ -1,0 +1,132 @@
+// The web console end to end, in real headless Chromium (Debian's `chromium`, driven by
+// playwright-core), against a real 3-host cluster with a DR site and TCG guests. Everything is
+// done the way an operator would: log in with the admin token, create and start a VM from the
+// form, watch its heartbeat in the console tail, migrate it with the planner's prediction shown
+// first and follow the progress bar to the result in the history, then protect it and run a DR
+// test failover and read its report. Live updates must arrive without reloading the page.
+// Screenshots of each view go to docs/console/ (FERRY_SCREENSHOTS=0 skips them).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Vm } from '../../src/wire/controller-api.js';
+import type { Protection } from '../../src/wire/dr.js';
+import { TestCluster, waitFor } from './harness.js';
+
+const CHROMIUM = process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = fileURLToPath(new URL('../../../docs/console/', import.meta.url));
+const shoot = async (page: Page, name: string): Promise<void> => {
+  if (process.env.FERRY_SCREENSHOTS === '0') return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+};
+
+describe('web console, end to end', { timeout: 20 * 60_000 }, () => {
+  const c = new TestCluster();
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    assert.ok(existsSync(CHROMIUM), `Debian's chromium at ${CHROMIUM} (scripts/setup.sh installs it)`);
+    await c.ok(['up', '--sites', 'main:2,dr:1', '--port', '0', '--accel', 'tcg']);
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+    page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));
+  });
+  after(async () => {
+    await browser?.close();
+    await c.cleanup();
+  });
+
+  it('refuses a wrong token, logs in with the admin token', async () => {
+    const { url, token } = c.clusterFile();
+    await page.goto(`${url}/`);
+    await page.getByLabel('Admin token').fill('not-the-token');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').waitFor();
+    await page.getByLabel('Admin token').fill(token);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    await page.getByRole('status').filter({ hasText: 'live' }).waitFor({ timeout: 30_000 });
+    for (const h of ['host1', 'host2', 'host3']) await page.getByText(h, { exact: true }).first().waitFor();
+  });
+
+  it('creates and starts a VM from the form; its heartbeat shows in the console tail', async () => {
+    await page.getByTestId('create-name').fill('web');
+    await page.getByTestId('create-memory').fill('128');
+    await page.getByTestId('create-workload').fill('http');
+    await page.getByTestId('create-host').selectOption('host1');
+    await page.getByTestId('create-submit').click();
+    const row = page.getByTestId('vm-row-web');
+    await row.waitFor({ timeout: 60_000 });
+    await row.getByText('running').waitFor({ timeout: 120_000 });
+    await shoot(page, 'cluster');
+    await row.getByRole('link', { name: 'web' }).click();
+    const tail = page.getByTestId('console-tail');
+    /** The newest heartbeat's seq in the tail as the page shows it (-1: none yet). */
+    const seqOf = async (): Promise<number> => {
+      const lines = ((await tail.textContent()) ?? '').split('\n').filter((l) => l.includes('ferry-heartbeat seq='));
+      return Number(/seq=(\d+)/.exec(lines.at(-1) ?? '')?.[1] ?? -1);
+    };
+    await waitFor('a heartbeat in the console tail', async () => (await seqOf()) >= 0, 120_000);
+    const first = await seqOf();
+    // The tail keeps updating by itself: no reload.
+    await waitFor('the heartbeat to advance in the page', async () => (await seqOf()) > first, 60_000);
+    await shoot(page, 'vm');
+  });
+
+  it('migrates it: prediction first, then a progress bar, then the result in the history', async () => {
+    const vm = await c.json<Vm>(['vm', 'show', 'web']);
+    assert.equal(vm.host, 'host1');
+    await page.getByTestId('migrate-target').selectOption('host2');
+    await page.getByTestId('migrate-button').click();
+    // The planner's prediction, then the confirmation.
+    await page.getByText(/predicted/i).first().waitFor({ timeout: 60_000 });
+    await page.getByTestId('migrate-confirm').click();
+    await waitFor('the VM to run on host2', async () => (await c.json<Vm>(['vm', 'show', 'web'])).host === 'host2', 180_000, 1000);
+    await page.getByRole('link', { name: 'Migrations' }).click();
+    const rows = page.locator('[data-testid^="migration-row-"]');
+    await rows.first().waitFor({ timeout: 30_000 });
+    const text = (await rows.first().textContent()) ?? '';
+    assert.match(text, /web/);
+    assert.match(text, /host1/);
+    assert.match(text, /host2/);
+    assert.match(text, /succeeded/);
+    await shoot(page, 'migrations');
+  });
+
+  it('a DR test failover from the DR view leaves a report with its checks', async () => {
+    await c.ok(['dr', 'protect', 'web', '--to', 'dr', '--rpo', '30s']);
+    await page.getByRole('link', { name: 'Disaster recovery' }).click();
+    const row = page.getByTestId('dr-row-web');
+    await row.waitFor({ timeout: 30_000 });
+    const checkpointed = async (): Promise<boolean> => ((await c.json<Protection[]>(['dr', 'status'])).find((p) => p.vm === 'web')?.checkpoints ?? 0) > 0;
+    await waitFor('a first checkpoint of web', checkpointed, 240_000, 2000);
+    await page.getByTestId('dr-test-web').click();
+    await page.getByRole('dialog').getByRole('button', { name: /test/i }).click();
+    const reports = page.getByTestId('dr-reports');
+    await reports.getByText(/passed|succeeded/i).first().waitFor({ timeout: 240_000 });
+    assert.match((await reports.textContent()) ?? '', /heartbeat/i);
+    await shoot(page, 'dr');
+  });
+
+  it('the balancer view shows hosts and turns auto mode on and off', async () => {
+    await page.getByRole('link', { name: 'Balancer' }).click();
+    const toggle = page.getByTestId('balance-auto');
+    await toggle.waitFor();
+    await toggle.click();
+    await waitFor('auto mode on', async () => (await c.json<{ auto: boolean }>(['balance', 'config'])).auto, 10_000);
+    await shoot(page, 'balance');
+    await toggle.click();
+    await waitFor('auto mode off', async () => !(await c.json<{ auto: boolean }>(['balance', 'config'])).auto, 10_000);
+    await page.getByTestId('balance-decisions').waitFor();
+  });
+
+  it('the page logged no errors (CSP violations and exceptions show here)', () => {
+    assert.deepEqual(pageErrors.filter((e) => !/401/.test(e)), []);
+  });
+});
