@@ -1,9 +1,11 @@
 // Assembles the controller's HTTP API: the shared server base (auth per prefix, strict
-// validation, error mapping), the OpenAPI generator fed by the route schemas, and the routes.
+// validation, error mapping), the OpenAPI generator fed by the route schemas, and the routes,
+// with the web console's (its session cookie also opens /api/v1 and /metrics).
 // Services are reached through getters, so the same app can be built without them to print
 // the OpenAPI document (see openapi.ts).
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
+import { CONSOLE_HEADER, SESSION_COOKIE } from '../wire/console.js';
 import { API_PREFIX, INTERNAL_PREFIX } from '../wire/controller-api.js';
 import { createApiServer } from '../wire/http-server.js';
 import { METRICS_PATH } from '../wire/metrics.js';
@@ -15,6 +17,8 @@ import { metricsRoutes } from './api/metrics.js';
 import { migrationRoutes } from './api/migrations.js';
 import { vmRoutes } from './api/vms.js';
 import type { BalanceService } from './balance/service.js';
+import { consoleRoutes, isConsolePublic } from './console/routes.js';
+import { Sessions } from './console/sessions.js';
 import type { DrService } from './dr/service.js';
 import type { PrometheusEndpoint } from './metrics/prometheus.js';
 import type { MetricsService } from './metrics/service.js';
@@ -34,17 +38,22 @@ export interface AppOptions {
   adminToken: string;
   clusterSecret: string;
   deps: () => AppDeps;
+  /** The console's app shell (tests); default src/console/static/index.html of the checkout. */
+  consoleShell?: string;
 }
 
 export const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const sessions = new Sessions();
   const app = createApiServer({
     credentials: [
       { prefix: `${API_PREFIX}/`, tokens: () => [opts.adminToken] },
       { prefix: `${INTERNAL_PREFIX}/`, tokens: () => [opts.clusterSecret] },
       { prefix: METRICS_PATH, tokens: () => [opts.adminToken] },
     ],
+    isPublic: isConsolePublic,
+    cookieAuth: { prefixes: [`${API_PREFIX}/`, METRICS_PATH], cookie: SESSION_COOKIE, valid: (id) => sessions.valid(id), csrfHeader: CONSOLE_HEADER },
   });
 
   // Action routes take an empty JSON object; a client that sends no body at all means the same.
@@ -59,7 +68,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         title: 'Ferry controller API',
         version: '1.0.0',
         description:
-          'REST API of the Ferry controller. Every request needs `Authorization: Bearer <token>`: the admin token for /api/v1, the cluster secret for /internal/v1. Long operations answer 202 with a Task; follow it with GET /api/v1/tasks/{id} or the event stream.',
+          'REST API of the Ferry controller. Every request needs `Authorization: Bearer <token>`: the admin token for /api/v1, the cluster secret for /internal/v1. The web console logs in at POST /console/login and then uses its session cookie for /api/v1 instead (requests other than GET also carry the header `x-ferry-console: 1`). Long operations answer 202 with a Task; follow it with GET /api/v1/tasks/{id} or the event stream.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
@@ -73,6 +82,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         { name: 'hosts', description: 'Hosts (one agent each)' },
         { name: 'cluster', description: 'Status, events, this document' },
         { name: 'internal', description: 'Called by agents with the cluster secret' },
+        { name: 'console', description: 'Web console sessions (the console itself is served at /)' },
       ],
     },
     // Name shared schemas by their $id (Task, Vm, ...) rather than def-0, def-1.
@@ -86,6 +96,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   metricsRoutes(app, opts.deps);
   balanceRoutes(app, () => opts.deps().balance);
   clusterRoutes(app, opts.deps);
+  consoleRoutes(app, { sessions, adminToken: opts.adminToken, ...(opts.consoleShell !== undefined ? { shell: opts.consoleShell } : {}) });
   app.get(OPENAPI_PATH, { schema: { tags: ['cluster'], summary: 'This OpenAPI document' } }, async () => app.swagger());
   return app;
 }

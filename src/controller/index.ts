@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { ClusterStatus } from '../wire/controller-api.js';
 import { AgentPool, DEFAULT_AGENT_TIMEOUT_MS } from './agents.js';
 import { buildApp, type AppDeps } from './app.js';
+import { LoadPublisher } from './console/live.js';
 import { loadOrCreateCa } from './ca.js';
 import { ClusterState } from './cluster-state.js';
 import { openDb } from './db.js';
@@ -58,6 +59,8 @@ export interface ControllerOptions {
   haLeaseMs?: number;
   /** High availability: waited beyond a silent host's lease before its VMs are failed over (default 6000). */
   haMarginMs?: number;
+  /** The web console's app shell (tests); default src/console/static/index.html of the checkout. */
+  consoleShell?: string;
 }
 
 export interface RunningController {
@@ -104,7 +107,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   vms.loadOf = (vm) => metrics.vmLoad(vm);
   const migrationRecords = new MigrationsRepo(db);
   migrationRecords.failUnfinished(RESTART_MESSAGE);
-  const migrations = new MigrationService(state, agents, migrationRecords, limits);
+  const migrations = new MigrationService(state, agents, migrationRecords, limits, bus);
   const dr = new DrService(state, agents, new DrRepo(db), bus, {
     limits,
     ...(opts.drConcurrency !== undefined ? { concurrency: opts.drConcurrency } : {}),
@@ -139,7 +142,16 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   metrics.setHotness((host) => balance.isHot(host));
   registerBalanceMetrics(prometheus, balance);
   const deps: AppDeps = { state, runner, monitor, sse, vms, migrations, dr, status, metrics, prometheus, balance };
-  const app = await buildApp({ adminToken: opts.adminToken, clusterSecret: opts.clusterSecret, deps: () => deps });
+  const app = await buildApp({
+    adminToken: opts.adminToken,
+    clusterSecret: opts.clusterSecret,
+    deps: () => deps,
+    ...(opts.consoleShell !== undefined ? { consoleShell: opts.consoleShell } : {}),
+  });
+  const load = new LoadPublisher(
+    { listeners: () => sse.size, hosts: () => state.hosts.list().map((h) => h.info.name), vms: () => state.vms.list().map((v) => v.name), hostLoad: (h) => metrics.hostLoad(h), vmLoad: (v) => metrics.vmLoad(v) },
+    (e) => bus.publish(e),
+  );
 
   let address: string;
   try {
@@ -152,6 +164,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   metrics.start();
   dr.start();
   balance.start();
+  load.start();
   const url = address.replace('[::1]', '127.0.0.1');
   const infoFile = join(opts.dataDir, CONTROLLER_FILE);
   // Written then renamed, so `ferry up` polling for it never reads half a file.
@@ -164,6 +177,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     (closing ??= (async () => {
       log('closing');
       monitor.stop();
+      load.close();
       balance.close();
       sse.closeAll();
       migrations.close();

@@ -84,3 +84,32 @@ test('an unreachable server is HOST_DOWN, a slow one TIMEOUT', async () => {
     await app.close();
   }
 });
+
+test('a public route needs nothing; a valid session cookie stands in for the token, with the CSRF header to change things', async () => {
+  const app = createApiServer({
+    credentials: [{ prefix: '/api/', tokens: () => ['admin-token'] }],
+    isPublic: (method, path) => method === 'GET' && path === '/',
+    cookieAuth: { prefixes: ['/api/'], cookie: 'sid', valid: (id) => id === 'good', csrfHeader: 'x-csrf' },
+  });
+  app.get('/', async () => ({ page: true }));
+  app.get('/api/thing', async () => ({ ok: true }));
+  app.post('/api/thing', async () => ({ done: true }));
+  app.get('/other', async () => ({ other: true }));
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const status = async (method: string, path: string, headers: Record<string, string> = {}) => (await fetch(`${url}${path}`, { method, headers })).status;
+  try {
+    assert.equal(await status('GET', '/'), 200);
+    assert.equal(await status('POST', '/'), 401);
+    assert.equal(await status('GET', '/api/thing'), 401);
+    assert.equal(await status('GET', '/api/thing', { cookie: 'a=b; sid=bad' }), 401);
+    assert.equal(await status('GET', '/api/thing', { cookie: 'a=b; sid=good' }), 200);
+    assert.equal(await status('GET', '/other', { cookie: 'sid=good' }), 401, 'the cookie counts only under its prefixes');
+    const refused = await fetch(`${url}/api/thing`, { method: 'POST', headers: { cookie: 'sid=good' } });
+    assert.equal(refused.status, 403);
+    assert.match(((await refused.json()) as { error: { message: string } }).error.message, /x-csrf: 1/);
+    assert.equal(await status('POST', '/api/thing', { cookie: 'sid=good', 'x-csrf': '1' }), 200);
+    assert.equal(await status('POST', '/api/thing', { authorization: 'Bearer admin-token' }), 200, 'the bearer token needs no CSRF header');
+  } finally {
+    await app.close();
+  }
+});

@@ -2,6 +2,9 @@
 // authentication on every route, request size limits, strict validation (unknown fields are
 // rejected, not silently dropped) and one error handler that turns FerryError and validation
 // failures into the ApiErrorBody with the right status. Domain code never sees HTTP.
+// Optional, for a browser: routes that need no credential (`isPublic`), and a session cookie
+// that stands in for the bearer token under some prefixes (`cookieAuth`), with a CSRF header
+// required on requests that change something.
 import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
 import { bearerMatches } from './auth.js';
 import { FerryError } from './errors.js';
@@ -11,7 +14,33 @@ export const MAX_REQUEST_BYTES = 1024 * 1024;
 export interface ApiServerOptions {
   /** Tokens accepted per URL prefix; a request whose path matches no prefix is refused. */
   credentials: { prefix: string; tokens: () => readonly string[] }[];
+  /** Requests that need no credential at all (the route checks whatever it needs itself). */
+  isPublic?(method: string, path: string): boolean;
+  cookieAuth?: CookieAuth;
   logger?: boolean;
+}
+
+export interface CookieAuth {
+  /** Path prefixes where a valid session cookie is accepted instead of the bearer token. */
+  prefixes: readonly string[];
+  cookie: string;
+  valid(sessionId: string): boolean;
+  /**
+   * With the cookie, a request that is not GET/HEAD must carry this header set to `1`: a page
+   * on another origin cannot add a custom header without a CORS preflight, which is never granted.
+   */
+  csrfHeader: string;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD']);
+
+/** The value of cookie `name` in a Cookie header, if present. */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  for (const part of header?.split(';') ?? []) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
 }
 
 export function createApiServer(opts: ApiServerOptions): FastifyInstance {
@@ -21,12 +50,19 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
 
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0] ?? '';
+    if (opts.isPublic?.(req.method, path)) return;
     const rule = opts.credentials.find((c) => path.startsWith(c.prefix));
-    if (!rule || !bearerMatches(req.headers.authorization, rule.tokens())) {
-      throw new FerryError('UNAUTHORIZED', 'missing or invalid credential (Authorization: Bearer <token>)');
+    if (rule && bearerMatches(req.headers.authorization, rule.tokens())) return;
+    const ca = opts.cookieAuth;
+    const session = ca && ca.prefixes.some((p) => path.startsWith(p)) ? readCookie(req.headers.cookie, ca.cookie) : undefined;
+    if (ca && session !== undefined && ca.valid(session)) {
+      if (SAFE_METHODS.has(req.method) || req.headers[ca.csrfHeader] === '1') return;
+      // No wire code fits (ERROR_CODES has no 403), so the body names its own.
+      return reply.status(403).send({ error: { code: 'FORBIDDEN', message: `a ${req.method} with the session cookie must carry the header ${ca.csrfHeader}: 1` } });
     }
+    throw new FerryError('UNAUTHORIZED', 'missing or invalid credential (Authorization: Bearer <token>)');
   });
 
   app.setErrorHandler((err: FastifyError | FerryError, _req, reply) => {

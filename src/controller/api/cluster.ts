@@ -51,7 +51,7 @@ export function clusterRoutes(app: FastifyInstance, deps: () => ClusterDeps): vo
     {
       schema: {
         tags: ['cluster'],
-        summary: 'Server-Sent Events: task, vm, vm.removed, host, dr.checkpoint, dr.alarm, dr.state and dr.ha changes (event: <type>, data: ClusterEvent JSON)',
+        summary: 'Server-Sent Events: task, vm, vm.removed, host, dr.checkpoint, dr.alarm, dr.state, dr.ha and balance.decision changes, migration progress, and load (every 2 s) (event: <type>, data: ClusterEvent JSON)',
         produces: ['text/event-stream'],
         response: { 200: { content: { 'text/event-stream': { schema: ClusterEvent } } }, ...errorReplies },
       },

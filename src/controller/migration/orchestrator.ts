@@ -8,12 +8,13 @@
 // the migration: the source's commit and the activation run without the task's signal.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Vm } from '../../wire/controller-api.js';
+import type { MigrationLive } from '../../wire/console.js';
 import type { IncomingMigrationRequest, MeasureResult, MigrationPlan, MigrationProgress, MigrationRecord, MigrationStep, OutgoingMigrationRequest } from '../../wire/migration.js';
 import { errorSummary, MigrationFailedError } from '../errors.js';
 import type { TaskContext } from '../task.js';
 import { DowntimeWatcher, type ConsoleReader } from './downtime.js';
 import { plan, type PlannerInput } from './planner.js';
-import { STEP_PERCENT, transferMessage, transferPercent, transferVerdict, withProgress } from './steps.js';
+import { liveOf, STEP_PERCENT, transferMessage, transferPercent, transferVerdict, withProgress } from './steps.js';
 
 export const PROGRESS_POLL_MS = 250;
 const SOURCE_COMMIT_TRIES = 3;
@@ -32,6 +33,8 @@ export interface MigrationIo {
   /** Step 7: the VM record moves to the target; publishes the `vm` event. */
   activate(record: MigrationRecord): Promise<void>;
   save(record: MigrationRecord): void;
+  /** The running migration's progress, at every step and transfer report (the callee throttles); optional. */
+  live?(record: MigrationRecord, live: MigrationLive): void;
   /** Reads the VM's console on either host (for observed downtime); optional. */
   console?: ConsoleReader;
   log(fmt: string, ...args: unknown[]): void;
@@ -67,6 +70,7 @@ export async function runMigration(io: MigrationIo, inp: MigrationInput, t: Task
     rec = { ...rec, step: s };
     io.save(rec);
     t.progress(STEP_PERCENT[s], `${s}: ${message}`);
+    io.live?.(rec, liveOf(rec, STEP_PERCENT[s]));
   };
   const watcher = io.console ? new DowntimeWatcher(io.console) : undefined;
   let reserved = false;
@@ -95,7 +99,9 @@ export async function runMigration(io: MigrationIo, inp: MigrationInput, t: Task
       const before = rec.step;
       rec = withProgress(rec, report);
       if (rec.step !== before) io.save(rec);
-      t.progress(transferPercent(report), transferMessage(report));
+      const percent = transferPercent(report);
+      t.progress(percent, transferMessage(report));
+      io.live?.(rec, liveOf(rec, percent, report));
       const verdict = transferVerdict(report);
       if (verdict === 'completed') break;
       if (verdict === 'failed') throw new MigrationFailedError(report.error?.code ?? 'MIGRATION_FAILED', report.error?.message ?? `source reports the migration ${report.state}`);

@@ -7,6 +7,8 @@ import type { Task } from '../../wire/controller-api.js';
 import type { MigrateRequest, MigrationPlan, MigrationRecord } from '../../wire/migration.js';
 import type { AgentPool } from '../agents.js';
 import { vmTarget, type ClusterState } from '../cluster-state.js';
+import { MigrationEvents } from '../console/live.js';
+import type { EventBus } from '../events.js';
 import { FerryError } from '../../wire/errors.js';
 import { InvalidRequestError, InvalidStateError, NotFoundError } from '../errors.js';
 import { createLog } from '../log.js';
@@ -34,13 +36,19 @@ export class MigrationService {
     private readonly agents: AgentPool,
     readonly records: MigrationsRepo,
     private readonly limits: PlacementLimits = DEFAULT_LIMITS,
-  ) {}
+    bus?: EventBus,
+  ) {
+    this.events = bus ? new MigrationEvents((e) => bus.publish(e)) : undefined;
+  }
 
   private closed = false;
+  /** `migration` events for the console: live progress, then the end. */
+  private readonly events: MigrationEvents | undefined;
 
   /** Stops background abort retries (the controller is shutting down). */
   close(): void {
     this.closed = true;
+    this.events?.close();
   }
 
   async migrate(name: string, req: MigrateRequest): Promise<MigrateReply> {
@@ -150,7 +158,11 @@ export class MigrationService {
         if (st) this.state.applyStatus(st);
         log('VM %s now runs on %s (migration %s)', name, inp.to, inp.id);
       },
-      save: (r) => this.records.save(r),
+      save: (r) => {
+        this.records.save(r);
+        if (r.outcome !== 'running') this.events?.ended(r);
+      },
+      live: (r, l) => this.events?.live(r, l),
       console: async (side) => (side === 'source' ? source() : target()).console(name, CONSOLE_TAIL_BYTES),
       log,
     };

@@ -1,6 +1,7 @@
 // Pure decisions of the migration task: which of the seven steps an agent's progress report
 // means, how transfer progress maps into the task's 0..100, what the task says meanwhile, and
 // how a report updates the record. The orchestrator does the calls; this decides.
+import type { MigrationLive } from '../../wire/console.js';
 import { MIGRATION_STEPS, type MigrationProgress, type MigrationRecord, type MigrationStep } from '../../wire/migration.js';
 
 /** Task progress at the start of each step; transfer (3-5) spans TRANSFER_FROM..TRANSFER_TO. */
@@ -63,4 +64,16 @@ export function transferVerdict(p: MigrationProgress): 'continue' | 'completed' 
   if (p.state === 'completed' || p.state === 'committed') return 'completed';
   if (p.state === 'failed' || p.state === 'aborted') return 'failed';
   return 'continue';
+}
+
+/** The live part of a `migration` event: the task's percent and the latest report's numbers. */
+export function liveOf(r: MigrationRecord, percent: number, p?: MigrationProgress): MigrationLive {
+  const copied = r.step === 'commitment' || r.step === 'activation';
+  return {
+    percent,
+    rounds: r.rounds,
+    remainingBytes: p?.remainingBytes ?? (copied ? 0 : r.memoryBytes),
+    dirtyRateBytesPerSec: r.dirtyRateBytesPerSec,
+    ...(p?.etaMs !== undefined ? { etaMs: p.etaMs } : {}),
+  };
 }
