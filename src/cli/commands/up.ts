@@ -106,7 +106,7 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
   process.stdout.write(
     [
       `Ferry cluster is up in ${home} (${cluster.agents.map((a) => `${a.name}@${a.site}`).join(', ')}).`,
-      `  console:  ${cluster.url}/`,
+      `  console:  ${cluster.url}/   (log in with the token below)`,
       `  token:    ${token}`,
       `The ferry CLI finds it through ${join(home, 'cluster.json')}; from elsewhere:`,
       `  export FERRY_URL=${cluster.url} FERRY_TOKEN=${token}`,
