@@ -1,6 +1,7 @@
 // A task's live progress and its outcome, by id: reads only that task's signal in the store
 // (fed by `task` events). While it runs: a bar that never goes backwards and the current step;
 // when it ends: "done" or the controller's error, announced to screen readers (aria-live).
+import type { Task } from '../../wire/controller-api.js';
 import * as store from '../store.js';
 import { Badge } from './badge.js';
 import { Progress } from './progress.js';
@@ -15,8 +16,19 @@ export interface TaskStatusProps {
 
 export const taskEnded = (state: string): boolean => state === 'succeeded' || state === 'failed' || state === 'aborted';
 
+/**
+ * Puts the task a POST answered with into the store unless its events got there first (an
+ * event may arrive before the HTTP answer, and is newer).
+ */
+export function remember(task: Task): Task {
+  if (!store.tasks.get(task.id)) store.tasks.upsert(task.id, task);
+  return task;
+}
+
 export function TaskStatus({ id, label, done }: TaskStatusProps) {
-  const t = store.tasks.get(id)?.value;
+  const s = store.tasks.get(id);
+  // Not there yet: subscribe to the list, so its arrival re-renders this.
+  const t = s ? s.value : (store.tasks.names.value, undefined);
   const prefix = label ? `${label}: ` : '';
   if (!t) {
     return <div class="task-status" role="status" aria-live="polite"><span class="muted">{prefix}queued…</span></div>;
