@@ -5,6 +5,8 @@ import { Type, type Static } from '@sinclair/typebox';
 
 export const ERROR_CODES = [
   'UNAUTHORIZED', // missing or wrong credential
+  'FORBIDDEN', // a credential, but not enough for this request (a console change without its CSRF header)
+  'RATE_LIMITED', // too many failed logins: wait (retry-after)
   'INVALID_REQUEST', // body/query failed validation; `field` names the bad field
   'NOT_FOUND', // no such VM, host or task
   'CONFLICT', // e.g. a VM with that name exists
@@ -31,6 +33,8 @@ export type ApiErrorBody = Static<typeof ApiErrorBody>;
 /** HTTP status for each code: the one place this mapping lives. */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  RATE_LIMITED: 429,
   INVALID_REQUEST: 400,
   NOT_FOUND: 404,
   CONFLICT: 409,

@@ -59,7 +59,6 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     const session = ca && ca.prefixes.some((p) => path.startsWith(p)) ? readCookie(req.headers.cookie, ca.cookie) : undefined;
     if (ca && session !== undefined && ca.valid(session)) {
       if (SAFE_METHODS.has(req.method) || req.headers[ca.csrfHeader] === '1') return;
-      // No wire code fits (ERROR_CODES has no 403), so the body names its own.
       return reply.status(403).send({ error: { code: 'FORBIDDEN', message: `a ${req.method} with the session cookie must carry the header ${ca.csrfHeader}: 1` } });
     }
     throw new FerryError('UNAUTHORIZED', 'missing or invalid credential (Authorization: Bearer <token>)');

@@ -31,7 +31,6 @@ const ROUTES: [string, string][] = [
   ['GET', '/api/v1/events'],
   ['GET', '/api/v1/openapi.json'],
   ['POST', '/internal/v1/heartbeat'],
-  ['GET', '/'],
   ['GET', '/no/such/route'],
 ];
 

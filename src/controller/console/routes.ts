@@ -40,7 +40,6 @@ export function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions): void 
       if (r.ok) return reply.status(204).header('set-cookie', sessionCookie(r.id, r.expiresAt - Date.now())).send();
       if (r.retryAfterMs === undefined) throw new FerryError('UNAUTHORIZED', 'wrong token');
       const secs = Math.ceil(r.retryAfterMs / 1000);
-      // No wire code fits (ERROR_CODES has no 429), so the body names its own.
       return reply.status(429).header('retry-after', String(secs)).send({ error: { code: 'RATE_LIMITED', message: `too many failed logins: try again in ${secs} s` } });
     },
   );
