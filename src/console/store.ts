@@ -98,7 +98,12 @@ export class LoadSeries<L extends object> {
     const prev = h.value;
     const keep = (xs: number[], x: number): number[] => [...(xs.length >= HISTORY_POINTS ? xs.slice(1) : xs), x];
     const fields: Record<string, number[]> = {};
-    for (const [k, x] of Object.entries(v)) if (typeof x === 'number') fields[k] = keep(prev.fields[k] ?? new Array<number>(prev.t.length).fill(NaN), x);
+    // A field missing from this sample (e.g. dirty rate not measured) is a gap, not the end of its history.
+    const sample = v as Record<string, unknown>;
+    for (const k of new Set([...Object.keys(prev.fields), ...Object.keys(sample)])) {
+      const x = sample[k];
+      if (x === undefined || typeof x === 'number') fields[k] = keep(prev.fields[k] ?? new Array<number>(prev.t.length).fill(NaN), typeof x === 'number' ? x : NaN);
+    }
     h.value = { t: keep(prev.t, at / 1000), fields };
   }
 }

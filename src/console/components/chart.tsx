@@ -20,6 +20,9 @@ export interface ChartProps {
   yRange?: [number, number];
 }
 
+/** uPlot leaves a gap for null, but a NaN poisons its auto range (the whole chart goes blank). */
+const data = (t: number[], series: ChartSeries[]): uPlot.AlignedData => [t, ...series.map((s) => s.values.map((v) => (Number.isFinite(v) ? v : null)))];
+
 export function Chart({ title, t, series, height = 140, yRange }: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -36,7 +39,7 @@ export function Chart({ title, t, series, height = 140, yRange }: ChartProps) {
       series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, value: (_u: uPlot, v: number | null) => (v === null || Number.isNaN(v) ? '–' : s.format ? s.format(v) : v.toFixed(2)) }))],
       axes: [{}, { size: 50 }],
     };
-    const u = new uPlot(opts, [t, ...series.map((s) => s.values)], el);
+    const u = new uPlot(opts, data(t, series), el);
     plot.current = u;
     const resize = new ResizeObserver(() => u.setSize({ width: Math.max(200, el.clientWidth), height }));
     resize.observe(el);
@@ -49,7 +52,7 @@ export function Chart({ title, t, series, height = 140, yRange }: ChartProps) {
   }, [shape, height, title]);
 
   useEffect(() => {
-    plot.current?.setData([t, ...series.map((s) => s.values)]);
+    plot.current?.setData(data(t, series));
   }, [t, series]);
 
   return <div class="chart" ref={box} role="img" aria-label={`${title} chart`} />;
