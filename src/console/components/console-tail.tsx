@@ -22,6 +22,33 @@ export function lastHeartbeat(text: string): { seq: number; bad: number; line: s
 /** Drops a cut-off first line when the tail was cut at the byte limit. */
 const whole = (text: string): string => (text.length >= TAIL_BYTES && text.includes('\n') ? text.slice(text.indexOf('\n') + 1) : text);
 
+/**
+ * Joins what was shown with a newer tail. A host keeps only the output of its own QEMU, so after
+ * a migration the new host's tail starts afresh: where the two do not overlap, the new output is
+ * appended after the old instead of replacing it. Keeps about TAIL_BYTES.
+ */
+export function mergeTail(old: string, next: string): string {
+  if (!old) return next;
+  const a = old.split('\n');
+  const b = next.split('\n');
+  const first = b.find((l) => l.trim() !== '');
+  let merged: string[] | undefined;
+  if (first !== undefined) {
+    const offset = b.indexOf(first);
+    for (let i = a.lastIndexOf(first); i >= 0; i = a.lastIndexOf(first, i - 1)) {
+      const rest = a.slice(i);
+      // The old tail's last line may have been incomplete; compare whole lines only.
+      if (rest.slice(0, -1).every((l, k) => l === b[offset + k])) {
+        merged = [...a.slice(0, i), ...b.slice(offset)];
+        break;
+      }
+      if (i === 0) break;
+    }
+  }
+  const out = (merged ?? [...a.filter((l, i) => i < a.length - 1 || l !== ''), ...b]).join('\n');
+  return out.length > TAIL_BYTES ? whole(out.slice(-TAIL_BYTES - 1)) : out;
+}
+
 export function ConsoleTail({ name }: { name: string }) {
   const [text, setText] = useState('');
   const [error, setError] = useState<string | undefined>();
@@ -38,7 +65,7 @@ export function ConsoleTail({ name }: { name: string }) {
       try {
         const t = await api.get<string>(vmPath(name, `/console?tailBytes=${TAIL_BYTES}`));
         if (!stopped) {
-          setText(whole(typeof t === 'string' ? t : ''));
+          setText((prev) => mergeTail(prev, whole(typeof t === 'string' ? t : '')));
           setError(undefined);
         }
       } catch (err) {

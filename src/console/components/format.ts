@@ -22,7 +22,7 @@ export function bytes(n: number | undefined | null): string {
 export const rate = (n: number | undefined | null): string => (missing(n) ? '–' : `${bytes(n)}/s`);
 
 /** MiB as a size: 2048 → "2.00 GiB". */
-export const mib = (n: number | undefined | null): string => (missing(n) ? '–' : bytes(n * 1024 * 1024));
+export const mib = (n: number | undefined | null): string => (missing(n) ? '–' : n === 0 ? '0 MiB' : bytes(n * 1024 * 1024));
 
 /** 850 → "850 ms", 12_300 → "12.3 s", 125_000 → "2m 05s", 7_380_000 → "2h 03m". */
 export function duration(ms: number | undefined | null): string {

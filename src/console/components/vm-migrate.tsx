@@ -176,7 +176,8 @@ export function MigratePanel({ vm, busy }: { vm: Vm; busy: boolean }) {
           </div>
         </>
       )}
-      {task && <TaskStatus key={task} id={task} label="Migration task" done="migrated" />}
+      {/* While the record runs its live bar shows the progress; the task shows how it ended (or why it never started). */}
+      {task && !running && <TaskStatus key={task} id={task} label="Migration task" done="migrated" />}
       {latest && (running ? <Live record={latest} /> : <Result record={latest} />)}
     </section>
   );

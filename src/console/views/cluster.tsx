@@ -147,15 +147,17 @@ function HostLoadNumbers({ name }: { name: string }) {
   );
 }
 
+/** Host events come on joins and state changes only, so the VM count is taken from the VM list. */
 function HostHead({ name }: { name: string }) {
   const h = store.hosts.get(name)?.value;
+  const vmCount = vmsOn(name).value.length;
   if (!h) return null;
   return (
     <div class="host-head">
       <h3>{name}</h3>
       <Badge state={h.state} label="Host state" />
       <span class="muted">
-        {h.cpus} CPUs · {mib(h.memoryMiB)} ({mib(h.memoryAllocatedMiB)} promised) · {h.vcpusAllocated} vCPUs on {h.vmCount} VMs · {h.accel} · load {h.loadAvg1.toFixed(2)}
+        {h.cpus} CPUs · {mib(h.memoryMiB)} · {vmCount} {vmCount === 1 ? 'VM' : 'VMs'} · {h.accel} · QEMU {h.qemuVersion}
       </span>
     </div>
   );

@@ -102,7 +102,12 @@ function Gone({ name, deleteTask }: { name: string; deleteTask: string | undefin
   );
 }
 
+/** Keyed by name: going from one VM's page to another's starts with fresh state. */
 export function VmView({ name }: { name: string }) {
+  return <VmPage key={name} name={name} />;
+}
+
+function VmPage({ name }: { name: string }) {
   const [deleteTask, setDeleteTask] = useState<string | undefined>();
   const sig = store.vms.get(name);
   // Not (yet) in the store: follow the list, so its arrival (or the snapshot) re-renders this.
