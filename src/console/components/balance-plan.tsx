@@ -10,6 +10,7 @@ import { remember, TaskStatus } from './task-status.js';
 import { bytes, duration } from './format.js';
 
 const vol = (v: number): string => v.toFixed(2);
+const spread = (v: number): string => v.toFixed(3);
 
 export function BalancePlanPanel() {
   const [plan, setPlan] = useState<BalancePlan | undefined>();
@@ -64,7 +65,7 @@ export function BalancePlanPanel() {
         {plan && (
           <>
             <p>
-              Mode {plan.mode}; hotspots: {plan.hotspots.length ? plan.hotspots.join(', ') : 'none'}; imbalance {vol(plan.imbalanceBefore)} → {vol(plan.imbalanceAfter)}
+              Mode {plan.mode}; hotspots: {plan.hotspots.length ? plan.hotspots.join(', ') : 'none'}; imbalance {spread(plan.imbalanceBefore)} → {spread(plan.imbalanceAfter)}
               {plan.powerOff.length > 0 && <>; could power off: {plan.powerOff.join(', ')}</>}.
             </p>
             {plan.moves.length === 0 ? (
@@ -90,7 +91,7 @@ export function BalancePlanPanel() {
                       <td>{m.kind}{m.step !== undefined ? ` step ${m.step}` : ''}</td>
                       <td>{m.reason}</td>
                       <td class="num">{vol(m.gain.fromVolumeBefore)} → {vol(m.gain.fromVolumeAfter)}</td>
-                      <td class="num">{vol(m.gain.imbalanceBefore)} → {vol(m.gain.imbalanceAfter)}</td>
+                      <td class="num">{spread(m.gain.imbalanceBefore)} → {spread(m.gain.imbalanceAfter)}</td>
                       <td class="num">{bytes(m.cost.bytes)}, {duration(m.cost.seconds * 1000)}<div class="muted">{m.cost.learned ? 'learned from its migrations' : 'estimated'}</div></td>
                     </tr>
                   ))}

@@ -1,6 +1,7 @@
 // The RPO gauge: the age of a protection's newest checkpoint against its RPO target, as a bar
 // whose fill is age/RPO (green under the target, red over) with both numbers in text.
 // Zero-loss mode (RPO 0) has no target to fill towards: it shows the age alone.
+import { Badge } from './badge.js';
 import { Meter } from './balance-meter.js';
 import { duration } from './format.js';
 
@@ -9,7 +10,7 @@ export function RpoGauge({ vm, rpoMs, ageMs }: { vm: string; rpoMs: number; ageM
   if (rpoMs === 0) {
     return (
       <span class="rpo-zero">
-        <span class="badge">zero-loss</span> newest {duration(ageMs)} old
+        <Badge state="zero-loss" label="RPO mode" /> newest {duration(ageMs)} old
       </span>
     );
   }

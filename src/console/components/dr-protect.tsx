@@ -57,28 +57,26 @@ export function DrProtectForm() {
     <form class="panel dr-protect" onSubmit={(e) => void submit(e)} aria-labelledby="dr-protect-title">
       <h2 id="dr-protect-title">Protect a VM</h2>
       <div class="row form-row">
-        <label>
-          VM
-          <select value={chosenVm} onChange={(e) => setVm((e.target as HTMLSelectElement).value)} required>
-            {vms.length === 0 && <option value="">(every VM is protected)</option>}
-            {vms.map((v) => <option value={v.name}>{v.name} ({v.site})</option>)}
+        <div class="field">
+          <label for="dr-protect-vm">VM</label>
+          <select id="dr-protect-vm" value={chosenVm} onChange={(e) => setVm((e.target as HTMLSelectElement).value)} required disabled={vms.length === 0}>
+            {vms.length === 0 ? <option value="">every VM is protected</option> : vms.map((v) => <option value={v.name}>{v.name} ({v.site})</option>)}
           </select>
-        </label>
-        <label>
-          DR site
-          <select value={chosenSite} onChange={(e) => setSite((e.target as HTMLSelectElement).value)} required>
-            {drSites.length === 0 && <option value="">(no other site)</option>}
-            {drSites.map((s) => <option value={s}>{s}</option>)}
+        </div>
+        <div class="field">
+          <label for="dr-protect-site">DR site</label>
+          <select id="dr-protect-site" value={chosenSite} onChange={(e) => setSite((e.target as HTMLSelectElement).value)} required disabled={drSites.length === 0}>
+            {drSites.length === 0 ? <option value="">no other site</option> : drSites.map((s) => <option value={s}>{s}</option>)}
           </select>
-        </label>
-        <label>
-          RPO
-          <input class="short" value={rpo} onInput={(e) => setRpo((e.target as HTMLInputElement).value)} aria-describedby="dr-rpo-hint" required />
-        </label>
-        <label>
-          Keep
-          <input class="short" type="number" min={1} max={1000} value={keep} onInput={(e) => setKeep((e.target as HTMLInputElement).value)} required />
-        </label>
+        </div>
+        <div class="field">
+          <label for="dr-protect-rpo">RPO</label>
+          <input id="dr-protect-rpo" class="short" value={rpo} onInput={(e) => setRpo((e.target as HTMLInputElement).value)} aria-describedby="dr-rpo-hint" required />
+        </div>
+        <div class="field">
+          <label for="dr-protect-keep">Keep</label>
+          <input id="dr-protect-keep" class="short" type="number" min={1} max={1000} value={keep} onInput={(e) => setKeep((e.target as HTMLInputElement).value)} required />
+        </div>
         <label class="check">
           <input type="checkbox" checked={ha} onChange={(e) => setHa((e.target as HTMLInputElement).checked)} />
           High availability

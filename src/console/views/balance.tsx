@@ -186,7 +186,7 @@ export function BalanceView() {
       </div>
       <h2>Hosts</h2>
       <ul class="balance-hosts">
-        {s.hosts.map((host) => <HostCard key={host.name} h={host} threshold={threshold} />)}
+        {[...s.hosts].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true })).map((host) => <HostCard key={host.name} h={host} threshold={threshold} />)}
       </ul>
       <BalancePlanPanel />
       <Decisions />

@@ -87,7 +87,7 @@ function ActionResult({ id }: { id: string }) {
   const r = store.tasks.get(id)?.value.result as FailoverReport | undefined;
   if (!r?.checks) return null;
   const passed = r.checks.filter((c) => c.passed).length;
-  return <p class={r.outcome === 'succeeded' ? 'ok' : 'error'}>{r.outcome === 'succeeded' ? 'Succeeded' : 'Failed'}: {passed} of {r.checks.length} checks passed, data window {duration(r.dataWindowMs)}, running after {duration(r.timeToRunningMs)}. The report is in the details.</p>;
+  return <p role="status" class={r.outcome === 'succeeded' ? 'ok' : 'error'}>{r.outcome === 'succeeded' ? 'Succeeded' : 'Failed'}: {passed} of {r.checks.length} checks passed, data window {duration(r.dataWindowMs)}, running after {duration(r.timeToRunningMs)}. The report is in the details.</p>;
 }
 
 /** The gauge alone reads the ticking clock, so a tick re-renders gauges, not rows. */
@@ -128,7 +128,7 @@ function ProtectionRow({ vm }: { vm: string }) {
         <td>
           <button type="button" class="link expand" aria-expanded={open} aria-controls={detailId} onClick={() => setExpanded(vm, !open)}>
             <span aria-hidden="true">{open ? '▾' : '▸'}</span>
-            <span class="sr-only">{open ? 'Hide' : 'Show'} points in time and reports of</span>
+            <span class="visually-hidden">{open ? 'Hide' : 'Show'} points in time and reports of</span>
           </button>{' '}
           <a href={href({ view: 'vm', name: vm })}>{vm}</a>
         </td>
@@ -153,7 +153,7 @@ function ProtectionRow({ vm }: { vm: string }) {
       </tr>
       {(action || error) && (
         <tr class="dr-task-row">
-          <td colSpan={8} aria-live="polite">
+          <td colSpan={8}>
             {error && <p class="error" role="alert">{error}</p>}
             {action && (
               <>

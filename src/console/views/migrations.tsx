@@ -114,7 +114,7 @@ export function MigrationsView() {
       {runIds.length === 0 ? (
         <p class="muted">No migration is running. Start one from a VM's page.</p>
       ) : (
-        <ul class="migration-list" aria-live="polite">
+        <ul class="migration-list">
           {runIds.map((id) => <RunningMigration key={id} id={id} />)}
         </ul>
       )}
