@@ -50,10 +50,10 @@ function VmCharts({ name }: { name: string }) {
   );
 }
 
-/** Its own component: `load` events every 2 s re-render this line, not the page. */
-function LoadLine({ name }: { name: string }) {
+/** Its own component: `load` events every 2 s re-render this line, not the page. A stopped VM's last sample is stale, so it is not shown. */
+function LoadLine({ name, live }: { name: string; live: boolean }) {
   const l = store.vmLoad.latestOf(name).value;
-  return l ? <> · {l.cpuCores.toFixed(2)} cores · {l.rssMiB.toFixed(0)} MiB RSS{l.dirtyMiBps !== undefined && <> · dirtying {l.dirtyMiBps.toFixed(1)} MiB/s</>}</> : null;
+  return l && live ? <> · {l.cpuCores.toFixed(2)} cores · {l.rssMiB.toFixed(0)} MiB RSS{l.dirtyMiBps !== undefined && <> · dirtying {l.dirtyMiBps.toFixed(1)} MiB/s</>}</> : null;
 }
 
 function Spec({ vm }: { vm: Vm }) {
@@ -125,7 +125,7 @@ function VmPage({ name }: { name: string }) {
         <Badge state={vm.state} label="VM state" />
         <span class="muted">
           on <strong>{vm.host}</strong> at site <strong>{vm.site}</strong>
-          <LoadLine name={name} />
+          <LoadLine name={name} live={vm.state === 'running' || vm.state === 'paused'} />
         </span>
         {busy && <span class="muted busy">{busy.kind} in progress…</span>}
       </div>
