@@ -62,6 +62,7 @@ export function BalancePlanPanel() {
       <div aria-live="polite">
         {error && <p class="error" role="alert">{error}</p>}
         {taskId && <TaskStatus id={taskId} label="Balancing run" done="plan carried out" />}
+        {!plan && !taskId && <p class="muted">Plan now shows what the balancer would do for the cluster as it is, and why; it moves nothing. Apply plans afresh and carries the plan out.</p>}
         {plan && (
           <>
             <p>

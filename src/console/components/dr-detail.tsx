@@ -17,7 +17,7 @@ const revisionOf = (vm: string): Signal<number> => {
 /** Asks an expanded VM's detail to reload. */
 export const bumpDetail = (vm: string): void => void revisionOf(vm).value++;
 
-const SHOWN_CHECKPOINTS = 20;
+const SHOWN_CHECKPOINTS = 10;
 
 export function DrDetail({ vm }: { vm: string }) {
   const rev = revisionOf(vm).value;
@@ -44,7 +44,7 @@ export function DrDetail({ vm }: { vm: string }) {
   return (
     <div class="dr-detail">
       {error && <p class="error" role="alert">{error}</p>}
-      <h3>Points in time</h3>
+      <h3>Points in time{checkpoints && checkpoints.length > SHOWN_CHECKPOINTS ? <span class="muted"> (newest {SHOWN_CHECKPOINTS} of {checkpoints.length})</span> : null}</h3>
       {!checkpoints ? (
         <p class="muted">Loading…</p>
       ) : checkpoints.length === 0 ? (

@@ -128,7 +128,7 @@ function ProtectionRow({ vm }: { vm: string }) {
         <td>
           <button type="button" class="link expand" aria-expanded={open} aria-controls={detailId} onClick={() => setExpanded(vm, !open)}>
             <span aria-hidden="true">{open ? '▾' : '▸'}</span>
-            <span class="visually-hidden">{open ? 'Hide' : 'Show'} points in time and reports of</span>
+            <span class="visually-hidden">{open ? 'Hide' : 'Show'} points in time and reports of {vm}</span>
           </button>{' '}
           <a href={href({ view: 'vm', name: vm })}>{vm}</a>
         </td>
