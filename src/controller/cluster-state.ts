@@ -135,6 +135,7 @@ export class ClusterState {
   insertVm(vm: Vm): void {
     this.vms.insert(vm);
     this.bus.publish({ type: 'vm', vm });
+    this.publishHost(vm.host);
   }
 
   updateVm(name: string, patch: VmPatch): Vm | undefined {
@@ -144,6 +145,8 @@ export class ClusterState {
     const significant =
       b.state !== a.state || b.host !== a.host || b.error !== a.error || JSON.stringify(b.endpoints) !== JSON.stringify(a.endpoints) || b.spec !== a.spec;
     if (significant) this.bus.publish({ type: 'vm', vm: a });
+    // The hosts' allocation (memory and vCPUs promised, VM count) changed with it.
+    if (b.host !== a.host || b.state !== a.state) for (const h of new Set([b.host, a.host])) this.publishHost(h);
     return a;
   }
 
@@ -172,6 +175,7 @@ export class ClusterState {
     if (!vm || !this.vms.remove(name)) return;
     if (opts.tombstone) this.tombstones.set(vm.uuid, performance.now() + TOMBSTONE_MS);
     this.bus.publish({ type: 'vm.removed', name });
+    this.publishHost(vm.host);
   }
 
   recentlyRemoved(uuid: string): boolean {
