@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { ApiClient, type CheckpointProgress, type StoredCheckpoint, type VmSpec, type VmStatus } from '../../src/wire/index.js';
+import { ApiClient, type CheckpointProgress, type MigrationProgress, type StoredCheckpoint, type VmSpec, type VmStatus } from '../../src/wire/index.js';
 import { findQemuPids } from '../../src/agent/index.js';
 import { MigrationLab } from './migration-lab.js';
 import { P, consoleOf, demoSpec, heartbeats, statusOf, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
@@ -30,13 +30,13 @@ after(async () => {
 });
 
 let seq = 0;
-async function checkpoint(): Promise<CheckpointProgress> {
+async function checkpoint(vm = 'p1'): Promise<CheckpointProgress> {
   const jobId = randomUUID();
   seq++;
-  const status = await statusOf(a, 'p1');
-  const r = await b.post<CheckpointProgress>(`${P}/dr/receive`, { jobId, vm: 'p1', seq, sourceHost: 'h1', spec: status.spec, keep: 2 });
+  const status = await statusOf(a, vm);
+  const r = await b.post<CheckpointProgress>(`${P}/dr/receive`, { jobId, vm, seq, sourceHost: 'h1', spec: status.spec, keep: 2 });
   assert.equal(r.state, 'waiting');
-  await a.post<CheckpointProgress>(`${P}/dr/send`, { jobId, vm: 'p1', seq, targetHost: 'h2', targetDataUrl });
+  await a.post<CheckpointProgress>(`${P}/dr/send`, { jobId, vm, seq, targetHost: 'h2', targetDataUrl });
   const src = await waitFor(`checkpoint ${seq}`, async () => {
     const p = await a.get<CheckpointProgress>(`${P}/dr/jobs/${jobId}`);
     return p.state === 'committed' || p.state === 'failed' ? p : undefined;
@@ -80,6 +80,28 @@ test('a test copy runs isolated under another name, from the checkpoint, memory 
   assert.equal((await statusOf(a, 'p1')).state, 'running', 'production untouched');
   await b.post(`${P}/vms/p1-drtest/stop`, { force: true });
   await b.delete(`${P}/vms/p1-drtest`);
+});
+
+test('a VM that has been checkpointed still migrates live (the capture leaves no capability behind that pre-copy refuses)', async () => {
+  const m = demoSpec('m1', { memoryMiB: 128, workload: 'dirty:4:32' });
+  await a.post(`${P}/vms`, m);
+  await a.post(`${P}/vms/m1/start`);
+  await waitSeqAbove(a, 'm1', 2);
+  await checkpoint('m1');
+  const id = randomUUID();
+  await b.post<MigrationProgress>(`${P}/migrations/incoming`, { migrationId: id, spec: m, sourceHost: 'h1', strategy: 'precopy', copyDisks: false });
+  await a.post<MigrationProgress>(`${P}/migrations/outgoing`, { migrationId: id, vm: 'm1', targetHost: 'h2', targetDataUrl, strategy: 'precopy', maxDowntimeMs: 300, transport: 'passthrough', copyDisks: false });
+  const t = await waitFor('the migration to complete', async () => {
+    const p = await b.get<MigrationProgress>(`${P}/migrations/${id}`);
+    return p.state === 'active' || p.state === 'reserved' ? undefined : p;
+  }, 180_000, 200);
+  assert.equal(t.state, 'completed', JSON.stringify(t.error ?? (await a.get<MigrationProgress>(`${P}/migrations/${id}`)).error));
+  await b.post(`${P}/migrations/${id}/commit`);
+  await a.post(`${P}/migrations/${id}/commit`);
+  const at = await waitSeqAbove(b, 'm1', 2);
+  assert.ok(heartbeats(await consoleOf(b, 'm1')).every((h) => h.bad === 0), `memory intact after the move (seq ${at})`);
+  await b.post(`${P}/vms/m1/stop`, { force: true });
+  await b.delete(`${P}/vms/m1`);
 });
 
 test('site loss: the VM resumes at the DR host from its last checkpoint', async () => {

@@ -105,6 +105,10 @@ export class OutgoingMigration {
     await qmpCall(vm, 'migrate-set-capabilities', {
       capabilities: [
         { capability: 'events', state: true },
+        // A DR checkpoint (dr/capture.ts) or a restore from one leaves these on, and QEMU refuses
+        // auto-converge or post-copy next to them: a protected VM must still migrate live.
+        { capability: 'background-snapshot', state: false },
+        { capability: 'mapped-ram', state: false },
         { capability: 'auto-converge', state: req.strategy !== 'postcopy' },
         { capability: 'return-path', state: postcopy },
         { capability: 'postcopy-ram', state: postcopy },
