@@ -4,7 +4,7 @@
 // form, watch its heartbeat in the console tail, migrate it with the planner's prediction shown
 // first and follow the progress bar to the result in the history, then protect it and run a DR
 // test failover and read its report. Live updates must arrive without reloading the page.
-// Screenshots of each view go to docs/console/ (FERRY_SCREENSHOTS=0 skips them).
+// FERRY_SCREENSHOTS=1 also writes a screenshot of each view to docs/console/ (the docs' pictures).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { TestCluster, waitFor } from './harness.js';
 const CHROMIUM = process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = fileURLToPath(new URL('../../../docs/console/', import.meta.url));
 const shoot = async (page: Page, name: string): Promise<void> => {
-  if (process.env.FERRY_SCREENSHOTS === '0') return;
+  if (process.env.FERRY_SCREENSHOTS !== '1') return;
   mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
 };
@@ -86,8 +86,23 @@ describe('web console, end to end', { timeout: 20 * 60_000 }, () => {
     await page.getByTestId('migrate-button').click();
     // The planner's prediction, then the confirmation.
     await page.getByText(/predicted/i).first().waitFor({ timeout: 60_000 });
+    // Record every value the progress bar shows from now on, as the page renders it.
+    await page.evaluate(() => {
+      const seen: number[] = [];
+      (window as unknown as { __progress: number[] }).__progress = seen;
+      const note = (): void => {
+        const bar = document.querySelector('[data-testid="migration-progress"]');
+        const v = bar?.getAttribute('aria-valuenow');
+        if (v !== null && v !== undefined && seen.at(-1) !== Number(v)) seen.push(Number(v));
+      };
+      new MutationObserver(note).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-valuenow'] });
+    });
     await page.getByTestId('migrate-confirm').click();
     await waitFor('the VM to run on host2', async () => (await c.json<Vm>(['vm', 'show', 'web'])).host === 'host2', 180_000, 1000);
+    await page.locator('.migration-result').getByText('succeeded').waitFor({ timeout: 30_000 });
+    const progress = await page.evaluate(() => (window as unknown as { __progress: number[] }).__progress);
+    assert.ok(progress.length >= 2, `the progress bar showed the migration moving: ${JSON.stringify(progress)}`);
+    for (let i = 1; i < progress.length; i++) assert.ok(progress[i]! >= progress[i - 1]!, `the bar never runs backwards: ${JSON.stringify(progress)}`);
     await page.getByRole('link', { name: 'Migrations' }).click();
     const rows = page.locator('[data-testid^="migration-row-"]');
     await rows.first().waitFor({ timeout: 30_000 });
