@@ -58,9 +58,10 @@ async function measure(vmCount: number): Promise<Row> {
         for (const a of agents) {
           for (const [name, st] of a.vms) {
             const share = 0.1 + (Number(name.slice(2)) % 9) / 10;
-            a.vms.set(name, { ...st, metrics: { cpuSeconds: s * share, rssBytes: 200 * MIB, diskReadBytes: 0, diskWriteBytes: s * 4096, diskReadOps: 0, diskWriteOps: 0, netRxBytes: s * 1000, netTxBytes: s * 500, sampledAtMs: Date.now() } });
+            a.vms.set(name, { ...st, metrics: { cpuSeconds: s * share, rssBytes: 200 * MIB, diskReadBytes: 0, diskWriteBytes: Math.floor(s * 4096), diskReadOps: 0, diskWriteOps: 0, netRxBytes: Math.floor(s * 1000), netTxBytes: Math.floor(s * 500), sampledAtMs: Date.now() } });
           }
-          await c.beat(a);
+          const r = await c.beat(a);
+          if (r.status !== 200) console.error(`heartbeat of ${a.name}: HTTP ${r.status}`, r.body);
         }
         await sleep(1000);
       }
@@ -89,7 +90,7 @@ async function measure(vmCount: number): Promise<Row> {
       const next = st.state === 'running' ? 'paused' : 'running';
       const changed = performance.now();
       a.vms.set(name, { ...st, state: next, rev: (st.rev ?? 0) + 1 });
-      await page.getByTestId(`vm-row-${name}`).getByText(next, { exact: true }).first().waitFor({ timeout: 30_000 });
+      await page.getByTestId(`vm-row-${name}`).getByText(next).first().waitFor({ timeout: 30_000 });
       latencies.push(performance.now() - changed);
       await sleep(Math.max(0, 2000 - (performance.now() - changed)));
     }
