@@ -13,10 +13,15 @@ create web1 --memory 256 --workload http
 create db1 --memory 256 --workload dirty:16:64 --disk 256M
 create batch1 --memory 192 --workload cpu
 ferry vm list
-cat <<'TXT'
+url=$(node -e 'const c=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")); console.log(c.url)' "${FERRY_HOME:-$HOME/.ferry}/cluster.json")
+cat <<TXT
 
-The demo cluster is up. Try:
-  npx ferry host list                 # hosts and their load
+The demo cluster is up. Open the web console at ${url}/ and log in with the admin token
+in ${FERRY_HOME:-$HOME/.ferry}/admin-token. Or try:
+  npx ferry host list                 # hosts and their load (CPU, net, memory, volume)
+  npx ferry vm migrate db1 --to HOST  # live migration to another host, with a progress bar
+  npx ferry metrics batch1            # its CPU history
+  npx ferry balance status            # the balancer's view; npx ferry balance auto on
   npx ferry vm console db1 --follow   # the guest's heartbeat: ferry-heartbeat seq=N bad=0
   npx ferry vm pause db1 && npx ferry vm resume db1
   npx ferry vm suspend web1 && npx ferry vm restore web1
