@@ -141,6 +141,32 @@ describe('web console, end to end', { timeout: 20 * 60_000 }, () => {
     await page.getByTestId('balance-decisions').waitFor();
   });
 
+  it('works from the keyboard: navigation, and a confirmation that Escape cancels', async () => {
+    await page.goto(`${c.clusterFile().url}/#/`);
+    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    const focused = (): Promise<string> => page.evaluate(() => (document.activeElement?.textContent ?? '').trim());
+    /** Tab until the focused element's text matches (at most 60 presses). */
+    const tabTo = async (re: RegExp): Promise<void> => {
+      for (let i = 0; i < 60; i++) {
+        await page.keyboard.press('Tab');
+        if (re.test(await focused())) return;
+      }
+      assert.fail(`Tab never reached ${re}`);
+    };
+    await tabTo(/^Balancer$/);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Balancer', level: 1 }).waitFor();
+    await tabTo(/^Apply/);
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    assert.ok(await dialog.evaluate((d) => d.contains(document.activeElement)), 'focus moves into the dialog');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    const runs = await c.json<{ kind: string }[]>(['task', 'list']);
+    assert.equal(runs.filter((t) => t.kind === 'balance.run').length, 0, 'Escape cancelled: no balance run started');
+  });
+
   it('the page logged no errors (CSP violations and exceptions show here)', () => {
     assert.deepEqual(pageErrors.filter((e) => !/401/.test(e)), []);
   });
