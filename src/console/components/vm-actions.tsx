@@ -1,28 +1,17 @@
 // A VM's lifecycle actions as buttons: start, stop (optionally forced), pause, resume, suspend,
 // restore, clone (name, linked), resize (balloon target) and delete (type the name to confirm).
 // A button is disabled when the VM's state does not allow its action (the same table the
-// controller and agent enforce, src/wire/vm-actions.ts — repeated here because the console
-// imports only types from src/wire) or while a task is working on the VM. Each action shows its
+// controller and agent enforce, src/wire/vm-action-rules.ts, loaded in the browser as it is)
+// or while a task is working on the VM. Each action shows its
 // task's progress and its result or error inline.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Task, Vm } from '../../wire/controller-api.js';
-import type { VmAction } from '../../wire/vm-actions.js';
+import { isAllowed, type VmAction } from '../../wire/vm-action-rules.js';
 import type { VmState } from '../../wire/vm-spec.js';
 import { api, vmPath } from '../api.js';
 import { remember, TaskStatus } from './task-status.js';
 
-const ALLOWED: Readonly<Record<VmAction, readonly VmState[]>> = {
-  start: ['stopped', 'crashed'],
-  stop: ['running', 'paused', 'suspended', 'crashed'],
-  pause: ['running'],
-  resume: ['paused'],
-  suspend: ['running', 'paused'],
-  restore: ['suspended'],
-  clone: ['stopped', 'running', 'paused', 'suspended', 'crashed'],
-  resize: ['running', 'paused'],
-  delete: ['stopped', 'suspended', 'crashed'],
-};
-export const allowed = (a: VmAction, s: VmState): boolean => ALLOWED[a].includes(s);
+export const allowed = (a: VmAction, s: VmState): boolean => isAllowed(a, s);
 
 const TITLES: Record<VmAction, string> = { start: 'Start', stop: 'Stop', pause: 'Pause', resume: 'Resume', suspend: 'Suspend', restore: 'Restore', clone: 'Clone', resize: 'Resize', delete: 'Delete' };
 
