@@ -3,10 +3,11 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import {
-  AGENT_API_PREFIX, CloneRequest, createApiServer, METRICS_PATH, ProbeRequest, ResizeRequest, StopRequest, VM_NAME_PATTERN, VmSpec,
+  AGENT_API_PREFIX, CloneRequest, ForwardRequest, createApiServer, METRICS_PATH, ProbeRequest, ResizeRequest, StopRequest, VM_NAME_PATTERN, VmSpec,
   type HostInfo,
 } from '../wire/index.js';
 import { MAX_CONSOLE_TAIL, type SimpleAction, type VmManager } from './manager.js';
+import { addForward } from './forwards.js';
 import { probeHttp } from './probe.js';
 import type { AgentMetrics } from './prometheus.js';
 import { registerDrRoutes } from './dr/routes.js';
@@ -65,6 +66,14 @@ export function buildAgentApi(
     `${p}/vms/:name/probe`,
     { schema: { params: NameParams, body: ProbeRequest } },
     async (req) => probeHttp(mgr.get(req.params.name), req.body.guestPort),
+  );
+  app.post<{ Params: { name: string }; Body: ForwardRequest }>(
+    `${p}/vms/:name/forwards`,
+    { schema: { params: NameParams, body: ForwardRequest } },
+    async (req) => {
+      await addForward(mgr.get(req.params.name), req.body.guestPort);
+      return mgr.status(req.params.name);
+    },
   );
   registerMigrationRoutes(app, migrations);
   registerDrRoutes(app, dr);

@@ -71,6 +71,11 @@ export class AgentClient {
     return this.api.post<ProbeResult>(vmPath(name, '/probe'), { guestPort }, { timeoutMs: QUICK_TIMEOUT_MS });
   }
 
+  /** Adds a forwarded guest port to the VM's spec and, if QEMU runs, at once (hostfwd_add). */
+  forward(name: string, guestPort: number): Promise<VmStatus> {
+    return this.api.post<VmStatus>(vmPath(name, '/forwards'), { guestPort }, { timeoutMs: QUICK_TIMEOUT_MS });
+  }
+
   /** Measuring takes the dirty-rate sample (up to 10 s) plus a link probe. */
   measure(req: MeasureRequest, signal?: AbortSignal): Promise<MeasureResult> {
     return this.api.post<MeasureResult>(`${AGENT_API_PREFIX}/migrations/measure`, req, this.opts(signal));

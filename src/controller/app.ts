@@ -12,6 +12,7 @@ import { METRICS_PATH } from '../wire/metrics.js';
 import { balanceRoutes } from './api/balance.js';
 import { clusterRoutes, type ClusterDeps } from './api/cluster.js';
 import { drRoutes } from './api/dr.js';
+import { endpointRoutes } from './api/endpoints.js';
 import { addSharedSchemas } from './api/schemas.js';
 import { metricsRoutes } from './api/metrics.js';
 import { migrationRoutes } from './api/migrations.js';
@@ -20,6 +21,7 @@ import type { BalanceService } from './balance/service.js';
 import { consoleRoutes, isConsolePublic } from './console/routes.js';
 import { Sessions } from './console/sessions.js';
 import type { DrService } from './dr/service.js';
+import type { EndpointService } from './endpoints/service.js';
 import type { PrometheusEndpoint } from './metrics/prometheus.js';
 import type { MetricsService } from './metrics/service.js';
 import type { MigrationService } from './migration/service.js';
@@ -32,6 +34,7 @@ export interface AppDeps extends ClusterDeps {
   metrics: MetricsService;
   prometheus: PrometheusEndpoint;
   balance: BalanceService;
+  endpoints: EndpointService;
 }
 
 export interface AppOptions {
@@ -77,6 +80,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         { name: 'migrations', description: 'Live migration between hosts' },
         { name: 'metrics', description: 'Time series of VMs and hosts, and the Prometheus/OpenMetrics endpoint /metrics' },
         { name: 'balance', description: 'Load balancing by live migration: host profiles, plans with reasons, runs, auto mode, the decision log' },
+        { name: 'endpoints', description: 'Service endpoints: stable addresses for guest ports that follow a VM wherever it moves; the location registry' },
         { name: 'dr', description: 'Disaster recovery: protection by continuous checkpoints to another site, failover, DR tests, failback' },
         { name: 'tasks', description: 'Long operations' },
         { name: 'hosts', description: 'Hosts (one agent each)' },
@@ -93,6 +97,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   vmRoutes(app, () => opts.deps().vms);
   migrationRoutes(app, () => opts.deps().migrations);
   drRoutes(app, () => opts.deps().dr);
+  endpointRoutes(app, () => opts.deps().endpoints);
   metricsRoutes(app, opts.deps);
   balanceRoutes(app, () => opts.deps().balance);
   clusterRoutes(app, opts.deps);

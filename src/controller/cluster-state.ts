@@ -2,6 +2,7 @@
 // shows them, the placement snapshot, and the one place VM records change — so every change
 // that matters publishes a `vm` event, and metrics-only updates do not flood the stream.
 import type { Host, Vm } from '../wire/controller-api.js';
+import type { LocationReason } from '../wire/endpoints.js';
 import type { HostLoad } from '../wire/metrics.js';
 import type { VmStatus } from '../wire/vm-spec.js';
 import type { EventBus } from './events.js';
@@ -16,6 +17,9 @@ const TOMBSTONE_MS = 60_000;
 
 export const vmTarget = (name: string): string => `vm/${name}`;
 
+/** Told of every VM record change (`before`/`after` undefined: inserted/removed), with why it moved if it did. */
+export type VmWatcher = (before: Vm | undefined, after: Vm | undefined, reason?: LocationReason) => void;
+
 export class ClusterState {
   private readonly tombstones = new Map<string, number>(); // uuid -> expiry (monotonic ms)
   private readonly revs = new Map<string, number>(); // `${host}/${uuid}` -> newest VmStatus.rev applied
@@ -23,6 +27,10 @@ export class ClusterState {
   private readonly moving = new Map<string, string>();
   /** Names agents may report that are not VMs of record (DR test copies) -> until when (monotonic ms). */
   private readonly foreign = new Map<string, number>();
+  /** VMs whose move is switching over (the copy of record may be paused): service endpoints hold new clients. */
+  private readonly switching = new Set<string>();
+  private readonly watchers: VmWatcher[] = [];
+  private readonly switchWatchers: ((vm: string) => void)[] = [];
   /** Current load of a host, for the Host view (set by the metrics service). */
   hostLoad: (host: string) => HostLoad | undefined = () => undefined;
 
@@ -70,6 +78,28 @@ export class ClusterState {
   /** The host a VM is migrating to, if it is. */
   movingTo(vmName: string): string | undefined {
     return this.moving.get(vmName);
+  }
+
+  /** A move of `vmName` reached its switch-over: from here until `endSwitch` no copy is safe to send clients to. */
+  beginSwitch(vmName: string): void {
+    if (this.switching.has(vmName)) return;
+    this.switching.add(vmName);
+    for (const w of this.switchWatchers) w(vmName);
+  }
+
+  endSwitch(vmName: string): void {
+    if (!this.switching.delete(vmName)) return;
+    for (const w of this.switchWatchers) w(vmName);
+  }
+
+  isSwitching(vmName: string): boolean {
+    return this.switching.has(vmName);
+  }
+
+  /** Watches VM records (the location registry); `onSwitch` is told when a VM starts or ends switching. */
+  watchVms(w: VmWatcher, onSwitch?: (vm: string) => void): void {
+    this.watchers.push(w);
+    if (onSwitch) this.switchWatchers.push(onSwitch);
   }
 
   /** Heartbeats neither adopt nor apply a VM of this name (a DR test copy) until `releaseForeign`. */
@@ -135,16 +165,19 @@ export class ClusterState {
   insertVm(vm: Vm): void {
     this.vms.insert(vm);
     this.bus.publish({ type: 'vm', vm });
+    for (const w of this.watchers) w(undefined, vm, 'created');
     this.publishHost(vm.host);
   }
 
-  updateVm(name: string, patch: VmPatch): Vm | undefined {
+  /** `reason`: why the VM's host changes, when it does (a migration, failover or failback). */
+  updateVm(name: string, patch: VmPatch, reason?: LocationReason): Vm | undefined {
     const r = this.vms.update(name, patch);
     if (!r) return undefined;
     const { before: b, after: a } = r;
     const significant =
       b.state !== a.state || b.host !== a.host || b.error !== a.error || JSON.stringify(b.endpoints) !== JSON.stringify(a.endpoints) || b.spec !== a.spec;
     if (significant) this.bus.publish({ type: 'vm', vm: a });
+    if (significant) for (const w of this.watchers) w(b, a, reason);
     // The hosts' allocation (memory and vCPUs promised, VM count) changed with it.
     if (b.host !== a.host || b.state !== a.state) for (const h of new Set([b.host, a.host])) this.publishHost(h);
     return a;
@@ -175,6 +208,7 @@ export class ClusterState {
     if (!vm || !this.vms.remove(name)) return;
     if (opts.tombstone) this.tombstones.set(vm.uuid, performance.now() + TOMBSTONE_MS);
     this.bus.publish({ type: 'vm.removed', name });
+    for (const w of this.watchers) w(vm, undefined);
     this.publishHost(vm.host);
   }
 

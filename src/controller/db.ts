@@ -98,6 +98,15 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (kind, name, step_ms, t)
    ) WITHOUT ROWID;
    CREATE INDEX metric_points_age ON metric_points(step_ms, t);`,
+  // Service endpoints (src/wire/endpoints.ts): each exposed guest port of a VM and the loopback
+  // port its listener keeps across controller restarts.
+  `CREATE TABLE exposures (
+     vm TEXT NOT NULL,
+     guest_port INTEGER NOT NULL,
+     listen_port INTEGER NOT NULL UNIQUE,
+     created_at TEXT NOT NULL,
+     PRIMARY KEY (vm, guest_port)
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

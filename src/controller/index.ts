@@ -17,6 +17,8 @@ import { HA_LEASE_MS, HA_MARGIN_MS } from './dr/ha.js';
 import { DrRepo } from './dr/repo.js';
 import { DrService } from './dr/service.js';
 import { EventBus } from './events.js';
+import { ExposuresRepo } from './endpoints/repo.js';
+import { EndpointService } from './endpoints/service.js';
 import { HostMonitor } from './host-monitor.js';
 import { HostsRepo } from './hosts-repo.js';
 import { MigrationsRepo } from './migration/migrations-repo.js';
@@ -115,6 +117,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     ...(opts.drHeartbeatWaitMs !== undefined ? { heartbeatWaitMs: opts.drHeartbeatWaitMs } : {}),
     ha: { leaseMs, marginMs: opts.haMarginMs ?? HA_MARGIN_MS, lastLease: (host) => monitor.lastLease(host) },
   });
+  const endpoints = new EndpointService({ state, agents, repo: new ExposuresRepo(db), bus });
   const version = readVersion();
   const startedAt = performance.now();
 
@@ -141,7 +144,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   const balance = new BalanceService({ state, migrations, repo: new BalanceRepo(db), bus, load: metrics, drHold: (vm) => dr.balanceHold(vm) });
   metrics.setHotness((host) => balance.isHot(host));
   registerBalanceMetrics(prometheus, balance);
-  const deps: AppDeps = { state, runner, monitor, sse, vms, migrations, dr, status, metrics, prometheus, balance };
+  const deps: AppDeps = { state, runner, monitor, sse, vms, migrations, dr, status, metrics, prometheus, balance, endpoints };
   const app = await buildApp({
     adminToken: opts.adminToken,
     clusterSecret: opts.clusterSecret,
@@ -160,6 +163,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     db.close();
     throw err;
   }
+  await endpoints.start();
   monitor.start();
   metrics.start();
   dr.start();
@@ -180,6 +184,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       load.close();
       balance.close();
       sse.closeAll();
+      await endpoints.close();
       migrations.close();
       await dr.close();
       await runner.close();

@@ -14,6 +14,8 @@
 //   GET    /agent/v1/vms/:name/console?tailBytes=N -> text/plain (serial console output)
 //   POST   /agent/v1/vms/:name/probe  ProbeRequest -> ProbeResult (HTTP GET of a forwarded guest
 //                                     port from the agent's own host: DR tests check the service)
+//   POST   /agent/v1/vms/:name/forwards  ForwardRequest -> VmStatus (adds a forwarded guest port to
+//                                     the spec and, if QEMU runs, at once: hostfwd_add)
 import { Type, type Static } from '@sinclair/typebox';
 import { VM_NAME_PATTERN, VmSpec, VmStatus } from './vm-spec.js';
 
@@ -80,6 +82,10 @@ export { VmSpec, VmStatus };
 
 export const ProbeRequest = Type.Object({ guestPort: Type.Integer({ minimum: 1, maximum: 65535 }) }, { additionalProperties: false });
 export type ProbeRequest = Static<typeof ProbeRequest>;
+
+/** Forward this guest port from a loopback port of the host (user-mode networking). */
+export const ForwardRequest = ProbeRequest;
+export type ForwardRequest = ProbeRequest;
 
 export const ProbeResult = Type.Object({
   guestPort: Type.Integer(),

@@ -17,6 +17,7 @@
 //   GET  /api/v1/tasks?limit=N                       -> Task[] (newest first)
 //   GET  /api/v1/tasks/:id                           -> Task
 //   POST /api/v1/tasks/:id/abort                     -> Task
+//   (service endpoints and locations: src/wire/endpoints.ts)
 //   GET  /api/v1/events                              -> text/event-stream of ClusterEvent
 //   GET  /api/v1/openapi.json                        -> the OpenAPI description
 //   POST /internal/v1/heartbeat      AgentHeartbeat  -> { intervalMs }
@@ -26,6 +27,7 @@ import { CheckpointRecord, HaEvent, Protection } from './dr.js';
 import { BalanceDecision } from './balance.js';
 import { LoadEvent, MigrationEvent } from './console.js';
 import { HostLoad, VmLoad } from './metrics.js';
+import { LocationEvent } from './endpoints.js';
 import { Endpoint, VmMetrics, VmSpec, VmSpecInput, VmState, VmStatus } from './vm-spec.js';
 
 export const API_PREFIX = '/api/v1';
@@ -153,6 +155,8 @@ export const ClusterEvent = Type.Union([
   LoadEvent,
   /** A migration's record with its live progress while it runs, and once more when it ends. */
   MigrationEvent,
+  /** A VM's location changed (src/wire/endpoints.ts). */
+  LocationEvent,
 ]);
 export type ClusterEvent = Static<typeof ClusterEvent>;
 

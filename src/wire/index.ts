@@ -12,5 +12,6 @@ export * from './dr.js';
 export * from './metrics.js';
 export * from './balance.js';
 export * from './console.js';
+export * from './endpoints.js';
 export { ApiClient, type RequestOptions } from './http-client.js';
 export { createApiServer, MAX_REQUEST_BYTES } from './http-server.js';

@@ -10,6 +10,7 @@ import { bytes, formatFields, printJson, printTable, setErrorContext } from '../
 import { parseNonNegativeInt, parsePositiveInt, parseSizeMiB, parseWorkload } from '../parse.js';
 import { vmLoadCells } from './metrics.js';
 import { registerMigrate } from './migrate.js';
+import { locationLine, locationOf, registerEndpoints } from './endpoints.js';
 import { followTask, jsonOption, vmLine, vmPath, waitOptions, type JsonOpt, type WaitOpts } from './common.js';
 
 interface CreateOpts extends WaitOpts {
@@ -115,6 +116,7 @@ export function registerVm(program: Command): void {
   );
 
   registerMigrate(vm);
+  registerEndpoints(vm);
 
   vm.command('console')
     .argument('<name>')
@@ -137,8 +139,9 @@ const VERB_HELP = {
 
 async function printVm(api: ApiClient, name: string, o: { json?: boolean; detail?: boolean }): Promise<void> {
   const vm = await api.get<Vm>(vmPath(name));
-  if (o.json) return printJson(vm);
-  if (!o.detail) return void process.stdout.write(vmLine(vm) + '\n');
+  if (!o.detail) return o.json ? printJson(vm) : void process.stdout.write(vmLine(vm) + '\n');
+  const location = await locationOf(api, name);
+  if (o.json) return printJson({ ...vm, ...(location ? { location } : {}) });
   const m = vm.metrics;
   process.stdout.write(
     formatFields([
@@ -152,6 +155,7 @@ async function printVm(api: ApiClient, name: string, o: { json?: boolean; detail
       ['workload', vm.workload],
       ['disks', vm.spec.disks.map((d) => (d.image ? d.image : `${d.sizeMiB} MiB`)).join(', ') || 'none'],
       ['endpoints', vm.endpoints.map((e) => `${e.host}:${e.port} -> ${e.guestPort}`).join(', ') || undefined],
+      ['location', location ? locationLine(location) : undefined],
       ['balloon', m?.balloonBytes !== undefined ? bytes(m.balloonBytes) : undefined],
       ['rss', m ? bytes(m.rssBytes) : undefined],
       ['cpu', m ? `${m.cpuSeconds.toFixed(1)} s` : undefined],

@@ -7,12 +7,13 @@ import { ClusterStatus, Host, Task, Vm } from '../../wire/controller-api.js';
 import { ApiErrorBody } from '../../wire/errors.js';
 import { MigrationPlan, MigrationRecord } from '../../wire/migration.js';
 import { CheckpointRecord, FailoverReport, Protection, ScrubReport } from '../../wire/dr.js';
+import { ServiceEndpoint, VmLocation } from '../../wire/endpoints.js';
 
 /**
  * Reply schemas used by many routes are registered once by name, so the OpenAPI document
  * lists each under components.schemas instead of repeating it in every route.
  */
-const SHARED = { Task, Vm, Host, ClusterStatus, ApiErrorBody, MigrationRecord, MigrationPlan, Protection, CheckpointRecord, FailoverReport, ScrubReport } as const;
+const SHARED = { Task, Vm, Host, ClusterStatus, ApiErrorBody, MigrationRecord, MigrationPlan, Protection, CheckpointRecord, FailoverReport, ScrubReport, ServiceEndpoint, VmLocation } as const;
 export type SharedName = keyof typeof SHARED;
 
 export function addSharedSchemas(app: FastifyInstance): void {

@@ -221,7 +221,10 @@ export class DrService {
     });
     // Same tick as the capacity check: a second switch to the same host sees this one.
     this.state.reserveMove(name, inp.to);
-    void this.state.runner.settled(task.id).finally(() => this.state.releaseMove(name));
+    void this.state.runner.settled(task.id).finally(() => {
+      this.state.releaseMove(name);
+      this.state.endSwitch(name);
+    });
     return task;
   }
 

@@ -24,9 +24,15 @@ export function switchIo(d: SwitchDeps, inp: FailoverInput): FailoverIo {
   const before = d.protections.row(name).protection;
   return {
     stored: async (host, signal) => d.calls.up(host).drStored(name, signal),
-    checkpoint: (from, to, leavePaused, signal, progress) =>
-      d.checkpointer.run(name, { from, to, atDrSite: inp.kind !== 'failback', leavePaused, ...(progress ? { progress } : {}) }, signal),
-    restore: async (host, req, signal) => d.calls.up(host).drRestore(req, signal),
+    checkpoint: (from, to, leavePaused, signal, progress) => {
+      // The final checkpoint pauses the source: service endpoints hold new clients from here.
+      if (leavePaused && inp.kind !== 'test') d.state.beginSwitch(name);
+      return d.checkpointer.run(name, { from, to, atDrSite: inp.kind !== 'failback', leavePaused, ...(progress ? { progress } : {}) }, signal);
+    },
+    restore: async (host, req, signal) => {
+      if (inp.kind !== 'test') d.state.beginSwitch(name);
+      return d.calls.up(host).drRestore(req, signal);
+    },
     status: (host, vm) => d.calls.status(host, vm),
     console: (host, vm) => d.calls.console(host, vm),
     probe: (host, vm, port) => d.calls.probe(host, vm, port),
@@ -42,8 +48,9 @@ export function switchIo(d: SwitchDeps, inp: FailoverInput): FailoverIo {
 function moved(d: SwitchDeps, inp: FailoverInput, host: string, st: VmStatus): void {
   const name = inp.vm.name;
   const site = d.state.hosts.get(host)?.info.site ?? inp.vm.site;
-  d.state.updateVm(name, { host, site, error: undefined });
+  d.state.updateVm(name, { host, site, error: undefined }, inp.kind === 'failback' ? 'failback' : 'failover');
   d.state.applyStatus(st);
+  d.state.endSwitch(name);
   const now = new Date().toISOString();
   d.protections.change(name, ({ protection, meta }) => {
     const next: Protection = { ...protection, state: inp.kind === 'failback' ? 'syncing' : 'failed-over' };

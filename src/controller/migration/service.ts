@@ -28,6 +28,8 @@ const ABORT_RETRY_MS = 5000;
 /** How long a failing migration task waits for each side's first abort attempt. */
 const FIRST_ABORT_WAIT_MS = 20_000;
 
+const SWITCH_STEPS: ReadonlySet<string> = new Set(['stop-and-copy', 'commitment', 'activation']);
+
 export type MigrateReply = { status: 200; plan: MigrationPlan } | { status: 202; task: Task };
 
 export class MigrationService {
@@ -62,7 +64,10 @@ export class MigrationService {
     );
     // Same tick as the capacity check: a second migration to the same host sees this one.
     this.state.reserveMove(name, req.to);
-    void this.state.runner.settled(task.id).finally(() => this.state.releaseMove(name));
+    void this.state.runner.settled(task.id).finally(() => {
+      this.state.releaseMove(name);
+      this.state.endSwitch(name);
+    });
     return { status: 202, task };
   }
 
@@ -153,12 +158,15 @@ export class MigrationService {
       },
       activate: async () => {
         const site = this.state.hosts.get(inp.to)?.info.site ?? inp.vm.site;
-        this.state.updateVm(name, { host: inp.to, site, error: undefined });
+        this.state.updateVm(name, { host: inp.to, site, error: undefined }, 'migrated');
         const st = await target().get(name).catch(() => undefined);
         if (st) this.state.applyStatus(st);
+        this.state.endSwitch(name);
         log('VM %s now runs on %s (migration %s)', name, inp.to, inp.id);
       },
       save: (r) => {
+        // From stop-and-copy on, the source may be paused: service endpoints hold new clients.
+        if (SWITCH_STEPS.has(r.step)) this.state.beginSwitch(name);
         this.records.save(r);
         if (r.outcome !== 'running') this.events?.ended(r);
       },

@@ -1,0 +1,34 @@
+// Adds a forwarded guest port to a VM (controller's `expose` of a port its spec lacks): the
+// port joins the spec of record (vm.json), so a restart, a migration target launched from it
+// and every later DR checkpoint carry it, and a running QEMU gets it at once through HMP
+// `hostfwd_add` (QEMU 10: `hostfwd_add [netdev_id] tcp:[hostaddr]:hostport-[guestaddr]:guestport`,
+// hmp-commands.hx / net/slirp.c; it answers "" on success, else its complaint in words).
+import { FerryError } from '../wire/index.js';
+import { freeLoopbackPort } from './launch.js';
+import { qmpCall } from './qmp-call.js';
+import type { VmRuntime } from './vm-runtime.js';
+
+/** States in which QEMU runs and its user-mode network can take a new forward. */
+const LIVE = new Set(['running', 'paused']);
+
+export function addForward(vm: VmRuntime, guestPort: number): Promise<void> {
+  return vm.serialize(async () => {
+    if (vm.migrationId) throw new FerryError('INVALID_STATE', `vm ${vm.name} is migrating; expose its port afterwards`);
+    const nic = vm.rec.spec.nics[0];
+    if (!nic) throw new FerryError('INVALID_STATE', `vm ${vm.name} has no network interface`);
+    const declared = nic.forwardPorts ?? [];
+    const live = LIVE.has(vm.rec.state) && vm.qmp !== undefined;
+    if (declared.includes(guestPort) && (!live || vm.rec.endpoints.some((e) => e.guestPort === guestPort))) return;
+    let endpoints = vm.rec.endpoints;
+    if (live) {
+      const port = await freeLoopbackPort();
+      const out = await qmpCall<string>(vm, 'human-monitor-command', { 'command-line': `hostfwd_add net0 tcp:127.0.0.1:${port}-:${guestPort}` });
+      if (out.trim() !== '') throw new FerryError('QEMU_FAILED', `vm ${vm.name}: hostfwd_add: ${out.trim()}`);
+      endpoints = [...endpoints, { guestPort, host: '127.0.0.1', port }];
+    }
+    const nics = vm.rec.spec.nics.map((n, i) => (i === 0 && !declared.includes(guestPort) ? { ...n, forwardPorts: [...declared, guestPort] } : n));
+    // A new revision: a heartbeat collected before this must not put the old endpoints back.
+    vm.rec = { ...vm.rec, spec: { ...vm.rec.spec, nics }, endpoints, rev: (vm.rec.rev ?? 0) + 1 };
+    vm.save();
+  });
+}
