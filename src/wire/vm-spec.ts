@@ -18,13 +18,16 @@ export const DiskSpec = Type.Object(
 );
 export type DiskSpec = Static<typeof DiskSpec>;
 
+/** Forwarded guest ports per NIC at most (user-mode networking). */
+export const MAX_FORWARD_PORTS = 16;
+
 export const NicSpec = Type.Object(
   {
     /** `user`: QEMU user-mode networking (NAT, host port forwards). */
     network: Type.Literal('user'),
     mac: Type.Optional(Type.String({ pattern: '^([0-9a-f]{2}:){5}[0-9a-f]{2}$' })),
     /** Guest TCP ports to forward from a free loopback port on the host. */
-    forwardPorts: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { maxItems: 16 })),
+    forwardPorts: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { maxItems: MAX_FORWARD_PORTS })),
   },
   { additionalProperties: false },
 );

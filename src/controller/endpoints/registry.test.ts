@@ -79,4 +79,12 @@ describe('location registry', () => {
     assert.equal(events.at(-1)?.reason, 'started');
     assert.equal(reg.confirmedHost('web'), 'h1');
   });
+
+  it('running again after a suspend is "restored"', () => {
+    const { reg, events } = setup();
+    const suspended = vm({ state: 'suspended', endpoints: [] });
+    reg.seed([suspended]);
+    reg.changed(suspended, vm({ endpoints: [{ guestPort: 80, host: '127.0.0.1', port: 40010 }] }));
+    assert.equal(events.at(-1)?.reason, 'restored');
+  });
 });

@@ -96,5 +96,6 @@ export class LocationRegistry {
 
 function defaultReason(before: Vm | undefined, after: Vm): LocationReason {
   if (!before) return 'created';
-  return after.state === 'running' && before.state !== 'running' ? 'started' : 'changed';
+  if (after.state !== 'running' || before.state === 'running') return 'changed';
+  return before.state === 'suspended' || before.state === 'restoring' ? 'restored' : 'started';
 }

@@ -4,7 +4,7 @@
 // of that VM, whose held clients then go to the new location. See docs/endpoints.md.
 import type { Vm } from '../../wire/controller-api.js';
 import type { LocationReason, ServiceEndpoint, VmLocation } from '../../wire/endpoints.js';
-import type { VmSpec } from '../../wire/vm-spec.js';
+import { MAX_FORWARD_PORTS, type VmSpec } from '../../wire/vm-spec.js';
 import type { AgentPool } from '../agents.js';
 import { vmTarget, type ClusterState } from '../cluster-state.js';
 import { InvalidStateError, NotFoundError } from '../errors.js';
@@ -127,7 +127,9 @@ export class EndpointService {
   /** The VM forwards `port` on its host: declared in its spec, or added now (spec and running QEMU). */
   private async ensureForward(vm: Vm, port: number, healing = false): Promise<void> {
     if (vm.spec.nics.length === 0) throw new InvalidStateError(`VM ${vm.name} has no network interface to expose a port of`);
-    const declared = vm.spec.nics[0]?.forwardPorts?.includes(port) ?? false;
+    const forwards = vm.spec.nics[0]?.forwardPorts ?? [];
+    const declared = forwards.includes(port);
+    if (!declared && forwards.length >= MAX_FORWARD_PORTS) throw new InvalidStateError(`VM ${vm.name} forwards ${MAX_FORWARD_PORTS} guest ports already, the most one NIC has`);
     const live = vm.state === 'running' || vm.state === 'paused';
     if (declared && (!live || vm.endpoints.some((e) => e.guestPort === port))) return;
     // A move in progress would start the target from the spec it was given: change it afterwards.
