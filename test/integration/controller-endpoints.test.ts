@@ -5,28 +5,19 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runController } from '../../src/controller/index.js';
 import { controllerClient, waitFor } from '../../src/controller/testing/client.js';
 import { FakeAgent } from '../../src/controller/testing/fake-agent.js';
+import { askLine } from '../../src/controller/testing/tcp.js';
 
 const ADMIN = 'admin-token-for-tests';
 const SECRET = 'cluster-secret-for-tests';
 
 /** Sends a line through `url` (tcp://host:port) and resolves with what came back ('' if nothing). */
-function ask(url: string): Promise<string> {
-  const u = new URL(url);
-  return new Promise((resolve) => {
-    const s = connect({ host: u.hostname, port: Number(u.port) });
-    let got = '';
-    s.on('data', (d) => (got += String(d)));
-    s.on('error', () => undefined);
-    s.on('close', () => resolve(got.trim()));
-    s.write('hello\n');
-  });
-}
+const ask = (url: string): Promise<string> => askLine(Number(new URL(url).port));
 
 describe('service endpoints on the controller', () => {
   let dir: string;

@@ -2,8 +2,9 @@
 // stands in for a VM's forwarded port.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, createServer, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { askLine as ask } from '../testing/tcp.js';
 import type { Route } from './gate.js';
 import { EndpointListener } from './proxy.js';
 
@@ -14,18 +15,6 @@ function backend(name: string): Promise<{ server: Server; port: number }> {
       s.on('error', () => undefined);
     });
     server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as { port: number }).port }));
-  });
-}
-
-/** Sends a line and resolves with the answer ('' if the connection closed without one). */
-function ask(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    let got = '';
-    s.on('data', (d) => (got += String(d)));
-    s.on('error', () => undefined);
-    s.on('close', () => resolve(got.trim()));
-    s.write('hello\n');
   });
 }
 
