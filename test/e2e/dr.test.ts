@@ -5,9 +5,10 @@
 // killed), after which high availability restarts the VM at the DR site from its last
 // checkpoint with its heartbeat counter at or after the checkpoint's and memory intact.
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import type { Host, Vm } from '../../src/wire/controller-api.js';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckpointRecord, FailoverReport, Protection, ScrubReport } from '../../src/wire/dr.js';
 import { findQemuPids } from '../../src/agent/index.js';
@@ -60,8 +61,14 @@ describe('disaster recovery, end to end', { timeout: 20 * 60_000 }, () => {
   it('scrub verifies the DR store and finds a chunk corrupted on disk; the next checkpoint stores it again', async () => {
     const clean = await c.json<ScrubReport>(['dr', 'scrub', 'host2']);
     assert.ok(clean.chunks > 0 && clean.corrupt.length === 0, JSON.stringify(clean));
-    const store = join(c.clusterFile().agents.find((a) => a.name === 'host2')!.dataDir, 'dr-store', 'chunks');
-    const victim = readdirSync(store).flatMap((d) => readdirSync(join(store, d)).map((f) => join(store, d, f)))[0]!;
+    // A chunk the newest checkpoint uses (not one a dropped checkpoint left for GC), so that
+    // scrub must mark a checkpoint damaged.
+    const storeDir = join(c.clusterFile().agents.find((a) => a.name === 'host2')!.dataDir, 'dr-store');
+    const index = new Database(join(storeDir, 'index.db'), { readonly: true });
+    const row = index.prepare('SELECT lower(hex(chunk)) AS hex FROM refs WHERE vm = ? ORDER BY seq DESC LIMIT 1').get(VM) as { hex: string } | undefined;
+    index.close();
+    assert.ok(row, 'the newest checkpoint references chunks');
+    const victim = join(storeDir, 'chunks', row.hex.slice(0, 2), row.hex);
     const bytes = readFileSync(victim);
     bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);
     writeFileSync(victim, bytes);
