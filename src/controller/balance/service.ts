@@ -19,7 +19,7 @@ import { mergeConfig, withDefaults } from './config.js';
 import type { BalanceRepo } from './decisions-repo.js';
 import { execute, type ExecutorIo } from './executor.js';
 import { plan as planSite } from './planner.js';
-import { isHotspot, meanOf, peak, volume, window } from './profiles.js';
+import { isHotspot, meanOf, peak, spread, volume, window } from './profiles.js';
 import { buildSnapshots, type Snapshots } from './snapshot.js';
 
 const log = createLog('ferry:controller:balance');
@@ -58,7 +58,8 @@ type Trigger = BalanceDecision['trigger'];
 export class BalanceService {
   private cfg: BalanceConfig;
   private timer: NodeJS.Timeout | undefined;
-  private cached: { at: number; snaps: Snapshots } | undefined;
+  /** The snapshot and the host profiles derived from it, reused for SNAPSHOT_TTL_MS. */
+  private cached: { at: number; snaps: Snapshots; hosts?: HostBalance[]; hot?: ReadonlySet<string> } | undefined;
   private readonly running = new Map<string, BalanceMove>(); // vm -> move in flight
   private lastSkip = '';
   private readonly counts = new Map<BalanceDecision['kind'], number>();
@@ -101,7 +102,13 @@ export class BalanceService {
 
   /** Hot by the k-of-n rule on its current VMs' profile (for host views and Prometheus). */
   isHot(host: string): boolean {
-    return this.hostBalances().find((h) => h.name === host)?.hot ?? false;
+    this.hostBalances();
+    return this.cached?.hot?.has(host) ?? false;
+  }
+
+  /** Moves in flight now. */
+  runningMoves(): BalanceMove[] {
+    return [...this.running.values()];
   }
 
   status(): BalanceStatus {
@@ -110,7 +117,7 @@ export class BalanceService {
       config: this.cfg,
       hosts,
       imbalance: imbalanceOf(hosts),
-      running: [...this.running.values()],
+      running: this.runningMoves(),
       powerOff: this.cfg.policy.mode === 'density' ? this.planFrom(this.snapshots()).powerOff : [],
       decisions: this.deps.repo.list(STATUS_DECISIONS),
     };
@@ -273,13 +280,18 @@ export class BalanceService {
     return merged;
   }
 
-  private hostBalances(): HostBalance[] {
-    const { policy } = this.cfg;
+  /** Every host's profile, computed once per snapshot (host views ask per host, every 2 s). */
+  hostBalances(): HostBalance[] {
     const snaps = this.snapshots();
-    const vms = this.deps.state.vms.list();
-    return snaps.sites.flatMap((s) =>
+    const cache = this.cached!;
+    if (cache.hosts) return cache.hosts;
+    const { policy } = this.cfg;
+    const live = new Map<string, number>();
+    for (const vm of this.deps.state.vms.list()) if (vm.state !== 'stopped' && vm.state !== 'crashed') live.set(vm.host, (live.get(vm.host) ?? 0) + 1);
+    cache.hosts = snaps.sites.flatMap((s) =>
       s.snapshot.hosts.map((h) => {
         const load = meanOf(h.samples, policy.n) ?? { cpu: 0, net: 0, mem: 0 };
+        const recent = window(h.samples, policy.n);
         return {
           name: h.name,
           site: s.site,
@@ -287,12 +299,14 @@ export class BalanceService {
           load,
           volume: volume(load),
           hot: h.up && isHotspot(h.samples, policy.threshold, policy.k, policy.n),
-          overThreshold: window(h.samples, policy.n).filter((u) => peak(u) > policy.threshold).length,
-          samples: window(h.samples, policy.n).length,
-          vms: vms.filter((vm) => vm.host === h.name && vm.state !== 'stopped' && vm.state !== 'crashed').length,
+          overThreshold: recent.filter((u) => peak(u) > policy.threshold).length,
+          samples: recent.length,
+          vms: live.get(h.name) ?? 0,
         };
       }),
     );
+    cache.hot = new Set(cache.hosts.filter((h) => h.hot).map((h) => h.name));
+    return cache.hosts;
   }
 }
 
@@ -301,10 +315,7 @@ export function imbalanceOf(hosts: readonly HostBalance[]): number {
   const bySite = new Map<string, number[]>();
   for (const h of hosts) if (h.up) (bySite.get(h.site) ?? bySite.set(h.site, []).get(h.site)!).push(h.volume);
   let sum = 0;
-  for (const v of bySite.values()) {
-    const mean = v.reduce((a, b) => a + b, 0) / v.length;
-    sum += Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length);
-  }
+  for (const v of bySite.values()) sum += spread(v);
   return sum;
 }
 

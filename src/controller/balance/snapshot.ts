@@ -53,12 +53,14 @@ export function buildSnapshots(inp: SnapshotInput): Snapshots {
   const { sampleMs, policy } = inp.config;
   const windowMs = sampleMs * policy.n;
   const points = new Map<string, readonly VmPoint[]>();
-  for (const vm of inp.vms) if (vm.state === 'running' || ALLOCATED.has(vm.state)) points.set(vm.name, inp.vmPoints(vm.name, windowMs, sampleMs));
+  for (const vm of inp.vms) if (ALLOCATED.has(vm.state)) points.set(vm.name, inp.vmPoints(vm.name, windowMs, sampleMs));
 
+  const byHost = new Map<string, Vm[]>();
+  for (const vm of inp.vms) if (ALLOCATED.has(vm.state)) (byHost.get(vm.host) ?? byHost.set(vm.host, []).get(vm.host)!).push(vm);
   const sites = new Map<string, SiteSnapshot>();
   for (const h of inp.hosts) {
     const site = sites.get(h.info.site) ?? sites.set(h.info.site, { site: h.info.site, snapshot: { hosts: [], vms: [] }, pinned: [] }).get(h.info.site)!;
-    const onHost = inp.vms.filter((vm) => vm.host === h.info.name && ALLOCATED.has(vm.state));
+    const onHost = byHost.get(h.info.name) ?? [];
     let heldMiB = 0;
     for (const vm of onHost) {
       const why = vm.state === 'running' ? inp.pinned(vm) : `it is ${vm.state}`;
