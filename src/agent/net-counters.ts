@@ -48,6 +48,8 @@ export interface NetTotals {
 }
 
 export class NetCounters {
+  /** One read buffer per VM: its drains run one at a time (#serial); VMs drain side by side. */
+  readonly #buf = Buffer.allocUnsafe(READ_CHUNK);
   #chain: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -102,7 +104,7 @@ export class NetCounters {
     const fh = await open(t.path, 'r').catch(() => undefined);
     if (!fh) return;
     try {
-      const buf = Buffer.alloc(READ_CHUNK);
+      const buf = this.#buf;
       for (;;) {
         const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, t.offset);
         if (bytesRead === 0) return;

@@ -8,7 +8,7 @@ import type { VmStatus } from '../wire/vm-spec.js';
 import type { EventBus } from './events.js';
 import { HostDownError, NotFoundError } from './errors.js';
 import type { HostRecord, HostsRepo } from './hosts-repo.js';
-import { usageOf, type PlacementHost, type PlacementVm } from './placement.js';
+import { usageOf, type HostUsage, type PlacementHost, type PlacementVm } from './placement.js';
 import type { TaskRunner } from './task-runner.js';
 import type { VmPatch, VmsRepo } from './vms-repo.js';
 
@@ -131,8 +131,13 @@ export class ClusterState {
     return { host: vm.host, memoryMiB: vm.memoryMiB, vcpus: vm.vcpus, allocated };
   }
 
+  /** What the host's VMs hold: memory and vCPUs promised, VM count. */
+  usage(host: string, vms: readonly Vm[] = this.vms.list()): HostUsage {
+    return usageOf(host, this.placementVms(vms));
+  }
+
   hostView(rec: HostRecord, vms: readonly Vm[] = this.vms.list()): Host {
-    const use = usageOf(rec.info.name, this.placementVms(vms));
+    const use = this.usage(rec.info.name, vms);
     const i = rec.info;
     const load = this.hostLoad(i.name);
     return {

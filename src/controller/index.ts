@@ -28,7 +28,7 @@ import { MigrationStats } from './metrics/migration-stats.js';
 import { PrometheusEndpoint } from './metrics/prometheus.js';
 import { MetricsService } from './metrics/service.js';
 import { MetricsStore } from './metrics/store.js';
-import { DEFAULT_LIMITS, usageOf } from './placement.js';
+import { DEFAULT_LIMITS } from './placement.js';
 import { SseHub } from './sse.js';
 import { RESTART_MESSAGE, TaskRunner } from './task-runner.js';
 import { TasksRepo } from './tasks-repo.js';
@@ -96,7 +96,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   const metrics = new MetricsService({
     vmHost: (vm) => state.vms.get(vm)?.host,
     isHost: (host) => state.hosts.get(host) !== undefined,
-    usage: (host) => usageOf(host, state.placementSnapshot().vms),
+    usage: (host) => state.usage(host),
     store: new MetricsStore(db),
   });
   state.hostLoad = (host) => metrics.hostLoad(host);

@@ -50,7 +50,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
 
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', async (req) => {
     const path = req.url.split('?')[0] ?? '';
     if (opts.isPublic?.(req.method, path)) return;
     const rule = opts.credentials.find((c) => path.startsWith(c.prefix));
@@ -59,7 +59,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     const session = ca && ca.prefixes.some((p) => path.startsWith(p)) ? readCookie(req.headers.cookie, ca.cookie) : undefined;
     if (ca && session !== undefined && ca.valid(session)) {
       if (SAFE_METHODS.has(req.method) || req.headers[ca.csrfHeader] === '1') return;
-      return reply.status(403).send({ error: { code: 'FORBIDDEN', message: `a ${req.method} with the session cookie must carry the header ${ca.csrfHeader}: 1` } });
+      throw new FerryError('FORBIDDEN', `a ${req.method} with the session cookie must carry the header ${ca.csrfHeader}: 1`);
     }
     throw new FerryError('UNAUTHORIZED', 'missing or invalid credential (Authorization: Bearer <token>)');
   });

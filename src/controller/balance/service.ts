@@ -29,8 +29,12 @@ const MAX_REPLANS = 2;
 /** Migration records the planner learns from (newest first). */
 const HISTORY_RECORDS = 500;
 const STATUS_DECISIONS = 20;
-/** A snapshot is reused for this long by status, hotness and Prometheus (they may all ask per request). */
-const SNAPSHOT_TTL_MS = 1000;
+/**
+ * A snapshot is reused for this long by status, hotness and Prometheus (they may all ask per
+ * request): longer than the 2-s `load` event, which asks every host's hotness, so that event does
+ * not rebuild it each time. Plans always take a fresh one.
+ */
+const SNAPSHOT_TTL_MS = 3000;
 
 /** What the balancer needs of the metrics service (src/controller/metrics/service.ts). */
 export interface LoadSource {

@@ -100,7 +100,7 @@ export class DrService {
   /** Why the load balancer must leave this VM where it is now, or undefined. */
   balanceHold(vm: string): string | undefined {
     if (this.replicator.isRunning(vm)) return 'a DR checkpoint of it is in flight';
-    const p = this.protections.repo.list().find((r) => r.protection.vm === vm)?.protection;
+    const p = this.protections.repo.get(vm)?.protection;
     // Zero-loss mode holds the guest's output until the next commit; a migration would drop it.
     if (p?.rpoMs === 0) return 'it is protected in zero-loss mode';
     return undefined;
