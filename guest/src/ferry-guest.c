@@ -47,6 +47,7 @@
 #include <fcntl.h>
 #include <linux/input.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -97,7 +98,7 @@ static char cfg_workload[256] = "idle";
 static int cfg_disk = -1; /* -1 auto, 0 off, 1 force */
 static int cfg_selftest_corrupt;
 static int cfg_http_port = 80;
-static int wl_dirty, wl_cpu, wl_http;
+static int wl_dirty, wl_cpu, wl_http, wl_echo;
 static unsigned dirty_rate_mib, dirty_set_mib;
 static char wl_err[160];
 
@@ -174,6 +175,8 @@ static void parse_workloads(void) {
     if (!strcmp(w, "idle")) continue;
     if (!strcmp(w, "cpu")) {
       wl_cpu = 1;
+    } else if (!strcmp(w, "echo")) {
+      wl_echo = 1;
     } else if (!strcmp(w, "http")) {
       wl_http = 1;
     } else if (!strncmp(w, "dirty:", 6) && sscanf(w + 6, "%u:%u%c", &r, &s, &extra) == 2 && s > 0 &&
@@ -341,6 +344,47 @@ static void cpu_main(void) {
   }
 }
 
+
+/* ---------- echo workload (TCP port 7): one forked process per connection, no timeout,
+ * so a connection can stay open for as long as the client likes (migration tests). */
+static void echo_main(void) {
+  signal(SIGCHLD, SIG_IGN); /* connection children reap themselves */
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(7)};
+  a.sin_addr.s_addr = htonl(INADDR_ANY);
+  if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 64) < 0) {
+    out("ferry-error echo: cannot listen on port 7: %s", strerror(errno));
+    _exit(3);
+  }
+  for (;;) {
+    int c = accept(s, NULL, NULL);
+    if (c < 0) {
+      if (errno != EINTR) sleep_s(0.05);
+      continue;
+    }
+    pid_t p = fork();
+    if (p == 0) {
+      close(s);
+      setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      char buf[4096];
+      for (;;) {
+        ssize_t r = read(c, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        for (ssize_t off = 0; off < r;) {
+          ssize_t w = write(c, buf + off, (size_t)(r - off));
+          if (w <= 0) _exit(0);
+          off += w;
+        }
+      }
+      _exit(0);
+    }
+    close(c);
+  }
+}
+
 /* ---------- http workload ---------- */
 
 static void copy_line(char *dst, size_t n) {
@@ -430,7 +474,7 @@ struct child {
   char last_err[64];
 };
 
-static struct child children[3];
+static struct child children[4];
 static int nchildren;
 
 static void start_child(struct child *c) {
@@ -730,6 +774,7 @@ int main(int argc, char **argv) {
   }
   if (wl_cpu) children[nchildren++] = (struct child){.name = "cpu", .fn = cpu_main};
   if (wl_http) children[nchildren++] = (struct child){.name = "http", .fn = http_main};
+  if (wl_echo) children[nchildren++] = (struct child){.name = "echo", .fn = echo_main};
   for (int i = 0; i < nchildren; i++) start_child(&children[i]);
 
   scan_input();

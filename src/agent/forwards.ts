@@ -16,6 +16,7 @@ export function addForward(vm: VmRuntime, guestPort: number): Promise<void> {
     if (vm.migrationId) throw new FerryError('INVALID_STATE', `vm ${vm.name} is migrating; expose its port afterwards`);
     const nic = vm.rec.spec.nics[0];
     if (!nic) throw new FerryError('INVALID_STATE', `vm ${vm.name} has no network interface`);
+    if (nic.network !== 'user') throw new FerryError('INVALID_STATE', `vm ${vm.name}'s first NIC is bridged: clients on its segment reach it at its own address`);
     const declared = nic.forwardPorts ?? [];
     const live = LIVE.has(vm.rec.state) && vm.qmp !== undefined;
     if (declared.includes(guestPort) && (!live || vm.rec.endpoints.some((e) => e.guestPort === guestPort))) return;
@@ -26,7 +27,7 @@ export function addForward(vm: VmRuntime, guestPort: number): Promise<void> {
       if (out.trim() !== '') throw new FerryError('QEMU_FAILED', `vm ${vm.name}: hostfwd_add: ${out.trim()}`);
       endpoints = [...endpoints, { guestPort, host: '127.0.0.1', port }];
     }
-    const nics = vm.rec.spec.nics.map((n, i) => (i === 0 && !declared.includes(guestPort) ? { ...n, forwardPorts: [...declared, guestPort] } : n));
+    const nics = vm.rec.spec.nics.map((n, i) => (i === 0 && n.network === 'user' && !declared.includes(guestPort) ? { ...n, forwardPorts: [...declared, guestPort] } : n));
     // A new revision: a heartbeat collected before this must not put the old endpoints back.
     vm.rec = { ...vm.rec, spec: { ...vm.rec.spec, nics }, endpoints, rev: (vm.rec.rev ?? 0) + 1 };
     vm.save();

@@ -24,6 +24,7 @@ import { loadOrCreateIdentity, storeCertificate, type TlsIdentity } from './migr
 import { WirePlane } from './migration/wire-plane.js';
 import type { DataPlane } from './migration/data-plane.js';
 import type { HostInfo } from '../wire/index.js';
+import { GuestTaps, type GuestBridge } from './guest-taps.js';
 import { listVmNames, loadRecord, readPidFile, vmPaths, writeJsonAtomic } from './vm-dir.js';
 
 export interface AgentOptions {
@@ -50,6 +51,8 @@ export interface AgentOptions {
   tls?: TlsIdentity;
   /** Capacity of the host's network link in bytes/s (reported, not enforced). Default 125000000 (1 Gbit/s). */
   netBytesPerSec?: number;
+  /** The guest bridge for bridged NICs (docs/networking.md); without it such VMs cannot run here. */
+  guestBridge?: GuestBridge;
 }
 
 export interface RunningAgent {
@@ -78,12 +81,16 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   mkdirSync(join(dataDir, 'vms'), { recursive: true });
   const guestDir = opts.guestDir ?? defaultGuestDir();
   const [accel, version] = await Promise.all([resolveAccel(opts.accel ?? 'auto', guestDir), qemuVersion()]);
-  const mgr = new VmManager(dataDir, { accel, guestDir });
+  const taps = opts.guestBridge ? new GuestTaps(opts.guestBridge) : undefined;
+  const launch = { accel, guestDir, ...(taps ? { taps } : {}) };
+  const mgr = new VmManager(dataDir, launch);
   for (const vm of await reattachAll(dataDir)) mgr.adopt(vm);
+  await taps?.adopt(mgr.vms.values());
+  taps?.start();
 
   const listenHost = opts.listenHost ?? '127.0.0.1';
   const { plane, csrPem, csrKey } = await startDataPlane(opts, dataDir, listenHost);
-  const migrationCtx = { hostName: opts.name, dataDir, mgr, launch: { accel, guestDir }, plane };
+  const migrationCtx = { hostName: opts.name, dataDir, mgr, launch, plane };
   const migrations = new MigrationService(migrationCtx);
   const dr = new DrService(migrationCtx);
 
@@ -91,7 +98,12 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   const host = (): HostInfo => {
     const dataUrl = plane.url();
     const netBytesPerSec = opts.netBytesPerSec ?? DEFAULT_NET_CAPACITY_BYTES_PER_SEC;
-    return { ...hostInfo({ name: opts.name, site: opts.site, url, accel, qemuVersion: version, agentVersion: AGENT_VERSION, netBytesPerSec }), ...(dataUrl ? { dataUrl } : {}) };
+    const guestNetwork = opts.guestBridge ? { segment: opts.guestBridge.segment, subnet: opts.guestBridge.subnet, ...(opts.guestBridge.gateway ? { gateway: opts.guestBridge.gateway } : {}) } : undefined;
+    return {
+      ...hostInfo({ name: opts.name, site: opts.site, url, accel, qemuVersion: version, agentVersion: AGENT_VERSION, netBytesPerSec }),
+      ...(dataUrl ? { dataUrl } : {}),
+      ...(guestNetwork ? { guestNetwork } : {}),
+    };
   };
   const sampler = new Sampler(() => mgr.vms.values()).start();
   const metrics = new AgentMetrics(async () => ({ host: host(), vms: await mgr.list() }));
@@ -124,6 +136,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
         hb?.stop();
         fence?.stop();
         await sampler.close();
+        await taps?.close();
         await app.close();
         await migrations.close();
         await dr.close();

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, basename } from 'node:path';
 import { QmpClient } from '../qmp/index.js';
 import { FerryError, type Endpoint } from '../wire/index.js';
+import { bridgedNics, type GuestTaps } from './guest-taps.js';
 import { buildQemuArgs, QEMU_BINARY } from './qemu-command.js';
 import { isOurQemu, killPid } from './proc.js';
 import { readPidFile, type Accel } from './vm-dir.js';
@@ -22,6 +23,8 @@ const MAX_SUN_PATH = 100;
 export interface LaunchContext {
   accel: Accel;
   guestDir: string;
+  /** The host's guest bridge, when it has one (bridged NICs). */
+  taps?: GuestTaps;
 }
 
 /** A free TCP port on loopback. Another process may take it before QEMU binds it; rare, and QEMU then fails loudly. */
@@ -62,9 +65,10 @@ export async function connectQmp(sockPath: string, timeoutMs = QMP_TIMEOUT_MS): 
   }
 }
 
-function runDaemonizing(args: string[], cwd: string): Promise<{ code: number | null; stderr: string }> {
+function runDaemonizing(args: string[], cwd: string, prefix: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(QEMU_BINARY, args, { cwd, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    const [file, ...argv] = [...prefix, QEMU_BINARY, ...args];
+    const child = spawn(file!, argv, { cwd, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (s: string) => {
@@ -88,12 +92,26 @@ function runDaemonizing(args: string[], cwd: string): Promise<{ code: number | n
 
 /** Starts QEMU for `vm` and attaches QMP. On return the VM runs (or waits for migrate-incoming). */
 export async function launchQemu(ctx: LaunchContext, vm: VmRuntime, opts: { incoming?: boolean } = {}): Promise<void> {
+  const bridged = bridgedNics(vm.rec.spec).length > 0 && !vm.rec.isolated;
+  if (bridged && !ctx.taps) throw new FerryError('INVALID_REQUEST', `vm ${vm.name} has a bridged NIC and this host has no guest bridge (ferry agent --guest-bridge)`);
+  const taps = bridged ? ctx.taps : undefined;
+  try {
+    const names = taps ? await taps.ensure(vm) : [];
+    await startQemu(ctx, vm, opts, Object.fromEntries(bridgedNics(vm.rec.spec).map((nic, j) => [nic, names[j]!])), taps?.execPrefix() ?? []);
+    taps?.started(vm);
+  } catch (err) {
+    await taps?.release(vm);
+    throw err;
+  }
+}
+
+async function startQemu(ctx: LaunchContext, vm: VmRuntime, opts: { incoming?: boolean }, taps: Record<number, string>, prefix: string[]): Promise<void> {
   const spec = vm.rec.spec;
   const hostPorts: number[][] = [];
   const endpoints: Endpoint[] = [];
   for (const nic of spec.nics) {
     const ports: number[] = [];
-    for (const guestPort of nic.forwardPorts ?? []) {
+    for (const guestPort of nic.network === 'user' ? (nic.forwardPorts ?? []) : []) {
       const port = await freeLoopbackPort();
       ports.push(port);
       endpoints.push({ guestPort, host: '127.0.0.1', port });
@@ -102,9 +120,9 @@ export async function launchQemu(ctx: LaunchContext, vm: VmRuntime, opts: { inco
   }
   const paths = vm.paths;
   rmSync(paths.pidFile, { force: true });
-  const args = buildQemuArgs({ spec, vmDir: paths.dir, accel: ctx.accel, guestDir: ctx.guestDir, hostPorts, incoming: opts.incoming ?? false, isolated: vm.rec.isolated ?? false });
-  log('vm %s: %s %s', spec.name, QEMU_BINARY, args.join(' '));
-  const { code, stderr } = await runDaemonizing(args, paths.dir);
+  const args = buildQemuArgs({ spec, vmDir: paths.dir, accel: ctx.accel, guestDir: ctx.guestDir, hostPorts, incoming: opts.incoming ?? false, isolated: vm.rec.isolated ?? false, taps });
+  log('vm %s: %s %s %s', spec.name, prefix.join(' '), QEMU_BINARY, args.join(' '));
+  const { code, stderr } = await runDaemonizing(args, paths.dir, prefix);
   if (code !== 0) {
     const msg = stderr.trim() || `QEMU exited with code ${code} before the VM was set up`;
     throw new FerryError('QEMU_FAILED', msg);

@@ -90,14 +90,15 @@ export class VmManager {
   }
 
   /**
-   * A clone gets the new name and uuid and fresh MACs (derived from the uuid), and copies of
+   * A clone gets the new name and uuid and fresh MACs (derived from the uuid) or the NICs the
+   * controller gives (a bridged NIC's new address), and copies of
    * the disks; memory is not cloned, it boots. A running source is paused for the copy, so the
    * clone's disks are crash-consistent, then resumed.
    */
   async clone(name: string, req: CloneRequest): Promise<VmStatus> {
     const src = this.get(name);
     if (this.vms.has(req.name)) throw new FerryError('CONFLICT', `vm ${req.name} already exists on this host`);
-    const spec: VmSpec = { ...src.rec.spec, name: req.name, uuid: req.uuid, nics: src.rec.spec.nics.map(({ mac: _mac, ...nic }) => nic) };
+    const spec: VmSpec = { ...src.rec.spec, name: req.name, uuid: req.uuid, nics: req.nics ?? src.rec.spec.nics.map(({ mac: _mac, ...nic }) => nic) };
     const clone = new VmRuntime(this.dataDir, { spec, state: 'stopped', endpoints: [] }, connectQmp);
     this.vms.set(req.name, clone);
     try {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildQemuArgs, demoCmdline, macFor } from './qemu-command.js';
+import { tapName } from './guest-taps.js';
 import type { VmSpec } from '../wire/index.js';
 
 const spec: VmSpec = {
@@ -70,6 +71,20 @@ test('kernel and disk boot; no balloon', () => {
   const d = buildQemuArgs({ spec: { ...spec, boot: { kind: 'disk' } }, vmDir: '/d', accel: 'tcg', guestDir: '/g', hostPorts: [[1, 2]] });
   assert.ok(!d.includes('-kernel'));
   assert.ok(valueOf(d, '-device').includes('virtio-blk-pci,drive=disk0,id=vd0,bootindex=0'));
+});
+
+test('a bridged NIC: a tap by name in the netdev, its address on the demo command line', () => {
+  const bridged: VmSpec = { ...spec, nics: [{ network: 'bridged', segment: 'main', ip: '10.77.1.10/24', gw: '10.77.1.1', mac: '52:54:00:77:00:10' }] };
+  const a = buildQemuArgs({ spec: bridged, vmDir: '/d', accel: 'tcg', guestDir: '/g', hostPorts: [[]], taps: { 0: 'fe770010n0' } });
+  assert.deepEqual(valueOf(a, '-netdev'), ['tap,id=net0,ifname=fe770010n0,script=no,downscript=no,vhost=off']);
+  assert.ok(valueOf(a, '-device').includes('virtio-net-pci,netdev=net0,mac=52:54:00:77:00:10,romfile='));
+  assert.match(valueOf(a, '-append')[0] ?? '', / ferry\.ip=10\.77\.1\.10\/24 ferry\.gw=10\.77\.1\.1( |$)/);
+  assert.throws(() => buildQemuArgs({ spec: bridged, vmDir: '/d', accel: 'tcg', guestDir: '/g', hostPorts: [[]] }), /no tap/);
+  // A DR test copy must not join the segment where the VM of record answers at that address.
+  const iso = buildQemuArgs({ spec: bridged, vmDir: '/d', accel: 'tcg', guestDir: '/g', hostPorts: [[]], isolated: true });
+  assert.deepEqual(valueOf(iso, '-netdev'), ['user,id=net0,restrict=on']);
+  assert.equal(tapName(bridged, 0), 'fe770010n0');
+  assert.equal(tapName({ ...bridged, nics: [{ network: 'bridged' }] }, 0), `fe${macFor(spec.uuid, 0).split(':').slice(3).join('')}n0`);
 });
 
 test('MACs are stable per uuid and differ between VMs and NICs', () => {

@@ -8,9 +8,9 @@
 //   -no-reboot           a guest reset (the demo guest panics with panic=-1) ends QEMU, so the
 //                        agent sees it, instead of a silent reboot that restarts `seq` from 0
 //   chardev logfile      the console survives agent restarts and is kept across suspend/restore
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { VmSpec } from '../wire/index.js';
+import { macFor } from '../wire/mac.js';
 import type { Accel } from './vm-dir.js';
 
 export const QEMU_BINARY = process.env.FERRY_QEMU ?? 'qemu-system-x86_64';
@@ -29,17 +29,18 @@ export interface QemuLaunch {
   incoming?: boolean;
   /** The guest's NICs reach nothing outside (user net `restrict=on`); forwarded ports still answer on loopback (DR tests). */
   isolated?: boolean;
+  /** The tap of each bridged NIC, by NIC index (made by guest-taps.ts before QEMU starts). */
+  taps?: Record<number, string>;
 }
 
-/** A stable, locally administered MAC derived from the VM's uuid, so a clone gets a new one. */
-export function macFor(uuid: string, nicIndex: number): string {
-  const h = createHash('sha256').update(`${uuid}/${nicIndex}`).digest();
-  return ['52', '54', '00', ...[h[0], h[1], h[2]].map((b) => (b ?? 0).toString(16).padStart(2, '0'))].join(':');
-}
+export { macFor };
 
 export function demoCmdline(spec: VmSpec): string {
   const parts = ['console=ttyS0', 'quiet', 'panic=-1', `ferry.workload=${spec.workload}`];
   if (spec.disks.length > 0) parts.push('ferry.disk=1');
+  // The demo guest configures eth0 only: a bridged first NIC gives it its segment address.
+  const nic0 = spec.nics[0];
+  if (nic0?.network === 'bridged' && nic0.ip) parts.push(`ferry.ip=${nic0.ip}`, `ferry.gw=${nic0.gw ?? ''}`);
   return parts.join(' ');
 }
 
@@ -72,16 +73,31 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
     args.push('-device', `virtio-blk-pci,drive=disk${i},id=vd${i}${boot.kind === 'disk' && i === 0 ? ',bootindex=0' : ''}`);
   });
   spec.nics.forEach((nic, i) => {
-    const fwd = (nic.forwardPorts ?? []).map((guestPort, j) => {
-      const hostPort = l.hostPorts[i]?.[j];
-      if (hostPort === undefined) throw new Error(`no host port for nic ${i} guest port ${guestPort}`);
-      return `,hostfwd=tcp:127.0.0.1:${hostPort}-:${guestPort}`;
-    });
-    args.push('-netdev', `user,id=net${i}${l.isolated ? ',restrict=on' : ''}${fwd.join('')}`);
+    args.push('-netdev', netdevArg(l, i));
     // romfile= : no PXE option ROM; we never network-boot and it saves guest memory and time.
     args.push('-device', `virtio-net-pci,netdev=net${i},mac=${nic.mac ?? macFor(spec.uuid, i)},romfile=`);
   });
   if (spec.balloon) args.push('-device', 'virtio-balloon-pci,id=balloon0');
   if (l.incoming) args.push('-incoming', 'defer');
   return args;
+}
+
+/**
+ * The backend of NIC `i`. A bridged NIC is a tap on the host's guest bridge (vhost off: TCG).
+ * An isolated copy (DR test) never joins the segment, where the VM of record answers at the
+ * same address: its bridged NICs become restricted user-mode NICs.
+ */
+function netdevArg(l: QemuLaunch, i: number): string {
+  const nic = l.spec.nics[i]!;
+  if (nic.network === 'bridged' && !l.isolated) {
+    const tap = l.taps?.[i];
+    if (tap === undefined) throw new Error(`no tap for bridged nic ${i}`);
+    return `tap,id=net${i},ifname=${tap},script=no,downscript=no,vhost=off`;
+  }
+  const fwd = (nic.network === 'user' ? (nic.forwardPorts ?? []) : []).map((guestPort, j) => {
+    const hostPort = l.hostPorts[i]?.[j];
+    if (hostPort === undefined) throw new Error(`no host port for nic ${i} guest port ${guestPort}`);
+    return `,hostfwd=tcp:127.0.0.1:${hostPort}-:${guestPort}`;
+  });
+  return `user,id=net${i}${l.isolated ? ',restrict=on' : ''}${fwd.join('')}`;
 }

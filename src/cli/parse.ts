@@ -1,5 +1,6 @@
 // Parsers for option values; each throws InvalidArgumentError so commander reports a usage
 // error (exit 2) that names the option.
+import { WORKLOAD_PATTERN } from '../wire/vm-spec.js';
 import { InvalidArgumentError } from 'commander';
 
 const UNITS: Record<string, number> = { '': 1, m: 1, mb: 1, mib: 1, g: 1024, gb: 1024, gib: 1024, t: 1024 * 1024, tb: 1024 * 1024, tib: 1024 * 1024 };
@@ -30,10 +31,10 @@ export function parsePort(value: string): number {
   return n;
 }
 
-const WORKLOAD = /^(idle|cpu|http|dirty:[0-9]{1,5}:[0-9]{1,6})(,(idle|cpu|http|dirty:[0-9]{1,5}:[0-9]{1,6}))*$/;
+const WORKLOAD = new RegExp(WORKLOAD_PATTERN);
 
 export function parseWorkload(value: string): string {
-  if (!WORKLOAD.test(value)) throw new InvalidArgumentError('use idle, cpu, http or dirty:RATE_MIBS:SET_MIB (comma-separated to combine)');
+  if (!WORKLOAD.test(value)) throw new InvalidArgumentError('use idle, cpu, http, echo or dirty:RATE_MIBS:SET_MIB (comma-separated to combine)');
   return value;
 }
 
@@ -100,4 +101,10 @@ export function parseChoice<T extends string>(choices: readonly T[]): (value: st
     if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be ${choices.join(', ')}`);
     return value as T;
   };
+}
+
+/** `--net`: user (NAT and forwards) or bridged (a tap on the host's guest bridge). */
+export function parseNet(value: string): 'user' | 'bridged' {
+  if (value !== 'user' && value !== 'bridged') throw new InvalidArgumentError('must be user or bridged');
+  return value;
 }

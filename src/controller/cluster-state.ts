@@ -61,7 +61,10 @@ export class ClusterState {
 
   /** `exclude`: a VM to leave out, e.g. the one about to start, so it is not counted twice. */
   placementSnapshot(exclude?: string): { hosts: PlacementHost[]; vms: PlacementVm[] } {
-    const hosts = this.hosts.list().map((h) => ({ name: h.info.name, site: h.info.site, up: h.state === 'up', cpus: h.info.cpus, memoryMiB: h.info.memoryMiB }));
+    const hosts = this.hosts.list().map((h) => ({
+      name: h.info.name, site: h.info.site, up: h.state === 'up', cpus: h.info.cpus, memoryMiB: h.info.memoryMiB,
+      ...(h.info.guestNetwork ? { segment: h.info.guestNetwork.segment } : {}),
+    }));
     const vms = this.vms.list().filter((vm) => vm.name !== exclude);
     return { hosts, vms: this.placementVms(vms) };
   }
@@ -154,6 +157,7 @@ export class ClusterState {
       memoryFreeMiB: i.memoryFreeMiB,
       lastSeen: rec.lastSeen,
       ...(load ? { load } : {}),
+      ...(i.guestNetwork ? { guestNetwork: i.guestNetwork } : {}),
     };
   }
 

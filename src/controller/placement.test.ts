@@ -36,6 +36,20 @@ const cases: Case[] = [
   { name: 'named host full', hosts: [host('a', 4096)], vms: [vm('a', 3500)], req: { memoryMiB: 512, vcpus: 1, host: 'a' }, err: { code: 'NO_CAPACITY' } },
 ];
 
+describe('place: bridged NICs', () => {
+  const hosts = [host('h1', 8192, { segment: 'a' }), host('h2', 16384), host('h3', 4096, { segment: 'b' })];
+  it('goes to a host with a guest bridge, on the named segment if there is one', () => {
+    assert.equal(place(hosts, [], { memoryMiB: 512, vcpus: 1 }), 'h2');
+    assert.equal(place(hosts, [], { memoryMiB: 512, vcpus: 1, bridged: {} }), 'h1');
+    assert.equal(place(hosts, [], { memoryMiB: 512, vcpus: 1, bridged: { segment: 'b' } }), 'h3');
+  });
+  it('refuses a host off the segment, saying why', () => {
+    assert.throws(() => place(hosts, [], { memoryMiB: 512, vcpus: 1, host: 'h2', bridged: {} }), /h2: has no guest bridge/);
+    assert.throws(() => place(hosts, [], { memoryMiB: 512, vcpus: 1, host: 'h3', bridged: { segment: 'a' } }), /segment b, the VM's bridged NIC on a/);
+    assert.throws(() => place(hosts, [], { memoryMiB: 512, vcpus: 1, site: 'main', bridged: { segment: 'c' } }), /NO_CAPACITY|no host in site main can fit/);
+  });
+});
+
 describe('place', () => {
   for (const c of cases) {
     it(c.name, () => {

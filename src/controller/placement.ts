@@ -24,6 +24,8 @@ export interface PlacementHost {
   up: boolean;
   cpus: number;
   memoryMiB: number;
+  /** The layer-2 segment of the host's guest bridge; absent: bridged NICs cannot run here. */
+  segment?: string;
 }
 
 export interface PlacementVm {
@@ -40,6 +42,8 @@ export interface PlacementRequest {
   /** A host the user named. */
   host?: string;
   site?: string;
+  /** The VM has bridged NICs: the host needs a guest bridge, on this segment when one is given. */
+  bridged?: { segment?: string };
 }
 
 export interface PlacementLimits {
@@ -73,11 +77,13 @@ export function usageOf(host: string, vms: readonly PlacementVm[]): HostUsage {
 export function fitOn(
   host: PlacementHost,
   vms: readonly PlacementVm[],
-  req: Pick<PlacementRequest, 'memoryMiB' | 'vcpus'>,
+  req: Pick<PlacementRequest, 'memoryMiB' | 'vcpus' | 'bridged'>,
   limits: PlacementLimits = DEFAULT_LIMITS,
 ): { freeMiB: number; why?: string } {
   const use = usageOf(host.name, vms);
   const freeMiB = host.memoryMiB - limits.reserveMiB - use.memoryAllocatedMiB;
+  const segment = segmentMismatch(host, req.bridged);
+  if (segment) return { freeMiB, why: segment };
   const vcpuLimit = host.cpus * limits.cpuOvercommit;
   if (req.memoryMiB > freeMiB) {
     return { freeMiB, why: `${host.name}: needs ${req.memoryMiB} MiB, ${Math.max(0, freeMiB)} MiB free (${host.memoryMiB} MiB total, ${use.memoryAllocatedMiB} allocated, ${limits.reserveMiB} reserved)` };
@@ -88,8 +94,20 @@ export function fitOn(
   return { freeMiB };
 }
 
+/** Why a VM with bridged NICs cannot run on `host`, or undefined. */
+export function segmentMismatch(host: PlacementHost, bridged: PlacementRequest['bridged']): string | undefined {
+  if (!bridged) return undefined;
+  if (host.segment === undefined) return `${host.name}: has no guest bridge for the VM's bridged NIC`;
+  if (bridged.segment !== undefined && host.segment !== bridged.segment) {
+    return `${host.name}: its guest bridge is on segment ${host.segment}, the VM's bridged NIC on ${bridged.segment} (it would lose its network)`;
+  }
+  return undefined;
+}
+
 /** Throws NO_CAPACITY if `req` does not fit on `host` (used when starting a stopped VM). */
-export function checkFits(host: PlacementHost, vms: readonly PlacementVm[], req: Pick<PlacementRequest, 'memoryMiB' | 'vcpus'>, limits = DEFAULT_LIMITS): void {
+export function checkFits(host: PlacementHost, vms: readonly PlacementVm[], req: Pick<PlacementRequest, 'memoryMiB' | 'vcpus' | 'bridged'>, limits = DEFAULT_LIMITS): void {
+  const segment = segmentMismatch(host, req.bridged);
+  if (segment) throw new NoCapacityError(`cannot run there: ${segment}`);
   const fit = fitOn(host, vms, req, limits);
   if (fit.why) throw new NoCapacityError(`not enough capacity on ${fit.why}`);
 }

@@ -11,6 +11,7 @@ import { withDefaults, type VmSpec } from '../wire/vm-spec.js';
 import type { AgentClient, AgentPool, SimpleAction } from './agents.js';
 import { vmTarget, type ClusterState } from './cluster-state.js';
 import { ConflictError, InvalidRequestError } from './errors.js';
+import { assignBridged, bridgedNeed, cloneNics, usedAddresses, withBridgedNeed } from './guest-net.js';
 import { checkFits, DEFAULT_LIMITS, place, type PlacementLimits } from './placement.js';
 import type { TaskContext } from './task.js';
 
@@ -41,10 +42,13 @@ export class VmService {
     const { host: wantedHost, start, ...input } = req;
     if (this.state.vms.get(input.name)) throw new ConflictError(`a VM named ${input.name} already exists`);
     this.state.runner.assertIdle(vmTarget(input.name));
-    const spec = withDefaults(input, randomUUID());
+    let spec = withDefaults(input, randomUUID());
     const snap = this.state.placementSnapshot();
-    const host = place(snap.hosts, snap.vms, { memoryMiB: spec.memoryMiB, vcpus: spec.vcpus, ...(wantedHost !== undefined ? { host: wantedHost } : {}) }, this.limits);
+    const bridged = bridgedNeed(spec);
+    const host = place(snap.hosts, snap.vms, { memoryMiB: spec.memoryMiB, vcpus: spec.vcpus, ...(wantedHost !== undefined ? { host: wantedHost } : {}), ...(bridged ? { bridged } : {}) }, this.limits);
     const hostRec = this.state.requireHostUp(host);
+    const net = hostRec.info.guestNetwork;
+    if (bridged && net) spec = assignBridged(spec, net, usedAddresses(this.state.vms.list(), net.segment));
     const now = new Date().toISOString();
     const vm: Vm = { name: spec.name, uuid: spec.uuid, state: 'stopped', host, site: hostRec.info.site, memoryMiB: spec.memoryMiB, vcpus: spec.vcpus, workload: spec.workload, spec, endpoints: [], createdAt: now, updatedAt: now };
     // Insert and submit in the same tick: the record holds the name, the task holds the lock.
@@ -102,7 +106,9 @@ export class VmService {
   clone(name: string, req: CloneVmRequest): Task {
     const src = this.precheck(name, 'clone');
     if (this.state.vms.get(req.name)) throw new ConflictError(`a VM named ${req.name} already exists`);
-    const spec: VmSpec = { ...src.spec, name: req.name, uuid: randomUUID() };
+    let spec: VmSpec = { ...src.spec, name: req.name, uuid: randomUUID(), nics: cloneNics(src.spec) };
+    const net = this.state.hosts.get(src.host)?.info.guestNetwork;
+    if (bridgedNeed(spec) && net) spec = assignBridged(spec, net, usedAddresses(this.state.vms.list(), net.segment));
     const snap = this.state.placementSnapshot();
     const host = snap.hosts.find((h) => h.name === src.host);
     if (host && req.start !== false) checkFits(host, snap.vms, spec, this.limits);
@@ -116,7 +122,7 @@ export class VmService {
       const agent = this.agentOf(src.host);
       t.progress(10, `cloning ${name} to ${clone.name} on ${src.host}${req.linked ? ' (linked)' : ''}`);
       try {
-        this.state.applyStatus(await agent.clone(name, { name: clone.name, uuid: clone.uuid, linked: req.linked ?? false }, t.signal));
+        this.state.applyStatus(await agent.clone(name, { name: clone.name, uuid: clone.uuid, linked: req.linked ?? false, nics: spec.nics }, t.signal));
       } catch (err) {
         this.state.removeVm(clone.name, { tombstone: false });
         throw err;
@@ -159,7 +165,7 @@ export class VmService {
   private checkCapacity(vm: Vm): void {
     const snap = this.state.placementSnapshot(vm.name);
     const host = snap.hosts.find((h) => h.name === vm.host);
-    if (host) checkFits(host, snap.vms, vm, this.limits);
+    if (host) checkFits(host, snap.vms, withBridgedNeed(vm, vm.spec), this.limits);
   }
 
   /** Starts a defined VM; on failure the VM stays defined, its record says why, and the cause propagates. */

@@ -17,7 +17,7 @@
 //   POST   /agent/v1/vms/:name/forwards  ForwardRequest -> VmStatus (adds a forwarded guest port to
 //                                     the spec and, if QEMU runs, at once: hostfwd_add)
 import { Type, type Static } from '@sinclair/typebox';
-import { VM_NAME_PATTERN, VmSpec, VmStatus } from './vm-spec.js';
+import { GuestNetwork, NicSpec, VM_NAME_PATTERN, VmSpec, VmStatus } from './vm-spec.js';
 
 export const AGENT_API_PREFIX = '/agent/v1';
 
@@ -44,6 +44,8 @@ export const HostInfo = Type.Object({
   sampledAtMs: Type.Optional(Type.Number()),
   /** The agent's ferry-wire data endpoint (mutual TLS), e.g. `ferry-wire://127.0.0.1:41234`. */
   dataUrl: Type.Optional(Type.String()),
+  /** The guest bridge's segment, when VMs with bridged NICs can run here. */
+  guestNetwork: Type.Optional(GuestNetwork),
 });
 export type HostInfo = Static<typeof HostInfo>;
 
@@ -73,6 +75,8 @@ export const CloneRequest = Type.Object(
     uuid: Type.String({ format: 'uuid' }),
     /** true: the clone's disks are qcow2 overlays on a frozen copy; false: full copies. */
     linked: Type.Boolean(),
+    /** The clone's NICs when they differ from the source's (a bridged NIC gets its own address). */
+    nics: Type.Optional(Type.Array(NicSpec, { maxItems: 4 })),
   },
   { additionalProperties: false },
 );

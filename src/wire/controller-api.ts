@@ -28,7 +28,7 @@ import { BalanceDecision } from './balance.js';
 import { LoadEvent, MigrationEvent } from './console.js';
 import { HostLoad, VmLoad } from './metrics.js';
 import { LocationEvent } from './endpoints.js';
-import { Endpoint, VmMetrics, VmSpec, VmSpecInput, VmState, VmStatus } from './vm-spec.js';
+import { Endpoint, GuestNetwork, VmMetrics, VmSpec, VmSpecInput, VmState, VmStatus } from './vm-spec.js';
 
 export const API_PREFIX = '/api/v1';
 export const INTERNAL_PREFIX = '/internal/v1';
@@ -55,6 +55,8 @@ export const Host = Type.Object({
   lastSeen: Type.String(),
   /** Current load from the latest samples (src/wire/metrics.ts); absent until sampled. */
   load: Type.Optional(HostLoad),
+  /** The layer-2 guest network its bridge is on (bridged NICs), if any. */
+  guestNetwork: Type.Optional(GuestNetwork),
 });
 export type Host = Static<typeof Host>;
 

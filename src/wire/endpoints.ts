@@ -19,8 +19,10 @@ export const VmLocation = Type.Object({
   host: Type.String(),
   site: Type.String(),
   addresses: Type.Object({
-    /** The guest's address inside its user-mode network (QEMU slirp's default, 10.0.2.15). */
+    /** The first NIC's guest address: slirp's default 10.0.2.15 (user-mode), or its own on a bridged segment. */
     guest: Type.Optional(Type.String()),
+    /** Bridged NICs: the address and MAC each keeps on its layer-2 segment wherever the VM moves within it. */
+    lan: Type.Optional(Type.Array(Type.Object({ segment: Type.String(), ip: Type.String(), mac: Type.Optional(Type.String()) }))),
     /** Forwarded host:port pairs on `host`, as its agent last reported them for this VM. */
     forwards: Type.Array(Endpoint),
   }),

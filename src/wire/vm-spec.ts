@@ -5,7 +5,13 @@ import { Type, type Static } from '@sinclair/typebox';
 
 export const VM_NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
 /** Workloads the demo guest understands; see guest/README.md. Comma-separated combinations allowed. */
-export const WORKLOAD_PATTERN = '^(idle|cpu|http|dirty:[0-9]{1,5}:[0-9]{1,6})(,(idle|cpu|http|dirty:[0-9]{1,5}:[0-9]{1,6}))*$';
+export const WORKLOAD_PATTERN = '^(idle|cpu|http|echo|dirty:[0-9]{1,5}:[0-9]{1,6})(,(idle|cpu|http|echo|dirty:[0-9]{1,5}:[0-9]{1,6}))*$';
+/** A layer-2 guest network segment's name (one per site in a local cluster: docs/networking.md). */
+export const SEGMENT_PATTERN = '^[a-z][a-z0-9-]{0,31}$';
+const IPV4 = '(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}';
+export const IPV4_PATTERN = `^${IPV4}$`;
+/** ADDR/PREFIX, e.g. 10.77.1.10/24. */
+export const IPV4_CIDR_PATTERN = `^${IPV4}/([89]|[12][0-9]|30)$`;
 
 export const DiskSpec = Type.Object(
   {
@@ -21,17 +27,55 @@ export type DiskSpec = Static<typeof DiskSpec>;
 /** Forwarded guest ports per NIC at most (user-mode networking). */
 export const MAX_FORWARD_PORTS = 16;
 
-export const NicSpec = Type.Object(
+const MAC = Type.String({ pattern: '^([0-9a-f]{2}:){5}[0-9a-f]{2}$' });
+
+/** QEMU user-mode networking (NAT, host port forwards): works anywhere, reachable through forwards and endpoints. */
+export const UserNicSpec = Type.Object(
   {
-    /** `user`: QEMU user-mode networking (NAT, host port forwards). */
     network: Type.Literal('user'),
-    mac: Type.Optional(Type.String({ pattern: '^([0-9a-f]{2}:){5}[0-9a-f]{2}$' })),
+    mac: Type.Optional(MAC),
     /** Guest TCP ports to forward from a free loopback port on the host. */
     forwardPorts: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { maxItems: MAX_FORWARD_PORTS })),
   },
   { additionalProperties: false },
 );
+export type UserNicSpec = Static<typeof UserNicSpec>;
+
+/**
+ * A tap on the host's guest bridge, on a layer-2 segment shared by the hosts of a site: the
+ * guest keeps its IP and MAC when it migrates within the segment, and open connections survive.
+ * The controller fills in `segment`, `ip` and `gw` at creation (from the host's GuestNetwork).
+ */
+export const BridgedNicSpec = Type.Object(
+  {
+    network: Type.Literal('bridged'),
+    mac: Type.Optional(MAC),
+    segment: Type.Optional(Type.String({ pattern: SEGMENT_PATTERN })),
+    /** The guest's static address, ADDR/PREFIX (default: the lowest free one in the segment). */
+    ip: Type.Optional(Type.String({ pattern: IPV4_CIDR_PATTERN })),
+    /** Default route (default: the segment's gateway, if it has one). */
+    gw: Type.Optional(Type.String({ pattern: IPV4_PATTERN })),
+  },
+  { additionalProperties: false },
+);
+export type BridgedNicSpec = Static<typeof BridgedNicSpec>;
+
+export const NicSpec = Type.Union([UserNicSpec, BridgedNicSpec]);
 export type NicSpec = Static<typeof NicSpec>;
+
+/** Guest ports forwarded from the host (user-mode NICs only). */
+export function forwardPortsOf(nic: NicSpec | undefined): number[] {
+  return nic?.network === 'user' ? (nic.forwardPorts ?? []) : [];
+}
+
+/** The layer-2 guest network a host's bridge is on (`ferry agent --guest-bridge …`). */
+export const GuestNetwork = Type.Object({
+  segment: Type.String({ pattern: SEGMENT_PATTERN }),
+  /** The segment's subnet, e.g. 10.77.1.0/24; guests get addresses from it. */
+  subnet: Type.String({ pattern: IPV4_CIDR_PATTERN }),
+  gateway: Type.Optional(Type.String({ pattern: IPV4_PATTERN })),
+});
+export type GuestNetwork = Static<typeof GuestNetwork>;
 
 export const BootSpec = Type.Union([
   /** The project's demo guest (build/guest/vmlinuz + initrd.img). */

@@ -9,6 +9,7 @@ import type { Vm } from '../../src/wire/controller-api.js';
 import type { CheckpointRecord, FailoverReport } from '../../src/wire/dr.js';
 import type { ServiceEndpoint, VmLocation } from '../../src/wire/endpoints.js';
 import type { MigrationRecord } from '../../src/wire/migration.js';
+import { forwardPortsOf } from '../../src/wire/vm-spec.js';
 import { EndpointPoller } from '../support/endpoint-poller.js';
 import { TestCluster, waitFor } from './harness.js';
 
@@ -89,7 +90,7 @@ describe('service endpoints, end to end', { timeout: 6 * 60_000 }, () => {
     const e = await c.json<ServiceEndpoint>(['vm', 'expose', VM, '--port', '8080']);
     assert.equal(e.port, 8080);
     const vm = await c.json<Shown>(['vm', 'show', VM]);
-    assert.ok(vm.spec.nics[0]?.forwardPorts?.includes(8080), JSON.stringify(vm.spec.nics));
+    assert.ok(forwardPortsOf(vm.spec.nics[0]).includes(8080), JSON.stringify(vm.spec.nics));
     assert.ok(vm.endpoints.some((x) => x.guestPort === 8080), JSON.stringify(vm.endpoints));
     await c.ok(['vm', 'unexpose', VM, '--port', '8080']);
     assert.deepEqual((await c.json<ServiceEndpoint[]>(['vm', 'endpoints', VM])).map((x) => x.port), [80]);

@@ -12,7 +12,8 @@ export const endpointLine = (e: ServiceEndpoint): string => `${e.url} -> ${e.vm}
 
 export function locationLine(l: VmLocation): string {
   const fwd = l.addresses.forwards.map((f) => `${f.host}:${f.port}->${f.guestPort}`).join(' ');
-  return `${l.host} (site ${l.site}) since ${l.since} (${l.reason})${l.addresses.guest ? `, guest ${l.addresses.guest}` : ''}${fwd ? `, forwards ${fwd}` : ''}`;
+  const lan = (l.addresses.lan ?? []).map((a) => `${a.ip} (${a.mac}) on ${a.segment}`).join(' ');
+  return `${l.host} (site ${l.site}) since ${l.since} (${l.reason})${l.addresses.guest ? `, guest ${l.addresses.guest}` : ''}${lan ? `, bridged ${lan}` : ''}${fwd ? `, forwards ${fwd}` : ''}`;
 }
 
 /** The VM's entry in the location registry, if it has one. */

@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError, note } from '../output.js';
 import { parseAccel, parsePort, parsePositiveInt, type Accel } from '../parse.js';
+import type { GuestBridge } from '../../agent/guest-taps.js';
+import { IPV4_CIDR_PATTERN, IPV4_PATTERN, SEGMENT_PATTERN } from '../../wire/vm-spec.js';
 
 function readSecret(path: string, what: string): string {
   let s: string;
@@ -80,10 +82,15 @@ export function registerRoles(program: Command): void {
     .option('--accel <A>', 'auto | tcg | kvm (default: $FERRY_ACCEL or auto)', parseAccel)
     .option('--guest-dir <DIR>', 'where the demo guest image is (default: build/guest)')
     .option('--net-capacity <RATE>', "the host's link capacity: bytes/s (125000000) or e.g. 100mbit, 1gbit (default 1gbit)")
+    .option('--guest-bridge <BRIDGE>', 'bridge for bridged guest NICs (with --guest-segment and --guest-subnet)')
+    .option('--guest-netns <NS>', 'network namespace holding the guest bridge (QEMU runs in it)')
+    .option('--guest-segment <NAME>', 'the layer-2 segment the guest bridge is on (hosts on the same segment share it)')
+    .option('--guest-subnet <CIDR>', "the segment's subnet, e.g. 10.77.1.0/24")
+    .option('--guest-gateway <IP>', "the segment's default gateway for guests")
     .action(
       async (o: {
         name: string; site: string; dataDir: string; controller: string; secretFile: string; listenHost: string; port: number; accel?: Accel; guestDir?: string;
-        netCapacity?: string;
+        netCapacity?: string; guestBridge?: string; guestNetns?: string; guestSegment?: string; guestSubnet?: string; guestGateway?: string;
       }) => {
         const accel = o.accel ?? (process.env.FERRY_ACCEL ? parseAccel(process.env.FERRY_ACCEL) : 'auto');
         const { runAgent, parseNetCapacity } = await import('../../agent/index.js');
@@ -104,9 +111,33 @@ export function registerRoles(program: Command): void {
           accel,
           ...(o.guestDir !== undefined ? { guestDir: o.guestDir } : {}),
           ...(netBytesPerSec !== undefined ? { netBytesPerSec } : {}),
+          ...guestBridgeOption(o),
         });
         note(`agent ${o.name}: listening on ${a.url} (pid ${process.pid})`);
         await untilSignal(() => a.close(), `agent ${o.name}`);
       },
     );
+}
+
+/** The agent's guest bridge from its options: all of bridge, segment and subnet, or none. */
+export function guestBridgeOption(o: { guestBridge?: string; guestNetns?: string; guestSegment?: string; guestSubnet?: string; guestGateway?: string }): { guestBridge?: GuestBridge } {
+  const given = [o.guestBridge, o.guestNetns, o.guestSegment, o.guestSubnet, o.guestGateway].some((v) => v !== undefined);
+  if (!given) return {};
+  if (!o.guestBridge || !o.guestSegment || !o.guestSubnet) throw new UsageError('--guest-bridge, --guest-segment and --guest-subnet go together');
+  const checks: [string, string | undefined, string][] = [
+    ['--guest-bridge', o.guestBridge, '^[A-Za-z0-9_.-]{1,15}$'],
+    ['--guest-netns', o.guestNetns, '^[A-Za-z0-9_.-]{1,64}$'],
+    ['--guest-segment', o.guestSegment, SEGMENT_PATTERN],
+    ['--guest-subnet', o.guestSubnet, IPV4_CIDR_PATTERN],
+    ['--guest-gateway', o.guestGateway, IPV4_PATTERN],
+  ];
+  for (const [flag, value, pattern] of checks) {
+    if (value !== undefined && !new RegExp(pattern).test(value)) throw new UsageError(`${flag}: '${value}' is not valid (${pattern})`);
+  }
+  return {
+    guestBridge: {
+      bridge: o.guestBridge, segment: o.guestSegment, subnet: o.guestSubnet,
+      ...(o.guestNetns ? { netns: o.guestNetns } : {}), ...(o.guestGateway ? { gateway: o.guestGateway } : {}),
+    },
+  };
 }

@@ -6,8 +6,8 @@ import type { Command } from 'commander';
 import type { CloneVmRequest, CreateVmRequest, Task, Vm } from '../../wire/controller-api.js';
 import type { ApiClient } from '../../wire/http-client.js';
 import { connect } from '../config.js';
-import { bytes, formatFields, printJson, printTable, setErrorContext } from '../output.js';
-import { parseNonNegativeInt, parsePositiveInt, parseSizeMiB, parseWorkload } from '../parse.js';
+import { UsageError, bytes, formatFields, printJson, printTable, setErrorContext } from '../output.js';
+import { parseNet, parseNonNegativeInt, parsePositiveInt, parseSizeMiB, parseWorkload } from '../parse.js';
 import { vmLoadCells } from './metrics.js';
 import { registerMigrate } from './migrate.js';
 import { locationLine, locationOf, registerEndpoints } from './endpoints.js';
@@ -19,6 +19,8 @@ interface CreateOpts extends WaitOpts {
   disk: number[];
   host?: string;
   workload?: string;
+  net?: 'user' | 'bridged';
+  ip?: string;
   start: boolean;
 }
 
@@ -32,7 +34,9 @@ export function registerVm(program: Command): void {
     .option('--vcpus <N>', 'virtual CPUs', parsePositiveInt)
     .option('--disk <SIZE>', 'add an empty disk, e.g. 64M or 1G (repeatable)', collectSize, [])
     .option('--host <HOST>', 'place it on this host (default: placement picks one)')
-    .option('--workload <W>', 'demo guest workload: idle | dirty:RATE_MIBS:SET_MIB | cpu | http', parseWorkload)
+    .option('--workload <W>', 'demo guest workload: idle | dirty:RATE_MIBS:SET_MIB | cpu | http | echo (comma-separated)', parseWorkload)
+    .option('--net <N>', "user (NAT, forwarded ports; default) or bridged (own address on the site's segment, kept across migrations)", parseNet)
+    .option('--ip <ADDR/PREFIX>', 'with --net bridged: this address instead of the next free one')
     .option('--no-start', 'define it but leave it stopped')
     .action(async (name: string, o: CreateOpts) => {
       setErrorContext(`vm ${name}`);
@@ -43,6 +47,7 @@ export function registerVm(program: Command): void {
         ...(o.disk.length > 0 ? { disks: o.disk.map((sizeMiB) => ({ sizeMiB })) } : {}),
         ...(o.host !== undefined ? { host: o.host } : {}),
         ...(o.workload !== undefined ? { workload: o.workload } : {}),
+        ...nicsOption(o),
         start: o.start,
       };
       const api = connect();
@@ -154,6 +159,7 @@ async function printVm(api: ApiClient, name: string, o: { json?: boolean; detail
       ['vcpus', vm.vcpus],
       ['workload', vm.workload],
       ['disks', vm.spec.disks.map((d) => (d.image ? d.image : `${d.sizeMiB} MiB`)).join(', ') || 'none'],
+      ['network', networkLine(vm)],
       ['endpoints', vm.endpoints.map((e) => `${e.host}:${e.port} -> ${e.guestPort}`).join(', ') || undefined],
       ['location', location ? locationLine(location) : undefined],
       ['balloon', m?.balloonBytes !== undefined ? bytes(m.balloonBytes) : undefined],
@@ -197,4 +203,14 @@ export function newOutput(prev: string, next: string): string {
   const at = next.lastIndexOf(anchor);
   if (at >= 0) return next.slice(at + anchor.length);
   return next; // no overlap: more than a window went by, or the console restarted
+}
+
+function nicsOption(o: CreateOpts): Pick<CreateVmRequest, 'nics'> {
+  if (o.ip !== undefined && o.net !== 'bridged') throw new UsageError('--ip goes with --net bridged');
+  if (o.net !== 'bridged') return {};
+  return { nics: [{ network: 'bridged', ...(o.ip !== undefined ? { ip: o.ip } : {}) }] };
+}
+
+function networkLine(vm: Vm): string | undefined {
+  return vm.spec.nics.map((n) => (n.network === 'bridged' ? `bridged ${n.ip ?? '?'} on segment ${n.segment ?? '?'}${n.gw ? ` via ${n.gw}` : ''}` : 'user')).join(', ') || undefined;
 }

@@ -59,7 +59,8 @@ function LoadLine({ name, live }: { name: string; live: boolean }) {
 function Spec({ vm }: { vm: Vm }) {
   const s = vm.spec;
   const disks = s.disks.length === 0 ? 'none' : s.disks.map((d) => (d.image ? `on ${d.image}` : mib(d.sizeMiB))).join(', ');
-  const ports = s.nics.flatMap((n) => n.forwardPorts ?? []);
+  const ports = s.nics.flatMap((n) => (n.network === 'user' ? (n.forwardPorts ?? []) : []));
+  const lan = s.nics.flatMap((n) => (n.network === 'bridged' ? [`${n.ip ?? '?'} on ${n.segment ?? '?'}`] : []));
   return (
     <dl class="spec">
       <div><dt>Host</dt><dd>{vm.host}</dd></div>
@@ -69,6 +70,7 @@ function Spec({ vm }: { vm: Vm }) {
       <div><dt>Disks</dt><dd>{disks}</dd></div>
       <div><dt>Boot</dt><dd>{s.boot.kind}</dd></div>
       <div><dt>Workload</dt><dd><code>{s.workload}</code></dd></div>
+      {lan.length > 0 && <div><dt>Bridged</dt><dd>{lan.join(', ')}</dd></div>}
       {ports.length > 0 && <div><dt>Forwarded ports</dt><dd>{ports.join(', ')}</dd></div>}
       {vm.endpoints.length > 0 && <div><dt>Endpoints</dt><dd>{vm.endpoints.map((e) => JSON.stringify(e)).join(', ')}</dd></div>}
     </dl>

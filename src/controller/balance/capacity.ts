@@ -38,6 +38,8 @@ export function apartConflict(st: PlanState, incoming: readonly BalanceVm[], tar
 export function whyNot(st: PlanState, incoming: readonly BalanceVm[], target: HostState, leaving: readonly BalanceVm[] = []): string | undefined {
   const h = target.host;
   if (!h.up) return `${h.name} is down`;
+  const off = incoming.find((v) => v.segment !== undefined && v.segment !== h.segment);
+  if (off) return `${off.name}'s bridged NIC is on segment ${off.segment}, which ${h.name} is not on`;
   const room = lacksRoom(st, target, sum(incoming, (v) => v.memoryMiB), sum(incoming, (v) => v.vcpus), -sum(leaving, (v) => v.memoryMiB), -sum(leaving, (v) => v.vcpus));
   if (room) return room;
   const apart = apartConflict(st, incoming, target, leaving);

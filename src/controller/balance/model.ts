@@ -10,6 +10,8 @@ export interface BalanceHost {
   netBytesPerSec: number;
   /** Utilisation samples, oldest first. */
   samples: Utilisation[];
+  /** The segment of the host's guest bridge, if it has one. */
+  segment?: string;
 }
 
 export interface BalanceVm {
@@ -22,6 +24,8 @@ export interface BalanceVm {
   netBytesPerSec: number;
   residentMiB: number;
   dirtyBytesPerSec: number;
+  /** A bridged VM moves only to hosts on this segment (it keeps its address). */
+  segment?: string;
 }
 
 export interface PastMigration {

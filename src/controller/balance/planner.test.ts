@@ -70,6 +70,18 @@ const cases: Case[] = [
     want: ['a:h1>h3'],
   },
   {
+    name: 'a bridged VM moves only within its segment, past a less loaded host on another',
+    hosts: [host('h1', 0.95, { segment: 'a' }), host('h2', 0.1, { segment: 'b' }), host('h3', 0.4, { segment: 'a' })],
+    vms: [vm('web', 'h1', 1024, 2, { segment: 'a' })],
+    want: ['web:h1>h3'],
+  },
+  {
+    name: 'a bridged VM with no host left on its segment stays',
+    hosts: [host('h1', 0.95, { segment: 'a' }), host('h2', 0.1)],
+    vms: [vm('web', 'h1', 1024, 2, { segment: 'a' })],
+    want: [],
+  },
+  {
     name: 'respects vCPU overcommit',
     hosts: [host('h1', 0.95), host('h2', 0.1, { cpus: 1 }), host('h3', 0.4)],
     vms: [vm('a', 'h1', 1024, 2, { vcpus: 6 }), vm('x', 'h2', 512, 0, { vcpus: 1 })],

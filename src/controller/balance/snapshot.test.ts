@@ -16,7 +16,7 @@ const host = (name: string, site = 'main', up = true): HostRecord => ({
   registeredAt: '',
 });
 const vm = (name: string, h: string, state: Vm['state'] = 'running', memoryMiB = 1024): Vm =>
-  ({ name, uuid: name, state, host: h, site: 'main', memoryMiB, vcpus: 1, workload: 'idle', endpoints: [], createdAt: '', updatedAt: '' }) as unknown as Vm;
+  ({ name, uuid: name, state, host: h, site: 'main', memoryMiB, vcpus: 1, workload: 'idle', spec: { nics: [{ network: 'user' }] }, endpoints: [], createdAt: '', updatedAt: '' }) as unknown as Vm;
 const pt = (t: number, cpuCores: number, net = 0): VmPoint => ({ t, cpuCores, rssMiB: 100, diskReadBps: 0, diskWriteBps: 0, netRxBps: net, netTxBps: 0, samples: 1 });
 
 const cfg = { ...DEFAULT_CONFIG, sampleMs: 10_000, policy: { ...DEFAULT_CONFIG.policy, n: 3, k: 2 } };

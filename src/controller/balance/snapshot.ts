@@ -16,6 +16,7 @@ import type { BalanceConfig, Utilisation } from '../../wire/balance.js';
 import type { Vm } from '../../wire/controller-api.js';
 import type { VmPoint } from '../../wire/metrics.js';
 import type { MigrationRecord } from '../../wire/migration.js';
+import { bridgedNeed } from '../guest-net.js';
 import type { HostRecord } from '../hosts-repo.js';
 import type { BalanceHistory, BalanceHost, BalanceSnapshot, BalanceVm, PastMigration } from './planner.js';
 
@@ -78,6 +79,7 @@ export function buildSnapshots(inp: SnapshotInput): Snapshots {
       memoryMiB: Math.max(0, h.info.memoryMiB - heldMiB),
       netBytesPerSec: h.info.netBytesPerSec ?? DEFAULT_NET_BYTES_PER_SEC,
       samples: [],
+      ...(h.info.guestNetwork ? { segment: h.info.guestNetwork.segment } : {}),
     };
     host.samples = hostSamples(h, onHost, points, inp.nowMs - windowMs, sampleMs, policy.n);
     site.snapshot.hosts.push(host);
@@ -97,6 +99,7 @@ function balanceVm(vm: Vm, pts: readonly VmPoint[]): BalanceVm {
     netBytesPerSec: mean((p) => p.netRxBps + p.netTxBps),
     residentMiB: vm.memoryMiB,
     dirtyBytesPerSec: mean((p) => (p.dirtyMiBps ?? 0) * MIB),
+    ...withSegment(vm),
   };
 }
 
@@ -131,4 +134,10 @@ export function hostSamples(h: HostRecord, vms: readonly Vm[], points: ReadonlyM
 
 function pastMigration(r: MigrationRecord): PastMigration {
   return { vm: r.vm, atMs: Date.parse(r.startedAt), succeeded: r.outcome === 'succeeded', wireBytes: r.wireBytes, totalMs: r.totalMs };
+}
+
+/** A bridged VM's segment: it may only move to hosts on it (none recorded, which creation prevents: nowhere). */
+function withSegment(vm: Vm): { segment?: string } {
+  const need = bridgedNeed(vm.spec);
+  return need ? { segment: need.segment ?? '' } : {};
 }

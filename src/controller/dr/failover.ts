@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Vm } from '../../wire/controller-api.js';
 import type { CheckpointProgress, CheckpointRecord, FailoverReport, RestoreRequest, StoredCheckpoint } from '../../wire/dr.js';
 import { lastHeartbeat, parseHeartbeats } from '../../wire/heartbeat.js';
-import type { VmStatus } from '../../wire/vm-spec.js';
+import { forwardPortsOf, type VmStatus } from '../../wire/vm-spec.js';
 import type { ProbeResult } from '../../wire/agent-api.js';
 import { DrFailedError, errorSummary, InvalidStateError } from '../errors.js';
 import type { TaskContext } from '../task.js';
@@ -201,7 +201,7 @@ async function discardCheck(io: FailoverIo, host: string, name: string, check: s
 /** The copy's services answer: each forwarded guest port of a VM running the http workload. */
 async function serviceChecks(io: FailoverIo, inp: FailoverInput, copy: string, signal: AbortSignal): Promise<Check[]> {
   if (!inp.vm.spec.workload.split(',').includes('http')) return [];
-  const ports = inp.vm.spec.nics.flatMap((n) => n.forwardPorts ?? []);
+  const ports = inp.vm.spec.nics.flatMap(forwardPortsOf);
   const checks: Check[] = [];
   for (const port of ports) {
     let last: ProbeResult | undefined;

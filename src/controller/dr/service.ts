@@ -16,6 +16,7 @@ import type { AgentPool } from '../agents.js';
 import { vmTarget, type ClusterState } from '../cluster-state.js';
 import { ConflictError, HostDownError, InvalidRequestError, InvalidStateError } from '../errors.js';
 import type { EventBus } from '../events.js';
+import { withBridgedNeed } from '../guest-net.js';
 import { checkFits, DEFAULT_LIMITS, place, type PlacementLimits, type PlacementVm } from '../placement.js';
 import { DrAgents, log } from './agent-io.js';
 import { testCopyName } from './checks.js';
@@ -134,7 +135,7 @@ export class DrService {
     if (req.toSite === vm.site) throw new InvalidRequestError('body.toSite', `is the site VM ${vm.name} runs in; the DR site must be another`);
     const snap = this.state.placementSnapshot();
     // Each protection holds its VM's room at its DR host, so a site loss can be failed over whole.
-    const targetHost = place(snap.hosts, [...snap.vms, ...this.drReservations()], { memoryMiB: vm.memoryMiB, vcpus: vm.vcpus, site: req.toSite }, this.limits);
+    const targetHost = place(snap.hosts, [...snap.vms, ...this.drReservations()], withBridgedNeed({ memoryMiB: vm.memoryMiB, vcpus: vm.vcpus, site: req.toSite }, vm.spec), this.limits);
     if (!this.state.hosts.get(targetHost)?.info.dataUrl) throw new InvalidStateError(`DR host ${targetHost} has no data endpoint (ferry-wire) to receive checkpoints`);
     const now = new Date().toISOString();
     const p: Protection = {
@@ -257,7 +258,7 @@ export class DrService {
   private checkRoom(rec: Vm, host: string): void {
     const snap = this.state.placementSnapshot();
     const h = snap.hosts.find((x) => x.name === host);
-    if (h) checkFits(h, snap.vms, rec, this.limits);
+    if (h) checkFits(h, snap.vms, withBridgedNeed(rec, rec.spec), this.limits);
   }
 
   private get limits(): PlacementLimits {

@@ -9,7 +9,8 @@
 // location shows none and service endpoints hold their clients until the new host's arrive.
 import type { ClusterEvent, Vm } from '../../wire/controller-api.js';
 import type { LocationReason, VmLocation } from '../../wire/endpoints.js';
-import type { Endpoint } from '../../wire/vm-spec.js';
+import type { Endpoint, VmSpec } from '../../wire/vm-spec.js';
+import { lanAddresses } from '../guest-net.js';
 
 /** QEMU user-mode networking gives the (first) guest this address (slirp's default). */
 export const SLIRP_GUEST_ADDRESS = '10.0.2.15';
@@ -86,7 +87,7 @@ export class LocationRegistry {
       uuid: vm.uuid,
       host: vm.host,
       site: vm.site,
-      addresses: { ...(vm.spec.nics.length > 0 ? { guest: SLIRP_GUEST_ADDRESS } : {}), forwards: [...forwards] },
+      addresses: { ...guestAddresses(vm.spec), forwards: [...forwards] },
       ports: this.exposed(vm.name),
       since,
       reason,
@@ -98,4 +99,12 @@ function defaultReason(before: Vm | undefined, after: Vm): LocationReason {
   if (!before) return 'created';
   if (after.state !== 'running' || before.state === 'running') return 'changed';
   return before.state === 'suspended' || before.state === 'restoring' ? 'restored' : 'started';
+}
+
+/** The first NIC's guest address (slirp's, or a bridged NIC's own) and every bridged NIC's. */
+function guestAddresses(spec: VmSpec): Pick<VmLocation['addresses'], 'guest' | 'lan'> {
+  const lan = lanAddresses(spec);
+  const nic0 = spec.nics[0];
+  const guest = nic0?.network === 'user' ? SLIRP_GUEST_ADDRESS : lan[0]?.ip;
+  return { ...(guest ? { guest } : {}), ...(lan.length > 0 ? { lan } : {}) };
 }

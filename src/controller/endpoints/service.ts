@@ -4,7 +4,7 @@
 // of that VM, whose held clients then go to the new location. See docs/endpoints.md.
 import type { Vm } from '../../wire/controller-api.js';
 import type { LocationReason, ServiceEndpoint, VmLocation } from '../../wire/endpoints.js';
-import { MAX_FORWARD_PORTS, type VmSpec } from '../../wire/vm-spec.js';
+import { forwardPortsOf, MAX_FORWARD_PORTS, type VmSpec } from '../../wire/vm-spec.js';
 import type { AgentPool } from '../agents.js';
 import { vmTarget, type ClusterState } from '../cluster-state.js';
 import { InvalidStateError, NotFoundError } from '../errors.js';
@@ -30,7 +30,7 @@ const urlOf = (listenPort: number): string => `tcp://127.0.0.1:${listenPort}`;
 
 /** The spec with `port` forwarded on the first NIC. */
 function withForward(spec: VmSpec, port: number): VmSpec {
-  const nics = spec.nics.map((n, i) => (i === 0 ? { ...n, forwardPorts: [...(n.forwardPorts ?? []), port] } : n));
+  const nics = spec.nics.map((n, i) => (i === 0 && n.network === 'user' ? { ...n, forwardPorts: [...(n.forwardPorts ?? []), port] } : n));
   return { ...spec, nics };
 }
 
@@ -127,7 +127,11 @@ export class EndpointService {
   /** The VM forwards `port` on its host: declared in its spec, or added now (spec and running QEMU). */
   private async ensureForward(vm: Vm, port: number, healing = false): Promise<void> {
     if (vm.spec.nics.length === 0) throw new InvalidStateError(`VM ${vm.name} has no network interface to expose a port of`);
-    const forwards = vm.spec.nics[0]?.forwardPorts ?? [];
+    const nic0 = vm.spec.nics[0];
+    if (nic0?.network === 'bridged') {
+      throw new InvalidStateError(`VM ${vm.name} is bridged on segment ${nic0.segment ?? '?'}: clients there reach it at ${nic0.ip?.split('/')[0] ?? 'its address'}:${port} directly, wherever it moves within the segment`);
+    }
+    const forwards = forwardPortsOf(nic0);
     const declared = forwards.includes(port);
     if (!declared && forwards.length >= MAX_FORWARD_PORTS) throw new InvalidStateError(`VM ${vm.name} forwards ${MAX_FORWARD_PORTS} guest ports already, the most one NIC has`);
     const live = vm.state === 'running' || vm.state === 'paused';

@@ -12,6 +12,7 @@ import type { EventBus } from '../events.js';
 import { FerryError } from '../../wire/errors.js';
 import { InvalidRequestError, InvalidStateError, NotFoundError } from '../errors.js';
 import { createLog } from '../log.js';
+import { withBridgedNeed } from '../guest-net.js';
 import { checkFits, DEFAULT_LIMITS, type PlacementLimits } from '../placement.js';
 import type { MigrationsRepo } from './migrations-repo.js';
 import { measureAndPlan, runMigration, type MigrationInput, type MigrationIo } from './orchestrator.js';
@@ -95,7 +96,7 @@ export class MigrationService {
     if (!dataUrl) throw new InvalidStateError(`host ${req.to} has no data endpoint to receive a migration (agent without ferry-wire?)`);
     const snap = this.state.placementSnapshot();
     const host = snap.hosts.find((h) => h.name === req.to);
-    if (host) checkFits(host, snap.vms, vm, this.limits);
+    if (host) checkFits(host, snap.vms, withBridgedNeed(vm, vm.spec), this.limits);
     return {
       id: randomUUID(),
       vm,
