@@ -16,12 +16,45 @@ export interface AgentRecord {
   log?: string;
 }
 
+/** One site's switch: namespace `ferry-<id>-<site>` with bridge br-site holding `gateway`. */
+export interface SiteNetRecord {
+  site: string;
+  netns: string;
+  /** e.g. 10.77.1.0/24 */
+  subnet: string;
+  /** e.g. 10.77.1.1 (on br-site) */
+  gateway: string;
+}
+
+/** One host's namespace: eth0 (veth to `port` on its site's br-site) enslaved to br0. */
+export interface HostNetRecord {
+  host: string;
+  site: string;
+  netns: string;
+  /** The veth end on the site bridge, e.g. p-host1. */
+  port: string;
+}
+
+/**
+ * Bridged guest networking of a `ferry up --net bridged` cluster. Namespaces are appended as
+ * they are created, so `ferry down` (or a failed `ferry up`) deletes exactly what exists.
+ */
+export interface ClusterNet {
+  mode: 'bridged';
+  /** Short random id in every namespace name, so two clusters on one machine never collide. */
+  id: string;
+  sites: SiteNetRecord[];
+  hosts: HostNetRecord[];
+}
+
 /** The file `ferry up` writes (mode 0600) and `ferry down` removes. */
 export interface ClusterFile {
   url: string;
   token: string;
   controller: { pid: number; dataDir?: string; log?: string };
   agents: AgentRecord[];
+  /** Absent: user-mode (slirp) guest networking, as before --net existed. */
+  net?: ClusterNet;
 }
 
 export interface Connection {

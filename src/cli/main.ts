@@ -8,6 +8,7 @@ import { registerDown } from './commands/down.js';
 import { registerDr } from './commands/dr.js';
 import { registerHost } from './commands/host.js';
 import { registerMetrics } from './commands/metrics.js';
+import { registerNet } from './commands/net.js';
 import { registerRoles } from './commands/roles.js';
 import { registerStatus } from './commands/status.js';
 import { registerTask } from './commands/task.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
     });
   registerUp(program);
   registerDown(program);
+  registerNet(program);
   registerStatus(program);
   registerHost(program);
   registerVm(program);

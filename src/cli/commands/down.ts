@@ -1,12 +1,14 @@
 // `ferry down`: stop everything `ferry up` started, by PID only, and check that nothing is
 // left. Order: the controller first (so no scheduler starts or moves a VM meanwhile), then the
 // agents (an agent never stops its VMs when it exits), then every QEMU found in each agent's
-// data dir. Data dirs stay unless --purge.
+// data dir. Data dirs stay unless --purge. A --net bridged cluster's namespaces go last (hosts,
+// then sites): a QEMU still inside one would keep it alive, unseen, after `ip netns delete`.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { clusterFilePath, ferryHome, readClusterFile, type ClusterFile } from '../config.js';
-import { UsageError, printJson } from '../output.js';
+import { deleteTopology, teardownProblems, type NetTeardown } from '../net/topology.js';
+import { UsageError, note, printJson } from '../output.js';
 import { isAlive, isAliveRunning, terminate } from '../process.js';
 
 const GRACE_MS = 5000;
@@ -28,15 +30,31 @@ export function registerDown(program: Command): void {
       }
       const stopped: { what: string; pid: number }[] = [];
       await stopCluster(cluster, (what, pid) => stopped.push({ what, pid }));
+      const net = cluster.net ? await deleteTopology(cluster.net) : undefined;
+      // A namespace we could not delete stays recorded, so that ferry down can be run again.
+      const stuck = net ? [...net.busy, ...net.failed] : [];
+      if (net && stuck.length > 0) {
+        throw new UsageError(`stopped the processes, but could not delete the cluster network: ${teardownProblems(net).join('; ')}; fix that and run ferry down again`, 1);
+      }
       rmSync(clusterFilePath(home), { force: true });
       if (o.purge) purge(home);
-      if (o.json) return printJson({ home, running: false, stopped, purged: o.purge === true });
+      // Something of ours outside the recorded namespaces: report it, never delete what we did not record.
+      if (net && net.leftovers.length > 0) {
+        note(`ferry: the cluster is down, but this is left: ${net.leftovers.join('; ')}`);
+        process.exitCode = 1;
+      }
+      if (o.json) return printJson({ home, running: false, stopped, ...(net ? { net: netSummary(net) } : {}), purged: o.purge === true });
       const qemus = stopped.filter((s) => s.what.startsWith('qemu')).length;
       process.stdout.write(
         `Stopped the cluster in ${home}: controller, ${cluster.agents.length} agent(s), ${qemus} QEMU process(es).\n` +
+          (net ? `Deleted ${net.deleted.length} network namespace(s) of cluster net ${cluster.net?.id}${net.missing.length > 0 ? ` (${net.missing.length} already gone)` : ''}.\n` : '') +
           (o.purge ? 'Data, logs and credentials removed.\n' : `Data kept in ${join(home, 'controller')} and ${join(home, 'hosts')} (ferry down --purge removes them).\n`),
       );
     });
+}
+
+function netSummary(t: NetTeardown): { deleted: string[]; missing: string[]; leftovers: string[] } {
+  return { deleted: t.deleted, missing: t.missing, leftovers: t.leftovers };
 }
 
 function purge(home: string): void {

@@ -1,7 +1,7 @@
 // `ferry up`: a local cluster in the background. Layout of the cluster home ($FERRY_HOME or
 // ~/.ferry):
 //   admin-token, cluster-secret   credentials (0600)
-//   cluster.json                  {url, token, controller:{pid}, agents:[{name, site, pid, dataDir, args}]} (0600)
+//   cluster.json                  {url, token, controller:{pid}, agents:[{name, site, pid, dataDir, args}], net?} (0600)
 //   controller/                   the controller's data dir
 //   hosts/<name>/                 each agent's data dir
 //   logs/<controller|name>.log    stdout+stderr of each process
@@ -9,6 +9,8 @@
 // the order the sites are given (main:2,dr:1 → host1, host2 in main; host3 in dr).
 // Running `ferry up` again on a running cluster starts any agent that is no longer running
 // (same arguments as before) and otherwise does nothing.
+// --net bridged (root) also builds the guest network of src/cli/net/plan.ts before the agents
+// start, records it in cluster.json as `net`, and passes each agent its host's --guest-* options.
 import { spawn } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,8 +20,10 @@ import type { Command } from 'commander';
 import { newToken } from '../../wire/auth.js';
 import type { ClusterStatus, Host } from '../../wire/controller-api.js';
 import { ApiClient } from '../../wire/http-client.js';
-import { ferryHome, readClusterFile, writeClusterFile, type AgentRecord, type ClusterFile } from '../config.js';
-import { UsageError, printJson } from '../output.js';
+import { clusterFilePath, ferryHome, readClusterFile, writeClusterFile, type AgentRecord, type ClusterFile } from '../config.js';
+import { agentNetArgs, bridgedProblem, freeNetId, parseNetMode, planNet, type NetMode, type NetPlan } from '../net/plan.js';
+import { createTopology, deleteTopology, listNetns, missingNetns, netnsSupport, teardownProblems } from '../net/topology.js';
+import { UsageError, note, printJson } from '../output.js';
 import { parseAccel, parsePort, parsePositiveInt, parseSites, planHosts, type Accel } from '../parse.js';
 import { isAliveRunning } from '../process.js';
 import { stopCluster } from './down.js';
@@ -35,6 +39,8 @@ interface UpOpts {
   accel?: Accel;
   cpuOvercommit?: number;
   netCapacity?: string;
+  /** Undefined means user (the default) but lets `ferry up` on a running cluster spot a change. */
+  net?: NetMode;
   json?: boolean;
 }
 
@@ -48,6 +54,7 @@ export function registerUp(program: Command): void {
     .option('--accel <A>', 'auto | tcg | kvm for every agent', parseAccel)
     .option('--cpu-overcommit <N>', 'vCPUs placed per host CPU at most (default 4)', parsePositiveInt)
     .option('--net-capacity <RATE>', "every host's link capacity for the balancer: bytes/s or e.g. 100mbit (default 1gbit)")
+    .option('--net <MODE>', 'guest networking: user (default, QEMU user-mode NAT) or bridged (needs root: one L2 segment per site in network namespaces)', parseNetMode)
     .option('--json', 'print cluster.json instead of text')
     .action(async (o: UpOpts) => {
       const sites = o.sites ? parseSitesOrUsage(o.sites) : [{ site: 'main', count: o.hosts }];
@@ -67,6 +74,7 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const existing = readClusterFile(home);
   if (existing) return reuse(home, existing, o);
+  const netPlan = o.net === 'bridged' ? await planBridged(hosts) : undefined;
 
   const logs = join(home, 'logs');
   mkdirSync(logs, { recursive: true });
@@ -85,13 +93,17 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
   try {
     cluster.url = await waitController(ctlDir, ctlPid, token, ctlLog);
     writeClusterFile(home, cluster);
+    if (netPlan) {
+      cluster.net = { mode: 'bridged', id: netPlan.id, sites: [], hosts: [] };
+      await createTopology(netPlan, cluster.net, () => writeClusterFile(home, cluster));
+    }
     for (const h of hosts) {
       const dataDir = join(home, 'hosts', h.name);
       mkdirSync(dataDir, { recursive: true });
       const args = ['agent', '--name', h.name, '--site', h.site, '--data-dir', dataDir, '--controller', cluster.url, '--secret-file', secretFile];
-  if (o.cpuOvercommit !== undefined) ctlArgs.push('--cpu-overcommit', String(o.cpuOvercommit));
       if (o.accel) args.push('--accel', o.accel);
       if (o.netCapacity) args.push('--net-capacity', o.netCapacity);
+      if (netPlan) args.push(...agentNetArgsFor(netPlan, h.name));
       const log = join(logs, `${h.name}.log`);
       cluster.agents.push({ name: h.name, site: h.site, pid: startDetached(args, log), dataDir, args, log });
       writeClusterFile(home, cluster);
@@ -99,7 +111,8 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
     await waitHosts(new ApiClient(cluster.url, token), cluster.agents);
   } catch (err) {
     await stopCluster(cluster, () => undefined).catch(() => undefined);
-    rmSync(join(home, 'cluster.json'), { force: true });
+    // Keep cluster.json if part of the network is left, so that `ferry down` can retry.
+    if (await removeNet(cluster)) rmSync(clusterFilePath(home), { force: true });
     throw err;
   }
   if (o.json) return printJson(cluster);
@@ -110,6 +123,7 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
       `  token:    ${token}`,
       `The ferry CLI finds it through ${join(home, 'cluster.json')}; from elsewhere:`,
       `  export FERRY_URL=${cluster.url} FERRY_TOKEN=${token}`,
+      ...netLines(cluster),
       `Logs are in ${logs}. Stop it with: ferry down`,
       '',
     ].join('\n'),
@@ -125,6 +139,12 @@ async function reuse(home: string, c: ClusterFile, o: UpOpts): Promise<void> {
       1,
     );
   }
+  const mode = c.net?.mode ?? 'user';
+  if (o.net && o.net !== mode) throw new UsageError(`the cluster in ${home} is up with --net ${mode}; run ferry down first to change it`);
+  const gone = c.net ? await missingNetns(c.net) : [];
+  if (gone.length > 0) {
+    throw new UsageError(`network namespace${gone.length > 1 ? 's' : ''} ${gone.join(', ')} of the running cluster ${gone.length > 1 ? 'are' : 'is'} gone; run ferry down, then ferry up`, 1);
+  }
   const restarted: AgentRecord[] = [];
   for (const a of c.agents) {
     if (isAliveRunning(a.pid, 'ferry') || !a.args) continue;
@@ -138,6 +158,44 @@ async function reuse(home: string, c: ClusterFile, o: UpOpts): Promise<void> {
   if (o.json) return printJson(c);
   const again = restarted.length > 0 ? `; restarted agent${restarted.length > 1 ? 's' : ''} ${restarted.map((a) => a.name).join(', ')}` : '';
   process.stdout.write(`A Ferry cluster is already up in ${home} at ${c.url}${again}.\n`);
+}
+
+/** Checks everything --net bridged needs before anything starts; the plan has a fresh id. */
+async function planBridged(hosts: { name: string; site: string }[]): Promise<NetPlan> {
+  const problem = bridgedProblem(hosts) ?? (await netnsSupport());
+  if (problem) throw new UsageError(problem);
+  return planNet(freeNetId(await listNetns()), hosts);
+}
+
+function agentNetArgsFor(plan: NetPlan, host: string): string[] {
+  const h = plan.hosts.find((x) => x.host === host);
+  const s = plan.sites.find((x) => x.site === h?.site);
+  if (!h || !s) throw new Error(`host ${host} is not in the network plan`);
+  return agentNetArgs(h, s);
+}
+
+/** After a failed start: delete the namespaces created so far. True when nothing is left. */
+async function removeNet(c: ClusterFile): Promise<boolean> {
+  if (!c.net) return true;
+  try {
+    const problems = teardownProblems(await deleteTopology(c.net));
+    if (problems.length === 0) return true;
+    note(`ferry: could not remove the cluster network (${problems.join('; ')}); run ferry down`);
+  } catch (err) {
+    note(`ferry: could not remove the cluster network (${(err as Error).message}); run ferry down`);
+  }
+  return false;
+}
+
+function netLines(c: ClusterFile): string[] {
+  if (!c.net) return [];
+  const first = c.net.sites[0];
+  const guest = first?.subnet.replace(/\.0\/\d+$/, '.10');
+  return [
+    `Guests on bridged NICs are reachable from their site's namespace (cluster net ${c.net.id}; ferry net show):`,
+    ...c.net.sites.map((s) => `  ${s.site}: ${s.subnet}, gateway ${s.gateway}, namespace ${s.netns}`),
+    ...(first ? [`  e.g. for a guest at ${guest}: ferry net exec ${first.site} -- curl http://${guest}/`] : []),
+  ];
 }
 
 function writeSecret(path: string): string {
