@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import type { Vm } from '../../src/wire/controller-api.js';
 import type { VmLocation } from '../../src/wire/endpoints.js';
 import type { MigrationRecord } from '../../src/wire/migration.js';
+import { isAlive } from '../../src/cli/process.js';
 import { fdbPort, guestTaps, inNetns, LanProbe, netnsUnusable } from '../support/lan-client.js';
 import { TestCluster, waitFor } from './harness.js';
 
@@ -31,7 +32,7 @@ describe('bridged guest networking, end to end', { timeout: 8 * 60_000 }, async 
 
   before(async () => {
     if (skip) return;
-    await c.ok(['up', '--hosts', '2', '--net', 'bridged', '--port', '0', '--accel', 'tcg']);
+    await c.ok(['up', '--sites', 'main:2,dr:1', '--net', 'bridged', '--port', '0', '--accel', 'tcg']);
     net = JSON.parse(await c.ok(['net', 'show', '--json'])) as NetShape;
     const vm = await c.json<Vm>(['vm', 'create', VM, '--memory', '128', '--workload', 'http,echo,dirty:4:16', '--net', 'bridged', '--host', 'host1']);
     assert.equal(vm.state, 'running');
@@ -99,8 +100,36 @@ describe('bridged guest networking, end to end', { timeout: 8 * 60_000 }, async 
   });
 
   it('refuses what would take a bridged VM off its segment, and expose points at its address', { skip }, async () => {
-    const r = await c.run(['vm', 'expose', VM, '--port', '80']);
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, new RegExp(`reach it at ${ip.replace(/\./g, '\\.')}:80`));
+    const migrate = await c.run(['vm', 'migrate', VM, '--to', 'host3']);
+    assert.notEqual(migrate.code, 0);
+    assert.match(migrate.stderr, /host3: its guest bridge is on segment dr, the VM's bridged NIC on main/);
+    const protect = await c.run(['dr', 'protect', VM, '--to', 'dr', '--rpo', '30s']);
+    assert.notEqual(protect.code, 0);
+    assert.match(protect.stderr, /segment dr, the VM's bridged NIC on main/);
+    const expose = await c.run(['vm', 'expose', VM, '--port', '80']);
+    assert.notEqual(expose.code, 0);
+    assert.match(expose.stderr, new RegExp(`reach it at ${ip.replace(/\./g, '\\.')}:80`));
+    assert.equal((await c.json<Shown>(['vm', 'show', VM])).host, 'host1', 'nothing moved');
+  });
+
+  it("an agent restart keeps the VM's tap and the open connection; a stop deletes the tap", { skip }, async () => {
+    assert.ok(probe, 'started by the migration test');
+    const agent = c.clusterFile().agents.find((a) => a.name === 'host1')!;
+    process.kill(agent.pid, 'SIGTERM');
+    await waitFor('host1 agent to exit', async () => !isAlive(agent.pid), 30_000, 200);
+    probe.mark();
+    await c.ok(['up']); // restarts the missing agent, which re-attaches to the running QEMU
+    await waitFor('a few tap sweeps after the restart', async () => {
+      const r = await probe!.report();
+      return r.echoed > 300 ? r : undefined;
+    }, 30_000, 500);
+    const w = await probe.report();
+    assert.equal(w.closed, null);
+    assert.equal(w.wrong, 0);
+    assert.equal((await guestTaps(hostNs('host1'))).length, 1, 'the restarted agent adopted the tap of the running VM');
+    probe.stop();
+    probe = undefined;
+    await c.ok(['vm', 'stop', VM, '--force']);
+    await waitFor('the tap to go with its QEMU', async () => (await guestTaps(hostNs('host1'))).length === 0, 15_000, 250);
   });
 });
