@@ -46,7 +46,7 @@ describe('place: bridged NICs', () => {
   it('refuses a host off the segment, saying why', () => {
     assert.throws(() => place(hosts, [], { memoryMiB: 512, vcpus: 1, host: 'h2', bridged: {} }), /h2: has no guest bridge/);
     assert.throws(() => place(hosts, [], { memoryMiB: 512, vcpus: 1, host: 'h3', bridged: { segment: 'a' } }), /segment b, the VM's bridged NIC on a/);
-    assert.throws(() => place(hosts, [], { memoryMiB: 512, vcpus: 1, site: 'main', bridged: { segment: 'c' } }), /NO_CAPACITY|no host in site main can fit/);
+    assert.throws(() => place(hosts, [], { memoryMiB: 512, vcpus: 1, site: 'main', bridged: { segment: 'c' } }), /no host in site main can take 512 MiB \/ 1 vCPUs on a bridged NIC: h1: its guest bridge is on segment a, .*h2: has no guest bridge/);
   });
 });
 

@@ -137,6 +137,6 @@ export function place(hosts: readonly PlacementHost[], vms: readonly PlacementVm
   }
   fits.sort((a, b) => b.freeMiB - a.freeMiB || a.name.localeCompare(b.name));
   const best = fits[0];
-  if (!best) throw new NoCapacityError(`no host${where} can fit ${req.memoryMiB} MiB / ${req.vcpus} vCPUs: ${reasons.join('; ')}`);
+  if (!best) throw new NoCapacityError(`no host${where} can take ${req.memoryMiB} MiB / ${req.vcpus} vCPUs${req.bridged ? ' on a bridged NIC' : ''}: ${reasons.join('; ')}`);
   return best.name;
 }

@@ -52,6 +52,11 @@ test('an invalid body gets 400 naming the field', async () => {
       [{ memoryMiB: 64 }, 'body.name'],
       [{ name: 'a', memoryMiB: 64, colour: 'red' }, 'body.colour'],
       [{ name: 'a', memoryMiB: 64, workload: 'dirty:fast' }, 'body.workload'],
+      // A NIC is one of two kinds: the error is the one of the kind it names, not "not a user NIC".
+      [{ name: 'a', memoryMiB: 64, nics: [{ network: 'bridged', ip: '10.0.0.300/24' }] }, 'body.nics.0.ip'],
+      [{ name: 'a', memoryMiB: 64, nics: [{ network: 'bridged', forwardPorts: [80] }] }, 'body.nics.0.forwardPorts'],
+      [{ name: 'a', memoryMiB: 64, nics: [{ network: 'user', ip: '10.0.0.3/24' }] }, 'body.nics.0.ip'],
+      [{ name: 'a', memoryMiB: 64, nics: [{ network: 'wifi' }] }, 'body.nics.0.network'],
     ];
     for (const [body, field] of cases) {
       await assert.rejects(api.post('/api/vms', body), (err: FerryError) => {

@@ -79,7 +79,7 @@ function toFerryError(err: FastifyError | FerryError): FerryError {
   if (err instanceof FerryError) return err;
   const fe = err as FastifyError;
   if (fe.validation && fe.validation.length > 0) {
-    const v = fe.validation[0]!;
+    const v = mostTelling(fe.validation);
     const params = v.params as { additionalProperty?: string; missingProperty?: string };
     const base = `${fe.validationContext ?? 'body'}${v.instancePath.replace(/\//g, '.')}`;
     const field = params.additionalProperty
@@ -95,4 +95,15 @@ function toFerryError(err: FastifyError | FerryError): FerryError {
     return new FerryError('INVALID_REQUEST', fe.message, { cause: err });
   }
   return new FerryError('INTERNAL', fe.message ?? String(err), { cause: err });
+}
+
+type ValidationError = NonNullable<FastifyError['validation']>[number];
+
+/**
+ * The error to report. For a union (a NIC is `user` or `bridged`) Ajv lists each branch's
+ * failure and then `anyOf`: a branch that failed only on its constant (`network`) is the wrong
+ * branch, not the user's mistake, so the first other error is the one that says what is wrong.
+ */
+function mostTelling(errors: readonly ValidationError[]): ValidationError {
+  return errors.find((e) => e.keyword !== 'const' && e.keyword !== 'anyOf') ?? errors[0]!;
 }
