@@ -345,25 +345,39 @@ static void cpu_main(void) {
 }
 
 
+/* ---------- TCP services ---------- */
+
+/* A listening socket on every address, or the workload ends with a ferry-error line. */
+static int listen_tcp(const char *what, int port) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_ANY);
+  if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 64) < 0) {
+    out("ferry-error %s: cannot listen on port %d: %s", what, port, strerror(errno));
+    _exit(3);
+  }
+  return s;
+}
+
+/* The next connection (retrying after interrupts and transient errors). */
+static int accept_next(int s) {
+  for (;;) {
+    int c = accept(s, NULL, NULL);
+    if (c >= 0) return c;
+    if (errno != EINTR) sleep_s(0.05);
+  }
+}
+
 /* ---------- echo workload (TCP port 7): one forked process per connection, no timeout,
  * so a connection can stay open for as long as the client likes (migration tests). */
 static void echo_main(void) {
   signal(SIGCHLD, SIG_IGN); /* connection children reap themselves */
-  int s = socket(AF_INET, SOCK_STREAM, 0);
+  int s = listen_tcp("echo", 7);
   int one = 1;
-  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(7)};
-  a.sin_addr.s_addr = htonl(INADDR_ANY);
-  if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 64) < 0) {
-    out("ferry-error echo: cannot listen on port 7: %s", strerror(errno));
-    _exit(3);
-  }
   for (;;) {
-    int c = accept(s, NULL, NULL);
-    if (c < 0) {
-      if (errno != EINTR) sleep_s(0.05);
-      continue;
-    }
+    int c = accept_next(s);
     pid_t p = fork();
     if (p == 0) {
       close(s);
@@ -401,21 +415,9 @@ static void copy_line(char *dst, size_t n) {
 }
 
 static void http_main(void) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg_http_port)};
-  a.sin_addr.s_addr = htonl(INADDR_ANY);
-  if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 64) < 0) {
-    out("ferry-error http: cannot listen on port %d: %s", cfg_http_port, strerror(errno));
-    _exit(3);
-  }
+  int s = listen_tcp("http", cfg_http_port);
   for (;;) {
-    int c = accept(s, NULL, NULL);
-    if (c < 0) {
-      if (errno != EINTR) sleep_s(0.05);
-      continue;
-    }
+    int c = accept_next(s);
     struct timeval tv = {2, 0};
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);

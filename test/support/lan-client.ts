@@ -12,15 +12,7 @@ const PROBE = fileURLToPath(new URL('./lan-probe.js', import.meta.url));
 export interface ProbeWindow { sent: number; echoed: number; wrong: number; echoGapMs: number; httpOk: number; httpFailed: number; httpGapMs: number; httpWrong: number; outstanding: number; closed: string | null }
 
 /** Why this machine cannot run namespace tests, or undefined. */
-export async function netnsUnusable(): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return 'needs root (network namespaces)';
-  try {
-    await run('ip', ['netns', 'list']);
-    return undefined;
-  } catch (err) {
-    return `ip netns unusable: ${(err as Error).message}`;
-  }
-}
+export { netnsSupport as netnsUnusable } from '../../src/cli/net/topology.js';
 
 /** The probe, in a namespace: commands on stdin, one JSON report per `report`. Stop it (by its PID) with `stop`. */
 export class LanProbe {
