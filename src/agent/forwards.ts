@@ -5,6 +5,7 @@
 // hmp-commands.hx / net/slirp.c; it answers "" on success, else its complaint in words).
 import { FerryError } from '../wire/index.js';
 import { freeLoopbackPort } from './launch.js';
+import { hostfwdRule, netdevId } from './qemu-command.js';
 import { qmpCall } from './qmp-call.js';
 import type { VmRuntime } from './vm-runtime.js';
 
@@ -23,7 +24,7 @@ export function addForward(vm: VmRuntime, guestPort: number): Promise<void> {
     let endpoints = vm.rec.endpoints;
     if (live) {
       const port = await freeLoopbackPort();
-      const out = await qmpCall<string>(vm, 'human-monitor-command', { 'command-line': `hostfwd_add net0 tcp:127.0.0.1:${port}-:${guestPort}` });
+      const out = await qmpCall<string>(vm, 'human-monitor-command', { 'command-line': `hostfwd_add ${netdevId(0)} ${hostfwdRule(port, guestPort)}` });
       if (out.trim() !== '') throw new FerryError('QEMU_FAILED', `vm ${vm.name}: hostfwd_add: ${out.trim()}`);
       endpoints = [...endpoints, { guestPort, host: '127.0.0.1', port }];
     }

@@ -16,6 +16,8 @@
 // are restarted past ROTATE_BYTES, and frames in the instant between object-del and object-add
 // are not counted. The counters start at 0 whenever a QEMU process is first seen (start,
 // restore, migration arrival, agent restart): consumers treat a decrease as a reset.
+import { netdevId } from './qemu-command.js';
+import { SerialQueue } from './serial-queue.js';
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { log } from './log.js';
@@ -50,7 +52,7 @@ export interface NetTotals {
 export class NetCounters {
   /** One read buffer per VM: its drains run one at a time (#serial); VMs drain side by side. */
   readonly #buf = Buffer.allocUnsafe(READ_CHUNK);
-  #chain: Promise<unknown> = Promise.resolve();
+  readonly #queue = new SerialQueue();
 
   private constructor(
     private readonly vm: VmRuntime,
@@ -84,9 +86,7 @@ export class NetCounters {
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.#chain.then(fn, fn);
-    this.#chain = next.catch(() => undefined);
-    return next;
+    return this.#queue.run(fn);
   }
 
   async #restart(t: Tap): Promise<void> {
@@ -96,7 +96,7 @@ export class NetCounters {
     t.counter = new PcapCounter();
     t.offset = 0;
     await unlink(t.path).catch(() => undefined);
-    await qmpCall(this.vm, 'object-add', { 'qom-type': 'filter-dump', id: t.id, netdev: `net${t.nic}`, queue: QUEUE_FOR[t.dir], file: t.path, maxlen: MAXLEN });
+    await qmpCall(this.vm, 'object-add', { 'qom-type': 'filter-dump', id: t.id, netdev: netdevId(t.nic), queue: QUEUE_FOR[t.dir], file: t.path, maxlen: MAXLEN });
   }
 
   /** Feeds what the file gained since the last read to the tap's counter. */

@@ -6,6 +6,7 @@
 //
 // Every family is declared as data (FAMILIES) and filled from one snapshot per scrape, so a
 // scrape costs one heartbeat's worth of reads however many families there are.
+import { SerialQueue } from './serial-queue.js';
 import { collectDefaultMetrics, Counter, Gauge, openMetricsContentType, prometheusContentType, Registry, type RegistryContentType } from 'prom-client';
 import type { HostInfo, VmStatus } from '../wire/index.js';
 
@@ -86,7 +87,7 @@ function register(reg: Registry<RegistryContentType>, f: Family, current: () => 
 export class AgentMetrics {
   readonly #regs = new Map<RegistryContentType, Registry<RegistryContentType>>();
   #snapshot: Snapshot | undefined;
-  #chain: Promise<unknown> = Promise.resolve();
+  readonly #queue = new SerialQueue();
 
   constructor(private readonly source: () => Promise<Snapshot>) {}
 
@@ -102,9 +103,7 @@ export class AgentMetrics {
         this.#snapshot = undefined;
       }
     };
-    const next = this.#chain.then(run, run);
-    this.#chain = next.catch(() => undefined);
-    return next;
+    return this.#queue.run(run);
   }
 
   #registry(type: RegistryContentType): Registry<RegistryContentType> {

@@ -35,6 +35,12 @@ export interface QemuLaunch {
 
 export { macFor };
 
+/** QEMU's id of NIC `i`'s backend: filters (counters, DR output hold) and hostfwd_add name it. */
+export const netdevId = (i: number): string => `net${i}`;
+
+/** A user-mode forward from a loopback port of the host to a guest port (-netdev and hostfwd_add). */
+export const hostfwdRule = (hostPort: number, guestPort: number): string => `tcp:127.0.0.1:${hostPort}-:${guestPort}`;
+
 export function demoCmdline(spec: VmSpec): string {
   const parts = ['console=ttyS0', 'quiet', 'panic=-1', `ferry.workload=${spec.workload}`];
   if (spec.disks.length > 0) parts.push('ferry.disk=1');
@@ -75,7 +81,7 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
   spec.nics.forEach((nic, i) => {
     args.push('-netdev', netdevArg(l, i));
     // romfile= : no PXE option ROM; we never network-boot and it saves guest memory and time.
-    args.push('-device', `virtio-net-pci,netdev=net${i},mac=${nic.mac ?? macFor(spec.uuid, i)},romfile=`);
+    args.push('-device', `virtio-net-pci,netdev=${netdevId(i)},mac=${nic.mac ?? macFor(spec.uuid, i)},romfile=`);
   });
   if (spec.balloon) args.push('-device', 'virtio-balloon-pci,id=balloon0');
   if (l.incoming) args.push('-incoming', 'defer');
@@ -92,12 +98,12 @@ function netdevArg(l: QemuLaunch, i: number): string {
   if (nic.network === 'bridged' && !l.isolated) {
     const tap = l.taps?.[i];
     if (tap === undefined) throw new Error(`no tap for bridged nic ${i}`);
-    return `tap,id=net${i},ifname=${tap},script=no,downscript=no,vhost=off`;
+    return `tap,id=${netdevId(i)},ifname=${tap},script=no,downscript=no,vhost=off`;
   }
   const fwd = (nic.network === 'user' ? (nic.forwardPorts ?? []) : []).map((guestPort, j) => {
     const hostPort = l.hostPorts[i]?.[j];
     if (hostPort === undefined) throw new Error(`no host port for nic ${i} guest port ${guestPort}`);
-    return `,hostfwd=tcp:127.0.0.1:${hostPort}-:${guestPort}`;
+    return `,hostfwd=${hostfwdRule(hostPort, guestPort)}`;
   });
-  return `user,id=net${i}${l.isolated ? ',restrict=on' : ''}${fwd.join('')}`;
+  return `user,id=${netdevId(i)}${l.isolated ? ',restrict=on' : ''}${fwd.join('')}`;
 }

@@ -5,6 +5,7 @@
 import type { QmpClient, QmpEvent } from '../qmp/index.js';
 import type { VmState } from '../wire/index.js';
 import { log } from './log.js';
+import { SerialQueue } from './serial-queue.js';
 import { isOurQemu } from './proc.js';
 import { saveRecord, vmPaths, type VmPaths, type VmRecord } from './vm-dir.js';
 
@@ -22,7 +23,7 @@ export class VmRuntime {
   /** Set while an outgoing migration owns this VM: lifecycle actions are refused meanwhile. */
   migrationId: string | undefined;
   #shutdownReason: string | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #queue = new SerialQueue();
   #detached = false;
 
   constructor(
@@ -44,9 +45,7 @@ export class VmRuntime {
 
   /** Runs `fn` after every earlier action on this VM has finished (success or not). */
   serialize<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.#queue.then(fn, fn);
-    this.#queue = next.catch(() => undefined);
-    return next;
+    return this.#queue.run(fn);
   }
 
   setState(state: VmState, error?: string): void {

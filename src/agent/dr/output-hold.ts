@@ -7,6 +7,7 @@
 // commits, every epoch older than N's is deleted, and deleting a filter-buffer sends what it
 // holds (net/filter-buffer.c cleanup). A failed checkpoint releases nothing; the next commit
 // releases it all. Filters are not part of a VM's migrated state, so a restored copy has none.
+import { netdevId } from '../qemu-command.js';
 import { log } from '../log.js';
 import { qmpCall } from '../qmp-call.js';
 import type { VmRuntime } from '../vm-runtime.js';
@@ -23,7 +24,7 @@ export class OutputHold {
     const ids: string[] = [];
     for (let i = 0; i < vm.rec.spec.nics.length; i++) {
       const id = `ferry-hold-${seq}-${i}`;
-      await qmpCall(vm, 'object-add', { 'qom-type': 'filter-buffer', id, netdev: `net${i}`, queue: 'rx', interval: NEVER_US });
+      await qmpCall(vm, 'object-add', { 'qom-type': 'filter-buffer', id, netdev: netdevId(i), queue: 'rx', interval: NEVER_US });
       ids.push(id);
     }
     const list = this.#epochs.get(vm.name) ?? [];
