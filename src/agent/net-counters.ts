@@ -16,13 +16,13 @@
 // are restarted past ROTATE_BYTES, and frames in the instant between object-del and object-add
 // are not counted. The counters start at 0 whenever a QEMU process is first seen (start,
 // restore, migration arrival, agent restart): consumers treat a decrease as a reset.
-import { netdevId } from './qemu-command.js';
-import { SerialQueue } from './serial-queue.js';
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { log } from './log.js';
 import { PcapCounter } from './pcap-count.js';
+import { netdevId } from './qemu-command.js';
 import { qmpCall } from './qmp-call.js';
+import { SerialQueue } from './serial-queue.js';
 import type { VmRuntime } from './vm-runtime.js';
 
 const MAXLEN = 1;

@@ -6,9 +6,9 @@
 //
 // Every family is declared as data (FAMILIES) and filled from one snapshot per scrape, so a
 // scrape costs one heartbeat's worth of reads however many families there are.
-import { SerialQueue } from './serial-queue.js';
 import { collectDefaultMetrics, Counter, Gauge, openMetricsContentType, prometheusContentType, Registry, type RegistryContentType } from 'prom-client';
 import type { HostInfo, VmStatus } from '../wire/index.js';
+import { SerialQueue } from './serial-queue.js';
 
 export interface Snapshot {
   host: HostInfo;

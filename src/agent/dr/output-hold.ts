@@ -7,8 +7,8 @@
 // commits, every epoch older than N's is deleted, and deleting a filter-buffer sends what it
 // holds (net/filter-buffer.c cleanup). A failed checkpoint releases nothing; the next commit
 // releases it all. Filters are not part of a VM's migrated state, so a restored copy has none.
-import { netdevId } from '../qemu-command.js';
 import { log } from '../log.js';
+import { netdevId } from '../qemu-command.js';
 import { qmpCall } from '../qmp-call.js';
 import type { VmRuntime } from '../vm-runtime.js';
 
