@@ -19,7 +19,7 @@ export interface PromSources {
   hosts(): Host[];
   vms(): Vm[];
   metrics: MetricsService;
-  migrations: MigrationStats;
+  migrations: Pick<MigrationStats, 'byOutcome' | 'lastSucceeded'>;
   protections(): Protection[];
   tasksRunning(): number;
 }
@@ -31,8 +31,24 @@ export class PrometheusEndpoint {
   readonly registry = new Registry<RegistryContentType>();
   /** Scrapes run one at a time: the content type is the registry's, set per scrape. */
   private chain: Promise<unknown> = Promise.resolve();
+  /** What this scrape read already: every gauge sees the same hosts, VMs and records, read once. */
+  private scraped: Map<string, unknown> | undefined;
+  private readonly src: PromSources;
 
-  constructor(private readonly src: PromSources) {
+  constructor(sources: PromSources) {
+    const once = <T>(key: string, read: () => T) => (): T => {
+      if (!this.scraped) return read();
+      if (!this.scraped.has(key)) this.scraped.set(key, read());
+      return this.scraped.get(key) as T;
+    };
+    const { migrations } = sources;
+    this.src = {
+      ...sources,
+      hosts: once('hosts', () => sources.hosts()),
+      vms: once('vms', () => sources.vms()),
+      protections: once('protections', () => sources.protections()),
+      migrations: { byOutcome: once('byOutcome', () => migrations.byOutcome()), lastSucceeded: once('lastSucceeded', () => migrations.lastSucceeded()) },
+    };
     collectDefaultMetrics({ register: this.registry, prefix: 'ferry_controller_' });
     this.hostGauges();
     this.vmGauges();
@@ -49,7 +65,12 @@ export class PrometheusEndpoint {
     const open = accept?.includes('application/openmetrics-text') ?? false;
     const run = this.chain.then(async () => {
       this.registry.setContentType(open ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE);
-      return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+      this.scraped = new Map();
+      try {
+        return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+      } finally {
+        this.scraped = undefined;
+      }
     });
     this.chain = run.catch(() => undefined);
     return run;
