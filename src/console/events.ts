@@ -5,19 +5,22 @@ import { signal } from '@preact/signals';
 import type { BalanceDecision, BalanceStatus } from '../wire/balance.js';
 import type { ClusterEvent, Host, Task, Vm } from '../wire/controller-api.js';
 import type { Protection } from '../wire/dr.js';
+import type { VmLocation } from '../wire/endpoints.js';
 import type { MigrationRecord } from '../wire/migration.js';
 import { api, API } from './api.js';
 import * as store from './store.js';
 
 export async function loadSnapshot(): Promise<void> {
-  const [hosts, vms, tasks, migrations, protections, balance] = await Promise.all([
+  const [hosts, vms, tasks, migrations, protections, balance, locations] = await Promise.all([
     api.get<Host[]>(`${API}/hosts`),
     api.get<Vm[]>(`${API}/vms`),
     api.get<Task[]>(`${API}/tasks?limit=${store.MAX_TASKS}`),
     api.get<MigrationRecord[]>(`${API}/migrations`),
     api.get<Protection[]>(`${API}/dr/protections`),
     api.get<BalanceStatus>(`${API}/balance`),
+    api.get<VmLocation[]>(`${API}/locations`),
   ]);
+  store.locations.replace(locations, (l) => l.vm);
   store.hosts.replace(hosts, (h) => h.name);
   store.vms.replace(vms, (v) => v.name);
   store.tasks.replace(tasks, (t) => t.id);
@@ -40,6 +43,10 @@ export function apply(e: ClusterEvent): void {
       break;
     case 'vm.removed':
       store.vms.remove(e.name);
+      store.locations.remove(e.name);
+      break;
+    case 'location':
+      store.locations.upsert(e.location.vm, e.location);
       break;
     case 'task':
       store.tasks.upsert(e.task.id, e.task);
@@ -75,7 +82,7 @@ export function onEvent(fn: (e: ClusterEvent) => void): () => void {
   return () => listeners.delete(fn);
 }
 
-const TYPES: ClusterEvent['type'][] = ['host', 'vm', 'vm.removed', 'task', 'migration', 'load', 'dr.checkpoint', 'dr.alarm', 'dr.state', 'dr.ha', 'balance.decision'];
+const TYPES: ClusterEvent['type'][] = ['host', 'vm', 'vm.removed', 'task', 'migration', 'load', 'location', 'dr.checkpoint', 'dr.alarm', 'dr.state', 'dr.ha', 'balance.decision'];
 
 export function connect(): () => void {
   const es = new EventSource(`${API}/events`, { withCredentials: true });

@@ -7,6 +7,7 @@ import type { BalanceDecision, BalanceStatus } from '../wire/balance.js';
 import type { Host, Task, Vm } from '../wire/controller-api.js';
 import type { MigrationLive } from '../wire/console.js';
 import type { Protection } from '../wire/dr.js';
+import type { VmLocation } from '../wire/endpoints.js';
 import type { HostLoad, VmLoad } from '../wire/metrics.js';
 import type { MigrationRecord } from '../wire/migration.js';
 
@@ -55,6 +56,8 @@ export const vms = new Keyed<Vm>();
 export const tasks = new Keyed<Task>(newestFirst((t) => t.createdAt));
 export const migrations = new Keyed<MigrationRecord>(newestFirst((m) => m.startedAt));
 export const protections = new Keyed<Protection>();
+/** Where each VM runs and how clients reach it (the location registry), by VM name. */
+export const locations = new Keyed<VmLocation>();
 /** Live progress of running migrations, by migration id. */
 export const migrationLive = new Map<string, Signal<MigrationLive | undefined>>();
 export const decisions = signal<BalanceDecision[]>([]);

@@ -100,6 +100,10 @@ describe('web console, end to end', { timeout: 20 * 60_000 }, () => {
     await page.getByTestId('migrate-confirm').click();
     await waitFor('the VM to run on host2', async () => (await c.json<Vm>(['vm', 'show', 'web'])).host === 'host2', 180_000, 1000);
     await page.locator('.migration-result').getByText('succeeded').waitFor({ timeout: 30_000 });
+    // The location registry's `location` event moved the VM's Location panel, no reload.
+    const location = page.locator('section[aria-labelledby="location-title"]');
+    await location.getByText('host2 at site main').waitFor({ timeout: 30_000 });
+    await location.getByText(/\(migrated\)/).waitFor({ timeout: 30_000 });
     const progress = await page.evaluate(() => (window as unknown as { __progress: number[] }).__progress);
     assert.ok(progress.length >= 2, `the progress bar showed the migration moving: ${JSON.stringify(progress)}`);
     for (let i = 1; i < progress.length; i++) assert.ok(progress[i]! >= progress[i - 1]!, `the bar never runs backwards: ${JSON.stringify(progress)}`);

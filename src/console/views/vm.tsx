@@ -146,12 +146,34 @@ function VmPage({ name }: { name: string }) {
             <h3 id="spec-title">Specification</h3>
             <Spec vm={vm} />
           </section>
+          <Location name={name} />
           <section class="panel" aria-labelledby="charts-title">
             <h3 id="charts-title">Load</h3>
             <VmCharts name={name} />
           </section>
         </div>
       </div>
+    </section>
+  );
+}
+
+/** The location registry's entry: where the VM runs, since when and why, and how clients reach it. */
+function Location({ name }: { name: string }) {
+  const loc = store.locations.get(name)?.value ?? (store.locations.names.value, undefined);
+  if (!loc) return null;
+  const reach = [
+    ...(loc.addresses.lan ?? []).map((a) => `${a.ip} on segment ${a.segment} (MAC ${a.mac})`),
+    ...loc.addresses.forwards.map((f) => `${f.host}:${f.port} → guest port ${f.guestPort}`),
+  ];
+  return (
+    <section class="panel" aria-labelledby="location-title">
+      <h3 id="location-title">Location</h3>
+      <dl class="spec location">
+        <div><dt>Where</dt><dd>{loc.host} at site {loc.site}</dd></div>
+        <div><dt>Since</dt><dd>{new Date(loc.since).toLocaleTimeString()} ({loc.reason})</dd></div>
+        {reach.length > 0 && <div><dt>Reach it at</dt><dd>{reach.join(', ')}</dd></div>}
+        {loc.ports.length > 0 && <div><dt>Endpoints</dt><dd>guest port{loc.ports.length > 1 ? 's' : ''} {loc.ports.join(', ')} (ferry vm endpoints {loc.vm})</dd></div>}
+      </dl>
     </section>
   );
 }
