@@ -98,7 +98,8 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   const host = (): HostInfo => {
     const dataUrl = plane.url();
     const netBytesPerSec = opts.netBytesPerSec ?? DEFAULT_NET_CAPACITY_BYTES_PER_SEC;
-    const guestNetwork = opts.guestBridge ? { segment: opts.guestBridge.segment, subnet: opts.guestBridge.subnet, ...(opts.guestBridge.gateway ? { gateway: opts.guestBridge.gateway } : {}) } : undefined;
+    const g = opts.guestBridge;
+    const guestNetwork = g ? { segment: g.segment, subnet: g.subnet, ...(g.gateway ? { gateway: g.gateway } : {}), ...(g.netns ? { netns: g.netns } : {}) } : undefined;
     return {
       ...hostInfo({ name: opts.name, site: opts.site, url, accel, qemuVersion: version, agentVersion: AGENT_VERSION, netBytesPerSec }),
       ...(dataUrl ? { dataUrl } : {}),

@@ -74,6 +74,8 @@ export const GuestNetwork = Type.Object({
   /** The segment's subnet, e.g. 10.77.1.0/24; guests get addresses from it. */
   subnet: Type.String({ pattern: IPV4_CIDR_PATTERN }),
   gateway: Type.Optional(Type.String({ pattern: IPV4_PATTERN })),
+  /** The network namespace QEMU of bridged VMs runs in on this host: its own TCP sockets live there. */
+  netns: Type.Optional(Type.String()),
 });
 export type GuestNetwork = Static<typeof GuestNetwork>;
 

@@ -76,6 +76,8 @@ describe('bridged guest networking, end to end', { timeout: 8 * 60_000 }, async 
       probe.mark();
       const rec = await c.json<MigrationRecord>(['vm', 'migrate', VM, '--to', to]);
       assert.equal(rec.outcome, 'succeeded', JSON.stringify(rec));
+      // Its QEMU lives in the host's namespace and cannot dial the other QEMU: the agents relay.
+      assert.notEqual(rec.transport, 'direct');
       // Lines sent during the pause come back after it.
       const w = await waitFor('the echoes to catch up after the move', async () => {
         const r = await probe!.report();
@@ -103,6 +105,9 @@ describe('bridged guest networking, end to end', { timeout: 8 * 60_000 }, async 
     const migrate = await c.run(['vm', 'migrate', VM, '--to', 'host3']);
     assert.notEqual(migrate.code, 0);
     assert.match(migrate.stderr, /host3: its guest bridge is on segment dr, the VM's bridged NIC on main/);
+    const direct = await c.run(['vm', 'migrate', VM, '--to', 'host2', '--transport', 'direct']);
+    assert.notEqual(direct.code, 0);
+    assert.match(direct.stderr, /transport cannot be direct: VM web is bridged and its QEMU runs in the guest network namespace/);
     const protect = await c.run(['dr', 'protect', VM, '--to', 'dr', '--rpo', '30s']);
     assert.notEqual(protect.code, 0);
     assert.match(protect.stderr, /segment dr, the VM's bridged NIC on main/);

@@ -70,5 +70,8 @@ describe('migration planner', () => {
     assert.equal(chooseTransport('auto', 99 * MiB), 'chunked');
     assert.equal(chooseTransport('auto', 100 * MiB), 'direct');
     assert.equal(chooseTransport('passthrough', 1), 'passthrough');
+    // A bridged VM's QEMU in a host namespace cannot reach the other QEMU: the agents relay.
+    assert.equal(chooseTransport('auto', 100 * MiB, 'in a namespace'), 'passthrough');
+    assert.equal(chooseTransport('auto', 1 * MiB, 'in a namespace'), 'chunked');
   });
 });

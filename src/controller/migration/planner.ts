@@ -38,6 +38,8 @@ export interface PlannerInput {
   maxDowntimeMs: number;
   strategy: MigrationStrategy;
   transport: Transport;
+  /** Why QEMU cannot reach the target's QEMU itself (a bridged VM's QEMU in a host namespace): `auto` relays instead of `direct`. */
+  noDirect?: string;
   /** The user's cap on the wire; the planner uses the smaller of it and the link. */
   bandwidthBytesPerSec?: number;
   /** Model QEMU's auto-converge (default true). */
@@ -128,10 +130,15 @@ function hybrid(inp: PlannerInput, link: number): MigrationPrediction {
   };
 }
 
-/** Fast links: QEMU to QEMU (`direct`), the agents out of the way; slow ones: chunks, deduplicated and compressed. */
-export function chooseTransport(requested: Transport, linkBytesPerSec: number): ConcreteTransport {
+/**
+ * Fast links: QEMU to QEMU (`direct`), the agents out of the way — or, when QEMU cannot reach the
+ * other QEMU (`noDirect`), the agents relaying its stream as it comes (`passthrough`); slow
+ * links: chunks, deduplicated and compressed.
+ */
+export function chooseTransport(requested: Transport, linkBytesPerSec: number, noDirect?: string): ConcreteTransport {
   if (requested !== 'auto') return requested;
-  return linkBytesPerSec >= DIRECT_MIN_BYTES_PER_SEC ? 'direct' : 'chunked';
+  if (linkBytesPerSec < DIRECT_MIN_BYTES_PER_SEC) return 'chunked';
+  return noDirect === undefined ? 'direct' : 'passthrough';
 }
 
 export function plan(inp: PlannerInput): MigrationPlan {
@@ -152,7 +159,7 @@ export function plan(inp: PlannerInput): MigrationPlan {
     linkBytesPerSec: link,
     rttMs: inp.rttMs,
     maxDowntimeMs: inp.maxDowntimeMs,
-    transport: chooseTransport(inp.transport, link),
+    transport: chooseTransport(inp.transport, link, inp.noDirect),
     candidates: [pre, post, hyb],
     chosen,
   };

@@ -3,7 +3,7 @@
 // plan, otherwise hold the VM's resources on the target too and run the migration as a task.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Task } from '../../wire/controller-api.js';
+import type { Task, Vm } from '../../wire/controller-api.js';
 import type { MigrateRequest, MigrationPlan, MigrationRecord } from '../../wire/migration.js';
 import type { AgentPool } from '../agents.js';
 import { vmTarget, type ClusterState } from '../cluster-state.js';
@@ -12,7 +12,7 @@ import type { EventBus } from '../events.js';
 import { FerryError } from '../../wire/errors.js';
 import { InvalidRequestError, InvalidStateError, NotFoundError } from '../errors.js';
 import { createLog } from '../log.js';
-import { withBridgedNeed } from '../guest-net.js';
+import { bridgedNeed, withBridgedNeed } from '../guest-net.js';
 import { checkFits, DEFAULT_LIMITS, type PlacementLimits } from '../placement.js';
 import type { MigrationsRepo } from './migrations-repo.js';
 import { measureAndPlan, runMigration, type MigrationInput, type MigrationIo } from './orchestrator.js';
@@ -97,6 +97,8 @@ export class MigrationService {
     const snap = this.state.placementSnapshot();
     const host = snap.hosts.find((h) => h.name === req.to);
     if (host) checkFits(host, snap.vms, withBridgedNeed(vm, vm.spec), this.limits);
+    const noDirect = this.noDirect(vm, req.to);
+    if (noDirect && req.transport === 'direct') throw new InvalidRequestError('body.transport', `cannot be direct: ${noDirect}; use auto or passthrough`);
     return {
       id: randomUUID(),
       vm,
@@ -109,10 +111,18 @@ export class MigrationService {
         maxDowntimeMs: req.maxDowntimeMs ?? DEFAULT_MAX_DOWNTIME_MS,
         strategy: req.strategy ?? 'auto',
         transport: req.transport ?? 'auto',
+        ...(noDirect ? { noDirect } : {}),
         ...(req.bandwidthBytesPerSec !== undefined ? { bandwidthBytesPerSec: req.bandwidthBytesPerSec } : {}),
       },
       ...(req.bandwidthBytesPerSec !== undefined ? { bandwidthBytesPerSec: req.bandwidthBytesPerSec } : {}),
     };
+  }
+
+  /** Why the source's QEMU cannot connect to the target's itself: a bridged VM's QEMU runs in its host's guest namespace, with its own loopback. */
+  private noDirect(vm: Vm, to: string): string | undefined {
+    if (!bridgedNeed(vm.spec)) return undefined;
+    const inNetns = [vm.host, to].filter((h) => this.state.hosts.get(h)?.info.guestNetwork?.netns !== undefined);
+    return inNetns.length > 0 ? `VM ${vm.name} is bridged and its QEMU runs in the guest network namespace of ${inNetns.join(' and ')}` : undefined;
   }
 
   /** The agent calls and record keeping one migration needs. */
