@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { FerryError, type GuestNetwork, type VmSpec } from '../wire/index.js';
 import { log } from './log.js';
 import { macFor } from '../wire/mac.js';
+import { SerialQueue } from './serial-queue.js';
 
 const run = promisify(execFile);
 const TAP_NAME = /^fe[0-9a-f]{6}n[0-9]$/;
@@ -41,6 +42,8 @@ export function bridgedNics(spec: VmSpec): number[] {
 export class GuestTaps {
   /** Taps this agent made, with the VM runtime whose QEMU uses them; `pending` while QEMU is starting. */
   readonly #owned = new Map<string, { owner: TapOwner; pending: boolean }>();
+  /** Every change to the links, one at a time: a sweep never deletes a tap a launch is making again. */
+  readonly #queue = new SerialQueue();
   #timer: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> | undefined;
 
@@ -52,7 +55,11 @@ export class GuestTaps {
   }
 
   /** Makes (or keeps) the taps of `owner`'s bridged NICs, attached to the bridge and up. */
-  async ensure(owner: TapOwner): Promise<string[]> {
+  ensure(owner: TapOwner): Promise<string[]> {
+    return this.#queue.run(() => this.#ensure(owner));
+  }
+
+  async #ensure(owner: TapOwner): Promise<string[]> {
     const spec = owner.rec.spec;
     const taps: string[] = [];
     for (const i of bridgedNics(spec)) {
@@ -75,18 +82,22 @@ export class GuestTaps {
   }
 
   /** Deletes `owner`'s taps now (QEMU is gone or never started). */
-  async release(owner: TapOwner): Promise<void> {
-    for (const [tap, e] of [...this.#owned]) if (e.owner === owner) await this.#delete(tap);
+  release(owner: TapOwner): Promise<void> {
+    return this.#queue.run(async () => {
+      for (const [tap, e] of [...this.#owned]) if (e.owner === owner) await this.#delete(tap);
+    });
   }
 
   /** Taps of VMs adopted at agent start, and a sweep of taps no adopted VM owns (left by a crash). */
-  async adopt(owners: Iterable<TapOwner>): Promise<void> {
-    for (const owner of owners) {
-      if (!owner.pidAlive) continue;
-      for (const i of bridgedNics(owner.rec.spec)) this.#owned.set(tapName(owner.rec.spec, i), { owner, pending: false });
-    }
-    const present = await this.#listTaps();
-    for (const tap of present) if (!this.#owned.has(tap)) await this.#delete(tap);
+  adopt(owners: Iterable<TapOwner>): Promise<void> {
+    return this.#queue.run(async () => {
+      for (const owner of owners) {
+        if (!owner.pidAlive) continue;
+        for (const i of bridgedNics(owner.rec.spec)) this.#owned.set(tapName(owner.rec.spec, i), { owner, pending: false });
+      }
+      const present = await this.#listTaps();
+      for (const tap of present) if (!this.#owned.has(tap)) await this.#delete(tap);
+    });
   }
 
   /** Every 2 s: deletes the taps whose QEMU has exited, whatever ended it (stop, crash, migration away). */
@@ -98,10 +109,12 @@ export class GuestTaps {
     return this;
   }
 
-  async sweep(): Promise<void> {
-    for (const [tap, e] of [...this.#owned]) {
-      if (!e.pending && !e.owner.pidAlive) await this.#delete(tap);
-    }
+  sweep(): Promise<void> {
+    return this.#queue.run(async () => {
+      for (const [tap, e] of [...this.#owned]) {
+        if (!e.pending && !e.owner.pidAlive) await this.#delete(tap);
+      }
+    });
   }
 
   async close(): Promise<void> {
