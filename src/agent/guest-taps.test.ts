@@ -61,11 +61,24 @@ describe('guest taps on a real bridge', { skip: canRun ? false : 'needs root and
   it('a restarted agent keeps the taps of live VMs and deletes strays', async () => {
     const live = owner('33333333-3333-4333-8333-333333333333', true);
     const gone = owner('44444444-4444-4444-8444-444444444444', false);
-    const before = taps();
-    await before.ensure(live);
-    await before.ensure(gone);
-    await taps().adopt([live, gone]);
+    const first = taps();
+    await first.ensure(live);
+    await first.ensure(gone);
+    const restarted = taps();
+    await restarted.adopt([live, gone]);
     assert.deepEqual(await tapsOnBridge(), [tapName(live.rec.spec, 0)]);
+    await restarted.release(live);
+  });
+
+  it('two VMs whose MACs end alike cannot share a tap', async () => {
+    const t = taps();
+    const a: TapOwner = { rec: { spec: { ...spec('66666666-6666-4666-8666-666666666666'), name: 'a', nics: [{ network: 'bridged', mac: '52:54:00:aa:bb:cc' }] } }, pidAlive: true };
+    const b: TapOwner = { rec: { spec: { ...spec('77777777-7777-4777-8777-777777777777'), name: 'b', nics: [{ network: 'bridged', mac: '52:54:01:aa:bb:cc' }] } }, pidAlive: false };
+    await t.ensure(a);
+    t.started(a);
+    await assert.rejects(t.ensure(b), /tap feaabbccn0 belongs to vm a/);
+    assert.deepEqual(await tapsOnBridge(), ['feaabbccn0'], "a's tap stays");
+    await t.release(a);
   });
 
   it('refuses a NIC of another segment', async () => {

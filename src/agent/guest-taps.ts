@@ -68,6 +68,10 @@ export class GuestTaps {
         throw new FerryError('INVALID_REQUEST', `vm ${spec.name}: its NIC ${i} is on segment ${nic.segment}, this host's bridge is on ${this.net.segment}`);
       }
       const tap = tapName(spec, i);
+      const held = this.#owned.get(tap);
+      if (held && held.owner.rec.spec.uuid !== spec.uuid && (held.pending || held.owner.pidAlive)) {
+        throw new FerryError('CONFLICT', `vm ${spec.name}: tap ${tap} belongs to vm ${held.owner.rec.spec.name} (their MACs end alike); give one of them another MAC`);
+      }
       this.#owned.set(tap, { owner, pending: true });
       if (!(await this.#exists(tap))) await this.#ip('tuntap', 'add', 'dev', tap, 'mode', 'tap', 'vnet_hdr');
       await this.#ip('link', 'set', tap, 'master', this.net.bridge, 'up');

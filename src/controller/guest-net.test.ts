@@ -40,6 +40,7 @@ describe('guest network addresses', () => {
     assert.equal(code(() => assignBridged(spec([{ network: 'bridged', ip: '10.77.1.255/24' }]), NET, new Set())), 'INVALID_REQUEST body.nics[0].ip');
     assert.equal(code(() => assignBridged(spec([{ network: 'bridged', ip: '10.77.1.20/24' }]), NET, new Set(['10.77.1.20']))), 'INVALID_REQUEST body.nics[0].ip');
     assert.equal(code(() => assignBridged(spec([{ network: 'user' }, { network: 'bridged', segment: 'dr' }]), NET, new Set())), 'INVALID_REQUEST body.nics[1].segment');
+    assert.equal(code(() => assignBridged(spec([{ network: 'bridged', mac: '52:54:00:00:00:01' }]), NET, new Set(['52:54:00:00:00:01']))), 'INVALID_REQUEST body.nics[0].mac');
   });
 
   it('runs out of addresses with NO_CAPACITY', () => {
@@ -55,7 +56,7 @@ describe('guest network addresses', () => {
     assert.equal(lan.length, 1);
     assert.equal(lan[0]?.ip, '10.77.1.10');
     assert.match(lan[0]?.mac ?? '', /^52:54:00(:[0-9a-f]{2}){3}$/);
-    assert.deepEqual([...usedAddresses([vmOn(a)], 'main')], ['10.77.1.10']);
+    assert.deepEqual([...usedAddresses([vmOn(a)], 'main')], ['10.77.1.10', lan[0]?.mac]);
     assert.deepEqual([...usedAddresses([vmOn(a)], 'dr')], []);
     assert.deepEqual(cloneNics({ ...a, nics: a.nics.map((n) => ({ ...n, mac: '52:54:00:aa:bb:cc' })) }), [
       { network: 'user', forwardPorts: [80] },

@@ -34,9 +34,9 @@ export function lanAddresses(spec: VmSpec): LanAddress[] {
   return spec.nics.flatMap((n, i) => (n.network === 'bridged' && n.segment && n.ip ? [{ segment: n.segment, ip: n.ip.split('/')[0]!, mac: n.mac ?? macFor(spec.uuid, i) }] : []));
 }
 
-/** Addresses on `segment` that VMs already hold. */
+/** Addresses and MACs on `segment` that VMs already hold. */
 export function usedAddresses(vms: readonly Vm[], segment: string): Set<string> {
-  return new Set(vms.flatMap((vm) => lanAddresses(vm.spec).filter((a) => a.segment === segment).map((a) => a.ip)));
+  return new Set(vms.flatMap((vm) => lanAddresses(vm.spec).filter((a) => a.segment === segment).flatMap((a) => [a.ip, a.mac])));
 }
 
 /**
@@ -50,8 +50,10 @@ export function assignBridged(spec: VmSpec, net: GuestNetwork, used: ReadonlySet
     if (nic.network !== 'bridged') return nic;
     const field = `body.nics[${i}]`;
     if (nic.segment !== undefined && nic.segment !== net.segment) throw new InvalidRequestError(`${field}.segment`, `is ${nic.segment}, but the host's guest bridge is on ${net.segment}`);
+    if (nic.mac && taken.has(nic.mac)) throw new InvalidRequestError(`${field}.mac`, `${nic.mac} is in use on segment ${net.segment}`);
     const ip = nic.ip ? checkAddress(nic.ip, net, taken, `${field}.ip`) : freeAddress(net, taken);
     taken.add(ip.split('/')[0]!);
+    if (nic.mac) taken.add(nic.mac);
     const gw = nic.gw ?? net.gateway;
     return { ...nic, segment: net.segment, ip, ...(gw ? { gw } : {}) };
   });
