@@ -150,7 +150,14 @@ export class VmService {
   async console(name: string, tailBytes?: number): Promise<string> {
     const vm = this.state.requireVm(name);
     this.state.requireHostUp(vm.host);
-    return this.agentOf(vm.host).console(name, tailBytes);
+    try {
+      return await this.agentOf(vm.host).console(name, tailBytes);
+    } catch (err) {
+      // The record exists from the moment a create is accepted; its agent has the VM only once
+      // the task defined it there. Until then the console has nothing to show, which is no error.
+      if (err instanceof FerryError && err.code === 'NOT_FOUND' && this.state.isBusy(name)) return '';
+      throw err;
+    }
   }
 
   /** 404, then busy (409 CONFLICT naming the task), then host down (503), then state (409). */

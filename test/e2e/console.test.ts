@@ -36,6 +36,8 @@ describe('web console, end to end', { timeout: 20 * 60_000 }, () => {
     page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));
+    // Chrome's "Failed to load resource" names no URL: these do.
+    page.on('response', (r) => r.status() >= 400 && pageErrors.push(`${r.status()} ${r.request().method()} ${r.url()}`));
   });
   after(async () => {
     await browser?.close();
