@@ -33,6 +33,9 @@ interface Row {
   /** lan: the new-connection HTTP gap. */
   newConnGapMs?: number;
   kept?: boolean;
+  /** lan: the window's counters (echoed lines, failed new connections). */
+  echoed?: number;
+  httpFailed?: number;
 }
 
 async function main(): Promise<void> {
@@ -44,10 +47,12 @@ async function main(): Promise<void> {
   let poller: EndpointPoller | undefined;
   const rows: Row[] = [];
   try {
+    console.error('ferry up --hosts 2 --net bridged …');
     await c.ok(['up', '--hosts', '2', '--net', 'bridged', '--port', '0', '--accel', 'tcg']);
     const net = JSON.parse(await c.ok(['net', 'show', '--json'])) as { sites: { netns: string }[] };
     const lan = await c.json<Vm>(['vm', 'create', 'lan', '--memory', values.memory, '--workload', 'http,echo', '--net', 'bridged', '--host', 'host1']);
     await c.ok(['vm', 'create', 'nat', '--memory', values.memory, '--workload', 'http', '--host', 'host1']);
+    console.error('waiting for both guests to boot …');
     await c.waitBeat('lan', 1);
     await c.waitBeat('nat', 1);
     const nic = lan.spec.nics[0];
@@ -79,7 +84,8 @@ async function main(): Promise<void> {
             const r = await p.report();
             return r.outstanding <= 2 && r.echoed > 20 ? r : undefined;
           }, 60_000, 200);
-          rows.push({ ...base, gapMs: w.echoGapMs, newConnGapMs: w.httpGapMs, kept: w.closed === null && w.wrong === 0 && w.httpWrong === 0 });
+          rows.push({ ...base, gapMs: w.echoGapMs, newConnGapMs: w.httpGapMs, kept: w.closed === null && w.wrong === 0 && w.httpWrong === 0, echoed: w.echoed, httpFailed: w.httpFailed });
+          if (w.closed !== null || w.wrong || w.httpWrong) console.error(`lan ${from} -> ${to}: connection ${w.closed ?? 'open'}, ${w.wrong} lines wrong, ${w.httpWrong} HTTP answers wrong`);
         } else {
           await q.answerAfter(t1, 60_000);
           rows.push({ ...base, gapMs: q.longestGap(t0, t1) });
@@ -99,18 +105,22 @@ async function main(): Promise<void> {
 function print(rows: Row[], memory: string, q: EndpointPoller): void {
   const qemu = execFileSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).split('\n')[0];
   console.log(`\n${qemu}, ${cpus().length} cores, TCG; two ${memory} MiB VMs on \`ferry up --hosts 2 --net bridged\``);
-  console.log(`nat client: ${q.okAt.length} answers, ${q.failures} polls without one, ${q.wrong.length} wrong\n`);
+  const lans = rows.filter((r) => r.vm === 'lan');
+  const sum = (xs: (number | undefined)[]): number => xs.reduce<number>((a, x) => a + (x ?? 0), 0);
+  console.log(`lan client, during the moves: ${sum(lans.map((r) => r.echoed))} lines echoed, open connection kept in ${lans.filter((r) => r.kept).length} of ${lans.length}, ${sum(lans.map((r) => r.httpFailed))} new connections failed`);
+  console.log(`nat client: ${q.okAt.length} answers, ${q.failures} polls without one, ${q.wrong.length} wrong${q.wrong.length ? ` (${q.wrong.slice(0, 3).join('; ')})` : ''}\n`);
   console.log('| VM | move | strategy | QEMU downtime (ms) | observed (ms) | client gap (ms) | new-connection gap (ms) | open connection kept |');
   console.log('|---|---|---|---:|---:|---:|---:|---|');
   for (const r of rows) {
     const kind = r.vm === 'lan' ? 'lan (bridged, one open TCP connection)' : 'nat (user-mode, service endpoint)';
     console.log(`| ${kind} | ${r.move} | ${r.strategy} | ${r.downtimeMs} | ${r.observedMs ?? '-'} | ${r.gapMs} | ${r.newConnGapMs ?? '-'} | ${r.kept === undefined ? 'n/a (new connection per request)' : r.kept ? 'yes, every line in order' : 'NO'} |`);
   }
-  console.log('\n| VM | median QEMU downtime (ms) | median client gap (ms) | median gap − downtime (ms) |');
-  console.log('|---|---:|---:|---:|');
+  console.log('\n| VM | median QEMU downtime (ms) | median client gap (ms) | median gap − downtime (ms) | median new-connection gap (ms) |');
+  console.log('|---|---:|---:|---:|---:|');
   for (const vm of ['lan', 'nat'] as const) {
     const rs = rows.filter((r) => r.vm === vm);
-    console.log(`| ${vm} | ${median(rs.map((r) => r.downtimeMs))} | ${median(rs.map((r) => r.gapMs))} | ${median(rs.map((r) => r.gapMs - r.downtimeMs))} |`);
+    const nc = rs.flatMap((r) => (r.newConnGapMs !== undefined ? [r.newConnGapMs] : []));
+    console.log(`| ${vm} | ${median(rs.map((r) => r.downtimeMs))} | ${median(rs.map((r) => r.gapMs))} | ${median(rs.map((r) => r.gapMs - r.downtimeMs))} | ${nc.length ? median(nc) : '-'} |`);
   }
 }
 
