@@ -21,7 +21,7 @@ export default tseslint.config(
   },
   {
     // The web console is compiled by its own tsconfig (browser, DOM types).
-    files: ['src/console/**/*.ts', 'src/console/**/*.tsx'],
+    files: ['src/web-console/**/*.ts', 'src/web-console/**/*.tsx'],
     languageOptions: { parserOptions: { projectService: false, project: './tsconfig.console.json', tsconfigRootDir: import.meta.dirname } },
   },
 );

@@ -15,9 +15,9 @@
 // Usage: node dist/bench/balance-hotspot.js [--json FILE]
 import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BalanceStatus } from '../src/wire/balance.js';
-import type { Task, Vm } from '../src/wire/controller-api.js';
-import type { MigrationRecord } from '../src/wire/migration.js';
+import type { BalanceStatus } from '../src/contracts/balance.js';
+import type { Task, Vm } from '../src/contracts/controller-api.js';
+import type { MigrationRecord } from '../src/contracts/migration.js';
 import { startCluster, table, until, type BenchCluster } from './lib.js';
 
 const POLICY = ['--threshold', '0.6', '--k', '3', '--n', '5', '--sample', '2s', '--interval', '2s', '--cooldown', '5m', '--max-moves', '1'];

@@ -11,7 +11,7 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_POLICY, plan } from '../src/controller/balance/planner.js';
-import type { BalancePolicy } from '../src/wire/balance.js';
+import type { BalancePolicy } from '../src/contracts/balance.js';
 import { renderSimChart } from './balance-sim/chart.js';
 import { SimCluster } from './balance-sim/cluster.js';
 import { simulate, type SimResult } from './balance-sim/run.js';

@@ -14,9 +14,9 @@
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { Vm } from '../src/wire/controller-api.js';
-import type { ServiceEndpoint } from '../src/wire/endpoints.js';
-import type { MigrationRecord } from '../src/wire/migration.js';
+import type { Vm } from '../src/contracts/controller-api.js';
+import type { ServiceEndpoint } from '../src/contracts/endpoints.js';
+import type { MigrationRecord } from '../src/contracts/migration.js';
 import { TestCluster, waitFor } from '../test/e2e/harness.js';
 import { EndpointPoller } from '../test/support/endpoint-poller.js';
 import { LanProbe, netnsUnusable } from '../test/support/lan-client.js';

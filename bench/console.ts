@@ -1,5 +1,5 @@
 // Does the web console stay responsive with hundreds of VMs? A real controller in this process,
-// fake agents (src/controller/testing/fake-agent.ts) heartbeating every second with growing CPU
+// fake agents (src/testing/controller/fake-agent.ts) heartbeating every second with growing CPU
 // counters for every VM (so every 2-s `load` event carries every VM), one VM changing state every
 // 2 s (a `vm` event), and the console open in headless Chromium on the cluster view. Measured per
 // cluster size, the smallest being the peer of the larger ones in the same run:
@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
 import { runController } from '../src/controller/index.js';
-import { controllerClient } from '../src/controller/testing/client.js';
-import { FakeAgent } from '../src/controller/testing/fake-agent.js';
-import { withDefaults } from '../src/wire/vm-spec.js';
+import { controllerClient } from '../src/testing/controller/client.js';
+import { FakeAgent } from '../src/testing/controller/fake-agent.js';
+import { withDefaults } from '../src/contracts/vm-spec.js';
 import { median, table } from './lib.js';
 
 const ADMIN = 'bench-admin-token';

@@ -10,9 +10,9 @@
 // it returns. Prints a markdown table; never asserts.
 //   node dist/bench/endpoints.js [--migrations 4] [--switches 2] [--memory 256]
 import { parseArgs } from 'node:util';
-import type { CheckpointRecord, FailoverReport } from '../src/wire/dr.js';
-import type { ServiceEndpoint } from '../src/wire/endpoints.js';
-import type { MigrationRecord } from '../src/wire/migration.js';
+import type { CheckpointRecord, FailoverReport } from '../src/contracts/dr.js';
+import type { ServiceEndpoint } from '../src/contracts/endpoints.js';
+import type { MigrationRecord } from '../src/contracts/migration.js';
 import { TestCluster, waitFor } from '../test/e2e/harness.js';
 import { EndpointPoller } from '../test/support/endpoint-poller.js';
 

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiClient } from '../src/wire/index.js';
-import { lastHeartbeat, type Heartbeat } from '../src/wire/heartbeat.js';
+import { ApiClient } from '../src/contracts/index.js';
+import { lastHeartbeat, type Heartbeat } from '../src/contracts/heartbeat.js';
 
 const run = promisify(execFile);
 export const REPO = resolve(import.meta.dirname, '../..');

@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildQemuArgs, QEMU_BINARY } from '../src/agent/qemu-command.js';
 import { QmpClient } from '../src/qmp/index.js';
-import { withDefaults } from '../src/wire/vm-spec.js';
-import { createCa, createKeyAndCsr, signCsr } from '../src/wire/pki/index.js';
+import { withDefaults } from '../src/contracts/vm-spec.js';
+import { createCa, createKeyAndCsr, signCsr } from '../src/pki/index.js';
 import { REPO } from './lib.js';
-import { lastHeartbeat, type Heartbeat } from '../src/wire/heartbeat.js';
+import { lastHeartbeat, type Heartbeat } from '../src/contracts/heartbeat.js';
 
 export const GUEST_DIR = join(REPO, 'build/guest');
 /** "Without the bandwidth cap": QEMU's default max-bandwidth is 128 MiB/s. */

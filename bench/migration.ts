@@ -19,7 +19,7 @@ import { renderChart, type ChartInput } from './migration-chart.js';
 import { loopbackCluster, namespaceCluster, type MigCluster } from './migration-cluster.js';
 import { freePort, multifdCompression, qemuMigrate, startQemu, tlsCreds, verifyBeats, type QemuVm } from './migration-qemu.js';
 import { REPO, sampleRss, table, waitDirtying } from './lib.js';
-import { lastHeartbeat, type Heartbeat } from '../src/wire/heartbeat.js';
+import { lastHeartbeat, type Heartbeat } from '../src/contracts/heartbeat.js';
 import { createLink, netnsAvailable, type NsLink } from './net.js';
 
 const { values } = parseArgs({

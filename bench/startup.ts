@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findQemuPids } from '../src/agent/index.js';
-import { lastHeartbeat, type Vm } from '../src/wire/index.js';
+import { lastHeartbeat, type Vm } from '../src/contracts/index.js';
 import { median, rssMiB, spawnFerry, startCluster, table, until } from './lib.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, vms: { type: 'string', default: '10' } } });

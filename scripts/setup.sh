@@ -43,7 +43,7 @@ dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1 || missing+=(linux-image-cloud-amd64)
 # rsync: only the DR benchmark's comparison column (bench/dr.ts). chromium: the web console's
 # end-to-end tests drive Debian's browser with playwright-core (no browser download).
-for pair in cpio:cpio gzip:gzip gcc:gcc make:make g++:g++ python3:python3 ip:iproute2 ss:iproute2 bridge:iproute2 curl:curl rsync:rsync chromium:chromium; do
+for pair in cpio:cpio gzip:gzip gcc:gcc make:make g++:g++ python3:python3 ip:iproute2 ss:iproute2 bridge:iproute2 curl:curl ping:iputils-ping rsync:rsync chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 [ -f /usr/include/stdio.h ] || missing+=(libc6-dev)

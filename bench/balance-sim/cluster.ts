@@ -4,7 +4,7 @@
 // reserved on the target when the migration starts (a move that finds no room waits; with
 // nothing left running it is dropped). A migration sends memory × the pre-copy series at the
 // VM's real dirty rate × a factor the planner cannot see, and lands in the history it learns from.
-import type { BalancePolicy, Utilisation } from '../../src/wire/balance.js';
+import type { BalancePolicy, Utilisation } from '../../src/contracts/balance.js';
 import type { BalanceHistory, BalanceSnapshot, PastMigration } from '../../src/controller/balance/planner.js';
 import { peak, spread, volume } from '../../src/controller/balance/profiles.js';
 import { LINK_BYTES_PER_SEC, type Trace } from './trace.js';

@@ -1,7 +1,7 @@
 // The baseline the issue asks for: a simple greedy balancer. While some host's latest sample is
 // over the threshold (up to `maxMoves` moves), move the largest-memory VM of the hottest host to
 // the least loaded host with room for it (memory, vCPUs). No k-of-n, no VSR, no cost, no cooldown.
-import type { BalancePolicy, Utilisation } from '../../src/wire/balance.js';
+import type { BalancePolicy, Utilisation } from '../../src/contracts/balance.js';
 import type { BalanceSnapshot, BalanceVm } from '../../src/controller/balance/planner.js';
 import { add, peak, volume } from '../../src/controller/balance/profiles.js';
 import type { PlannedMove } from './cluster.js';

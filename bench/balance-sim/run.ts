@@ -1,7 +1,7 @@
 // Replays one trace under one balancer and reports what the issue asks for: the spread of host
 // volumes over time (mean, p95), host-samples spent hot, migrations, bytes moved, and thrash —
 // VMs moved again within 10 minutes by another decision (the legs of one staged swap are one).
-import type { BalancePolicy } from '../../src/wire/balance.js';
+import type { BalancePolicy } from '../../src/contracts/balance.js';
 import { plan, type BalanceHistory, type BalanceSnapshot } from '../../src/controller/balance/planner.js';
 import { SimCluster, type Migration, type PlannedMove } from './cluster.js';
 import { greedyPlan } from './greedy.js';

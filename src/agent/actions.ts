@@ -1,7 +1,7 @@
 // The lifecycle actions on one VM's QEMU. Callers (manager.ts) have already checked the
 // state table and hold the VM's action queue, so each function runs alone for its VM.
 import { rmSync, existsSync } from 'node:fs';
-import { FerryError, type StopRequest } from '../wire/index.js';
+import { FerryError, type StopRequest } from '../contracts/index.js';
 import { launchQemu, type LaunchContext } from './launch.js';
 import { log } from './log.js';
 import { killPid } from './proc.js';

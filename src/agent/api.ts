@@ -1,11 +1,11 @@
-// The agent's HTTP API (routes: src/wire/agent-api.ts). Turns requests into VmManager calls;
+// The agent's HTTP API (routes: src/contracts/agent-api.ts). Turns requests into VmManager calls;
 // auth, validation and error mapping come from the shared server base.
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import {
   AGENT_API_PREFIX, CloneRequest, ForwardRequest, createApiServer, METRICS_PATH, ProbeRequest, ResizeRequest, StopRequest, VM_NAME_PATTERN, VmSpec,
   type HostInfo,
-} from '../wire/index.js';
+} from '../contracts/index.js';
 import { MAX_CONSOLE_TAIL, type SimpleAction, type VmManager } from './manager.js';
 import { addForward } from './forwards.js';
 import { probeHttp } from './probe.js';

@@ -8,7 +8,7 @@
 // not describe: paused or not yet running, migrating (either side), being checkpointed for DR
 // (its memory is saved by a `migrate` to a file, its disks by block jobs), or while another
 // calculation runs (the migration planner's measure step).
-import type { VmState } from '../wire/index.js';
+import type { VmState } from '../contracts/index.js';
 
 export const DIRTY_RATE_INTERVAL_MS = 10_000;
 export const DIRTY_RATE_CALC_SECONDS = 1;

@@ -3,7 +3,7 @@
 // qemu-img's own message as QEMU_FAILED.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { FerryError, type DiskSpec } from '../wire/index.js';
+import { FerryError, type DiskSpec } from '../contracts/index.js';
 import { QEMU_IMG } from './qemu-command.js';
 import { diskFile } from './vm-dir.js';
 

@@ -8,7 +8,7 @@
 // (QEMU outlives its agent).
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { HeartbeatReply } from '../wire/index.js';
+import type { HeartbeatReply } from '../contracts/index.js';
 import { terminate } from './actions.js';
 import { log } from './log.js';
 import type { VmManager } from './manager.js';

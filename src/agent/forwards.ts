@@ -3,7 +3,7 @@
 // and every later DR checkpoint carry it, and a running QEMU gets it at once through HMP
 // `hostfwd_add` (QEMU 10: `hostfwd_add [netdev_id] tcp:[hostaddr]:hostport-[guestaddr]:guestport`,
 // hmp-commands.hx / net/slirp.c; it answers "" on success, else its complaint in words).
-import { FerryError } from '../wire/index.js';
+import { FerryError } from '../contracts/index.js';
 import { freeLoopbackPort } from './launch.js';
 import { hostfwdRule, netdevId } from './qemu-command.js';
 import { qmpCall } from './qmp-call.js';

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promisify } from 'node:util';
-import type { VmSpec } from '../wire/index.js';
+import type { VmSpec } from '../contracts/index.js';
 import { GuestTaps, tapName, type TapOwner } from './guest-taps.js';
 
 const run = promisify(execFile);

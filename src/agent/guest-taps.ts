@@ -8,9 +8,9 @@
 // host and unique within one (`fe` + last three MAC bytes + `n` + NIC index: 11 characters).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { FerryError, type GuestNetwork, type VmSpec } from '../wire/index.js';
+import { FerryError, type GuestNetwork, type VmSpec } from '../contracts/index.js';
 import { log } from './log.js';
-import { macFor } from '../wire/mac.js';
+import { macFor } from '../contracts/mac.js';
 import { SerialQueue } from './serial-queue.js';
 
 const run = promisify(execFile);

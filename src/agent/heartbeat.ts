@@ -2,7 +2,7 @@
 // One heartbeat at a time (the next is scheduled when the previous one ends), failures are
 // logged at most every 30 s and never stop the loop. The controller may ask for another interval,
 // and answers the CSR a heartbeat carries with the host's certificate (onReply).
-import { ApiClient, INTERNAL_PREFIX, type AgentHeartbeat, type HeartbeatReply } from '../wire/index.js';
+import { ApiClient, INTERNAL_PREFIX, type AgentHeartbeat, type HeartbeatReply } from '../contracts/index.js';
 import { warnRateLimited } from './log.js';
 
 const HEARTBEAT_TIMEOUT_MS = 5_000;

@@ -20,10 +20,10 @@ import { reattachAll } from './reattach.js';
 import { MigrationService } from './migration/service.js';
 import { DrService } from './dr/service.js';
 import { Fence } from './fencing.js';
-import { loadOrCreateIdentity, storeCertificate, type TlsIdentity } from './migration/tls-identity.js';
-import { WirePlane } from './migration/wire-plane.js';
-import type { DataPlane } from './migration/data-plane.js';
-import type { HostInfo } from '../wire/index.js';
+import { loadOrCreateIdentity, storeCertificate, type TlsIdentity } from './data-plane/tls-identity.js';
+import { WirePlane } from './data-plane/wire-plane.js';
+import type { DataPlane } from './data-plane/plane.js';
+import type { HostInfo } from '../contracts/index.js';
 import { GuestTaps, type GuestBridge } from './guest-taps.js';
 import { listVmNames, loadRecord, readPidFile, vmPaths, writeJsonAtomic } from './vm-dir.js';
 

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, basename } from 'node:path';
 import { QmpClient } from '../qmp/index.js';
-import { FerryError, type Endpoint } from '../wire/index.js';
+import { FerryError, type Endpoint } from '../contracts/index.js';
 import { bridgedNics, type GuestTaps } from './guest-taps.js';
 import { buildQemuArgs, QEMU_BINARY } from './qemu-command.js';
 import { isOurQemu, killPid } from './proc.js';

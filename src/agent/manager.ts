@@ -1,7 +1,7 @@
 // The agent's domain core: its VMs by name, define/clone/delete, and every lifecycle action
 // checked against the state table and run in the VM's own queue. Knows nothing of HTTP.
 import { mkdirSync } from 'node:fs';
-import { assertAllowed, FerryError, type VmAction, type CloneRequest, type StopRequest, type VmSpec, type VmStatus } from '../wire/index.js';
+import { assertAllowed, FerryError, type VmAction, type CloneRequest, type StopRequest, type VmSpec, type VmStatus } from '../contracts/index.js';
 import * as actions from './actions.js';
 import { copyDisks, createDisks } from './disks.js';
 import { connectQmp, type LaunchContext } from './launch.js';

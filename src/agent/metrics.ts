@@ -5,7 +5,7 @@
 // costs a file read, never a QEMU calculation. docs/metrics-agent.md lists every source.
 import { execFile } from 'node:child_process';
 import { availableParallelism, freemem, loadavg, totalmem } from 'node:os';
-import type { HostInfo, VmMetrics, VmStatus } from '../wire/index.js';
+import type { HostInfo, VmMetrics, VmStatus } from '../contracts/index.js';
 import { QEMU_BINARY } from './qemu-command.js';
 import { hostCpuBusySeconds } from './host-stats.js';
 import { cpuSeconds, rssBytes } from './proc.js';

@@ -2,7 +2,7 @@
 // host (forwards listen on loopback, so only the agent can reach them). DR tests use it to check
 // a restored copy serves, isolated as it is from everything else.
 import { request } from 'node:http';
-import { FerryError, type ProbeResult } from '../wire/index.js';
+import { FerryError, type ProbeResult } from '../contracts/index.js';
 import type { VmRuntime } from './vm-runtime.js';
 
 const PROBE_TIMEOUT_MS = 5000;

@@ -1,4 +1,4 @@
-// The agent's Prometheus / OpenMetrics exposition (GET /metrics, src/wire/metrics.ts): this host
+// The agent's Prometheus / OpenMetrics exposition (GET /metrics, src/contracts/metrics.ts): this host
 // and its VMs, read on scrape from the same numbers the heartbeat carries. prom-client with our
 // own registries (never the global one), one per content type because a prom-client registry
 // renders one format; a scrape asking for `application/openmetrics-text` gets OpenMetrics 1.0,
@@ -7,7 +7,7 @@
 // Every family is declared as data (FAMILIES) and filled from one snapshot per scrape, so a
 // scrape costs one heartbeat's worth of reads however many families there are.
 import { collectDefaultMetrics, Counter, Gauge, openMetricsContentType, prometheusContentType, Registry, type RegistryContentType } from 'prom-client';
-import type { HostInfo, VmStatus } from '../wire/index.js';
+import type { HostInfo, VmStatus } from '../contracts/index.js';
 import { SerialQueue } from './serial-queue.js';
 
 export interface Snapshot {

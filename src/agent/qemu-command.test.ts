@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildQemuArgs, demoCmdline, macFor } from './qemu-command.js';
 import { tapName } from './guest-taps.js';
-import type { VmSpec } from '../wire/index.js';
+import type { VmSpec } from '../contracts/index.js';
 
 const spec: VmSpec = {
   name: 'web1',

@@ -9,8 +9,8 @@
 //                        agent sees it, instead of a silent reboot that restarts `seq` from 0
 //   chardev logfile      the console survives agent restarts and is kept across suspend/restore
 import { join } from 'node:path';
-import type { VmSpec } from '../wire/index.js';
-import { macFor } from '../wire/mac.js';
+import type { VmSpec } from '../contracts/index.js';
+import { macFor } from '../contracts/mac.js';
 import type { Accel } from './vm-dir.js';
 
 export const QEMU_BINARY = process.env.FERRY_QEMU ?? 'qemu-system-x86_64';

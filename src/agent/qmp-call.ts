@@ -1,7 +1,7 @@
 // Every QMP call the agent makes goes through here: always with a timeout, and QMP's
 // failures become wire errors (QEMU's own message as QEMU_FAILED, timeouts as TIMEOUT).
 import { QmpCommandError, QmpTimeoutError } from '../qmp/index.js';
-import { FerryError } from '../wire/index.js';
+import { FerryError } from '../contracts/index.js';
 import { QMP_TIMEOUT_MS, type VmRuntime } from './vm-runtime.js';
 
 export async function qmpCall<T = unknown>(vm: VmRuntime, cmd: string, args?: Record<string, unknown>, timeoutMs = QMP_TIMEOUT_MS): Promise<T> {

@@ -5,7 +5,7 @@
 // is discarded (its QEMU killed).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { VmState } from '../wire/index.js';
+import type { VmState } from '../contracts/index.js';
 import { connectQmp } from './launch.js';
 import { log } from './log.js';
 import { isOurQemu, killPid } from './proc.js';

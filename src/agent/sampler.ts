@@ -2,7 +2,7 @@
 // the network counters (net-counters.ts) and the last dirty rate (dirty-rate.ts decides when a
 // calculation may run; this module asks QEMU and runs it). The heartbeat and /metrics only read
 // what is kept here (samplesOf), so they never wait for a calculation.
-import { FerryError } from '../wire/index.js';
+import { FerryError } from '../contracts/index.js';
 import { busyReason, DIRTY_RATE_CALC_SECONDS, DIRTY_RATE_INTERVAL_MS, nextToMeasure, type QemuActivity } from './dirty-rate.js';
 import { createLog } from './log.js';
 import { NetCounters } from './net-counters.js';

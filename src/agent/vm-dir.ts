@@ -8,7 +8,7 @@
 // The agent is stateless apart from this directory, so a restarted agent re-attaches from it.
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FerryError, VM_NAME_PATTERN, type Endpoint, type VmSpec, type VmState } from '../wire/index.js';
+import { FerryError, VM_NAME_PATTERN, type Endpoint, type VmSpec, type VmState } from '../contracts/index.js';
 
 export type Accel = 'kvm' | 'tcg';
 

@@ -3,7 +3,7 @@
 // (guest power-off, crash, kill): the QMP socket closes, and once the PID is gone the VM
 // becomes `stopped` (QEMU reported SHUTDOWN) or `crashed`.
 import type { QmpClient, QmpEvent } from '../qmp/index.js';
-import type { VmState } from '../wire/index.js';
+import type { VmState } from '../contracts/index.js';
 import { log } from './log.js';
 import { SerialQueue } from './serial-queue.js';
 import { isOurQemu } from './proc.js';

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { BalancePlan, BalanceStatus } from '../wire/balance.js';
+import type { BalancePlan, BalanceStatus } from '../contracts/balance.js';
 import { DEFAULT_CONFIG } from '../controller/balance/config.js';
 import { configLine, formatBalancePlan, formatStatus } from './balance-format.js';
 

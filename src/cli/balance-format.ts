@@ -1,6 +1,6 @@
 // Text for `ferry balance …`: the host profiles, a plan with each move's reason, gain and cost,
 // the decision log, and the config in one line. Pure, so it is tested without a cluster.
-import type { BalanceConfig, BalanceDecision, BalancePlan, BalanceStatus } from '../wire/balance.js';
+import type { BalanceConfig, BalanceDecision, BalancePlan, BalanceStatus } from '../contracts/balance.js';
 import { duration } from './migration-format.js';
 import { bytes, formatTable } from './output.js';
 

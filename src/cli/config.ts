@@ -3,7 +3,7 @@
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient } from '../wire/http-client.js';
+import { ApiClient } from '../contracts/http-client.js';
 import { UsageError } from './output.js';
 
 export interface AgentRecord {

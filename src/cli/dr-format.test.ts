@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FailoverReport, Protection } from '../wire/dr.js';
+import type { FailoverReport, Protection } from '../contracts/dr.js';
 import { formatProtections, formatReport, formatReports, protectionLine, span } from './dr-format.js';
 
 const p = (o: Partial<Protection>): Protection => ({

@@ -1,6 +1,6 @@
 // How `ferry dr …` shows things: the protections table (`dr status`), checkpoint records, and
-// failover reports. Pure functions of the wire objects (src/wire/dr.ts).
-import type { CheckpointRecord, FailoverReport, Protection, ScrubReport } from '../wire/dr.js';
+// failover reports. Pure functions of the wire objects (src/contracts/dr.ts).
+import type { CheckpointRecord, FailoverReport, Protection, ScrubReport } from '../contracts/dr.js';
 import { duration } from './migration-format.js';
 import { bytes, formatFields, formatTable } from './output.js';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Task } from '../wire/controller-api.js';
-import type { MigrationPlan, MigrationRecord } from '../wire/migration.js';
+import type { Task } from '../contracts/controller-api.js';
+import type { MigrationPlan, MigrationRecord } from '../contracts/migration.js';
 import { duration, formatPlan, formatRecord, progressBar } from './migration-format.js';
 
 const task = (progress: number, message: string): Task => ({ id: 't', kind: 'vm.migrate', target: 'vm/web', state: 'running', progress, message, createdAt: 'x' });

@@ -1,7 +1,7 @@
 // How `ferry vm migrate` shows things: the live progress bar, a dry run's plan, a finished
 // migration's summary and the list of records. Pure functions of the wire objects.
-import type { Task } from '../wire/controller-api.js';
-import type { MigrationPlan, MigrationRecord } from '../wire/migration.js';
+import type { Task } from '../contracts/controller-api.js';
+import type { MigrationPlan, MigrationRecord } from '../contracts/migration.js';
 import { bytes, formatFields, formatTable } from './output.js';
 
 export function duration(ms: number | undefined): string | undefined {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FerryError } from '../wire/errors.js';
+import { FerryError } from '../contracts/errors.js';
 import { formatError, formatFields, formatTable, UsageError } from './output.js';
 
 test('tables align columns and leave no trailing blanks', () => {

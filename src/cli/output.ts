@@ -1,6 +1,6 @@
 // Everything the CLI prints: aligned tables, JSON, and the one-line error format
 // `ferry: <what>: <why> (<CODE>)`.
-import { FerryError } from '../wire/errors.js';
+import { FerryError } from '../contracts/errors.js';
 
 /** A mistake in how the command was called (exit 2), or a plain local failure (exit 1). */
 export class UsageError extends Error {

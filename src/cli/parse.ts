@@ -1,6 +1,6 @@
 // Parsers for option values; each throws InvalidArgumentError so commander reports a usage
 // error (exit 2) that names the option.
-import { WORKLOAD_PATTERN } from '../wire/vm-spec.js';
+import { WORKLOAD_PATTERN } from '../contracts/vm-spec.js';
 import { InvalidArgumentError } from 'commander';
 
 const UNITS: Record<string, number> = { '': 1, m: 1, mb: 1, mib: 1, g: 1024, gb: 1024, gib: 1024, t: 1024 * 1024, tb: 1024 * 1024, tib: 1024 * 1024 };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Task } from '../wire/controller-api.js';
+import type { Task } from '../contracts/controller-api.js';
 import { isFinished, progressLine, taskError } from './wait-task.js';
 import { newOutput } from './commands/vm.js';
 

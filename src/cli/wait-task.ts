@@ -2,9 +2,9 @@
 // stream), show a live progress line on a TTY, and turn a failed task into its FerryError.
 // Ctrl-C stops waiting — not the task — and says how to abort it.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Task } from '../wire/controller-api.js';
-import { FerryError, isErrorCode } from '../wire/errors.js';
-import type { ApiClient } from '../wire/http-client.js';
+import type { Task } from '../contracts/controller-api.js';
+import { FerryError, isErrorCode } from '../contracts/errors.js';
+import type { ApiClient } from '../contracts/http-client.js';
 import { note } from './output.js';
 
 export const POLL_MS = 250;

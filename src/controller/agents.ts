@@ -1,12 +1,12 @@
-// Typed calls to the agents' API (src/wire/agent-api.ts), each with a timeout and the task's
+// Typed calls to the agents' API (src/contracts/agent-api.ts), each with a timeout and the task's
 // AbortSignal. Agent errors arrive as FerryError with the agent's own code and words (QEMU's
 // message stays verbatim), which the task keeps as its error.
-import type { CloneRequest, ProbeResult, ResizeRequest, StopRequest } from '../wire/agent-api.js';
-import { AGENT_API_PREFIX } from '../wire/agent-api.js';
-import { ApiClient } from '../wire/http-client.js';
-import type { VmSpec, VmStatus } from '../wire/vm-spec.js';
-import type { IncomingMigrationRequest, MeasureRequest, MeasureResult, MigrationProgress, OutgoingMigrationRequest } from '../wire/migration.js';
-import type { CheckpointProgress, ReceiveCheckpointRequest, RestoreRequest, ScrubReport, SendCheckpointRequest, StoredCheckpoint } from '../wire/dr.js';
+import type { CloneRequest, ProbeResult, ResizeRequest, StopRequest } from '../contracts/agent-api.js';
+import { AGENT_API_PREFIX } from '../contracts/agent-api.js';
+import { ApiClient } from '../contracts/http-client.js';
+import type { VmSpec, VmStatus } from '../contracts/vm-spec.js';
+import type { IncomingMigrationRequest, MeasureRequest, MeasureResult, MigrationProgress, OutgoingMigrationRequest } from '../contracts/migration.js';
+import type { CheckpointProgress, ReceiveCheckpointRequest, RestoreRequest, ScrubReport, SendCheckpointRequest, StoredCheckpoint } from '../contracts/dr.js';
 
 /** Agents act synchronously (a suspend writes all guest memory to disk), so allow time. */
 export const DEFAULT_AGENT_TIMEOUT_MS = 120_000;
@@ -102,7 +102,7 @@ export class AgentClient {
     return this.api.post<MigrationProgress>(migrationPath(id, '/abort'), {}, { timeoutMs });
   }
 
-  // --- disaster recovery (src/wire/dr.ts) ---
+  // --- disaster recovery (src/contracts/dr.ts) ---
 
   /** DR host: expect the checkpoint session `req.jobId`. */
   drReceive(req: ReceiveCheckpointRequest, signal?: AbortSignal): Promise<CheckpointProgress> {

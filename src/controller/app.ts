@@ -5,10 +5,10 @@
 // the OpenAPI document (see openapi.ts).
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
-import { CONSOLE_HEADER, SESSION_COOKIE } from '../wire/console.js';
-import { API_PREFIX, INTERNAL_PREFIX } from '../wire/controller-api.js';
-import { createApiServer } from '../wire/http-server.js';
-import { METRICS_PATH } from '../wire/metrics.js';
+import { CONSOLE_HEADER, SESSION_COOKIE } from '../contracts/web-console.js';
+import { API_PREFIX, INTERNAL_PREFIX } from '../contracts/controller-api.js';
+import { createApiServer } from '../contracts/http-server.js';
+import { METRICS_PATH } from '../contracts/metrics.js';
 import { balanceRoutes } from './api/balance.js';
 import { clusterRoutes, type ClusterDeps } from './api/cluster.js';
 import { drRoutes } from './api/dr.js';
@@ -18,8 +18,8 @@ import { metricsRoutes } from './api/metrics.js';
 import { migrationRoutes } from './api/migrations.js';
 import { vmRoutes } from './api/vms.js';
 import type { BalanceService } from './balance/service.js';
-import { consoleRoutes, isConsolePublic } from './console/routes.js';
-import { Sessions } from './console/sessions.js';
+import { consoleRoutes, isConsolePublic } from './web-console/routes.js';
+import { Sessions } from './web-console/sessions.js';
 import type { DrService } from './dr/service.js';
 import type { EndpointService } from './endpoints/service.js';
 import type { PrometheusEndpoint } from './metrics/prometheus.js';
@@ -41,7 +41,7 @@ export interface AppOptions {
   adminToken: string;
   clusterSecret: string;
   deps: () => AppDeps;
-  /** The console's app shell (tests); default src/console/static/index.html of the checkout. */
+  /** The console's app shell (tests); default src/web-console/static/index.html of the checkout. */
   consoleShell?: string;
 }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { certCommonName } from '../wire/pki/index.js';
+import { certCommonName } from '../pki/index.js';
 import { CA_COMMON_NAME, loadOrCreateCa } from './ca.js';
 
 describe('cluster CA', () => {

@@ -4,7 +4,7 @@
 // for its own host name; see host-monitor.ts.
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createCa, type KeyAndCert } from '../wire/pki/index.js';
+import { createCa, type KeyAndCert } from '../pki/index.js';
 
 export const CA_COMMON_NAME = 'ferry cluster CA';
 

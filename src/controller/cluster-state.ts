@@ -1,10 +1,10 @@
 // The controller's view of the cluster, over the repositories: host and VM records as the API
 // shows them, the placement snapshot, and the one place VM records change — so every change
 // that matters publishes a `vm` event, and metrics-only updates do not flood the stream.
-import type { Host, Vm } from '../wire/controller-api.js';
-import type { LocationReason } from '../wire/endpoints.js';
-import type { HostLoad } from '../wire/metrics.js';
-import type { VmStatus } from '../wire/vm-spec.js';
+import type { Host, Vm } from '../contracts/controller-api.js';
+import type { LocationReason } from '../contracts/endpoints.js';
+import type { HostLoad } from '../contracts/metrics.js';
+import type { VmStatus } from '../contracts/vm-spec.js';
 import type { EventBus } from './events.js';
 import { HostDownError, NotFoundError } from './errors.js';
 import type { HostRecord, HostsRepo } from './hosts-repo.js';

@@ -54,7 +54,7 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX migrations_vm ON migrations(vm);
    ALTER TABLE hosts ADD COLUMN csr TEXT;
    ALTER TABLE hosts ADD COLUMN certificate TEXT;`,
-  // Disaster recovery (src/wire/dr.ts): protections, the records of committed checkpoints, and
+  // Disaster recovery (src/contracts/dr.ts): protections, the records of committed checkpoints, and
   // the reports of failovers, DR tests and failbacks (kept as evidence).
   `CREATE TABLE dr_protections (
      vm TEXT PRIMARY KEY,
@@ -75,7 +75,7 @@ const MIGRATIONS: readonly string[] = [
      record TEXT NOT NULL                    -- FailoverReport JSON
    );
    CREATE INDEX dr_reports_vm ON dr_reports(vm);`,
-  // Load balancing (src/wire/balance.ts): the config (one row) and the log of decisions.
+  // Load balancing (src/contracts/balance.ts): the config (one row) and the log of decisions.
   `CREATE TABLE balance_config (
      id INTEGER PRIMARY KEY CHECK (id = 1),
      record TEXT NOT NULL                    -- BalanceConfig JSON
@@ -87,7 +87,7 @@ const MIGRATIONS: readonly string[] = [
      record TEXT NOT NULL                    -- BalanceDecision JSON (without id)
    );
    CREATE INDEX balance_decisions_vm ON balance_decisions(vm);`,
-  // Monitoring (src/wire/metrics.ts): the closed buckets of the 10 s and 5 min tiers, so history
+  // Monitoring (src/contracts/metrics.ts): the closed buckets of the 10 s and 5 min tiers, so history
   // survives a restart (raw samples live in memory only). Pruned by each tier's retention.
   `CREATE TABLE metric_points (
      kind TEXT NOT NULL,                     -- 'vm' | 'host'
@@ -98,7 +98,7 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (kind, name, step_ms, t)
    ) WITHOUT ROWID;
    CREATE INDEX metric_points_age ON metric_points(step_ms, t);`,
-  // Service endpoints (src/wire/endpoints.ts): each exposed guest port of a VM and the loopback
+  // Service endpoints (src/contracts/endpoints.ts): each exposed guest port of a VM and the loopback
   // port its listener keeps across controller restarts.
   `CREATE TABLE exposures (
      vm TEXT NOT NULL,

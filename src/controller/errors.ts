@@ -1,7 +1,7 @@
-// The controller's typed refusals. Each carries a wire code (see src/wire/errors.ts), so the
+// The controller's typed refusals. Each carries a wire code (see src/contracts/errors.ts), so the
 // HTTP status is decided in one place (createApiServer's error handler) and callers — the
 // CLI, tests — match on `code`, never on message text.
-import { FerryError } from '../wire/errors.js';
+import { FerryError } from '../contracts/errors.js';
 
 export class NotFoundError extends FerryError {
   constructor(what: string) {

@@ -1,7 +1,7 @@
 // The in-process event bus: services publish ClusterEvents, the SSE endpoint (and anything
 // else) subscribes. Each event gets the next id of this process, which SSE sends as `id:`.
 import { EventEmitter } from 'node:events';
-import type { ClusterEvent } from '../wire/controller-api.js';
+import type { ClusterEvent } from '../contracts/controller-api.js';
 
 export interface BusMessage {
   id: number;

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Vm } from '../wire/controller-api.js';
-import { FerryError } from '../wire/errors.js';
-import type { GuestNetwork, NicSpec, VmSpec } from '../wire/vm-spec.js';
+import type { Vm } from '../contracts/controller-api.js';
+import { FerryError } from '../contracts/errors.js';
+import type { GuestNetwork, NicSpec, VmSpec } from '../contracts/vm-spec.js';
 import { assignBridged, bridgedNeed, cloneNics, lanAddresses, usedAddresses } from './guest-net.js';
 
 const NET: GuestNetwork = { segment: 'main', subnet: '10.77.1.0/24', gateway: '10.77.1.1' };

@@ -1,9 +1,9 @@
 // Bridged NICs (docs/networking.md): which segment a VM's network is on, and the addresses the
 // controller hands out on it. A VM keeps its address for life (migrations, restarts, suspend);
 // a clone gets a new one. Pure functions over specs, so they are tested with tables.
-import type { Vm } from '../wire/controller-api.js';
-import type { GuestNetwork, NicSpec, VmSpec } from '../wire/vm-spec.js';
-import { macFor } from '../wire/mac.js';
+import type { Vm } from '../contracts/controller-api.js';
+import type { GuestNetwork, NicSpec, VmSpec } from '../contracts/vm-spec.js';
+import { macFor } from '../contracts/mac.js';
 import { InvalidRequestError, NoCapacityError } from './errors.js';
 
 /** First host address handed out: the low ones are left for gateways and infrastructure. */

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HostInfo } from '../wire/agent-api.js';
+import type { HostInfo } from '../contracts/agent-api.js';
 import { ClusterState } from './cluster-state.js';
 import { openDb } from './db.js';
 import { EventBus } from './events.js';

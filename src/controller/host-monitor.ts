@@ -7,9 +7,9 @@
 // names for the host — the monitor does not know why — and remembers, per host, when it sent the
 // last reply and what that lease named (`lastLease`), for the HA watcher to wait out. In memory:
 // after a restart every host counts as sent a lease naming its VMs at start, the safe side.
-import type { AgentHeartbeat, HeartbeatReply } from '../wire/controller-api.js';
-import { signCsr, type KeyAndCert } from '../wire/pki/index.js';
-import type { VmStatus } from '../wire/vm-spec.js';
+import type { AgentHeartbeat, HeartbeatReply } from '../contracts/controller-api.js';
+import { signCsr, type KeyAndCert } from '../pki/index.js';
+import type { VmStatus } from '../contracts/vm-spec.js';
 import type { ClusterState } from './cluster-state.js';
 import { InvalidRequestError } from './errors.js';
 import { createLog } from './log.js';

@@ -1,7 +1,7 @@
 // SQL for the `hosts` table. A host is what its agent last reported (HostInfo) plus the
 // controller's view of it: up or down, and when it was last heard from.
-import type { HostInfo } from '../wire/agent-api.js';
-import type { HostState } from '../wire/controller-api.js';
+import type { HostInfo } from '../contracts/agent-api.js';
+import type { HostState } from '../contracts/controller-api.js';
 import type { Db } from './db.js';
 
 export interface HostRecord {

@@ -3,10 +3,10 @@
 // outside this folder.
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClusterStatus } from '../wire/controller-api.js';
+import type { ClusterStatus } from '../contracts/controller-api.js';
 import { AgentPool, DEFAULT_AGENT_TIMEOUT_MS } from './agents.js';
 import { buildApp, type AppDeps } from './app.js';
-import { LoadPublisher } from './console/live.js';
+import { LoadPublisher } from './web-console/live.js';
 import { loadOrCreateCa } from './ca.js';
 import { ClusterState } from './cluster-state.js';
 import { openDb } from './db.js';
@@ -61,7 +61,7 @@ export interface ControllerOptions {
   haLeaseMs?: number;
   /** High availability: waited beyond a silent host's lease before its VMs are failed over (default 6000). */
   haMarginMs?: number;
-  /** The web console's app shell (tests); default src/console/static/index.html of the checkout. */
+  /** The web console's app shell (tests); default src/web-console/static/index.html of the checkout. */
   consoleShell?: string;
 }
 

@@ -1,7 +1,7 @@
 // The OpenAPI document, generated from the route schemas. docs/openapi.json is this output,
 // checked in; openapi.test.ts fails when it is stale (refresh: `node dist/src/controller/write-openapi.js`).
 import { fileURLToPath } from 'node:url';
-import { FerryError } from '../wire/errors.js';
+import { FerryError } from '../contracts/errors.js';
 import { buildApp, type AppDeps } from './app.js';
 
 /** docs/openapi.json of this checkout (from dist/src/controller/ or src/controller/). */

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Vm } from '../wire/controller-api.js';
-import { withDefaults, type VmStatus } from '../wire/vm-spec.js';
+import type { Vm } from '../contracts/controller-api.js';
+import { withDefaults, type VmStatus } from '../contracts/vm-spec.js';
 import { missingMessage, reconcile, type ReconcileInput } from './reconcile.js';
 
 const U1 = '00000000-0000-4000-8000-000000000001';

@@ -16,8 +16,8 @@
 // over the record; only the migration task moves the record, after the target's commit.
 // A DR test copy (`web-drtest-1`, restored from a checkpoint while production runs on) is not
 // a VM of record either: its name is held by the test task and its reports are skipped too.
-import type { Vm } from '../wire/controller-api.js';
-import type { VmStatus } from '../wire/vm-spec.js';
+import type { Vm } from '../contracts/controller-api.js';
+import type { VmStatus } from '../contracts/vm-spec.js';
 import type { VmPatch } from './vms-repo.js';
 
 export type ReconcileChange =

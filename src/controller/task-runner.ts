@@ -3,7 +3,7 @@
 // into succeeded / failed / aborted. The work itself is a function of a TaskContext; the
 // runner knows nothing about VMs.
 import { randomUUID } from 'node:crypto';
-import type { Task } from '../wire/controller-api.js';
+import type { Task } from '../contracts/controller-api.js';
 import { ConflictError, InvalidStateError, NotFoundError } from './errors.js';
 import type { EventBus } from './events.js';
 import { createLog } from './log.js';

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Task } from '../wire/controller-api.js';
-import { FerryError } from '../wire/errors.js';
+import type { Task } from '../contracts/controller-api.js';
+import { FerryError } from '../contracts/errors.js';
 import { LiveTask } from './task.js';
 
 function track(): { task: LiveTask; seen: Task[] } {

@@ -1,8 +1,8 @@
 // One running task: the object that enforces what the Task contract promises — progress only
 // moves forward and stays in 0..100, a finished task never changes again, and abort reaches
 // the running step through an AbortSignal. It does no I/O; every change goes to `onChange`.
-import { FerryError } from '../wire/errors.js';
-import type { Task } from '../wire/controller-api.js';
+import { FerryError } from '../contracts/errors.js';
+import type { Task } from '../contracts/controller-api.js';
 import { errorSummary } from './errors.js';
 
 export interface TaskContext {

@@ -1,6 +1,6 @@
 // SQL for the `tasks` table. The live task object (task.ts) is the authority while a task runs
 // and writes every change here, so GET /tasks/:id reads one place whether or not it is running.
-import type { Task, TaskState } from '../wire/controller-api.js';
+import type { Task, TaskState } from '../contracts/controller-api.js';
 import type { Db } from './db.js';
 
 interface Row {

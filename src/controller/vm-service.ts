@@ -2,12 +2,12 @@
 // down, state forbids the action, no capacity) synchronously and with a typed error, then
 // hands the slow part to a task. Decisions come from wire/vm-actions.ts and placement.ts.
 import { randomUUID } from 'node:crypto';
-import type { CloneVmRequest, CreateVmRequest, Task, Vm } from '../wire/controller-api.js';
-import type { ResizeRequest, StopRequest } from '../wire/agent-api.js';
-import type { VmLoad } from '../wire/metrics.js';
-import { FerryError } from '../wire/errors.js';
-import { assertAllowed, type VmAction } from '../wire/vm-actions.js';
-import { withDefaults, type VmSpec } from '../wire/vm-spec.js';
+import type { CloneVmRequest, CreateVmRequest, Task, Vm } from '../contracts/controller-api.js';
+import type { ResizeRequest, StopRequest } from '../contracts/agent-api.js';
+import type { VmLoad } from '../contracts/metrics.js';
+import { FerryError } from '../contracts/errors.js';
+import { assertAllowed, type VmAction } from '../contracts/vm-actions.js';
+import { withDefaults, type VmSpec } from '../contracts/vm-spec.js';
 import type { AgentClient, AgentPool, SimpleAction } from './agents.js';
 import { vmTarget, type ClusterState } from './cluster-state.js';
 import { ConflictError, InvalidRequestError } from './errors.js';

@@ -1,7 +1,7 @@
 // SQL for the `vms` table. Rows map straight to the wire `Vm` (memoryMiB, vcpus and workload
 // are read from the spec, so they can never disagree with it).
-import type { Vm } from '../wire/controller-api.js';
-import type { Endpoint, VmMetrics, VmSpec, VmState } from '../wire/vm-spec.js';
+import type { Vm } from '../contracts/controller-api.js';
+import type { Endpoint, VmMetrics, VmSpec, VmState } from '../contracts/vm-spec.js';
 import type { Db } from './db.js';
 
 interface Row {

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FakeQmpServer, type FakeConnection } from './fake-server.test-support.js';
+import { FakeQmpServer, type FakeConnection } from '../testing/qmp-fake-server.js';
 import {
   QmpAbortedError,
   QmpClient,

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Host, Vm } from '../../src/wire/controller-api.js';
+import type { Host, Vm } from '../../src/contracts/controller-api.js';
 import { isAlive } from '../../src/cli/process.js';
 import { findQemuPids } from '../../src/agent/index.js';
 import { TestCluster, lastHeartbeat, waitFor } from './harness.js';

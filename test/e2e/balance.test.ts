@@ -8,9 +8,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BalanceDecision, BalancePlan, BalanceStatus } from '../../src/wire/balance.js';
-import type { Vm } from '../../src/wire/controller-api.js';
-import type { VmSeries } from '../../src/wire/metrics.js';
+import type { BalanceDecision, BalancePlan, BalanceStatus } from '../../src/contracts/balance.js';
+import type { Vm } from '../../src/contracts/controller-api.js';
+import type { VmSeries } from '../../src/contracts/metrics.js';
 import { TestCluster, waitFor, type Heartbeat } from './harness.js';
 
 const POLICY = ['--threshold', '0.6', '--k', '3', '--n', '5', '--sample', '2s', '--interval', '2s', '--cooldown', '5m', '--max-moves', '1'];

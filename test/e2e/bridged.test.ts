@@ -8,9 +8,9 @@
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Vm } from '../../src/wire/controller-api.js';
-import type { VmLocation } from '../../src/wire/endpoints.js';
-import type { MigrationRecord } from '../../src/wire/migration.js';
+import type { Vm } from '../../src/contracts/controller-api.js';
+import type { VmLocation } from '../../src/contracts/endpoints.js';
+import type { MigrationRecord } from '../../src/contracts/migration.js';
 import { isAlive } from '../../src/cli/process.js';
 import { fdbPort, guestTaps, inNetns, LanProbe, netnsUnusable } from '../support/lan-client.js';
 import { TestCluster, waitFor } from './harness.js';

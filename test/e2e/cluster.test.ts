@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Host, Task, Vm } from '../../src/wire/controller-api.js';
+import type { Host, Task, Vm } from '../../src/contracts/controller-api.js';
 import { isAlive } from '../../src/cli/process.js';
 import { TestCluster, waitFor } from './harness.js';
 

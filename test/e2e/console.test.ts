@@ -11,8 +11,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { Vm } from '../../src/wire/controller-api.js';
-import type { Protection } from '../../src/wire/dr.js';
+import type { Vm } from '../../src/contracts/controller-api.js';
+import type { Protection } from '../../src/contracts/dr.js';
 import { TestCluster, waitFor } from './harness.js';
 
 const CHROMIUM = process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium';

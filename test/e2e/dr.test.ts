@@ -7,10 +7,10 @@
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
-import type { Host, Vm } from '../../src/wire/controller-api.js';
+import type { Host, Vm } from '../../src/contracts/controller-api.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CheckpointRecord, FailoverReport, Protection, ScrubReport } from '../../src/wire/dr.js';
+import type { CheckpointRecord, FailoverReport, Protection, ScrubReport } from '../../src/contracts/dr.js';
 import { findQemuPids } from '../../src/agent/index.js';
 import { TestCluster, waitFor } from './harness.js';
 

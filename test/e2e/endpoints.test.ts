@@ -5,11 +5,11 @@
 // belong in bench/endpoints.ts).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Vm } from '../../src/wire/controller-api.js';
-import type { CheckpointRecord, FailoverReport } from '../../src/wire/dr.js';
-import type { ServiceEndpoint, VmLocation } from '../../src/wire/endpoints.js';
-import type { MigrationRecord } from '../../src/wire/migration.js';
-import { forwardPortsOf } from '../../src/wire/vm-spec.js';
+import type { Vm } from '../../src/contracts/controller-api.js';
+import type { CheckpointRecord, FailoverReport } from '../../src/contracts/dr.js';
+import type { ServiceEndpoint, VmLocation } from '../../src/contracts/endpoints.js';
+import type { MigrationRecord } from '../../src/contracts/migration.js';
+import { forwardPortsOf } from '../../src/contracts/vm-spec.js';
 import { EndpointPoller } from '../support/endpoint-poller.js';
 import { TestCluster, waitFor } from './harness.js';
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { findQemuPids } from '../../src/agent/index.js';
 import type { ClusterFile } from '../../src/cli/config.js';
 import { isAlive, terminate } from '../../src/cli/process.js';
-import { lastHeartbeat, type Heartbeat } from '../../src/wire/heartbeat.js';
+import { lastHeartbeat, type Heartbeat } from '../../src/contracts/heartbeat.js';
 
 export const BIN = fileURLToPath(new URL('../../../bin/ferry.js', import.meta.url));
 

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Host, Task, Vm } from '../../src/wire/controller-api.js';
+import type { Host, Task, Vm } from '../../src/contracts/controller-api.js';
 import { findQemuPids } from '../../src/agent/index.js';
 import { isAlive } from '../../src/cli/process.js';
 import { TestCluster, waitFor, type Heartbeat } from './harness.js';

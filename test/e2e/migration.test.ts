@@ -5,8 +5,8 @@
 // where it was.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Host, Vm } from '../../src/wire/controller-api.js';
-import type { MigrationPlan, MigrationRecord } from '../../src/wire/migration.js';
+import type { Host, Vm } from '../../src/contracts/controller-api.js';
+import type { MigrationPlan, MigrationRecord } from '../../src/contracts/migration.js';
 import { terminate } from '../../src/cli/process.js';
 import { TestCluster, waitFor } from './harness.js';
 

@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runAgent } from '../../src/agent/index.js';
-import { ApiClient, type CheckpointProgress, type HostInfo, type StoredCheckpoint, type VmStatus } from '../../src/wire/index.js';
+import { ApiClient, type CheckpointProgress, type HostInfo, type StoredCheckpoint, type VmStatus } from '../../src/contracts/index.js';
 import { MigrationLab, SECRET } from './migration-lab.js';
-import { P, consoleOf, demoSpec, heartbeats, killQemus, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
+import { P, consoleOf, demoSpec, heartbeats, killQemus, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
 
 const lab = new MigrationLab('ferry-drf');
 let a: ApiClient;

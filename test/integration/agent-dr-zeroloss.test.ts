@@ -6,9 +6,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
-import { ApiClient, type CheckpointProgress, type VmStatus } from '../../src/wire/index.js';
+import { ApiClient, type CheckpointProgress, type VmStatus } from '../../src/contracts/index.js';
 import { MigrationLab } from './migration-lab.js';
-import { P, demoSpec, sleep, statusOf, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
+import { P, demoSpec, sleep, statusOf, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
 
 const lab = new MigrationLab('ferry-zl');
 let a: ApiClient;

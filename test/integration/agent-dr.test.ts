@@ -6,10 +6,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { ApiClient, type CheckpointProgress, type MigrationProgress, type StoredCheckpoint, type VmSpec, type VmStatus } from '../../src/wire/index.js';
+import { ApiClient, type CheckpointProgress, type MigrationProgress, type StoredCheckpoint, type VmSpec, type VmStatus } from '../../src/contracts/index.js';
 import { findQemuPids } from '../../src/agent/index.js';
 import { MigrationLab } from './migration-lab.js';
-import { P, consoleOf, demoSpec, heartbeats, statusOf, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
+import { P, consoleOf, demoSpec, heartbeats, statusOf, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
 
 const lab = new MigrationLab('ferry-dr');
 const { dirs } = lab;

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
-import { ApiClient } from '../../src/wire/index.js';
-import { P, demoSpec, killQemus, pidAlive, statusOf, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
+import { ApiClient } from '../../src/contracts/index.js';
+import { P, demoSpec, killQemus, pidAlive, statusOf, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
 
 const SECRET = 'fence-secret';
 const LEASE_MS = 2000;

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApiServer, INTERNAL_PREFIX, type AgentHeartbeat } from '../../src/wire/index.js';
+import { createApiServer, INTERNAL_PREFIX, type AgentHeartbeat } from '../../src/contracts/index.js';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
-import { killQemus, waitFor } from '../../src/agent/test-support.js';
+import { killQemus, waitFor } from '../../src/testing/agent.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'ferry-agent-hb-'));
 let agent: RunningAgent | undefined;

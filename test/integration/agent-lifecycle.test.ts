@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient, FerryError, type VmStatus } from '../../src/wire/index.js';
+import { ApiClient, FerryError, type VmStatus } from '../../src/contracts/index.js';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
 import {
   P, consoleOf, demoSpec, heartbeats, killQemus, lastSeq, pidAlive, sleep, statusOf, waitFor, waitSeqAbove,
-} from '../../src/agent/test-support.js';
+} from '../../src/testing/agent.js';
 
 let dataDir: string;
 let agent: RunningAgent;

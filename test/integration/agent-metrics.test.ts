@@ -7,9 +7,9 @@ import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient, METRICS_PATH, type VmMetrics, type VmSpec } from '../../src/wire/index.js';
+import { ApiClient, METRICS_PATH, type VmMetrics, type VmSpec } from '../../src/contracts/index.js';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
-import { demoSpec, killQemus, P, sleep, statusOf, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
+import { demoSpec, killQemus, P, sleep, statusOf, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
 
 const SECRET = 'metrics-secret';
 const dataDir = mkdtempSync(join(tmpdir(), 'ferry-agent-metrics-'));

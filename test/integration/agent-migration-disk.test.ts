@@ -9,12 +9,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient, type MigrationProgress, type VmSpec } from '../../src/wire/index.js';
+import { ApiClient, type MigrationProgress, type VmSpec } from '../../src/contracts/index.js';
 
 import { findQemuPids } from '../../src/agent/index.js';
 import { QEMU_IMG } from '../../src/agent/qemu-command.js';
 import { MigrationLab } from './migration-lab.js';
-import { P, consoleOf, demoSpec, heartbeats, lastSeq, statusOf, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
+import { P, consoleOf, demoSpec, heartbeats, lastSeq, statusOf, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
 
 const lab = new MigrationLab('ferry-migdisk');
 const { dirs } = lab;

@@ -8,11 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 
 import { join } from 'node:path';
-import { ApiClient, FerryError, type MeasureResult, type MigrationProgress, type VmSpec } from '../../src/wire/index.js';
+import { ApiClient, FerryError, type MeasureResult, type MigrationProgress, type VmSpec } from '../../src/contracts/index.js';
 
 import { findQemuPids } from '../../src/agent/index.js';
 import { MigrationLab } from './migration-lab.js';
-import { P, consoleOf, demoSpec, heartbeats, lastSeq, statusOf, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
+import { P, consoleOf, demoSpec, heartbeats, lastSeq, statusOf, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
 
 const lab = new MigrationLab('ferry-mig');
 const { dirs, agents } = lab;

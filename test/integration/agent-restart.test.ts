@@ -8,9 +8,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiClient, type VmStatus } from '../../src/wire/index.js';
+import { ApiClient, type VmStatus } from '../../src/contracts/index.js';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
-import { P, demoSpec, killQemus, lastSeq, pidAlive, statusOf, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
+import { P, demoSpec, killQemus, lastSeq, pidAlive, statusOf, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
 
 const SECRET = 'restart-secret';
 const agentModule = resolve(fileURLToPath(import.meta.url), '../../../src/agent/index.js');

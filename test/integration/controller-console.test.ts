@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runController, type RunningController } from '../../src/controller/index.js';
-import { waitFor } from '../../src/controller/testing/client.js';
+import { waitFor } from '../../src/testing/controller/client.js';
 
 const ADMIN = 'admin-token-for-console-tests';
 const SECRET = 'cluster-secret-for-console-tests';
-const SHELL = fileURLToPath(new URL('../../../src/console/static/index.html', import.meta.url));
+const SHELL = fileURLToPath(new URL('../../../src/web-console/static/index.html', import.meta.url));
 const FIXTURE_SHELL = '<!doctype html><script type="importmap">{"imports":{"preact":"/console/assets/vendor/preact.mjs"}}</script>';
 
 describe('controller web console', () => {

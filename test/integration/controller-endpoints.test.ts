@@ -9,9 +9,9 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runController } from '../../src/controller/index.js';
-import { controllerClient, waitFor } from '../../src/controller/testing/client.js';
-import { FakeAgent } from '../../src/controller/testing/fake-agent.js';
-import { askLine } from '../../src/controller/testing/tcp.js';
+import { controllerClient, waitFor } from '../../src/testing/controller/client.js';
+import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
+import { askLine } from '../../src/testing/controller/tcp.js';
 
 const ADMIN = 'admin-token-for-tests';
 const SECRET = 'cluster-secret-for-tests';

@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runController, type RunningController } from '../../src/controller/index.js';
-import { controllerClient, openEvents, waitFor, type SseEvent } from '../../src/controller/testing/client.js';
-import { FakeAgent } from '../../src/controller/testing/fake-agent.js';
-import type { HeartbeatReply } from '../../src/wire/controller-api.js';
+import { controllerClient, openEvents, waitFor, type SseEvent } from '../../src/testing/controller/client.js';
+import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
+import type { HeartbeatReply } from '../../src/contracts/controller-api.js';
 
 const ADMIN = 'admin-token-for-tests';
 const SECRET = 'cluster-secret-for-tests';

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runController, type RunningController } from '../../src/controller/index.js';
-import { call, openEvents, waitFor } from '../../src/controller/testing/client.js';
-import { FakeAgent } from '../../src/controller/testing/fake-agent.js';
+import { call, openEvents, waitFor } from '../../src/testing/controller/client.js';
+import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
 
 const ADMIN = 'admin-token-for-tests';
 const SECRET = 'cluster-secret-for-tests';

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { runController } from '../../src/controller/index.js';
 import { openDb } from '../../src/controller/db.js';
 import { TasksRepo } from '../../src/controller/tasks-repo.js';
-import { call, waitFor } from '../../src/controller/testing/client.js';
-import { FakeAgent } from '../../src/controller/testing/fake-agent.js';
+import { call, waitFor } from '../../src/testing/controller/client.js';
+import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
 
 const ADMIN = 'admin-token-for-tests';
 const SECRET = 'cluster-secret-for-tests';

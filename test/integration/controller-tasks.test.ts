@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runController, type RunningController } from '../../src/controller/index.js';
-import { call, openEvents, waitFor } from '../../src/controller/testing/client.js';
-import { FakeAgent } from '../../src/controller/testing/fake-agent.js';
+import { call, openEvents, waitFor } from '../../src/testing/controller/client.js';
+import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
 
 const ADMIN = 'admin-token-for-tests';
 const SECRET = 'cluster-secret-for-tests';

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseHeartbeatLine, parseHeartbeats, type Heartbeat } from '../../src/wire/heartbeat.js';
+import { parseHeartbeatLine, parseHeartbeats, type Heartbeat } from '../../src/contracts/heartbeat.js';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..', '..');
 const kernel = join(repoRoot, 'build', 'guest', 'vmlinuz');

@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
-import { killQemus, P } from '../../src/agent/test-support.js';
-import { ApiClient, type HostInfo } from '../../src/wire/index.js';
-import { createCa, createKeyAndCsr, signCsr, type KeyAndCert } from '../../src/wire/pki/index.js';
+import { killQemus, P } from '../../src/testing/agent.js';
+import { ApiClient, type HostInfo } from '../../src/contracts/index.js';
+import { createCa, createKeyAndCsr, signCsr, type KeyAndCert } from '../../src/pki/index.js';
 
 export const SECRET = 'sekrit';
 

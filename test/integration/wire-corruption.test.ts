@@ -10,7 +10,7 @@
 // Each time: the source reports the migration failed with a cause, the VM keeps running at the
 // source with its memory intact (bad=0), and after the abort the controller sends to both
 // sides, the target holds no VM dir and no QEMU. (The session-level property — only verified
-// bytes are delivered — is src/wire/protocol's own fault test.)
+// bytes are delivered — is src/ferry-wire's own fault test.)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -19,13 +19,13 @@ import { once } from 'node:events';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { join } from 'node:path';
-import { ApiClient, type MigrationProgress, type VmSpec } from '../../src/wire/index.js';
-import { tlsOptions } from '../../src/wire/pki/index.js';
+import { ApiClient, type MigrationProgress, type VmSpec } from '../../src/contracts/index.js';
+import { tlsOptions } from '../../src/pki/index.js';
 import { findQemuPids } from '../../src/agent/index.js';
 import { MigrationLab } from './migration-lab.js';
-import { crc32 } from '../../src/wire/protocol/checksum.js';
-import { CHUNK_ID_BYTES, CODECS, FRAME_TYPES, HEADER_BYTES, TRAILER_BYTES } from '../../src/wire/protocol/constants.js';
-import { P, consoleOf, demoSpec, heartbeats, lastSeq, statusOf, waitFor, waitSeqAbove } from '../../src/agent/test-support.js';
+import { crc32 } from '../../src/ferry-wire/checksum.js';
+import { CHUNK_ID_BYTES, CODECS, FRAME_TYPES, HEADER_BYTES, TRAILER_BYTES } from '../../src/ferry-wire/constants.js';
+import { P, consoleOf, demoSpec, heartbeats, lastSeq, statusOf, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
 
 const lab = new MigrationLab('ferry-corrupt');
 const { dirs } = lab;

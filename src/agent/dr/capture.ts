@@ -14,14 +14,14 @@
 // at restore (mapped-ram.ts).
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { FerryError } from '../../wire/index.js';
-import { lastHeartbeat } from '../../wire/heartbeat.js';
+import { FerryError } from '../../contracts/index.js';
+import { lastHeartbeat } from '../../contracts/heartbeat.js';
 import { qemuImg } from '../disks.js';
 import { log } from '../log.js';
 import { qmpCall, waitMigration } from '../qmp-call.js';
 import { diskFile, readTail } from '../vm-dir.js';
 import type { VmRuntime } from '../vm-runtime.js';
-import { sleep } from '../migration/context.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FileToSend } from './transfer.js';
 
 export const MEMORY_FILE = 'memory';

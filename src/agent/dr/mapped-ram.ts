@@ -11,7 +11,7 @@
 //   u32 version, u64 page size, u64 bitmap offset, u64 pages offset (big-endian),
 // the block's pages at [pages offset, + used length), and the next block after them.
 import { open } from 'node:fs/promises';
-import { FerryError } from '../../wire/index.js';
+import { FerryError } from '../../contracts/index.js';
 
 const HEAD_BYTES = 64 * 1024;
 const RAM_SAVE_FLAG_MEM_SIZE = 0x4n;

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { FerryError, type RestoreRequest, type VmSpec, type VmStatus } from '../../wire/index.js';
+import { FerryError, type RestoreRequest, type VmSpec, type VmStatus } from '../../contracts/index.js';
 import { terminate } from '../actions.js';
 import { qemuImg } from '../disks.js';
 import { connectQmp, launchQemu } from '../launch.js';
@@ -17,7 +17,7 @@ import { qmpCall, waitMigration } from '../qmp-call.js';
 import { diskFile, removeVmDir, vmPaths } from '../vm-dir.js';
 import { VmRuntime } from '../vm-runtime.js';
 import { vmStatus } from '../metrics.js';
-import type { MigrationContext } from '../migration/context.js';
+import type { AgentContext } from '../agent-context.js';
 import { MEMORY_FILE, checkpointCapabilities, diskFileName } from './capture.js';
 import { markAllPagesPresent } from './mapped-ram.js';
 import type { ChunkStore } from './store/index.js';
@@ -25,7 +25,7 @@ import type { ChunkStore } from './store/index.js';
 const LOAD_TIMEOUT_MS = 300_000;
 const CONVERT_TIMEOUT_MS = 600_000;
 
-export async function restoreCheckpoint(ctx: MigrationContext, store: ChunkStore, req: RestoreRequest): Promise<VmStatus> {
+export async function restoreCheckpoint(ctx: AgentContext, store: ChunkStore, req: RestoreRequest): Promise<VmStatus> {
   const c = store.get(req.vm, req.seq);
   if (!c || c.damaged) throw new FerryError('NOT_FOUND', `no usable checkpoint ${req.seq ?? '(newest)'} of vm ${req.vm} on this host`);
   const base = c.manifest.spec as VmSpec;

@@ -1,7 +1,7 @@
-// Agent API routes of disaster recovery (contract: src/wire/dr.ts).
+// Agent API routes of disaster recovery (contract: src/contracts/dr.ts).
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { AGENT_API_PREFIX, ReceiveCheckpointRequest, RestoreRequest, SendCheckpointRequest, VM_NAME_PATTERN } from '../../wire/index.js';
+import { AGENT_API_PREFIX, ReceiveCheckpointRequest, RestoreRequest, SendCheckpointRequest, VM_NAME_PATTERN } from '../../contracts/index.js';
 import type { DrService } from './service.js';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 8, maxLength: 64 }) });

@@ -12,11 +12,11 @@ import { rmSync } from 'node:fs';
 import {
   FerryError, type CheckpointProgress, type ReceiveCheckpointRequest, type RestoreRequest, type ScrubReport, type SendCheckpointRequest, type StoredCheckpoint,
   type VmStatus,
-} from '../../wire/index.js';
+} from '../../contracts/index.js';
 import { log } from '../log.js';
-import { sleep } from '../migration/context.js';
-import type { MigrationContext } from '../migration/context.js';
-import type { DataSession } from '../migration/data-plane.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AgentContext } from '../agent-context.js';
+import type { DataSession } from '../data-plane/plane.js';
 import { captureCheckpoint, type Capture } from './capture.js';
 import { restoreCheckpoint } from './restore.js';
 import { ChunkStore, type CommittedCheckpoint, type Staging } from './store/index.js';
@@ -52,7 +52,7 @@ export class DrService {
   readonly #jobs = new Map<string, Job>();
   readonly #hold = new OutputHold();
 
-  constructor(readonly ctx: MigrationContext) {
+  constructor(readonly ctx: AgentContext) {
   }
 
   /** Opened on first use: opening syncs the store's directories, which a host that never replicates need not pay at start. */

@@ -8,9 +8,9 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
-import { FerryError } from '../../wire/index.js';
-import { isZero } from '../../wire/protocol/codecs.js';
-import type { DataSession } from '../migration/data-plane.js';
+import { FerryError } from '../../contracts/index.js';
+import { isZero } from '../../ferry-wire/codecs.js';
+import type { DataSession } from '../data-plane/plane.js';
 import type { CheckpointFile, CheckpointManifest, Staging } from './store/index.js';
 
 export const CHUNK_BYTES = 64 * 1024;

@@ -13,16 +13,16 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { DiskSpec } from '../../wire/index.js';
+import type { DiskSpec } from '../../contracts/index.js';
 import { qemuImg } from '../disks.js';
 import { connectablePath } from '../launch.js';
 import { log } from '../log.js';
 import { qmpCall } from '../qmp-call.js';
 import { diskFile } from '../vm-dir.js';
 import type { VmRuntime } from '../vm-runtime.js';
-import type { DataSession } from './data-plane.js';
+import type { DataSession } from '../data-plane/plane.js';
 import { diskNode, exportName, NBD_FIRST_CHANNEL } from './disk-mirror.js';
-import { connectUnix } from './relay.js';
+import { connectUnix } from '../data-plane/relay.js';
 
 /** disks.ts's size of a new disk without sizeMiB. */
 const DEFAULT_DISK_MIB = 1024;

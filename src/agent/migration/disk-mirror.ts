@@ -16,13 +16,13 @@
 // at the source are untouched.
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { FerryError } from '../../wire/index.js';
+import { FerryError } from '../../contracts/index.js';
 import { connectablePath } from '../launch.js';
 import { qmpCall } from '../qmp-call.js';
 import type { VmRuntime } from '../vm-runtime.js';
-import { sleep } from './context.js';
-import type { DataSession } from './data-plane.js';
-import { acceptOne, relay, type Relay } from './relay.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DataSession } from '../data-plane/plane.js';
+import { acceptOne, relay, type Relay } from '../data-plane/relay.js';
 
 export const NBD_FIRST_CHANNEL = 1;
 const QEMU_CONNECT_TIMEOUT_MS = 10_000;

@@ -6,7 +6,7 @@
 //   hybrid:   stay pre-copy while rounds converge; switch once QEMU has run MIN_ROUNDS rounds
 //             and `remaining` has not shrunk over the last STALL_POLLS polls;
 //   precopy:  never.
-import type { ConcreteStrategy } from '../../wire/index.js';
+import type { ConcreteStrategy } from '../../contracts/index.js';
 
 export const HYBRID_MIN_ROUNDS = 5;
 export const HYBRID_STALL_POLLS = 3;

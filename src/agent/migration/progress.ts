@@ -1,11 +1,11 @@
 // Turns QEMU's query-migrate answers into the MigrationProgress the controller polls
-// (src/wire/migration.ts). Pure apart from the object it keeps: percent never runs backwards
+// (src/contracts/migration.ts). Pure apart from the object it keeps: percent never runs backwards
 // (QEMU's `remaining` grows again at each new round), and completion is the only 100.
 // With local disks the mirror's bytes (query-block-jobs offset/len) count in too: they are
 // copied first (initial-transfer), so percent = (disk + RAM sent) / (disk + RAM to send).
 // streamBytes counts what the NBD connections really carried (unallocated areas of a disk
 // cross as tiny write-zeroes requests), plus QEMU's RAM stream.
-import type { ConcreteStrategy, MigrationProgress } from '../../wire/index.js';
+import type { ConcreteStrategy, MigrationProgress } from '../../contracts/index.js';
 
 /** The part of query-migrate we read (qapi/migration.json MigrationInfo). */
 export interface QemuMigrateInfo {

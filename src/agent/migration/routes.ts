@@ -1,7 +1,7 @@
-// Agent API routes of the seven migration steps (contract: src/wire/migration.ts).
+// Agent API routes of the seven migration steps (contract: src/contracts/migration.ts).
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { AGENT_API_PREFIX, IncomingMigrationRequest, MeasureRequest, OutgoingMigrationRequest } from '../../wire/index.js';
+import { AGENT_API_PREFIX, IncomingMigrationRequest, MeasureRequest, OutgoingMigrationRequest } from '../../contracts/index.js';
 import type { MigrationService } from './service.js';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 8, maxLength: 64 }) });

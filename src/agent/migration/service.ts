@@ -1,9 +1,9 @@
 // The agent's migrations by id, on either side, and the measure step. Routes (routes.ts) call
 // in here; migrations stay listed after they end so the controller can read the outcome.
-import { FerryError, type IncomingMigrationRequest, type MeasureRequest, type MeasureResult, type MigrationProgress, type OutgoingMigrationRequest } from '../../wire/index.js';
+import { FerryError, type IncomingMigrationRequest, type MeasureRequest, type MeasureResult, type MigrationProgress, type OutgoingMigrationRequest } from '../../contracts/index.js';
 import { log } from '../log.js';
 import { measureDirtyRate } from '../sampler.js';
-import type { MigrationContext } from './context.js';
+import type { AgentContext } from '../agent-context.js';
 import { OutgoingMigration } from './source.js';
 import { IncomingMigration } from './target.js';
 
@@ -13,7 +13,7 @@ const MAX_KEPT = 100;
 export class MigrationService {
   readonly #all = new Map<string, IncomingMigration | OutgoingMigration>();
 
-  constructor(readonly ctx: MigrationContext) {}
+  constructor(readonly ctx: AgentContext) {}
 
   #get(id: string): IncomingMigration | OutgoingMigration {
     const m = this.#all.get(id);

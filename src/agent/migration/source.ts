@@ -22,21 +22,22 @@
 // round trip and a changed QEMU command line, and post-copy cannot wait for it.
 import { join } from 'node:path';
 import type { QmpEvent } from '../../qmp/index.js';
-import { FerryError, type MigrationProgress, type OutgoingMigrationRequest } from '../../wire/index.js';
+import { FerryError, type MigrationProgress, type OutgoingMigrationRequest } from '../../contracts/index.js';
 import { terminate } from '../actions.js';
 import { connectablePath } from '../launch.js';
 import { log } from '../log.js';
 import { qmpCall } from '../qmp-call.js';
 import { removeVmDir } from '../vm-dir.js';
 import type { VmRuntime } from '../vm-runtime.js';
-import { POLL_MS, sleep, type MigrationContext } from './context.js';
-import type { DataSession } from './data-plane.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { POLL_MS, type AgentContext } from '../agent-context.js';
+import type { DataSession } from '../data-plane/plane.js';
 import { shouldStartPostcopy, type PollSample } from './postcopy-rule.js';
 import { isActiveStatus, ProgressTracker, type QemuMigrateInfo } from './progress.js';
-import { acceptOne, relay, type Relay } from './relay.js';
+import { acceptOne, relay, type Relay } from '../data-plane/relay.js';
 import { DiskMirror } from './disk-mirror.js';
-import { parseDataUrl } from './data-plane.js';
-import { addQemuTls, DIRECT_MULTIFD_CHANNELS, directMultifd, tcpUri, type QemuTls } from './qemu-tls.js';
+import { parseDataUrl } from '../data-plane/plane.js';
+import { addQemuTls, DIRECT_MULTIFD_CHANNELS, directMultifd, tcpUri, type QemuTls } from '../data-plane/qemu-tls.js';
 
 const UNLIMITED_BYTES_PER_SEC = 10 * 1024 ** 3;
 const QEMU_CONNECT_TIMEOUT_MS = 10_000;
@@ -60,7 +61,7 @@ export class OutgoingMigration {
   readonly #startedAt = Date.now();
   readonly #abort = new AbortController();
 
-  private constructor(readonly ctx: MigrationContext, readonly req: OutgoingMigrationRequest, readonly vm: VmRuntime) {
+  private constructor(readonly ctx: AgentContext, readonly req: OutgoingMigrationRequest, readonly vm: VmRuntime) {
     this.tracker = new ProgressTracker(req.migrationId, 'source', vm.rec.spec.memoryMiB * 1024 * 1024, req.strategy);
   }
 
@@ -69,7 +70,7 @@ export class OutgoingMigration {
   }
 
   /** Steps 3-5 start; returns once QEMU's stream flows (or throws, leaving the VM untouched and running). */
-  static async start(ctx: MigrationContext, req: OutgoingMigrationRequest): Promise<OutgoingMigration> {
+  static async start(ctx: AgentContext, req: OutgoingMigrationRequest): Promise<OutgoingMigration> {
     const vm = ctx.mgr.get(req.vm);
     if (vm.migrationId) throw new FerryError('CONFLICT', `vm ${req.vm} is already being migrated (migration ${vm.migrationId})`);
     if (vm.rec.state !== 'running') throw new FerryError('INVALID_STATE', `vm ${req.vm} is ${vm.rec.state}; only a running vm can be migrated`);

@@ -12,19 +12,19 @@
 // admitting only the source host's certificate (qemu-tls.ts); the session carries disks only.
 import { mkdirSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FerryError, type IncomingMigrationRequest, type MigrationProgress } from '../../wire/index.js';
+import { FerryError, type IncomingMigrationRequest, type MigrationProgress } from '../../contracts/index.js';
 import { terminate } from '../actions.js';
 import { connectablePath, connectQmp, launchQemu } from '../launch.js';
 import { log } from '../log.js';
 import { qmpCall } from '../qmp-call.js';
 import { removeVmDir, vmPaths } from '../vm-dir.js';
 import { VmRuntime } from '../vm-runtime.js';
-import { POLL_MS, type MigrationContext } from './context.js';
-import type { DataSession } from './data-plane.js';
+import { POLL_MS, type AgentContext } from '../agent-context.js';
+import type { DataSession } from '../data-plane/plane.js';
 import { createEmptyDisks, DiskExports } from './disk-export.js';
 import { ProgressTracker, type QemuMigrateInfo } from './progress.js';
-import { addQemuTls, DIRECT_MULTIFD_CHANNELS, directMultifd, tcpUri, type QemuTls } from './qemu-tls.js';
-import { connectUnix, relay, type Relay } from './relay.js';
+import { addQemuTls, DIRECT_MULTIFD_CHANNELS, directMultifd, tcpUri, type QemuTls } from '../data-plane/qemu-tls.js';
+import { connectUnix, relay, type Relay } from '../data-plane/relay.js';
 
 export const INCOMING_MARKER = 'incoming.json';
 const STREAM_END_GRACE_MS = 3_000;
@@ -38,7 +38,7 @@ export class IncomingMigration {
   #exports: DiskExports | undefined;
   #tls: QemuTls | undefined;
 
-  private constructor(readonly ctx: MigrationContext, readonly req: IncomingMigrationRequest) {
+  private constructor(readonly ctx: AgentContext, readonly req: IncomingMigrationRequest) {
     this.tracker = new ProgressTracker(req.migrationId, 'target', req.spec.memoryMiB * 1024 * 1024, req.strategy);
     this.vm = new VmRuntime(ctx.dataDir, { spec: req.spec, state: 'restoring', endpoints: [] }, connectQmp);
   }
@@ -48,7 +48,7 @@ export class IncomingMigration {
   }
 
   /** Step 2: on return QEMU listens for the stream and the session is expected. */
-  static async reserve(ctx: MigrationContext, req: IncomingMigrationRequest): Promise<IncomingMigration> {
+  static async reserve(ctx: AgentContext, req: IncomingMigrationRequest): Promise<IncomingMigration> {
     const { spec } = req;
     if (ctx.mgr.vms.has(spec.name) || existsSync(vmPaths(ctx.dataDir, spec.name).dir)) {
       throw new FerryError('CONFLICT', `vm ${spec.name} already exists on this host`);

@@ -1,10 +1,10 @@
-// `ferry balance …`: the load balancer (src/wire/balance.ts). status / plan / decisions read;
+// `ferry balance …`: the load balancer (src/contracts/balance.ts). status / plan / decisions read;
 // apply plans and carries the plan out as a task we wait for, then prints what it decided;
 // auto on|off and config change the config.
 import type { Command } from 'commander';
-import type { BalanceConfig, BalanceConfigPatch, BalanceDecision, BalancePlan, BalanceStatus, VmRule } from '../../wire/balance.js';
-import { BALANCE_MODES } from '../../wire/balance.js';
-import type { Task } from '../../wire/controller-api.js';
+import type { BalanceConfig, BalanceConfigPatch, BalanceDecision, BalancePlan, BalanceStatus, VmRule } from '../../contracts/balance.js';
+import { BALANCE_MODES } from '../../contracts/balance.js';
+import type { Task } from '../../contracts/controller-api.js';
 import { configLine, formatBalancePlan, formatDecisions, formatStatus } from '../balance-format.js';
 import { connect } from '../config.js';
 import { printJson, UsageError } from '../output.js';

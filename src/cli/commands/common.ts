@@ -1,7 +1,7 @@
 // Helpers shared by the command modules.
 import type { Command } from 'commander';
-import type { Task, Vm } from '../../wire/controller-api.js';
-import type { ApiClient } from '../../wire/http-client.js';
+import type { Task, Vm } from '../../contracts/controller-api.js';
+import type { ApiClient } from '../../contracts/http-client.js';
 import { printJson } from '../output.js';
 import { taskError, waitTask } from '../wait-task.js';
 

@@ -1,11 +1,11 @@
-// `ferry dr …`: disaster recovery (src/wire/dr.ts). protect / unprotect / status / checkpoints
+// `ferry dr …`: disaster recovery (src/contracts/dr.ts). protect / unprotect / status / checkpoints
 // read and change protections; failover / failback are tasks we wait for (unless --no-wait),
 // showing progress, then print the FailoverReport (--json: the report itself). A failover whose
 // report failed exits 1 with its one-line error, after printing the report.
 import type { Command } from 'commander';
-import type { Task, Vm } from '../../wire/controller-api.js';
-import type { CheckpointRecord, FailoverReport, FailoverRequest, Protection, ProtectRequest, ScrubReport } from '../../wire/dr.js';
-import type { ApiClient } from '../../wire/http-client.js';
+import type { Task, Vm } from '../../contracts/controller-api.js';
+import type { CheckpointRecord, FailoverReport, FailoverRequest, Protection, ProtectRequest, ScrubReport } from '../../contracts/dr.js';
+import type { ApiClient } from '../../contracts/http-client.js';
 import { connect } from '../config.js';
 import { formatCheckpoints, formatProtections, formatReport, formatReports, formatScrub, protectionLine } from '../dr-format.js';
 import { progressBar } from '../migration-format.js';

@@ -1,8 +1,8 @@
 // `ferry vm expose|unexpose|endpoints`: service endpoints, stable addresses for a VM's guest
 // ports that follow it wherever it runs (docs/endpoints.md).
 import type { Command } from 'commander';
-import type { ServiceEndpoint, VmLocation } from '../../wire/endpoints.js';
-import type { ApiClient } from '../../wire/http-client.js';
+import type { ServiceEndpoint, VmLocation } from '../../contracts/endpoints.js';
+import type { ApiClient } from '../../contracts/http-client.js';
 import { connect } from '../config.js';
 import { printJson, printTable, setErrorContext } from '../output.js';
 import { parsePositiveInt } from '../parse.js';

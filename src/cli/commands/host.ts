@@ -1,6 +1,6 @@
 // `ferry host list`.
 import type { Command } from 'commander';
-import type { Host } from '../../wire/controller-api.js';
+import type { Host } from '../../contracts/controller-api.js';
 import { connect } from '../config.js';
 import { printJson, printTable } from '../output.js';
 import { jsonOption, type JsonOpt } from './common.js';

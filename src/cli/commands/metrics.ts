@@ -1,10 +1,10 @@
 // `ferry metrics NAME`: a VM's or host's history from the controller's time series
-// (src/wire/metrics.ts). NAME is tried as a VM, then as a host (--vm / --host decide instead).
+// (src/contracts/metrics.ts). NAME is tried as a VM, then as a host (--vm / --host decide instead).
 // Text output: one sparkline per main field, then a table of the points; --json: the series.
 import type { Command } from 'commander';
-import type { HostLoad, HostPoint, HostSeries, VmLoad, VmPoint, VmSeries } from '../../wire/metrics.js';
-import { FerryError } from '../../wire/errors.js';
-import type { ApiClient } from '../../wire/http-client.js';
+import type { HostLoad, HostPoint, HostSeries, VmLoad, VmPoint, VmSeries } from '../../contracts/metrics.js';
+import { FerryError } from '../../contracts/errors.js';
+import type { ApiClient } from '../../contracts/http-client.js';
 import { connect } from '../config.js';
 import { bytes, formatTable, printJson, setErrorContext, UsageError } from '../output.js';
 import { jsonOption, type JsonOpt } from './common.js';

@@ -1,11 +1,11 @@
-// `ferry vm migrate VM --to HOST …` (live migration, src/wire/migration.ts) and
+// `ferry vm migrate VM --to HOST …` (live migration, src/contracts/migration.ts) and
 // `ferry vm migrations [VM]`. --json prints the MigrationRecord (the plan with --dry-run; the
 // Task with --no-wait). A failed migration exits 1 with its one-line error (and, with --json,
 // prints its record first).
 import type { Command } from 'commander';
-import type { Task } from '../../wire/controller-api.js';
-import { MIGRATION_STRATEGIES, type MigrateRequest, type MigrationPlan, type MigrationRecord } from '../../wire/migration.js';
-import type { ApiClient } from '../../wire/http-client.js';
+import type { Task } from '../../contracts/controller-api.js';
+import { MIGRATION_STRATEGIES, type MigrateRequest, type MigrationPlan, type MigrationRecord } from '../../contracts/migration.js';
+import type { ApiClient } from '../../contracts/http-client.js';
 import { connect } from '../config.js';
 import { formatPlan, formatRecord, formatRecords, progressBar } from '../migration-format.js';
 import { printJson, setErrorContext } from '../output.js';

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { UsageError, note } from '../output.js';
 import { parseAccel, parsePort, parsePositiveInt, type Accel } from '../parse.js';
 import type { GuestBridge } from '../../agent/guest-taps.js';
-import { IPV4_CIDR_PATTERN, IPV4_PATTERN, SEGMENT_PATTERN } from '../../wire/vm-spec.js';
+import { IPV4_CIDR_PATTERN, IPV4_PATTERN, SEGMENT_PATTERN } from '../../contracts/vm-spec.js';
 
 function readSecret(path: string, what: string): string {
   let s: string;

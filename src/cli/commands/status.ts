@@ -1,6 +1,6 @@
 // `ferry status`: one screen on the whole cluster.
 import type { Command } from 'commander';
-import type { ClusterStatus } from '../../wire/controller-api.js';
+import type { ClusterStatus } from '../../contracts/controller-api.js';
 import { connect } from '../config.js';
 import { formatFields, printJson } from '../output.js';
 import { jsonOption, type JsonOpt } from './common.js';

@@ -1,6 +1,6 @@
 // `ferry task list|show|abort`.
 import type { Command } from 'commander';
-import type { Task } from '../../wire/controller-api.js';
+import type { Task } from '../../contracts/controller-api.js';
 import { connect } from '../config.js';
 import { formatFields, printJson, printTable, setErrorContext } from '../output.js';
 import { parsePositiveInt } from '../parse.js';

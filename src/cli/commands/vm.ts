@@ -3,8 +3,8 @@
 // `vm create` and `vm clone`, which print the new Vm.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import type { CloneVmRequest, CreateVmRequest, Task, Vm } from '../../wire/controller-api.js';
-import type { ApiClient } from '../../wire/http-client.js';
+import type { CloneVmRequest, CreateVmRequest, Task, Vm } from '../../contracts/controller-api.js';
+import type { ApiClient } from '../../contracts/http-client.js';
 import { connect } from '../config.js';
 import { UsageError, bytes, formatFields, printJson, printTable, setErrorContext } from '../output.js';
 import { parseNet, parseNonNegativeInt, parsePositiveInt, parseSizeMiB, parseWorkload } from '../parse.js';

@@ -1,9 +1,9 @@
-// Load-balancing routes (src/wire/balance.ts): status, a plan on demand, a run that carries
+// Load-balancing routes (src/contracts/balance.ts): status, a plan on demand, a run that carries
 // the plan out, the config (auto mode and policy), and the decision log.
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { BalanceConfig, BalanceConfigPatch, BalanceDecision, BalancePlan, BalanceStatus } from '../../wire/balance.js';
-import { API_PREFIX } from '../../wire/controller-api.js';
+import { BalanceConfig, BalanceConfigPatch, BalanceDecision, BalancePlan, BalanceStatus } from '../../contracts/balance.js';
+import { API_PREFIX } from '../../contracts/controller-api.js';
 import type { BalanceService } from '../balance/service.js';
 import { EmptyBody, errorReplies, ref } from './schemas.js';
 

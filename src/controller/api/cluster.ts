@@ -1,6 +1,6 @@
 // Cluster-wide routes: status, hosts, tasks, the event stream, and the agents' heartbeat.
 import type { FastifyInstance } from 'fastify';
-import { AgentHeartbeat, API_PREFIX, ClusterEvent, HeartbeatReply, INTERNAL_PREFIX, type ClusterStatus } from '../../wire/controller-api.js';
+import { AgentHeartbeat, API_PREFIX, ClusterEvent, HeartbeatReply, INTERNAL_PREFIX, type ClusterStatus } from '../../contracts/controller-api.js';
 import type { ClusterState } from '../cluster-state.js';
 import type { HostMonitor } from '../host-monitor.js';
 import type { SseHub } from '../sse.js';

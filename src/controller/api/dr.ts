@@ -1,9 +1,9 @@
-// Disaster recovery routes (src/wire/dr.ts): protections, their checkpoints, failover / DR test /
+// Disaster recovery routes (src/contracts/dr.ts): protections, their checkpoints, failover / DR test /
 // failback tasks, and the reports those leave behind.
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { API_PREFIX } from '../../wire/controller-api.js';
-import { FailoverRequest, ProtectRequest } from '../../wire/dr.js';
+import { API_PREFIX } from '../../contracts/controller-api.js';
+import { FailoverRequest, ProtectRequest } from '../../contracts/dr.js';
 import type { DrService } from '../dr/service.js';
 import { EmptyBody, errorReplies, arrayOf, NameParams as HostParams, ref } from './schemas.js';
 

@@ -1,8 +1,8 @@
-// Service endpoint and location routes (src/wire/endpoints.ts).
+// Service endpoint and location routes (src/contracts/endpoints.ts).
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { API_PREFIX } from '../../wire/controller-api.js';
-import { ExposeRequest } from '../../wire/endpoints.js';
+import { API_PREFIX } from '../../contracts/controller-api.js';
+import { ExposeRequest } from '../../contracts/endpoints.js';
 import type { EndpointService } from '../endpoints/service.js';
 import { NameParams, errorReplies, arrayOf, ref } from './schemas.js';
 

@@ -3,8 +3,8 @@
 // it). Durations in the query are parsed here into ms; the metrics service validates the rest.
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { API_PREFIX } from '../../wire/controller-api.js';
-import { HostSeries, METRICS_PATH, MetricsQuery, VmSeries } from '../../wire/metrics.js';
+import { API_PREFIX } from '../../contracts/controller-api.js';
+import { HostSeries, METRICS_PATH, MetricsQuery, VmSeries } from '../../contracts/metrics.js';
 import type { PrometheusEndpoint } from '../metrics/prometheus.js';
 import { DEFAULT_WINDOW_MS, parseDurationMs, STEP_FIELD, WINDOW_FIELD } from '../metrics/query.js';
 import type { MetricsService } from '../metrics/service.js';

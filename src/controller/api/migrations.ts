@@ -1,9 +1,9 @@
-// Live migration routes (src/wire/migration.ts): start one (or plan it with dryRun), and read
+// Live migration routes (src/contracts/migration.ts): start one (or plan it with dryRun), and read
 // the records.
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { API_PREFIX } from '../../wire/controller-api.js';
-import { MigrateRequest } from '../../wire/migration.js';
+import { API_PREFIX } from '../../contracts/controller-api.js';
+import { MigrateRequest } from '../../contracts/migration.js';
 import type { MigrationService } from '../migration/service.js';
 import { IdParams, NameParams, errorReplies, arrayOf, ref } from './schemas.js';
 

@@ -3,11 +3,11 @@
 // TypeScript types and the OpenAPI document all come from one definition.
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { ClusterStatus, Host, Task, Vm } from '../../wire/controller-api.js';
-import { ApiErrorBody } from '../../wire/errors.js';
-import { MigrationPlan, MigrationRecord } from '../../wire/migration.js';
-import { CheckpointRecord, FailoverReport, Protection, ScrubReport } from '../../wire/dr.js';
-import { ServiceEndpoint, VmLocation } from '../../wire/endpoints.js';
+import { ClusterStatus, Host, Task, Vm } from '../../contracts/controller-api.js';
+import { ApiErrorBody } from '../../contracts/errors.js';
+import { MigrationPlan, MigrationRecord } from '../../contracts/migration.js';
+import { CheckpointRecord, FailoverReport, Protection, ScrubReport } from '../../contracts/dr.js';
+import { ServiceEndpoint, VmLocation } from '../../contracts/endpoints.js';
 
 /**
  * Reply schemas used by many routes are registered once by name, so the OpenAPI document

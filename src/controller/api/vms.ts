@@ -1,8 +1,8 @@
 // /api/v1/vms routes: HTTP in, typed command out. Every action answers 202 with its task.
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { API_PREFIX, CloneVmRequest, CreateVmRequest } from '../../wire/controller-api.js';
-import { ResizeRequest, StopRequest } from '../../wire/agent-api.js';
+import { API_PREFIX, CloneVmRequest, CreateVmRequest } from '../../contracts/controller-api.js';
+import { ResizeRequest, StopRequest } from '../../contracts/agent-api.js';
 import type { SimpleAction } from '../agents.js';
 import type { VmService } from '../vm-service.js';
 import { ConsoleQuery, EmptyBody, NameParams, errorReplies, arrayOf, ref } from './schemas.js';

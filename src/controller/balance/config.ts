@@ -1,7 +1,7 @@
 // The balancer's config: defaults, and a patch merged into the current one and checked as a
 // whole (a patch that leaves k > n is refused, naming the field).
 import { Value } from '@sinclair/typebox/value';
-import { BalanceConfig, type BalanceConfigPatch } from '../../wire/balance.js';
+import { BalanceConfig, type BalanceConfigPatch } from '../../contracts/balance.js';
 import { InvalidRequestError } from '../errors.js';
 import { DEFAULT_POLICY } from './planner.js';
 

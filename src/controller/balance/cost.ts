@@ -1,6 +1,6 @@
 // Migration cost prediction (DCbalance): a VM's own past migrations predict its next one; with
 // no history, pre-copy's geometric series — each round resends what was dirtied during the last.
-import type { BalanceMove } from '../../wire/balance.js';
+import type { BalanceMove } from '../../contracts/balance.js';
 import type { BalanceVm, PastMigration } from './model.js';
 
 /** Past migrations of a VM that predict its next one. */

@@ -1,6 +1,6 @@
 // The balancer's persistent state: its config (one row) and the log of its decisions, which
 // `ferry balance status` and the console show. The log is trimmed to the newest KEEP_DECISIONS.
-import type { BalanceConfig, BalanceDecision } from '../../wire/balance.js';
+import type { BalanceConfig, BalanceDecision } from '../../contracts/balance.js';
 import type { Db } from '../db.js';
 
 const KEEP_DECISIONS = 10_000;

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import type { BalanceMove } from '../../wire/balance.js';
-import type { Task } from '../../wire/controller-api.js';
+import type { BalanceMove } from '../../contracts/balance.js';
+import type { Task } from '../../contracts/controller-api.js';
 import { execute, type ExecutorIo } from './executor.js';
 
 const move = (vm: string, from: string, to: string): BalanceMove => ({

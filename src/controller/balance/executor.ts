@@ -4,9 +4,9 @@
 // shares a host with it has finished; moves on disjoint hosts run side by side, at most
 // `maxConcurrent` at once. The first failure stops new starts: what runs finishes, and the
 // caller re-plans from the cluster as it now is.
-import type { BalanceMove } from '../../wire/balance.js';
-import type { Task } from '../../wire/controller-api.js';
-import type { MigrationRecord } from '../../wire/migration.js';
+import type { BalanceMove } from '../../contracts/balance.js';
+import type { Task } from '../../contracts/controller-api.js';
+import type { MigrationRecord } from '../../contracts/migration.js';
 
 export interface ExecutorIo {
   /** Starts the migration task (rejects when the migration service refuses it at once). */

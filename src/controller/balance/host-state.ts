@@ -1,7 +1,7 @@
 // The planner's working state: every host's load, memory and vCPUs as planned so far, where each
 // VM is, and the moves chosen. Moves are applied to it one after another, so each later decision
 // sees the cluster as the earlier moves leave it; density mode can roll its tentative moves back.
-import type { BalanceMove, BalancePolicy, Utilisation } from '../../wire/balance.js';
+import type { BalanceMove, BalancePolicy, Utilisation } from '../../contracts/balance.js';
 import { predictCost, type Cost } from './cost.js';
 import { byName, type BalanceHistory, type BalanceHost, type BalanceSnapshot, type BalanceVm } from './model.js';
 import { add, isHotspot, meanOf, peak, spread, volume, window } from './profiles.js';

@@ -1,6 +1,6 @@
 // The planner's input: a snapshot of hosts and VMs, and the migration history it learns costs
 // and cooldowns from. Plain data, built by the balancer service (snapshot.ts) or a simulator.
-import type { Utilisation } from '../../wire/balance.js';
+import type { Utilisation } from '../../contracts/balance.js';
 
 export interface BalanceHost {
   name: string;

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { BalancePolicy, VmRule } from '../../wire/balance.js';
+import type { BalancePolicy, VmRule } from '../../contracts/balance.js';
 import { DEFAULT_POLICY, plan, type BalanceHistory, type BalanceHost, type BalanceSnapshot, type BalanceVm, type PastMigration } from './planner.js';
 
 const NOW = 1_000_000_000;

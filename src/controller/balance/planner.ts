@@ -13,7 +13,7 @@
 // (`together`, `apart`, cooldown), cost.ts (predicted and learned migration cost), a limit on
 // moves per plan. Every plan can be carried out in list order, each move once those before it
 // completed: each was checked against the cluster as the earlier moves leave it.
-import type { BalancePlan, BalancePolicy } from '../../wire/balance.js';
+import type { BalancePlan, BalancePolicy } from '../../contracts/balance.js';
 import { candidates, pick } from './candidates.js';
 import { pack } from './density.js';
 import { describe, pct, PlanState } from './host-state.js';

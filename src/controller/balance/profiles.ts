@@ -1,7 +1,7 @@
 // Sandpiper's host profiles: utilisation over a sliding window, the k-of-n hotspot rule, and
 // volume — one number for how loaded a host (or a VM, as a share of a host) is on all three
 // resources at once. Pure arithmetic; the planner builds on it.
-import type { Utilisation } from '../../wire/balance.js';
+import type { Utilisation } from '../../contracts/balance.js';
 
 /** Utilisation is clamped below 1 so that a saturated resource gives a large, finite volume. */
 export const MAX_UTILISATION = 0.99;

@@ -1,6 +1,6 @@
 // The operator's constraints on which VMs may move where: `together` groups (merged when rules
 // share a VM), `apart` sets, and the per-VM cooldown after a migration.
-import type { BalancePolicy } from '../../wire/balance.js';
+import type { BalancePolicy } from '../../contracts/balance.js';
 import { byName, type BalanceHistory } from './model.js';
 
 export class Rules {

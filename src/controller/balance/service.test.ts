@@ -1,10 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HostInfo } from '../../wire/agent-api.js';
-import type { BalanceDecision } from '../../wire/balance.js';
-import type { MigrateRequest, MigrationRecord } from '../../wire/migration.js';
-import type { VmPoint } from '../../wire/metrics.js';
-import { withDefaults } from '../../wire/vm-spec.js';
+import type { HostInfo } from '../../contracts/agent-api.js';
+import type { BalanceDecision } from '../../contracts/balance.js';
+import type { MigrateRequest, MigrationRecord } from '../../contracts/migration.js';
+import type { VmPoint } from '../../contracts/metrics.js';
+import { withDefaults } from '../../contracts/vm-spec.js';
 import { ClusterState, vmTarget } from '../cluster-state.js';
 import { openDb } from '../db.js';
 import { InvalidRequestError, NotFoundError } from '../errors.js';

@@ -6,10 +6,10 @@
 // goes to the log (decisions-repo.ts) and out as a `balance.decision` event.
 //
 // Planning is per site: the balancer never moves a VM to another site (that is DR's job).
-import type { BalanceConfig, BalanceConfigPatch, BalanceDecision, BalanceMove, BalancePlan, BalanceStatus, HostBalance } from '../../wire/balance.js';
-import type { Task } from '../../wire/controller-api.js';
-import type { VmSeries } from '../../wire/metrics.js';
-import type { MigrationRecord } from '../../wire/migration.js';
+import type { BalanceConfig, BalanceConfigPatch, BalanceDecision, BalanceMove, BalancePlan, BalanceStatus, HostBalance } from '../../contracts/balance.js';
+import type { Task } from '../../contracts/controller-api.js';
+import type { VmSeries } from '../../contracts/metrics.js';
+import type { MigrationRecord } from '../../contracts/migration.js';
 import { vmTarget, type ClusterState } from '../cluster-state.js';
 import type { EventBus } from '../events.js';
 import { createLog } from '../log.js';

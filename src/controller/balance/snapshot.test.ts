@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import type { HostInfo } from '../../wire/agent-api.js';
-import type { Vm } from '../../wire/controller-api.js';
-import type { VmPoint } from '../../wire/metrics.js';
-import type { MigrationRecord } from '../../wire/migration.js';
+import type { HostInfo } from '../../contracts/agent-api.js';
+import type { Vm } from '../../contracts/controller-api.js';
+import type { VmPoint } from '../../contracts/metrics.js';
+import type { MigrationRecord } from '../../contracts/migration.js';
 import type { HostRecord } from '../hosts-repo.js';
 import { DEFAULT_CONFIG } from './config.js';
 import { buildSnapshots } from './snapshot.js';

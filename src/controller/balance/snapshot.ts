@@ -12,10 +12,10 @@
 // VMs that cannot move now (not running, busy with a task, pinned by DR) stay out of the VM list;
 // the memory they hold is taken off their host's capacity, and their CPU and network load stays
 // in its profile.
-import type { BalanceConfig, Utilisation } from '../../wire/balance.js';
-import type { Vm } from '../../wire/controller-api.js';
-import type { VmPoint } from '../../wire/metrics.js';
-import type { MigrationRecord } from '../../wire/migration.js';
+import type { BalanceConfig, Utilisation } from '../../contracts/balance.js';
+import type { Vm } from '../../contracts/controller-api.js';
+import type { VmPoint } from '../../contracts/metrics.js';
+import type { MigrationRecord } from '../../contracts/migration.js';
 import { bridgedNeed } from '../guest-net.js';
 import type { HostRecord } from '../hosts-repo.js';
 import type { BalanceHistory, BalanceHost, BalanceSnapshot, BalanceVm, PastMigration } from './planner.js';

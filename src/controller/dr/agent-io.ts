@@ -1,10 +1,10 @@
 // The agent calls behind the DR interfaces (cycle.ts's CheckpointIo, failover.ts's FailoverIo's
 // host-level calls), each with the timeouts of agents.ts. Acting on a host needs it up; an
 // abort goes out even to a host marked down (it may only be slow or cut off for a moment).
-import type { CheckpointProgress, CheckpointRecord } from '../../wire/dr.js';
-import { FerryError } from '../../wire/errors.js';
-import type { VmStatus } from '../../wire/vm-spec.js';
-import type { ProbeResult } from '../../wire/agent-api.js';
+import type { CheckpointProgress, CheckpointRecord } from '../../contracts/dr.js';
+import { FerryError } from '../../contracts/errors.js';
+import type { VmStatus } from '../../contracts/vm-spec.js';
+import type { ProbeResult } from '../../contracts/agent-api.js';
 import type { AgentClient, AgentPool } from '../agents.js';
 import type { ClusterState } from '../cluster-state.js';
 import { NotFoundError } from '../errors.js';

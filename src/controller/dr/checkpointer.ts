@@ -2,7 +2,7 @@
 // seq never used before, recorded as it commits. The replicator uses it for the scheduled
 // checkpoints, planned failover and failback for theirs.
 import { randomUUID } from 'node:crypto';
-import type { CheckpointProgress, CheckpointRecord } from '../../wire/dr.js';
+import type { CheckpointProgress, CheckpointRecord } from '../../contracts/dr.js';
 import type { ClusterState } from '../cluster-state.js';
 import { InvalidStateError } from '../errors.js';
 import type { DrAgents } from './agent-io.js';

@@ -2,9 +2,9 @@
 // heartbeat (`ferry-heartbeat seq=N bad=M`, wire/heartbeat.ts) must continue from the
 // checkpoint's counter, never from zero, with its memory re-check at bad=0; a planned switch
 // must lose nothing (the source's last heartbeat is no newer than the checkpoint's).
-import type { FailoverReport } from '../../wire/dr.js';
-import type { Heartbeat } from '../../wire/heartbeat.js';
-import { VM_NAME_PATTERN } from '../../wire/vm-spec.js';
+import type { FailoverReport } from '../../contracts/dr.js';
+import type { Heartbeat } from '../../contracts/heartbeat.js';
+import { VM_NAME_PATTERN } from '../../contracts/vm-spec.js';
 import { seconds } from './scheduler.js';
 
 export type Check = FailoverReport['checks'][number];

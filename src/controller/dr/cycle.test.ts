@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { withDefaults } from '../../wire/vm-spec.js';
-import type { CheckpointProgress, CheckpointRecord, ReceiveCheckpointRequest, SendCheckpointRequest } from '../../wire/dr.js';
+import { withDefaults } from '../../contracts/vm-spec.js';
+import type { CheckpointProgress, CheckpointRecord, ReceiveCheckpointRequest, SendCheckpointRequest } from '../../contracts/dr.js';
 import { runCheckpoint, toRecord, type CheckpointInput, type CheckpointIo } from './cycle.js';
 
 const spec = withDefaults({ name: 'web', memoryMiB: 64 }, '00000000-0000-4000-8000-000000000001');

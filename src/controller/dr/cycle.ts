@@ -6,8 +6,8 @@
 // Any failure or abort after the receive call aborts the job on both sides (best effort); the
 // DR store keeps its last committed checkpoint whatever happens (the agents' atomic commit).
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CheckpointProgress, CheckpointRecord, ReceiveCheckpointRequest, SendCheckpointRequest } from '../../wire/dr.js';
-import type { VmSpec } from '../../wire/vm-spec.js';
+import type { CheckpointProgress, CheckpointRecord, ReceiveCheckpointRequest, SendCheckpointRequest } from '../../contracts/dr.js';
+import type { VmSpec } from '../../contracts/vm-spec.js';
 import { DrFailedError } from '../errors.js';
 
 export const POLL_MS = 250;

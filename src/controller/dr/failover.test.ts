@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Vm } from '../../wire/controller-api.js';
-import type { CheckpointRecord, FailoverReport, RestoreRequest, StoredCheckpoint } from '../../wire/dr.js';
-import { withDefaults, type VmStatus } from '../../wire/vm-spec.js';
+import type { Vm } from '../../contracts/controller-api.js';
+import type { CheckpointRecord, FailoverReport, RestoreRequest, StoredCheckpoint } from '../../contracts/dr.js';
+import { withDefaults, type VmStatus } from '../../contracts/vm-spec.js';
 import { LiveTask } from '../task.js';
 import { nothingLost, testCopyName } from './checks.js';
 import { runFailover, type FailoverInput, type FailoverIo } from './failover.js';

@@ -11,11 +11,11 @@
 // - test: the newest checkpoint runs under another name with no outside network, is checked,
 //   and is always torn down; production and replication are not touched.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Vm } from '../../wire/controller-api.js';
-import type { CheckpointProgress, CheckpointRecord, FailoverReport, RestoreRequest, StoredCheckpoint } from '../../wire/dr.js';
-import { lastHeartbeat, parseHeartbeats } from '../../wire/heartbeat.js';
-import { forwardPortsOf, type VmStatus } from '../../wire/vm-spec.js';
-import type { ProbeResult } from '../../wire/agent-api.js';
+import type { Vm } from '../../contracts/controller-api.js';
+import type { CheckpointProgress, CheckpointRecord, FailoverReport, RestoreRequest, StoredCheckpoint } from '../../contracts/dr.js';
+import { lastHeartbeat, parseHeartbeats } from '../../contracts/heartbeat.js';
+import { forwardPortsOf, type VmStatus } from '../../contracts/vm-spec.js';
+import type { ProbeResult } from '../../contracts/agent-api.js';
 import { DrFailedError, errorSummary, InvalidStateError } from '../errors.js';
 import type { TaskContext } from '../task.js';
 import { guestChecks, nothingLost, stateCheck, type Check } from './checks.js';

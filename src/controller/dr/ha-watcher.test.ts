@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HostInfo } from '../../wire/agent-api.js';
-import type { HaEvent, Protection } from '../../wire/dr.js';
-import { withDefaults } from '../../wire/vm-spec.js';
+import type { HostInfo } from '../../contracts/agent-api.js';
+import type { HaEvent, Protection } from '../../contracts/dr.js';
+import { withDefaults } from '../../contracts/vm-spec.js';
 import { ClusterState, vmTarget } from '../cluster-state.js';
 import { openDb } from '../db.js';
 import { ConflictError, DrFailedError } from '../errors.js';

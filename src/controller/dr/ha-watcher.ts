@@ -3,8 +3,8 @@
 // a failover by hand makes applies here too), says on the event stream (`dr.ha`) and in the log
 // what it waits for or cannot do whenever that changes, and retries a failover that failed after
 // a backoff that grows with each failure in a row.
-import type { Task } from '../../wire/controller-api.js';
-import type { HaEvent } from '../../wire/dr.js';
+import type { Task } from '../../contracts/controller-api.js';
+import type { HaEvent } from '../../contracts/dr.js';
 import type { ClusterState } from '../cluster-state.js';
 import { errorSummary } from '../errors.js';
 import type { EventBus } from '../events.js';

@@ -8,7 +8,7 @@
 // be restarted at its DR host. The times are the controller's monotonic clock; the agent counts
 // from the moment the reply arrived, which is later than the moment it was sent, so the agent's
 // lease always runs out before the controller's view of it does — by the margin's reckoning.
-import type { ProtectionState } from '../../wire/dr.js';
+import type { ProtectionState } from '../../contracts/dr.js';
 import { seconds } from './scheduler.js';
 
 /** How long a heartbeat reply's lease lasts (ControllerOptions.haLeaseMs overrides it). */

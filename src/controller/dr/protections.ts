@@ -2,7 +2,7 @@
 // event stream: `dr.state` when a protection appears, changes state or goes away, `dr.alarm`
 // when its alarm is raised, changes its reason or clears, `dr.checkpoint` for each commit.
 // `ageMs` is computed when a protection is read, never stored.
-import type { CheckpointRecord, Protection, ProtectionState } from '../../wire/dr.js';
+import type { CheckpointRecord, Protection, ProtectionState } from '../../contracts/dr.js';
 import { NotFoundError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { DrRepo, ProtectionMeta, ProtectionRow } from './repo.js';

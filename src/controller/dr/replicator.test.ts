@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HostInfo } from '../../wire/agent-api.js';
-import type { Vm } from '../../wire/controller-api.js';
-import type { CheckpointRecord, Protection } from '../../wire/dr.js';
-import { withDefaults } from '../../wire/vm-spec.js';
+import type { HostInfo } from '../../contracts/agent-api.js';
+import type { Vm } from '../../contracts/controller-api.js';
+import type { CheckpointRecord, Protection } from '../../contracts/dr.js';
+import { withDefaults } from '../../contracts/vm-spec.js';
 import { ClusterState } from '../cluster-state.js';
 import { openDb } from '../db.js';
 import { EventBus, type BusMessage } from '../events.js';

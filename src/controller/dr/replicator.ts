@@ -2,8 +2,8 @@
 // writes down the verdict (state, alarm), and starts the checkpoints that are due — one per VM
 // at a time, at most `concurrency` in the whole cluster, the most urgent first. A failed
 // checkpoint is retried after a backoff that grows with each failure in a row.
-import type { Vm } from '../../wire/controller-api.js';
-import type { CheckpointRecord } from '../../wire/dr.js';
+import type { Vm } from '../../contracts/controller-api.js';
+import type { CheckpointRecord } from '../../contracts/dr.js';
 import type { ClusterState } from '../cluster-state.js';
 import { errorSummary } from '../errors.js';
 import { createLog } from '../log.js';

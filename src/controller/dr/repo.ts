@@ -1,7 +1,7 @@
 // SQL for the DR tables: protections, checkpoint records and failover reports, each kept as the
 // wire record's JSON (the record is the contract; only the keys are queried). A protection also
 // carries a little controller-only state (`meta`) that the API does not show.
-import type { CheckpointRecord, FailoverReport, Protection } from '../../wire/dr.js';
+import type { CheckpointRecord, FailoverReport, Protection } from '../../contracts/dr.js';
 import type { Db } from '../db.js';
 
 /** Checkpoint records kept per VM (the DR store keeps only `keep` points in time; these are history). */

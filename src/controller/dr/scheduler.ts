@@ -7,7 +7,7 @@
 //   takenAt(newest) + rpo − HEADROOM × expected
 // where expected is the slowest of the last few checkpoints, never sooner than MIN_INTERVAL_MS
 // after the previous start, and not while a failed attempt's backoff runs.
-import type { ProtectionState } from '../../wire/dr.js';
+import type { ProtectionState } from '../../contracts/dr.js';
 
 export const HEADROOM = 1.5;
 export const MIN_INTERVAL_MS = 1000;

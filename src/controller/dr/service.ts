@@ -1,4 +1,4 @@
-// Disaster recovery as typed commands (src/wire/dr.ts): protect and unprotect, read the
+// Disaster recovery as typed commands (src/contracts/dr.ts): protect and unprotect, read the
 // protections, checkpoints and reports, and start failovers, DR tests and failbacks as tasks.
 // Each command first refuses what it must, synchronously and with a typed error (unknown VM,
 // bad site, already protected, host up or down, busy, no room); the slow part is a task.
@@ -10,8 +10,8 @@
 // High availability (ha.ts, ha-watcher.ts): `leased` tells the heartbeat replies which VMs to
 // lease, and the watcher starts unplanned failovers through `failover`, like an operator would.
 import { randomUUID } from 'node:crypto';
-import type { Task, Vm } from '../../wire/controller-api.js';
-import type { CheckpointRecord, FailoverReport, FailoverRequest, Protection, ProtectRequest, ScrubReport } from '../../wire/dr.js';
+import type { Task, Vm } from '../../contracts/controller-api.js';
+import type { CheckpointRecord, FailoverReport, FailoverRequest, Protection, ProtectRequest, ScrubReport } from '../../contracts/dr.js';
 import type { AgentPool } from '../agents.js';
 import { vmTarget, type ClusterState } from '../cluster-state.js';
 import { ConflictError, HostDownError, InvalidRequestError, InvalidStateError } from '../errors.js';

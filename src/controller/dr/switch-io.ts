@@ -1,8 +1,8 @@
 // The FailoverIo of one failover, DR test or failback task (failover.ts), over the agents and
 // the controller's records. `moved` is the switch's point of no return: the VM record follows
 // the VM, and the protection turns to failed-over (or, after failback, syncs anew from home).
-import type { Protection } from '../../wire/dr.js';
-import type { VmStatus } from '../../wire/vm-spec.js';
+import type { Protection } from '../../contracts/dr.js';
+import type { VmStatus } from '../../contracts/vm-spec.js';
 import type { ClusterState } from '../cluster-state.js';
 import { log, type DrAgents } from './agent-io.js';
 import type { Check } from './checks.js';

@@ -2,7 +2,7 @@
 // controller knows now — and the bounded queue that holds connections while no copy is safe.
 // The rule (docs/endpoints.md): connect only to the VM of record, running on host H, through a
 // forward that H reported for this VM after it became H's; while a move switches over, hold.
-import type { Endpoint } from '../../wire/vm-spec.js';
+import type { Endpoint } from '../../contracts/vm-spec.js';
 
 export interface RouteView {
   /** The VM record; undefined: the VM is gone. */

@@ -4,7 +4,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { askLine as ask } from '../testing/tcp.js';
+import { askLine as ask } from '../../testing/controller/tcp.js';
 import type { Route } from './gate.js';
 import { EndpointListener } from './proxy.js';
 

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ClusterEvent, Vm } from '../../wire/controller-api.js';
-import type { VmLocation } from '../../wire/endpoints.js';
-import { withDefaults } from '../../wire/vm-spec.js';
+import type { ClusterEvent, Vm } from '../../contracts/controller-api.js';
+import type { VmLocation } from '../../contracts/endpoints.js';
+import { withDefaults } from '../../contracts/vm-spec.js';
 import { LocationRegistry, SLIRP_GUEST_ADDRESS } from './registry.js';
 
 const U = '00000000-0000-4000-8000-000000000001';

@@ -7,9 +7,9 @@
 // record's host changes and its endpoints do not (the activation step sets the host first,
 // then applies the new host's status), the forwards still belong to the old host, so the
 // location shows none and service endpoints hold their clients until the new host's arrive.
-import type { ClusterEvent, Vm } from '../../wire/controller-api.js';
-import type { LocationReason, VmLocation } from '../../wire/endpoints.js';
-import type { Endpoint, VmSpec } from '../../wire/vm-spec.js';
+import type { ClusterEvent, Vm } from '../../contracts/controller-api.js';
+import type { LocationReason, VmLocation } from '../../contracts/endpoints.js';
+import type { Endpoint, VmSpec } from '../../contracts/vm-spec.js';
 import { lanAddresses } from '../guest-net.js';
 
 /** QEMU user-mode networking gives the (first) guest this address (slirp's default). */

@@ -2,9 +2,9 @@
 // guest port reachable on the VM's host (adding the forward to its spec if needed) and opens a
 // stable listener for it; every VM record change updates the registry and wakes the listeners
 // of that VM, whose held clients then go to the new location. See docs/endpoints.md.
-import type { Vm } from '../../wire/controller-api.js';
-import type { LocationReason, ServiceEndpoint, VmLocation } from '../../wire/endpoints.js';
-import { forwardPortsOf, MAX_FORWARD_PORTS, type VmSpec } from '../../wire/vm-spec.js';
+import type { Vm } from '../../contracts/controller-api.js';
+import type { LocationReason, ServiceEndpoint, VmLocation } from '../../contracts/endpoints.js';
+import { forwardPortsOf, MAX_FORWARD_PORTS, type VmSpec } from '../../contracts/vm-spec.js';
 import type { AgentPool } from '../agents.js';
 import { vmTarget, type ClusterState } from '../cluster-state.js';
 import { InvalidStateError, NotFoundError } from '../errors.js';

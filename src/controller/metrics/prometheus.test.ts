@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Host, Vm } from '../../wire/controller-api.js';
+import type { Host, Vm } from '../../contracts/controller-api.js';
 import { PrometheusEndpoint } from './prometheus.js';
 import type { MetricsService } from './service.js';
 

@@ -8,8 +8,8 @@
 // could only be rebuilt by replaying every record; a per-VM gauge is exact from the database at
 // any scrape, and Prometheus keeps its history (quantile_over_time works on it).
 import { collectDefaultMetrics, Counter, Gauge, Registry, type CounterConfiguration, type GaugeConfiguration, type RegistryContentType } from 'prom-client';
-import type { Host, Vm } from '../../wire/controller-api.js';
-import type { Protection } from '../../wire/dr.js';
+import type { Host, Vm } from '../../contracts/controller-api.js';
+import type { Protection } from '../../contracts/dr.js';
 import type { MigrationStats } from './migration-stats.js';
 import type { MetricsService } from './service.js';
 

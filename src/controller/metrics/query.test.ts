@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { FerryError } from '../../wire/errors.js';
+import { FerryError } from '../../contracts/errors.js';
 import { formatMs, parseDurationMs, planQuery } from './query.js';
 
 const refused = (fn: () => unknown, field: string) =>

@@ -2,7 +2,7 @@
 // optionally a step: the finest tier whose retention covers the window answers (raw for 10
 // minutes, 10 s buckets for 6 hours, 5 min buckets for 14 days), re-bucketed to the step if
 // one is given. Refusals name the query field, as the API's other 400s do.
-import { METRIC_TIERS, type MetricTier } from '../../wire/metrics.js';
+import { METRIC_TIERS, type MetricTier } from '../../contracts/metrics.js';
 import { InvalidRequestError } from '../errors.js';
 
 export const DEFAULT_WINDOW_MS = 10 * 60_000;

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HostInfo } from '../../wire/agent-api.js';
-import type { VmMetrics } from '../../wire/vm-spec.js';
+import type { HostInfo } from '../../contracts/agent-api.js';
+import type { VmMetrics } from '../../contracts/vm-spec.js';
 import { DEFAULT_NET_BYTES_PER_SEC, hostPoint, vmPoint, type VmSample } from './samples.js';
 
 const MIB = 1024 * 1024;

@@ -3,9 +3,9 @@
 // sums its VMs against its capacity — the utilisation Sandpiper's profiles are made of. A
 // counter that goes backwards (the VM restarted, or it now runs in another QEMU on another host)
 // or a gap longer than MAX_GAP_MS gives no rate: the next pair starts over. Pure.
-import type { HostInfo } from '../../wire/agent-api.js';
-import type { HostPoint, VmLoad, VmPoint } from '../../wire/metrics.js';
-import type { VmMetrics } from '../../wire/vm-spec.js';
+import type { HostInfo } from '../../contracts/agent-api.js';
+import type { HostPoint, VmLoad, VmPoint } from '../../contracts/metrics.js';
+import type { VmMetrics } from '../../contracts/vm-spec.js';
 import { volume } from '../balance/profiles.js';
 
 /** No rate across a silence longer than this (ten missed heartbeats). */

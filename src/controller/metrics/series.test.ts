@@ -4,7 +4,7 @@ import { rebucket } from './bucket.js';
 import { Ring } from './ring.js';
 import { Series } from './series.js';
 import { fromRow, toRow, VM_SHAPE, width } from './shape.js';
-import type { VmPoint } from '../../wire/metrics.js';
+import type { VmPoint } from '../../contracts/metrics.js';
 
 const W = width(VM_SHAPE);
 const pt = (t: number, cpuCores: number, o: Partial<VmPoint> = {}): VmPoint => ({ t, cpuCores, rssMiB: 100, diskReadBps: 0, diskWriteBps: 0, netRxBps: 0, netTxBps: 0, samples: 1, ...o });

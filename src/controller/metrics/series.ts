@@ -2,7 +2,7 @@
 // whose points are the means of fixed, epoch-aligned buckets. A bucket is open while samples
 // still fall in it and closes when a later one arrives (or `flush` finds it over); closed
 // buckets are returned so the caller can persist them. Pure: no clock, no I/O.
-import { METRIC_TIERS, type MetricTier } from '../../wire/metrics.js';
+import { METRIC_TIERS, type MetricTier } from '../../contracts/metrics.js';
 import { Bucket } from './bucket.js';
 import { Ring } from './ring.js';
 import { T } from './shape.js';

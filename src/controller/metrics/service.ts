@@ -4,9 +4,9 @@
 // `ferry host list` / `vm list` (current load), the balancer (means and Sandpiper profiles),
 // the Prometheus endpoint. Only VMs of record on the reporting host are sampled, so a VM
 // reported by both ends of a migration never mixes two QEMUs' counters.
-import type { Utilisation } from '../../wire/balance.js';
-import type { AgentHeartbeat } from '../../wire/controller-api.js';
-import { METRIC_TIERS, type HostLoad, type HostPoint, type HostSeries, type VmLoad, type VmPoint, type VmSeries } from '../../wire/metrics.js';
+import type { Utilisation } from '../../contracts/balance.js';
+import type { AgentHeartbeat } from '../../contracts/controller-api.js';
+import { METRIC_TIERS, type HostLoad, type HostPoint, type HostSeries, type VmLoad, type VmPoint, type VmSeries } from '../../contracts/metrics.js';
 import { NotFoundError } from '../errors.js';
 import { rebucket } from './bucket.js';
 import { planQuery } from './query.js';

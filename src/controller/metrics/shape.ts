@@ -2,7 +2,7 @@
 // 14 days of 5 min buckets), so points are stored as rows of one Float64Array — [t, samples,
 // ...fields] — not as objects: about 80 bytes a VM point instead of several hundred. An absent
 // optional field is NaN in its row. `fromRow` turns a row back into the wire object.
-import type { HostPoint, VmPoint } from '../../wire/metrics.js';
+import type { HostPoint, VmPoint } from '../../contracts/metrics.js';
 
 export interface Shape {
   /** Numeric fields after t and samples, in row order. */

@@ -5,7 +5,7 @@
 // nominal period. Precision is the polling period plus one console round trip. With no seq
 // seen on both hosts (no demo guest, console unreachable) there is no number: never invent one.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseHeartbeats } from '../../wire/heartbeat.js';
+import { parseHeartbeats } from '../../contracts/heartbeat.js';
 
 export const HEARTBEAT_PERIOD_MS = 1000;
 export const POLL_MS = 100;

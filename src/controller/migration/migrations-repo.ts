@@ -1,6 +1,6 @@
 // SQL for the `migrations` table: one MigrationRecord per migration, kept as JSON (the record
 // is the contract; only `id` and `vm` are queried).
-import type { MigrationRecord } from '../../wire/migration.js';
+import type { MigrationRecord } from '../../contracts/migration.js';
 import type { Db } from '../db.js';
 
 export class MigrationsRepo {

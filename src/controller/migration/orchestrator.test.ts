@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { withDefaults } from '../../wire/vm-spec.js';
-import type { Vm } from '../../wire/controller-api.js';
-import type { MigrationProgress, MigrationRecord, OutgoingMigrationRequest } from '../../wire/migration.js';
+import { withDefaults } from '../../contracts/vm-spec.js';
+import type { Vm } from '../../contracts/controller-api.js';
+import type { MigrationProgress, MigrationRecord, OutgoingMigrationRequest } from '../../contracts/migration.js';
 import { LiveTask } from '../task.js';
 import { runMigration, type MigrationInput, type MigrationIo } from './orchestrator.js';
 

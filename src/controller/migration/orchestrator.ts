@@ -7,9 +7,9 @@
 // timeout) and leaves the VM record untouched. After the target's commit nothing may stop
 // the migration: the source's commit and the activation run without the task's signal.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Vm } from '../../wire/controller-api.js';
-import type { MigrationLive } from '../../wire/console.js';
-import type { IncomingMigrationRequest, MeasureResult, MigrationPlan, MigrationProgress, MigrationRecord, MigrationStep, OutgoingMigrationRequest } from '../../wire/migration.js';
+import type { Vm } from '../../contracts/controller-api.js';
+import type { MigrationLive } from '../../contracts/web-console.js';
+import type { IncomingMigrationRequest, MeasureResult, MigrationPlan, MigrationProgress, MigrationRecord, MigrationStep, OutgoingMigrationRequest } from '../../contracts/migration.js';
 import { errorSummary, MigrationFailedError } from '../errors.js';
 import type { TaskContext } from '../task.js';
 import { DowntimeWatcher, type ConsoleReader } from './downtime.js';

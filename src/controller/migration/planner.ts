@@ -15,7 +15,7 @@
 //   demand), then post-copy.
 // `auto` picks pre-copy when it meets maxDowntime without throttling the guest below half its
 // CPU, otherwise hybrid. An explicit strategy is honoured; the plan says if it meets the limit.
-import type { ConcreteStrategy, ConcreteTransport, MigrationPlan, MigrationPrediction, MigrationStrategy, Transport } from '../../wire/migration.js';
+import type { ConcreteStrategy, ConcreteTransport, MigrationPlan, MigrationPrediction, MigrationStrategy, Transport } from '../../contracts/migration.js';
 
 export const MAX_ROUNDS = 30;
 export const HYBRID_PRECOPY_ROUNDS = 2;

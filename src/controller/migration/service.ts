@@ -3,13 +3,13 @@
 // plan, otherwise hold the VM's resources on the target too and run the migration as a task.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Task, Vm } from '../../wire/controller-api.js';
-import type { MigrateRequest, MigrationPlan, MigrationRecord } from '../../wire/migration.js';
+import type { Task, Vm } from '../../contracts/controller-api.js';
+import type { MigrateRequest, MigrationPlan, MigrationRecord } from '../../contracts/migration.js';
 import type { AgentPool } from '../agents.js';
 import { vmTarget, type ClusterState } from '../cluster-state.js';
-import { MigrationEvents } from '../console/live.js';
+import { MigrationEvents } from '../web-console/live.js';
 import type { EventBus } from '../events.js';
-import { FerryError } from '../../wire/errors.js';
+import { FerryError } from '../../contracts/errors.js';
 import { InvalidRequestError, InvalidStateError, NotFoundError } from '../errors.js';
 import { createLog } from '../log.js';
 import { bridgedNeed, withBridgedNeed } from '../guest-net.js';

@@ -1,8 +1,8 @@
 // Pure decisions of the migration task: which of the seven steps an agent's progress report
 // means, how transfer progress maps into the task's 0..100, what the task says meanwhile, and
 // how a report updates the record. The orchestrator does the calls; this decides.
-import type { MigrationLive } from '../../wire/console.js';
-import { MIGRATION_STEPS, type MigrationProgress, type MigrationRecord, type MigrationStep } from '../../wire/migration.js';
+import type { MigrationLive } from '../../contracts/web-console.js';
+import { MIGRATION_STEPS, type MigrationProgress, type MigrationRecord, type MigrationStep } from '../../contracts/migration.js';
 
 /** Task progress at the start of each step; transfer (3-5) spans TRANSFER_FROM..TRANSFER_TO. */
 export const STEP_PERCENT: Record<MigrationStep, number> = {

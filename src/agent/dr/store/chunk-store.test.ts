@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CHUNK, chunk, code, commitOf, fileOf, hexOf, idOf, manifestOf, putAll, scratchStore } from './test-support.js';
+import { CHUNK, chunk, code, commitOf, fileOf, hexOf, idOf, manifestOf, putAll, scratchStore } from '../../../testing/chunk-store.js';
 
 const chunkPath = (dir: string, data: Buffer) => join(dir, 'chunks', hexOf(data).slice(0, 2), hexOf(data));
 

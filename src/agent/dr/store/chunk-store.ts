@@ -28,7 +28,7 @@
 import { randomUUID } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ScrubReport } from '../../../wire/dr.js';
+import type { ScrubReport } from '../../../contracts/dr.js';
 import { StoreError, asStoreError, isFullError } from './errors.js';
 import { ChunkFiles, checkChunk } from './chunk-files.js';
 import type { CommittedCheckpoint } from './manifest.js';

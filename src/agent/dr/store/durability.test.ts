@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, statfsSync, writeFileSync } from
 import { join } from 'node:path';
 import { ChunkStore } from './chunk-store.js';
 import { StoreError } from './errors.js';
-import { CHUNK, chunk, fileOf, hexOf, idOf, manifestOf, putAll, scratchStore, tempDir } from './test-support.js';
+import { CHUNK, chunk, fileOf, hexOf, idOf, manifestOf, putAll, scratchStore, tempDir } from '../../../testing/chunk-store.js';
 
 const chunkPath = (dir: string, data: Buffer) => join(dir, 'chunks', hexOf(data).slice(0, 2), hexOf(data));
 

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CHUNK, chunk, code, fileOf, manifestOf, putAll, scratchStore, tempDir } from './test-support.js';
+import { CHUNK, chunk, code, fileOf, manifestOf, putAll, scratchStore, tempDir } from '../../../testing/chunk-store.js';
 
 describe('chunk store: materialize', () => {
   it('reproduces each file byte for byte, zero chunks as unallocated holes', async (t) => {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chunk, commitOf, idOf, scratchStore } from './test-support.js';
+import { chunk, commitOf, idOf, scratchStore } from '../../../testing/chunk-store.js';
 
 describe('chunk store: retention', () => {
   it('keeps the newest N checkpoints and frees exactly the chunks only the older ones used', async (t) => {

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chunk, code, commitOf, hexOf, idOf, scratchStore } from './test-support.js';
+import { chunk, code, commitOf, hexOf, idOf, scratchStore } from '../../../testing/chunk-store.js';
 
 describe('chunk store: scrub', () => {
   it('removes corrupt and missing chunks, marks the checkpoints that need them damaged, deletes strays', async (t) => {

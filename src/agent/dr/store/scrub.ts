@@ -4,7 +4,7 @@
 // Chunk files the index does not know (a power loss between a rename and its row) are deleted.
 // Reads are async and batched, so a scrub of a large store does not stall the agent; every
 // decision is re-checked synchronously against the index, so puts and GC may run meanwhile.
-import type { ScrubReport } from '../../../wire/dr.js';
+import type { ScrubReport } from '../../../contracts/dr.js';
 import { sha256, type ChunkFiles } from './chunk-files.js';
 import type { StoreIndex } from './store-index.js';
 

@@ -1,0 +1,48 @@
+// The agent's own failures, one class each. Each carries the contract code (src/contracts/errors.ts)
+// that crosses the API, and its cause; callers match on the class or the code, never on words.
+import { FerryError } from '../contracts/index.js';
+
+/** QEMU refused or failed a command; `qemuClass` is QMP's error class (GenericError, DeviceNotActive…). */
+export class QemuCommandError extends FerryError {
+  constructor(
+    readonly command: string,
+    readonly qemuClass: string,
+    desc: string,
+    cause?: unknown,
+  ) {
+    super('QEMU_FAILED', `${command}: ${desc}`, { cause });
+    this.name = 'QemuCommandError';
+  }
+}
+
+/** The VM has no live QMP connection (QEMU gone, or the monitor closed mid-call). */
+export class QemuUnreachableError extends FerryError {
+  constructor(vm: string, what: string, cause?: unknown) {
+    super('QEMU_FAILED', `vm ${vm}: no QMP connection to QEMU (${what})`, { cause });
+    this.name = 'QemuUnreachableError';
+  }
+}
+
+/** A QMP call, event or QEMU-side condition did not happen in time. */
+export class QemuTimeoutError extends FerryError {
+  constructor(vm: string, what: string, cause?: unknown) {
+    super('TIMEOUT', `vm ${vm}: ${what}`, { cause });
+    this.name = 'QemuTimeoutError';
+  }
+}
+
+/** The operation's AbortSignal fired (an abort request, a teardown). */
+export class AgentAbortedError extends FerryError {
+  constructor(what: string, cause?: unknown) {
+    super('ABORTED', `${what}: aborted`, { cause });
+    this.name = 'AgentAbortedError';
+  }
+}
+
+/** A QEMU migration stream (outgoing, incoming or a checkpoint) ended in failed/cancelled. */
+export class QemuMigrationError extends FerryError {
+  constructor(vm: string, status: string, desc?: string) {
+    super(status === 'cancelled' ? 'ABORTED' : 'QEMU_FAILED', `vm ${vm}: migration ${status}${desc ? `: ${desc}` : ''}`);
+    this.name = 'QemuMigrationError';
+  }
+}

@@ -1,0 +1,86 @@
+// Helpers for the agent's integration tests (test/integration/agent-*.test.ts): VM specs for
+// the demo guest, heartbeat parsing from the console, polling without wall-clock asserts,
+// and PID-based cleanup. Not part of the agent's public surface.
+import { randomUUID } from 'node:crypto';
+import { ApiClient, AGENT_API_PREFIX, type VmSpec, type VmStatus } from '../contracts/index.js';
+import { findQemuPids } from '../agent/index.js';
+import { readProcStat } from '../agent/proc.js';
+import { parseHeartbeats } from '../contracts/heartbeat.js';
+
+export const P = AGENT_API_PREFIX;
+
+export function demoSpec(name: string, over: Partial<VmSpec> = {}): VmSpec {
+  return {
+    name,
+    uuid: randomUUID(),
+    memoryMiB: 128,
+    vcpus: 1,
+    boot: { kind: 'demo' },
+    disks: [],
+    nics: [{ network: 'user' }],
+    balloon: true,
+    workload: 'idle',
+    ...over,
+  };
+}
+
+/** Every heartbeat in a console text, in order (complete lines only). */
+export const heartbeats = parseHeartbeats;
+
+export function lastSeq(text: string): number {
+  const hb = heartbeats(text);
+  return hb.length ? hb[hb.length - 1]!.seq : -1;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `probe` until it returns a value other than undefined; throws with `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() >= deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+export function consoleOf(c: ApiClient, name: string): Promise<string> {
+  return c.get<string>(`${P}/vms/${name}/console?tailBytes=1048576`, { text: true });
+}
+
+/** Waits until the VM's console shows a heartbeat with seq > `above`; returns that seq. */
+export function waitSeqAbove(c: ApiClient, name: string, above: number, timeoutMs = 60_000): Promise<number> {
+  return waitFor(`${name} heartbeat seq > ${above}`, async () => {
+    const s = lastSeq(await consoleOf(c, name));
+    return s > above ? s : undefined;
+  }, timeoutMs);
+}
+
+export function statusOf(c: ApiClient, name: string): Promise<VmStatus> {
+  return c.get<VmStatus>(`${P}/vms/${name}`);
+}
+
+/** Alive and not a zombie (a daemonized QEMU's parent is PID 1, which may reap it late). */
+export function pidAlive(pid: number): boolean {
+  const st = readProcStat(pid);
+  return st !== undefined && st.state !== 'Z' && st.state !== 'X';
+}
+
+/** Safety net for `after` hooks: SIGKILL every QEMU the data dir owns (by verified PID). */
+export function killQemus(dataDir: string): void {
+  for (const pid of findQemuPids(dataDir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
