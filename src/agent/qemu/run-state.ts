@@ -20,8 +20,8 @@ export async function setRunning(vm: VmRuntime, running: boolean, opts: CallOpti
   );
   try {
     await qmp(vm, command, undefined, opts);
-    const status = qmp(vm, 'query-status', undefined, opts);
-    status.catch(() => undefined); // awaited below unless the event settles it first
+    const status = qmp(vm, 'query-status', undefined, { ...opts, signal });
+    status.catch(() => undefined); // awaited below unless the event settles it first (then dropped)
     const confirmed = await Promise.race([announced, status.then((s) => s.running === running)]);
     if (!confirmed) {
       const s = await status;
