@@ -4,6 +4,7 @@
 import { createServer, createConnection, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Duplex } from 'node:stream';
 import { FerryError } from '../../contracts/index.js';
 
@@ -37,6 +38,16 @@ export function relay(qemu: Socket, channel: Duplex, onError: (err: Error) => vo
       qemu.destroy();
     },
   };
+}
+
+/**
+ * Resolves once `r` has flushed what QEMU wrote into it (Relay.flushed), after `timeoutMs` at the
+ * most, or at once without a relay or once `signal` fired. Closing a session before that would end
+ * its channel early: the peer would get a truncated stream.
+ */
+export async function waitFlushed(r: Relay | undefined, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  if (!r) return;
+  await Promise.race([r.flushed, sleep(timeoutMs, undefined, { signal }).catch(() => undefined)]);
 }
 
 /**

@@ -56,7 +56,7 @@ import { removeVmDir } from '../vm-dir.js';
 import type { VmRuntime } from '../vm-runtime.js';
 import { parseDataUrl, type DataSession } from '../data-plane/plane.js';
 import { addQemuTls, type QemuTls } from '../data-plane/qemu-tls.js';
-import { acceptOne, relay, type Relay } from '../data-plane/relay.js';
+import { acceptOne, relay, waitFlushed, type Relay } from '../data-plane/relay.js';
 import { DiskMirror } from './disk-mirror.js';
 import { DriverState, type TransitionTable } from './driver-state.js';
 import { codeOr, MigrationStateError } from './errors.js';
@@ -338,9 +338,8 @@ export class OutgoingMigration {
     if (this.#mirror) this.#progress = withTotalMs(this.#progress, Date.now() - this.#startedAt);
     if (!this.#state.is('finishing')) return;
     this.#enter('completed');
-    // QEMU is done writing, but the tail of its stream may still sit in our socket: closing the
-    // session now would end channel 0 early and the target would get a truncated stream.
-    await Promise.race([this.#relay?.flushed, sleep(RELAY_FLUSH_WAIT_MS, undefined, { signal }).catch(() => undefined)]);
+    // QEMU is done writing, but the tail of its stream may still sit in our socket.
+    await waitFlushed(this.#relay, RELAY_FLUSH_WAIT_MS, signal);
     this.#session?.close();
     const p = this.#progress.progress;
     log('migration %s: completed: %d ms total, %d ms downtime, %d stream bytes, %d wire bytes', this.id, p.totalMs, p.downtimeMs, p.streamBytes, p.wireBytes);

@@ -40,7 +40,7 @@ import { removeVmDir, vmPaths } from '../vm-dir.js';
 import { VmRuntime } from '../vm-runtime.js';
 import type { DataSession } from '../data-plane/plane.js';
 import { addQemuTls, type QemuTls } from '../data-plane/qemu-tls.js';
-import { connectUnix, relay, type Relay } from '../data-plane/relay.js';
+import { connectUnix, relay, waitFlushed, type Relay } from '../data-plane/relay.js';
 import { createEmptyDisks, DiskExports } from './disk-export.js';
 import { DriverState, type TransitionTable } from './driver-state.js';
 import { codeOr } from './errors.js';
@@ -51,6 +51,7 @@ import { configureTarget, tcpUri } from './qemu-setup.js';
 export const INCOMING_MARKER = 'incoming.json';
 const STREAM_END_GRACE_MS = 3_000;
 const QEMU_CONNECT_TIMEOUT_MS = 10_000;
+const RELAY_FLUSH_WAIT_MS = 10_000;
 const ANNOUNCE = { initial: 50, max: 550, rounds: 5, step: 100 };
 
 type TargetState = 'reserving' | 'awaiting-source' | 'receiving' | 'finishing' | 'received' | 'committing' | 'committed' | 'failed' | 'aborted';
@@ -232,8 +233,11 @@ export class IncomingMigration {
     await this.#exports?.remove(signal).catch((err: Error) => log('migration %s: removing disk exports: %s', this.id, err.message));
     if (!this.#state.is('finishing')) return;
     this.#enter('received');
-    this.#session?.close();
     log('migration %s: target received vm %s', this.id, this.vm.name);
+    // The session ends once QEMU has closed its end of the stream: before that its last words on
+    // the return path (post-copy's shut message) may still be on their way to the source.
+    await waitFlushed(this.#relay, RELAY_FLUSH_WAIT_MS, signal);
+    this.#session?.close();
   }
 
   /** Ends the migration as failed and discards the half-received VM at once. */
