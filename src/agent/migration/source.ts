@@ -3,22 +3,28 @@
 // `direct` transport, let QEMU connect to the target's QEMU over QEMU's TLS (../data-plane/qemu-tls.ts);
 // the session then only carries disks and watches the peer (a silent or lost peer fails the migration).
 //
-//                 +-> mirroring --(every disk mirror READY)--+
-//                 |                                          v
-//   starting -----+--------------------------------------> migrating --(postcopy rule)--> postcopy-requested
-//                                                           |      \                        |      |
-//                                                           |   pre-switchover  <-----------+      |
-//                                          MIGRATION events |        | (disks final, migrate-continue)
-//                                                           v        v                             v
-//                                                      finishing <---+-------------------------- postcopy
-//                                                    (QEMU completed: its final numbers)    (the VM runs at the target)
-//                                                           |
-//                                                           v
-//                                                      completed --commit--> committing --> committed
+//   starting --> mirroring --> migrating --> postcopy-requested
+//       |                       ^  |    \             |        \
+//       +------- no disks ------+  |     v            v         v
+//                                  |   switching-over ------> postcopy
+//                                  |          |                  |
+//                                  v          v                  v
+//                                finishing <--+------------------+
+//                                  |
+//                                  v
+//                                completed --commit--> committing --> committed
+//                                  ^                       |
+//                                  +---- discard failed ---+
 //
-//   failed: from starting and every state up to postcopy (QEMU failed or cancelled, a stream broke,
-//           the session ended early); aborted: by request from mirroring up to completed, except
-//           postcopy. committing goes back to completed if discarding the copy fails.
+//   mirroring -> migrating           every disk mirror READY (BLOCK_JOB_READY): QEMU's migrate
+//   migrating -> postcopy-requested  the post-copy rule on the sampler's numbers: migrate-start-postcopy
+//   -> switching-over                MIGRATION pre-switchover (local disks only): disks made final, migrate-continue
+//   -> postcopy                      MIGRATION postcopy-active: the VM runs at the target now
+//   -> finishing                     MIGRATION completed (also straight from postcopy-requested): final numbers read
+//   -> failed                        from starting .. postcopy: QEMU failed or cancelled, a stream broke, the
+//                                    session ended early; once QEMU completed nothing is a failure any more
+//   -> aborted                       by request, from mirroring .. completed except postcopy (nor once
+//                                    switched to post-copy: the VM runs at the target)
 //
 // The state moves only along SOURCE_TRANSITIONS; an action the state forbids (commit before
 // completed, abort once committed or in post-copy) is refused with MigrationStateError
@@ -75,10 +81,10 @@ type SourceState =
   | 'starting' | 'mirroring' | 'migrating' | 'postcopy-requested' | 'switching-over' | 'postcopy'
   | 'finishing' | 'completed' | 'committing' | 'committed' | 'failed' | 'aborted';
 
-const SOURCE_TRANSITIONS: TransitionTable<SourceState> = {
+export const SOURCE_TRANSITIONS: TransitionTable<SourceState> = {
   starting: ['mirroring', 'migrating', 'failed'],
   mirroring: ['migrating', 'failed', 'aborted'],
-  migrating: ['postcopy-requested', 'switching-over', 'postcopy', 'finishing', 'failed', 'aborted'],
+  migrating: ['postcopy-requested', 'switching-over', 'finishing', 'failed', 'aborted'],
   'postcopy-requested': ['switching-over', 'postcopy', 'finishing', 'failed', 'aborted'],
   'switching-over': ['postcopy', 'finishing', 'failed', 'aborted'],
   postcopy: ['finishing', 'failed'],
@@ -101,8 +107,10 @@ const TRANSFERRING: readonly SourceState[] = ['mirroring', 'migrating', 'postcop
 
 export class OutgoingMigration {
   readonly #state: DriverState<SourceState>;
-  /** Fires at teardown: every QMP call, watch, wait and the sampler of this migration carry it. */
+  /** Fires at teardown: every QMP call, wait and connection of this migration carry it. */
   readonly #abort = new AbortController();
+  /** Fires once QEMU completed (or at teardown): ends the event watches; nothing more to follow. */
+  readonly #following = new AbortController();
   readonly #startedAt = Date.now();
   #progress: ProgressSnapshot;
   /** The sampler's recent query-migrate numbers, oldest first (postcopy-rule.ts). */
@@ -197,9 +205,9 @@ export class OutgoingMigration {
     await qmp(vm, 'migrate-set-parameters', { 'tls-creds': this.#tls.credsId, 'tls-hostname': req.targetHost }, { signal });
   }
 
-  /** QEMU's status changes and passes, followed until teardown; registered before `migrate`. */
+  /** QEMU's status changes and passes, followed until QEMU completed or teardown; registered before `migrate`. */
   #watchQemu(): void {
-    const signal = this.#abort.signal;
+    const signal = AbortSignal.any([this.#abort.signal, this.#following.signal]);
     const ended = (err: Error): void => {
       if (!signal.aborted) this.#fail(codeOr(err, 'QEMU_FAILED'), `following QEMU's migration: ${err.message}`);
     };
@@ -327,6 +335,7 @@ export class OutgoingMigration {
   async #onCompleted(): Promise<void> {
     if (!this.#state.can('finishing')) return;
     this.#enter('finishing');
+    this.#following.abort();
     const signal = this.#abort.signal;
     try {
       const info = await completedInfo(this.vm, signal);
@@ -363,6 +372,7 @@ export class OutgoingMigration {
   #end(): Promise<void> {
     this.#ending ??= (async () => {
       clearTimeout(this.#sessionGrace);
+      this.#following.abort();
       this.#abort.abort();
       this.#relay?.destroy();
       await this.#mirror?.abort();

@@ -3,19 +3,28 @@
 // session and join it to QEMU, follow QEMU's incoming stream; commit turns it into a normal
 // running VM of this host and announces it; abort kills QEMU and removes every file.
 //
-//   reserving --QEMU listens--> awaiting-source --session--> receiving --MIGRATION completed--> finishing
-//       |                            |                          |                                  |
-//       |                            +-- MIGRATION completed ---|------------------------------>---+
-//       v                            v                          v                                  v
-//     failed <---------------------- failed <------------------ failed                         received
-//       |  (QEMU failed or gone, the stream ended before QEMU had it all)                          |
-//       +--abort--> aborted <-- abort -- every state before committed              commit --> committing --> committed
-//                                                                                 (back to received if it fails)
+//                         +----------- MIGRATION completed -----------+
+//                         |                                            v
+//   reserving --> awaiting-source --> receiving --MIGRATION completed--> finishing --> received
+//       |               |                 |                                               |
+//       |               |                 |                                             commit
+//       v               v                 v                                               v
+//     failed <----------+-----------------+                  committed <-- committing <---+
+//       |                                                                    |   (back to received
+//       v                                                                    |    if it fails)
+//     aborted <--- abort: from failed and from awaiting-source .. committing --+
+//
+//   reserving -> awaiting-source     QEMU listens (-incoming defer, migrate-incoming); the session is expected
+//   awaiting-source -> receiving     the source's session arrived and is joined to QEMU (and the NBD exports)
+//   -> finishing                     MIGRATION completed (QEMU runs the guest): TLS and exports are removed
+//   finishing -> received            shown as completed; the session ends once QEMU closed its stream
+//   -> failed                        QEMU failed or went away, or the stream ended and QEMU did not complete
+//                                    soon after; the half-received VM is discarded at once
 //
 // The state moves only along TARGET_TRANSITIONS; an action the state forbids is refused with
-// MigrationStateError (INVALID_STATE). Commit asks the table whether the current state may go
-// `committing`, so a state added later (e.g. `paused-awaiting-commit`, when the target stays
-// paused with -S until commit) is one row of the table plus its place in SHOWN_AS.
+// MigrationStateError (INVALID_STATE). Commit and abort ask the table, not a list of states, so
+// a later `paused-awaiting-commit` (the target kept paused with -S until commit) is its row
+// (`['committing', 'aborted']`), its SHOWN_AS entry (completed), and finishing's successor.
 // QEMU's incoming status changes come as MIGRATION events (qemu-migration.ts); the byte counts
 // are the agent's own (relays, session) and are read when progress is asked: no polling here.
 //
@@ -56,7 +65,7 @@ const ANNOUNCE = { initial: 50, max: 550, rounds: 5, step: 100 };
 
 type TargetState = 'reserving' | 'awaiting-source' | 'receiving' | 'finishing' | 'received' | 'committing' | 'committed' | 'failed' | 'aborted';
 
-const TARGET_TRANSITIONS: TransitionTable<TargetState> = {
+export const TARGET_TRANSITIONS: TransitionTable<TargetState> = {
   reserving: ['awaiting-source', 'failed'],
   'awaiting-source': ['receiving', 'finishing', 'failed', 'aborted'],
   receiving: ['finishing', 'failed', 'aborted'],
@@ -79,8 +88,10 @@ const RECEIVING: readonly TargetState[] = ['awaiting-source', 'receiving'];
 export class IncomingMigration {
   readonly vm: VmRuntime;
   readonly #state: DriverState<TargetState>;
-  /** Fires at teardown: every QMP call, watch and connection of this migration carry it. */
+  /** Fires at teardown: every QMP call, wait and connection of this migration carry it. */
   readonly #abort = new AbortController();
+  /** Fires once QEMU has the whole VM (or at teardown): ends the event watch. */
+  readonly #following = new AbortController();
   #progress: ProgressSnapshot;
   #session: DataSession | undefined;
   #relay: Relay | undefined;
@@ -148,8 +159,9 @@ export class IncomingMigration {
     vm.save();
     if (spec.disks.length > 0) this.#exports = await DiskExports.start(vm, spec.disks.length, signal);
     await configureTarget(vm, req, signal);
-    void watchMigration(vm, (status) => this.#onQemuStatus(status), signal).catch((err: Error) => {
-      if (!signal.aborted) this.#fail(codeOr(err, 'QEMU_FAILED'), `following QEMU's incoming migration: ${err.message}`);
+    const following = AbortSignal.any([signal, this.#following.signal]);
+    void watchMigration(vm, (status) => this.#onQemuStatus(status), following).catch((err: Error) => {
+      if (!following.aborted) this.#fail(codeOr(err, 'QEMU_FAILED'), `following QEMU's incoming migration: ${err.message}`);
     });
     if (req.transport === 'direct') {
       await this.#listenDirect();
@@ -226,6 +238,7 @@ export class IncomingMigration {
   async #onReceived(): Promise<void> {
     if (!this.#state.can('finishing')) return;
     this.#enter('finishing');
+    this.#following.abort();
     this.#countBytes();
     const signal = this.#abort.signal;
     await this.#tls?.remove(signal);
@@ -258,6 +271,7 @@ export class IncomingMigration {
   #end(): Promise<void> {
     this.#ending ??= (async () => {
       clearTimeout(this.#streamGrace);
+      this.#following.abort();
       this.#abort.abort();
       this.ctx.plane.unexpect(this.id);
       this.#session?.destroy();
