@@ -49,29 +49,27 @@
 // post-copy too (QEMU pauses in pre-switchover before switching to post-copy).
 // The alternative, a target kept paused until commit (-S + `cont`), would need a second
 // round trip and a changed QEMU command line, and post-copy cannot wait for it.
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MigrationInfo, MigrationStatus } from '../../qmp/index.js';
 import { FerryError, failureCodeOf, type FailureCode, type MigrationProgress, type OutgoingMigrationRequest } from '../../contracts/index.js';
 import { terminate } from '../actions.js';
 import { POLL_MS, type AgentContext } from '../agent-context.js';
-import { connectablePath } from '../launch.js';
 import { log } from '../log.js';
 import { qmp } from '../qemu/monitor.js';
 import { removeVmDir } from '../vm-dir.js';
 import type { VmRuntime } from '../vm-runtime.js';
-import { parseDataUrl, type DataSession } from '../data-plane/plane.js';
-import { addQemuTls, type QemuTls } from '../data-plane/qemu-tls.js';
-import { acceptOne, relay, waitFlushed, type Relay } from '../data-plane/relay.js';
+import type { DataSession } from '../data-plane/plane.js';
+import type { QemuTls } from '../data-plane/qemu-tls.js';
+import { waitFlushed, type Relay } from '../data-plane/relay.js';
 import { DiskMirror } from './disk-mirror.js';
 import { DriverState, type TransitionTable } from './driver-state.js';
 import { codeOr, MigrationStateError } from './errors.js';
 import { shouldStartPostcopy, type PollSample } from './postcopy-rule.js';
 import { initialProgress, qemuStatusOf, withCounters, withDisks, withFailure, withMigrateInfo, withQemuStatus, withRounds, withState, withTotalMs, type ProgressSnapshot } from './progress.js';
 import { cancelMigration, completedInfo, failureDesc, watchMigration, watchPasses } from './qemu-migration.js';
-import { configureSource, tcpUri } from './qemu-setup.js';
+import { configureSource } from './qemu-setup.js';
+import { sourceTls, startOutgoing } from './stream.js';
 
-const QEMU_CONNECT_TIMEOUT_MS = 10_000;
 const CANCEL_WAIT_MS = 10_000;
 const SESSION_END_GRACE_MS = 3_000;
 const RELAY_FLUSH_WAIT_MS = 10_000;
@@ -177,7 +175,7 @@ export class OutgoingMigration {
     const direct = req.transport === 'direct';
     // The plane caps what it carries; QEMU must cap what bypasses it.
     await configureSource(vm, req, direct || !ctx.plane.enforcesBandwidth, signal);
-    if (direct) await this.#setupDirect();
+    if (direct) this.#tls = await sourceTls(vm, ctx.plane, req, signal);
     this.#watchQemu();
     const disks = req.copyDisks ? vm.rec.spec.disks.length : 0;
     if (disks > 0) {
@@ -194,17 +192,6 @@ export class OutgoingMigration {
     log('migration %s: vm %s -> %s (%s, %s)', this.id, vm.name, req.targetHost, req.strategy, req.transport);
   }
 
-  /** Direct transport: QEMU's own TLS with this host's certificate, checking the target's. */
-  async #setupDirect(): Promise<void> {
-    const { req, vm, ctx } = this;
-    const signal = this.#abort.signal;
-    if (req.targetDirectPort === undefined) throw new FerryError('INVALID_REQUEST', 'transport direct needs targetDirectPort', { field: 'body.targetDirectPort' });
-    const identity = ctx.plane.tlsIdentity();
-    if (!identity) throw new FerryError('INVALID_STATE', 'this host has no data-plane certificate yet');
-    this.#tls = await addQemuTls(vm, identity, req.migrationId, 'client', req.targetHost, signal);
-    await qmp(vm, 'migrate-set-parameters', { 'tls-creds': this.#tls.credsId, 'tls-hostname': req.targetHost }, { signal });
-  }
-
   /** QEMU's status changes and passes, followed until QEMU completed or teardown; registered before `migrate`. */
   #watchQemu(): void {
     const signal = AbortSignal.any([this.#abort.signal, this.#following.signal]);
@@ -217,26 +204,11 @@ export class OutgoingMigration {
     }, signal).catch(ended);
   }
 
-  /** QEMU's memory migration: into our socket, relayed onto channel 0, or (direct) straight to the target's QEMU. */
+  /** QEMU's memory migration (stream.ts): relayed onto channel 0, or (direct) straight to the target's QEMU. */
   async #startMemory(): Promise<void> {
-    const { req, vm } = this;
     const session = this.#session!;
-    const signal = this.#abort.signal;
-    if (req.transport === 'direct') {
-      await qmp(vm, 'migrate', { uri: tcpUri(parseDataUrl(req.targetDataUrl).host, req.targetDirectPort!) }, { signal });
-      return;
-    }
-    const path = connectablePath(join(vm.paths.dir, 'mig-out.sock'));
-    const listener = await acceptOne(path, QEMU_CONNECT_TIMEOUT_MS, signal);
-    try {
-      await qmp(vm, 'migrate', { uri: `unix:${path}` }, { signal });
-    } catch (err) {
-      listener.close();
-      throw err;
-    }
-    const qemu = await listener.accepted;
-    if (signal.aborted) return void qemu.destroy();
-    this.#relay = relay(qemu, session.channel(0), (err) => this.#fail(codeOr(err, 'WIRE_FAILED'), `stream to ${req.targetHost} failed: ${err.message}`));
+    const onError = (err: Error): void => this.#fail(codeOr(err, 'WIRE_FAILED'), `stream to ${this.req.targetHost} failed: ${err.message}`);
+    this.#relay = await startOutgoing(this.vm, this.req, () => session.channel(0), this.#abort.signal, onError);
   }
 
   /** Every disk is in sync: the memory migration may start. */

@@ -42,24 +42,24 @@ import type { MigrationStatus } from '../../qmp/index.js';
 import { FerryError, type FailureCode, type IncomingMigrationRequest, type MigrationProgress } from '../../contracts/index.js';
 import { terminate } from '../actions.js';
 import type { AgentContext } from '../agent-context.js';
-import { connectablePath, connectQmp, launchQemu } from '../launch.js';
+import { connectQmp, launchQemu } from '../launch.js';
 import { log } from '../log.js';
 import { qmp } from '../qemu/monitor.js';
 import { removeVmDir, vmPaths } from '../vm-dir.js';
 import { VmRuntime } from '../vm-runtime.js';
 import type { DataSession } from '../data-plane/plane.js';
-import { addQemuTls, type QemuTls } from '../data-plane/qemu-tls.js';
-import { connectUnix, relay, waitFlushed, type Relay } from '../data-plane/relay.js';
+import type { QemuTls } from '../data-plane/qemu-tls.js';
+import { waitFlushed, type Relay } from '../data-plane/relay.js';
 import { createEmptyDisks, DiskExports } from './disk-export.js';
 import { DriverState, type TransitionTable } from './driver-state.js';
 import { codeOr } from './errors.js';
 import { initialProgress, qemuStatusOf, withCounters, withFailure, withListenPort, withQemuStatus, withState, type ProgressSnapshot } from './progress.js';
 import { failureDesc, watchMigration } from './qemu-migration.js';
-import { configureTarget, tcpUri } from './qemu-setup.js';
+import { configureTarget } from './qemu-setup.js';
+import { joinIncoming, listenIncoming } from './stream.js';
 
 export const INCOMING_MARKER = 'incoming.json';
 const STREAM_END_GRACE_MS = 3_000;
-const QEMU_CONNECT_TIMEOUT_MS = 10_000;
 const RELAY_FLUSH_WAIT_MS = 10_000;
 const ANNOUNCE = { initial: 50, max: 550, rounds: 5, step: 100 };
 
@@ -163,33 +163,9 @@ export class IncomingMigration {
     void watchMigration(vm, (status) => this.#onQemuStatus(status), following).catch((err: Error) => {
       if (!following.aborted) this.#fail(codeOr(err, 'QEMU_FAILED'), `following QEMU's incoming migration: ${err.message}`);
     });
-    if (req.transport === 'direct') {
-      await this.#listenDirect();
-    } else {
-      const sock = this.#sockPath();
-      rmSync(sock, { force: true });
-      await qmp(vm, 'migrate-incoming', { uri: `unix:${sock}` }, { signal });
-    }
-  }
-
-  /** Direct transport: QEMU listens with TLS for the source host's QEMU; the port goes back to the controller. */
-  async #listenDirect(): Promise<void> {
-    const { ctx, req, vm } = this;
-    const signal = this.#abort.signal;
-    const identity = ctx.plane.tlsIdentity();
-    if (!identity) throw new FerryError('INVALID_STATE', 'this host has no data-plane certificate yet');
-    this.#tls = await addQemuTls(vm, identity, req.migrationId, 'server', req.sourceHost, signal);
-    await qmp(vm, 'migrate-set-parameters', { 'tls-creds': this.#tls.credsId, 'tls-authz': this.#tls.authzId! }, { signal });
-    await qmp(vm, 'migrate-incoming', { uri: tcpUri(ctx.plane.host, 0) }, { signal });
-    const info = await qmp(vm, 'query-migrate', undefined, { signal });
-    const inet = info['socket-address']?.find((a) => a.type === 'inet');
-    const port = Number(inet?.type === 'inet' ? inet.port : undefined);
-    if (!Number.isInteger(port) || port <= 0) throw new FerryError('QEMU_FAILED', `QEMU reports no listening port for the incoming migration (${JSON.stringify(info['socket-address'])})`);
-    this.#progress = withListenPort(this.#progress, port);
-  }
-
-  #sockPath(): string {
-    return connectablePath(join(this.vm.paths.dir, 'mig-in.sock'));
+    const { tls, port } = await listenIncoming(vm, req, ctx.plane, signal);
+    this.#tls = tls;
+    if (port !== undefined) this.#progress = withListenPort(this.#progress, port);
   }
 
   #onSession(s: DataSession): void {
@@ -201,10 +177,8 @@ export class IncomingMigration {
     // QEMU's status decides, and a broken stream fails only if QEMU does not complete soon after.
     s.closed.then(() => this.#streamEnded('the data session ended'), (err: Error) => this.#streamEnded(`data session failed: ${err.message}`));
     if (this.req.transport !== 'direct') {
-      connectUnix(this.#sockPath(), QEMU_CONNECT_TIMEOUT_MS, signal).then((qemu) => {
-        if (signal.aborted) return void qemu.destroy();
-        this.#relay = relay(qemu, s.channel(0), (err) => this.#streamEnded(`stream relay failed: ${err.message}`));
-      }).catch((err: Error) => this.#fail('QEMU_FAILED', `cannot reach QEMU's incoming socket: ${err.message}`));
+      joinIncoming(this.vm, s.channel(0), signal, (err) => this.#streamEnded(`stream relay failed: ${err.message}`))
+        .then((r) => void (this.#relay = r), (err: Error) => this.#fail('QEMU_FAILED', `cannot reach QEMU's incoming socket: ${err.message}`));
     }
     this.#exports?.attach(s, signal, (err) => this.#streamEnded(`disk relay failed: ${err.message}`))
       .catch((err: Error) => this.#fail('QEMU_FAILED', `cannot reach QEMU's NBD server: ${err.message}`));
