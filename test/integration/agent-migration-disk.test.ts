@@ -177,7 +177,7 @@ test('abort mid-mirror: the VM keeps running at the source and writing its disk,
     return p.streamBytes > 1024 * 1024 ? p : undefined;
   }, 60_000, 200);
   const mid = await a.get<MigrationProgress>(`${P}/migrations/${id}`);
-  assert.equal(mid.step, 'initial-transfer');
+  assert.equal(mid.qemuStatus, 'mirroring-disks');
   assert.ok(mid.percent < 100 && mid.streamBytes < 32 * 1024 * 1024, JSON.stringify(mid));
   const before = lastDisk(await consoleOf(a, 'd2'));
   assert.equal((await a.post<MigrationProgress>(`${P}/migrations/${id}/abort`)).state, 'aborted');
