@@ -85,3 +85,17 @@ export class QemuUnkillableError extends FerryError {
     this.name = 'QemuUnkillableError';
   }
 }
+
+/** An action or event a driver's state does not allow (commit before completion, abort once committed…): the transition table (driver-state.ts) refused it. */
+export class TransitionRefusedError extends FerryError {
+  constructor(
+    /** What refused it, e.g. `migration 1234` or `disk mirror of vm a`. */
+    readonly machine: string,
+    readonly from: string,
+    readonly to: string,
+    why?: string,
+  ) {
+    super('INVALID_STATE', `${machine}: ${from} -> ${to} refused${why ? `: ${why}` : ''}`);
+    this.name = 'TransitionRefusedError';
+  }
+}

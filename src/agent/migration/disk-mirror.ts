@@ -29,9 +29,9 @@ import { qmp } from '../qemu/monitor.js';
 import type { VmRuntime } from '../vm-runtime.js';
 import type { DataSession } from '../data-plane/plane.js';
 import { acceptOne, relay, type Relay } from '../data-plane/relay.js';
-import { DriverState, type TransitionTable } from './driver-state.js';
+import { DriverState, type TransitionTable } from '../driver-state.js';
 import { MirrorJobError } from './errors.js';
-import { nextEvent, watchEvent } from './qemu-events.js';
+import { nextEvent, watchEvent } from '../qemu/events.js';
 
 export const NBD_FIRST_CHANNEL = 1;
 const QEMU_CONNECT_TIMEOUT_MS = 10_000;

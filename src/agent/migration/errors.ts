@@ -2,20 +2,6 @@
 // (src/contracts/errors.ts). QEMU's failures come as ../errors.ts's classes.
 import { FerryError, isFailureCode, type FailureCode } from '../../contracts/index.js';
 
-/** An action or event the driver's state does not allow (commit before completion, abort once committed…). */
-export class MigrationStateError extends FerryError {
-  constructor(
-    /** What refused it, e.g. `migration 1234` or `disk mirror of vm a`. */
-    readonly machine: string,
-    readonly from: string,
-    readonly to: string,
-    why?: string,
-  ) {
-    super('INVALID_STATE', `${machine}: ${from} -> ${to} refused${why ? `: ${why}` : ''}`);
-    this.name = 'MigrationStateError';
-  }
-}
-
 /** A disk mirror job ended although we did not end it (its NBD connection to the target broke, an I/O error…). */
 export class MirrorJobError extends FerryError {
   constructor(readonly job: string, desc: string) {

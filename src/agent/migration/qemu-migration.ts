@@ -7,7 +7,7 @@ import { QemuTimeoutError } from '../errors.js';
 import { log } from '../log.js';
 import { pollUntil, qmp } from '../qemu/monitor.js';
 import type { VmRuntime } from '../vm-runtime.js';
-import { nextEvent, watchEvent } from './qemu-events.js';
+import { nextEvent, watchEvent } from '../qemu/events.js';
 
 /** Statuses of a stream still under way (QEMU may still write to it or change the VM's run state). */
 const ACTIVE: ReadonlySet<MigrationStatus> = new Set<MigrationStatus>(['setup', 'active', 'pre-switchover', 'device', 'wait-unplug', 'postcopy-active', 'cancelling']);

@@ -27,7 +27,7 @@
 //                                    switched to post-copy: the VM runs at the target)
 //
 // The state moves only along SOURCE_TRANSITIONS; an action the state forbids (commit before
-// completed, abort once committed or in post-copy) is refused with MigrationStateError
+// completed, abort once committed or in post-copy) is refused with TransitionRefusedError
 // (INVALID_STATE). QEMU's status changes come as MIGRATION events and the rounds as MIGRATION_PASS
 // (qemu-migration.ts); one sampler asks query-migrate (or, while mirroring, query-block-jobs) for
 // what has no event: bytes for the progress and the post-copy decision (postcopy-rule.ts).
@@ -62,8 +62,9 @@ import type { DataSession } from '../data-plane/plane.js';
 import type { QemuTls } from '../data-plane/qemu-tls.js';
 import { waitFlushed, type Relay } from '../data-plane/relay.js';
 import { DiskMirror } from './disk-mirror.js';
-import { DriverState, type TransitionTable } from './driver-state.js';
-import { codeOr, MigrationStateError } from './errors.js';
+import { DriverState, type TransitionTable } from '../driver-state.js';
+import { TransitionRefusedError } from '../errors.js';
+import { codeOr } from './errors.js';
 import { shouldStartPostcopy, type PollSample } from './postcopy-rule.js';
 import { initialProgress, qemuStatusOf, withCounters, withDisks, withFailure, withMigrateInfo, withQemuStatus, withRounds, withState, withTotalMs, type ProgressSnapshot } from './progress.js';
 import { cancelMigration, completedInfo, failureDesc, watchMigration, watchPasses } from './qemu-migration.js';
@@ -389,7 +390,7 @@ export class OutgoingMigration {
   async abort(reason = 'aborted by request'): Promise<MigrationProgress> {
     if (!this.#state.is('failed', 'aborted')) {
       if (this.#progress.progress.switchedToPostcopy) {
-        throw new MigrationStateError(this.#state.machine, this.#state.current, 'aborted', 'switched to post-copy: the vm runs at the target and cannot come back');
+        throw new TransitionRefusedError(this.#state.machine, this.#state.current, 'aborted', 'switched to post-copy: the vm runs at the target and cannot come back');
       }
       this.#state.to('aborted', `vm ${this.vm.name} no longer runs here`);
       this.#progress = withFailure(this.#progress, 'aborted', 'ABORTED', reason);

@@ -22,7 +22,7 @@
 //                                    soon after; the half-received VM is discarded at once
 //
 // The state moves only along TARGET_TRANSITIONS; an action the state forbids is refused with
-// MigrationStateError (INVALID_STATE). Commit and abort ask the table, not a list of states, so
+// TransitionRefusedError (INVALID_STATE). Commit and abort ask the table, not a list of states, so
 // a later `paused-awaiting-commit` (the target kept paused with -S until commit) is its row
 // (`['committing', 'aborted']`), its SHOWN_AS entry (completed), and finishing's successor.
 // QEMU's incoming status changes come as MIGRATION events (qemu-migration.ts); the byte counts
@@ -51,7 +51,7 @@ import type { DataSession } from '../data-plane/plane.js';
 import type { QemuTls } from '../data-plane/qemu-tls.js';
 import { waitFlushed, type Relay } from '../data-plane/relay.js';
 import { createEmptyDisks, DiskExports } from './disk-export.js';
-import { DriverState, type TransitionTable } from './driver-state.js';
+import { DriverState, type TransitionTable } from '../driver-state.js';
 import { codeOr } from './errors.js';
 import { initialProgress, qemuStatusOf, withCounters, withFailure, withListenPort, withQemuStatus, withState, type ProgressSnapshot } from './progress.js';
 import { failureDesc, watchMigration } from './qemu-migration.js';

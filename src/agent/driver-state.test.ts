@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DriverState, type TransitionTable } from './driver-state.js';
-import { MigrationStateError } from './errors.js';
-import { SOURCE_TRANSITIONS } from './source.js';
-import { TARGET_TRANSITIONS } from './target.js';
+import { TransitionRefusedError } from './errors.js';
+import { SOURCE_TRANSITIONS } from './migration/source.js';
+import { TARGET_TRANSITIONS } from './migration/target.js';
 
 type Light = 'red' | 'green' | 'off';
 const LIGHT: TransitionTable<Light> = { red: ['green', 'off'], green: ['red', 'off'], off: [] };
@@ -14,7 +14,7 @@ test('moves only along the table; a forbidden move is a typed INVALID_STATE refu
   assert.equal(s.current, 'green');
   s.to('off');
   assert.throws(() => s.to('red', 'it is switched off'), (err: unknown) => {
-    assert.ok(err instanceof MigrationStateError);
+    assert.ok(err instanceof TransitionRefusedError);
     assert.equal(err.code, 'INVALID_STATE');
     assert.deepEqual([err.from, err.to], ['off', 'red']);
     assert.match(err.message, /light 1: off -> red refused: it is switched off/);

@@ -1,7 +1,7 @@
 // The state of a driver (outgoing or incoming migration, disk mirror): one value of a closed enum,
 // changed only along its transition table. A move the table does not list is refused with a
-// typed error (MigrationStateError, INVALID_STATE), never carried out half-way.
-import { MigrationStateError } from './errors.js';
+// typed error (TransitionRefusedError, INVALID_STATE), never carried out half-way.
+import { TransitionRefusedError } from './errors.js';
 
 /** For each state, the states it may move to. Terminal states list none. */
 export type TransitionTable<S extends string> = Readonly<Record<S, readonly S[]>>;
@@ -30,9 +30,9 @@ export class DriverState<S extends string> {
     return this.table[this.#current].includes(next);
   }
 
-  /** Moves to `next`; throws MigrationStateError (`why` says it for humans) if the table forbids it. */
+  /** Moves to `next`; throws TransitionRefusedError (`why` says it for humans) if the table forbids it. */
   to(next: S, why?: string): void {
-    if (!this.can(next)) throw new MigrationStateError(this.machine, this.#current, next, why);
+    if (!this.can(next)) throw new TransitionRefusedError(this.machine, this.#current, next, why);
     this.#current = next;
   }
 }

@@ -5,7 +5,7 @@
 // AgentAbortedError once its signal fired, QemuUnreachableError when QEMU's QMP connection closed
 // (so a watcher also learns that QEMU went away), QemuTimeoutError after WATCH_LIMIT_MS.
 import type { BlockJobEventData, JobStatusChangeEventData, MigrationEventData, MigrationPassEventData } from '../../qmp/index.js';
-import { waitEvent } from '../qemu/monitor.js';
+import { waitEvent } from './monitor.js';
 import type { VmRuntime } from '../vm-runtime.js';
 
 /** The events the migration code follows, with their data (src/qmp/commands). */
