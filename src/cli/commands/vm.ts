@@ -6,7 +6,8 @@ import type { Command } from 'commander';
 import type { CloneVmRequest, CreateVmRequest, Task, Vm } from '../../contracts/controller-api.js';
 import type { ApiClient } from '../../contracts/http-client.js';
 import { connect } from '../config.js';
-import { UsageError, bytes, formatFields, printJson, printTable, setErrorContext } from '../output.js';
+import { bytes, sizeMiB } from '../../contracts/format.js';
+import { UsageError, formatFields, printJson, printTable, setErrorContext } from '../output.js';
 import { parseNet, parseNonNegativeInt, parsePositiveInt, parseSizeMiB, parseWorkload } from '../parse.js';
 import { vmLoadCells } from './metrics.js';
 import { registerMigrate } from './migrate.js';
@@ -109,7 +110,7 @@ export function registerVm(program: Command): void {
     if (o.json) return printJson(vms);
     printTable(
       ['NAME', 'STATE', 'HOST', 'SITE', 'MEMORY', 'VCPUS', 'CPU', 'RSS', 'DIRTY(MiB/s)', 'WORKLOAD'],
-      vms.map((v) => [v.name, v.state, v.host, v.site, `${v.memoryMiB} MiB`, v.vcpus, ...vmLoadCells(v.load), v.workload]),
+      vms.map((v) => [v.name, v.state, v.host, v.site, sizeMiB(v.memoryMiB), v.vcpus, ...vmLoadCells(v.load), v.workload]),
     );
   });
 
@@ -155,10 +156,10 @@ async function printVm(api: ApiClient, name: string, o: { json?: boolean; detail
       ['state', vm.state],
       ['host', vm.host],
       ['site', vm.site],
-      ['memory', `${vm.memoryMiB} MiB`],
+      ['memory', sizeMiB(vm.memoryMiB)],
       ['vcpus', vm.vcpus],
       ['workload', vm.workload],
-      ['disks', vm.spec.disks.map((d) => (d.image ? d.image : `${d.sizeMiB} MiB`)).join(', ') || 'none'],
+      ['disks', vm.spec.disks.map((d) => (d.image ? d.image : sizeMiB(d.sizeMiB))).join(', ') || 'none'],
       ['network', networkLine(vm)],
       ['endpoints', vm.endpoints.map((e) => `${e.host}:${e.port} -> ${e.guestPort}`).join(', ') || undefined],
       ['location', location ? locationLine(location) : undefined],

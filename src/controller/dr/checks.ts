@@ -5,7 +5,7 @@
 import type { FailoverReport } from '../../contracts/dr.js';
 import type { Heartbeat } from '../../contracts/heartbeat.js';
 import { VM_NAME_PATTERN } from '../../contracts/vm-spec.js';
-import { seconds } from './scheduler.js';
+import { seconds } from '../../contracts/format.js';
 
 export type Check = FailoverReport['checks'][number];
 

@@ -10,7 +10,7 @@ import type { HostSeries } from '../../contracts/metrics.js';
 import { api, API } from '../api.js';
 import { Badge } from '../components/badge.js';
 import { Chart } from '../components/chart.js';
-import { mib, pct } from '../components/format.js';
+import { pct, sizeMiB } from '../../contracts/format.js';
 import { seedHistory, seedOnce } from '../components/history.js';
 import { remember, TaskStatus } from '../components/task-status.js';
 import { href } from '../router.js';
@@ -80,7 +80,7 @@ function VmRow({ name }: { name: string }) {
     <tr data-testid={`vm-row-${name}`}>
       <td><a href={href({ view: 'vm', name })}>{name}</a></td>
       <td><Badge state={vm.state} /></td>
-      <td class="num">{mib(vm.memoryMiB)}</td>
+      <td class="num">{sizeMiB(vm.memoryMiB)}</td>
       <td class="num">{vm.vcpus}</td>
       <VmCpu name={name} />
       <td class="workload"><code>{vm.workload}</code></td>
@@ -112,7 +112,7 @@ function seedHost(name: string): void {
 }
 
 const toPct = (xs: number[] | undefined, n: number): number[] => (xs ?? new Array<number>(n).fill(NaN)).map((x) => x * 100);
-const fmtPct = (v: number): string => `${v.toFixed(0)} %`;
+const fmtPct = (v: number): string | undefined => pct(v / 100);
 
 function HostCharts({ name }: { name: string }) {
   useEffect(() => seedHost(name), [name]);
@@ -157,7 +157,7 @@ function HostHead({ name }: { name: string }) {
       <h3>{name}</h3>
       <Badge state={h.state} label="Host state" />
       <span class="muted">
-        {h.cpus} CPUs · {mib(h.memoryMiB)} · {vmCount} {vmCount === 1 ? 'VM' : 'VMs'} · {h.accel} · QEMU {h.qemuVersion}
+        {h.cpus} CPUs · {sizeMiB(h.memoryMiB)} · {vmCount} {vmCount === 1 ? 'VM' : 'VMs'} · {h.accel} · QEMU {h.qemuVersion}
       </span>
     </div>
   );
