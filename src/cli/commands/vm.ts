@@ -7,6 +7,7 @@ import type { CloneVmRequest, CreateVmRequest, Task, Vm } from '../../contracts/
 import type { ApiClient } from '../../contracts/http-client.js';
 import { connect } from '../config.js';
 import { bytes, sizeMiB } from '../../contracts/format.js';
+import { WORKLOAD_HINT } from '../../contracts/workload.js';
 import { UsageError, formatFields, printJson, printTable, setErrorContext } from '../output.js';
 import { parseNet, parseNonNegativeInt, parsePositiveInt, parseSizeMiB, parseWorkload } from '../parse.js';
 import { vmLoadCells } from './metrics.js';
@@ -35,7 +36,7 @@ export function registerVm(program: Command): void {
     .option('--vcpus <N>', 'virtual CPUs', parsePositiveInt)
     .option('--disk <SIZE>', 'add an empty disk, e.g. 64M or 1G (repeatable)', collectSize, [])
     .option('--host <HOST>', 'place it on this host (default: placement picks one)')
-    .option('--workload <W>', 'demo guest workload: idle | dirty:RATE_MIBS:SET_MIB | cpu | http | echo (comma-separated)', parseWorkload)
+    .option('--workload <W>', `demo guest workload: ${WORKLOAD_HINT}`, parseWorkload)
     .option('--net <N>', "user (NAT, forwarded ports; default) or bridged (own address on the site's segment, kept across migrations)", parseNet)
     .option('--ip <ADDR/PREFIX>', 'with --net bridged: this address instead of the next free one')
     .option('--no-start', 'define it but leave it stopped')

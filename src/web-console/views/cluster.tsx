@@ -11,6 +11,7 @@ import { api, API } from '../api.js';
 import { Badge } from '../components/badge.js';
 import { Chart } from '../components/chart.js';
 import { pct, sizeMiB } from '../../contracts/format.js';
+import { WORKLOAD_EXAMPLES, WORKLOAD_INPUT } from '../../contracts/workload.js';
 import { seedHistory, seedOnce } from '../components/history.js';
 import { remember, TaskStatus } from '../components/task-status.js';
 import { href } from '../router.js';
@@ -198,8 +199,6 @@ function HostOptions() {
   );
 }
 
-const WORKLOADS = ['idle', 'cpu', 'http', 'dirty:32:96'];
-
 function CreateVm() {
   const [f, setF] = useState({ name: '', memory: '128', vcpus: '1', disk: '', host: '', workload: 'idle' });
   const [error, setError] = useState<string | undefined>();
@@ -245,8 +244,8 @@ function CreateVm() {
             <HostOptions />
           </select>
         </label>
-        <label>Workload<input data-testid="create-workload" list="workloads" required pattern="(idle|cpu|http|dirty:[0-9]{1,5}:[0-9]{1,6})(,(idle|cpu|http|dirty:[0-9]{1,5}:[0-9]{1,6}))*" title="idle, cpu, http or dirty:RATE_MIBS:SET_MIB (comma-separated)" {...field('workload')} /></label>
-        <datalist id="workloads">{WORKLOADS.map((w) => <option value={w} />)}</datalist>
+        <label>Workload<input data-testid="create-workload" list="workloads" required {...WORKLOAD_INPUT} {...field('workload')} /></label>
+        <datalist id="workloads">{WORKLOAD_EXAMPLES.map((w) => <option value={w} />)}</datalist>
         <button type="submit" class="primary" data-testid="create-submit" disabled={busy}>Create</button>
       </form>
       {error && <p class="error" role="alert">{error}</p>}
