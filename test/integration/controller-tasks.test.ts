@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runController, type RunningController } from '../../src/controller/index.js';
-import { call, openEvents, waitFor } from '../../src/testing/controller/client.js';
+import { call, openEvents } from '../../src/testing/controller/client.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
 
 const ADMIN = 'admin-token-for-tests';
@@ -25,7 +26,7 @@ describe('controller VM tasks', () => {
     waitFor(`task ${id}`, async () => {
       const t = (await api('GET', `/tasks/${id}`)).body;
       return ['succeeded', 'failed', 'aborted'].includes(t.state) ? t : undefined;
-    });
+    }, { timeoutMs: 10_000, everyMs: 25 });
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ferry-ctl-tasks-'));
