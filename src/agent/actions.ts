@@ -120,7 +120,7 @@ export async function restore(ctx: LaunchContext, vm: VmRuntime): Promise<void> 
     await launchQemu(ctx, vm, { incoming: true });
     await qmpCall(vm, 'migrate-incoming', { uri: `file:${file}` });
     await waitMigration(vm, MIGRATION_TIMEOUT_MS);
-    // `cont` before the incoming side reports completed is silently ignored (QEMU-NOTES.md).
+    // `cont` before the incoming side reports completed is silently ignored (docs/qemu.md).
     await qmpCall(vm, 'cont');
   } catch (err) {
     if (vm.rec.pid !== undefined) await terminate(vm, 0).catch(() => undefined);

@@ -1,7 +1,7 @@
 // The agent-to-agent data plane as the migration code sees it: a session carries numbered
 // byte channels (0 = QEMU's migration stream, 1 = NBD for disks). The target registers the
 // sessions it expects (id + peer host); the source opens them. Everything else — TLS, ferry-wire
-// framing, bandwidth caps — lives behind this interface (data-endpoint.ts), so the migration
+// framing, bandwidth caps — lives behind this interface (wire-plane.ts implements it), so the migration
 // code does not change with the transport.
 import type { Duplex } from 'node:stream';
 import type { ChunkStore } from '../../ferry-wire/index.js';

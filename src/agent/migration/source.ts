@@ -268,7 +268,7 @@ export class OutgoingMigration {
     this.#qemuDone = true;
     clearInterval(this.#timer);
     this.vm.qmp?.off('event', this.#onEvent);
-    // Polled exactly at completion QEMU sometimes reports total-time 0 (QEMU-NOTES.md).
+    // Polled exactly at completion QEMU sometimes reports total-time 0 (docs/qemu.md).
     for (let i = 0; i < 5 && !info['total-time']; i++) {
       await sleep(50);
       info = await qmpCall<QemuMigrateInfo>(this.vm, 'query-migrate').catch(() => info);

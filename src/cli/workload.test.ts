@@ -7,10 +7,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
-import { parseWorkload } from '../cli/parse.js';
-import { CreateVmRequest } from './controller-api.js';
-import { createApiServer } from './http-server.js';
-import { WORKLOAD_EXAMPLES, WORKLOAD_INPUT, WORKLOAD_MAX_LENGTH, isWorkload } from './workload.js';
+import { parseWorkload } from './parse.js';
+import { CreateVmRequest } from '../contracts/controller-api.js';
+import { createApiServer } from '../contracts/http-server.js';
+import { WORKLOAD_EXAMPLES, WORKLOAD_INPUT, WORKLOAD_MAX_LENGTH, isWorkload } from '../contracts/workload.js';
 
 /** Grammatical, WORKLOAD_MAX_LENGTH long and one longer. */
 const AT_LIMIT = `${Array(38).fill('echo').join(',')},dirty:10:1`;
