@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runController, type RunningController } from '../../src/controller/index.js';
-import { call, openEvents } from '../../src/testing/controller/client.js';
+import { controllerClient, openEvents } from '../../src/testing/controller/client.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
 
@@ -24,14 +24,7 @@ describe('controller live migration', () => {
   const h2 = new FakeAgent('h2', SECRET);
   const old = new FakeAgent('h3', SECRET);
   const gone = new FakeAgent('h4', SECRET);
-  const api = (method: string, path: string, body?: unknown) => call(ctl.url, method, `/api/v1${path}`, { token: ADMIN, ...(body !== undefined ? { body } : {}) });
-  const beat = (a: FakeAgent) => call(ctl.url, 'POST', '/internal/v1/heartbeat', { token: SECRET, body: a.heartbeat() });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- task JSON
-  const finished = (id: string): Promise<any> =>
-    waitFor(`task ${id}`, async () => {
-      const t = (await api('GET', `/tasks/${id}`)).body;
-      return ['succeeded', 'failed', 'aborted'].includes(t.state) ? t : undefined;
-    }, { timeoutMs: 10_000, everyMs: 25 });
+  const { api, beat, finished } = controllerClient(() => ctl.url, ADMIN, SECRET);
   const vmHost = async (): Promise<string> => (await api('GET', '/vms/web')).body.host as string;
 
   before(async () => {
