@@ -1,5 +1,5 @@
 // Helpers for the agent's integration tests (test/integration/agent-*.test.ts): VM specs for
-// the demo guest, heartbeat parsing from the console, polling without wall-clock asserts,
+// the demo guest, heartbeat parsing from the console, waiting for a heartbeat (wait-for.ts),
 // and PID-based cleanup. Not part of the agent's public surface.
 import { randomUUID } from 'node:crypto';
 import { ApiClient, AGENT_API_PREFIX, type VmSpec, type VmStatus } from '../contracts/index.js';
