@@ -143,7 +143,7 @@ export async function restore(ctx: LaunchContext, vm: VmRuntime, signal?: AbortS
   try {
     await launchQemu(ctx, vm, { incoming: true, signal });
     await runMigration(vm, (call) => qmp(vm, 'migrate-incoming', { uri: `file:${file}` }, call), { timeoutMs: MIGRATION_TIMEOUT_MS, signal });
-    // `cont` before the incoming side reports completed is silently ignored (QEMU-NOTES.md).
+    // `cont` before the incoming side reports completed is silently ignored (docs/qemu.md).
     await setRunning(vm, true, { signal });
   } catch (err) {
     if (vm.rec.pid !== undefined) await terminate(vm, 0).catch(() => undefined);

@@ -1,4 +1,4 @@
-// Source side of storage migration (no shared storage; QEMU-NOTES.md "Disks"): every local
+// Source side of storage migration (no shared storage; docs/qemu.md "Disks"): every local
 // disk is mirrored into the target's NBD export before the memory migration starts.
 //
 //   QEMU (source) --NBD--> <vmdir>/nbd-out.sock --> session channel 1+i --> target's NBD server

@@ -13,11 +13,11 @@ import { nextEvent, watchEvent } from '../qemu/events.js';
 const ACTIVE: ReadonlySet<MigrationStatus> = new Set<MigrationStatus>(['setup', 'active', 'pre-switchover', 'device', 'wait-unplug', 'postcopy-active', 'cancelling']);
 export const isActiveStatus = (s: MigrationStatus | undefined): boolean => s !== undefined && ACTIVE.has(s);
 
-/** Polled exactly at completion QEMU sometimes reports total-time 0 (QEMU-NOTES.md): ask again this long. */
+/** Polled exactly at completion QEMU sometimes reports total-time 0 (docs/qemu.md): ask again this long. */
 const FINAL_INFO_WAIT_MS = 500;
 const FINAL_INFO_EVERY_MS = 50;
 
-/** Every status change of the VM's migration stream, until `signal` fires (qemu-events.ts: how a watch ends). */
+/** Every status change of the VM's migration stream, until `signal` fires (../qemu/events.ts: how a watch ends). */
 export function watchMigration(vm: VmRuntime, on: (status: MigrationStatus) => void, signal: AbortSignal): Promise<never> {
   return watchEvent(vm, 'MIGRATION', (d) => on(d.status), signal);
 }

@@ -1,5 +1,5 @@
 // What each side's QEMU is told before a migration: capabilities and parameters for the strategy,
-// the transport and local disks (QEMU-NOTES.md "Migration streams", "Post-copy", "Disks").
+// the transport and local disks (docs/qemu.md "Migration streams", "Post-copy", "Disks").
 // The `direct` transport (QEMU to QEMU over QEMU's TLS, ../data-plane/qemu-tls.ts) runs pre-copy
 // over multifd, several TCP connections each encrypted in its own thread; post-copy and hybrid run
 // one stream, since QEMU 10 does not combine post-copy with multifd. Both sides must agree.

@@ -225,7 +225,7 @@ export class OutgoingMigration {
     }
   }
 
-  /** A MIGRATION event. Never throws: it runs inside the watch (qemu-events.ts). */
+  /** A MIGRATION event. Never throws: it runs inside the watch (../qemu/events.ts). */
   #onQemuStatus(status: MigrationStatus): void {
     if (!this.#state.is(...TRANSFERRING)) return;
     this.#progress = withQemuStatus(this.#progress, qemuStatusOf(status));

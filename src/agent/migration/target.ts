@@ -198,7 +198,7 @@ export class IncomingMigration {
     });
   }
 
-  /** A MIGRATION event. Never throws: it runs inside the watch (qemu-events.ts). */
+  /** A MIGRATION event. Never throws: it runs inside the watch (../qemu/events.ts). */
   #onQemuStatus(status: MigrationStatus): void {
     if (!this.#state.is(...RECEIVING)) return;
     this.#progress = withQemuStatus(this.#progress, qemuStatusOf(status));

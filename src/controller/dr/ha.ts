@@ -9,7 +9,7 @@
 // from the moment the reply arrived, which is later than the moment it was sent, so the agent's
 // lease always runs out before the controller's view of it does — by the margin's reckoning.
 import type { ProtectionState } from '../../contracts/dr.js';
-import { seconds } from './scheduler.js';
+import { seconds } from '../../contracts/format.js';
 
 /** How long a heartbeat reply's lease lasts (ControllerOptions.haLeaseMs overrides it). */
 export const HA_LEASE_MS = 5000;

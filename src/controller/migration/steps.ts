@@ -1,6 +1,7 @@
 // Pure decisions of the migration task: which of the seven steps an agent's progress report
 // means, how transfer progress maps into the task's 0..100, what the task says meanwhile, and
 // how a report updates the record. The orchestrator does the calls; this decides.
+import { mib } from '../../contracts/format.js';
 import type { MigrationLive } from '../../contracts/web-console.js';
 import type { MigrationProgress, MigrationRecord, MigrationStep } from '../../contracts/migration.js';
 
@@ -34,8 +35,6 @@ export function transferPercent(p: MigrationProgress): number {
   const pct = Math.min(100, Math.max(0, Number.isFinite(p.percent) ? p.percent : 0));
   return TRANSFER_FROM + ((TRANSFER_TO - TRANSFER_FROM) * pct) / 100;
 }
-
-const mib = (b: number): string => `${(b / 1024 / 1024).toFixed(1)} MiB`;
 
 export function transferMessage(p: MigrationProgress): string {
   const parts = [`${transferStep(p)}: ${Math.floor(p.percent)}%`];
