@@ -204,3 +204,8 @@ export interface MigrationCommands {
   };
   'query-dirty-rate': { args: { 'calc-time-unit'?: TimeUnit } | NoArgs; ret: DirtyRateInfo };
 }
+
+/** Data of the MIGRATION event, which QEMU sends (both sides) only with the `events` capability on. */
+export interface MigrationEvent {
+  status: MigrationStatus;
+}
