@@ -10,20 +10,13 @@ import { failureOf } from './errors.js';
 import type { CheckpointJob } from './job.js';
 import type { ChunkStore, Staging } from './store/index.js';
 import { isFullError } from './store/errors.js';
-import { receiveFiles } from './transfer.js';
+import { receiveFiles, type CheckpointMeta } from './transfer.js';
 
 const SESSION_WAIT_MS = 60_000;
 
 export interface ReceiveDeps {
   ctx: AgentContext;
   store: ChunkStore;
-}
-
-interface CheckpointMeta {
-  memoryBytes?: number;
-  diskBytes?: number;
-  guestSeq?: number;
-  pauseMs?: number;
 }
 
 /** Starts expecting the job's session; the job's `done` settles when it has ended. Throws (nothing set up) if the store cannot stage it. */

@@ -13,7 +13,7 @@ import { CheckpointCapture } from './capture.js';
 import type { CheckpointJob } from './job.js';
 import type { OutputHold } from './output-hold.js';
 import type { ChunkStore, Staging } from './store/index.js';
-import { sendFiles } from './transfer.js';
+import { sendFiles, type CheckpointMeta } from './transfer.js';
 
 /** How long a failed send waits for the DR host's reason for ending the session. */
 const PEER_REASON_WAIT_MS = 500;
@@ -49,7 +49,7 @@ export async function sendCheckpoint({ ctx, store, hold }: SendDeps, job: Checkp
     const s = session;
     s.closed.catch(() => undefined);
     local = store.get(req.vm, req.seq) ? undefined : store.begin(req.vm, req.seq);
-    const meta = { pauseMs: cap.pauseMs, memoryBytes: cap.memoryBytes, diskBytes: cap.diskBytes, ...(cap.guestSeq !== undefined ? { guestSeq: cap.guestSeq } : {}) };
+    const meta: CheckpointMeta = { pauseMs: cap.pauseMs, memoryBytes: cap.memoryBytes, diskBytes: cap.diskBytes, ...(cap.guestSeq !== undefined ? { guestSeq: cap.guestSeq } : {}) };
     const manifest = { vm: req.vm, uuid: vm.rec.spec.uuid, seq: req.seq, takenAt: cap.takenAt, spec: vm.rec.spec, meta };
     const timer = setInterval(() => job.update({ wireBytes: s.wireBytes() }), WIRE_BYTES_EVERY_MS);
     let verdict;

@@ -19,11 +19,12 @@ import { receiveCheckpoint } from './receive-job.js';
 import { CheckpointRestore } from './restore.js';
 import { sendCheckpoint } from './send-job.js';
 import { ChunkStore, type CommittedCheckpoint } from './store/index.js';
+import type { CheckpointMeta } from './transfer.js';
 
 const MAX_KEPT = 200;
 
 export function storedView(c: CommittedCheckpoint): StoredCheckpoint {
-  const m = c.manifest.meta as { memoryBytes?: number; diskBytes?: number; guestSeq?: number };
+  const m = c.manifest.meta as CheckpointMeta;
   return {
     vm: c.vm, uuid: c.uuid, seq: c.seq, takenAt: c.takenAt, committedAt: c.committedAt,
     memoryBytes: m.memoryBytes ?? 0, diskBytes: m.diskBytes ?? 0, ...(m.guestSeq !== undefined ? { guestSeq: m.guestSeq } : {}),

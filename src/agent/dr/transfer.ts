@@ -27,6 +27,14 @@ export interface FileToSend {
   size: number;
 }
 
+/** What the protected host notes in a checkpoint's manifest (`meta`; the store keeps it as a plain record), read back by the DR host and the store's listing. */
+export type CheckpointMeta = {
+  pauseMs?: number;
+  memoryBytes?: number;
+  diskBytes?: number;
+  guestSeq?: number;
+};
+
 export interface Header {
   files: { name: string; size: number }[];
   manifest: Omit<CheckpointManifest, 'files'>;
