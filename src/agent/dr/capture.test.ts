@@ -12,9 +12,11 @@ import { QmpClient } from '../../qmp/index.js';
 import { FakeQmpServer, type FakeConnection } from '../../testing/qmp-fake-server.js';
 import { demoSpec } from '../../testing/agent.js';
 import type { QmpMessage } from '../../qmp/parser.js';
+import { AgentAbortedError, QemuCommandError } from '../errors.js';
 import { diskFile } from '../vm-dir.js';
 import { VmRuntime } from '../vm-runtime.js';
 import { CheckpointCapture, type CaptureOptions } from './capture.js';
+import { BlockJobError, DrStateError } from './errors.js';
 import { MEMORY_FILE } from './memory-file.js';
 
 type Reply = unknown;
@@ -150,7 +152,7 @@ describe('checkpoint capture driver', { timeout: 30_000 }, () => {
     const capture = new CheckpointCapture(vm, work, opts());
     await capture.run();
     const before = seen.length;
-    await assert.rejects(capture.release(), (e: Error & { code?: string }) => e.name === 'BlockJobError' && e.code === 'QEMU_FAILED' && /ended before it was ready: No space/.test(e.message));
+    await assert.rejects(capture.release(), (e) => e instanceof BlockJobError && e.code === 'QEMU_FAILED' && /ended before it was ready: No space/.test(e.message));
     await assert.rejects(capture.release(), /ended before it was ready/);
     assert.deepEqual(seen.slice(before), ['block-commit', 'blockdev-del']);
     assert.equal(existsSync(work), false);
@@ -169,7 +171,7 @@ describe('checkpoint capture driver', { timeout: 30_000 }, () => {
       return {};
     });
     const capture = new CheckpointCapture(vm, work, opts());
-    await assert.rejects(capture.run(), (e: Error & { code?: string }) => e.code === 'QEMU_FAILED' && /migration in progress/.test(e.message));
+    await assert.rejects(capture.run(), (e) => e instanceof QemuCommandError && e.code === 'QEMU_FAILED' && /migration in progress/.test(e.message));
     assert.equal(capture.state, 'failed');
     assert.deepEqual(seen, [
       'migrate-set-capabilities', 'migrate-set-parameters', 'blockdev-add', 'stop', 'transaction', 'migrate',
@@ -192,7 +194,7 @@ describe('checkpoint capture driver', { timeout: 30_000 }, () => {
       return base(cmd, c);
     });
     const capture = new CheckpointCapture(vm, work, opts({ signal: ac.signal }));
-    await assert.rejects(capture.run(), (e: Error & { code?: string }) => e.code === 'ABORTED');
+    await assert.rejects(capture.run(), (e) => e instanceof AgentAbortedError && e.code === 'ABORTED');
     assert.deepEqual(seen.slice(-2), ['migrate_cancel', 'cont']);
     assert.equal(capture.state, 'failed');
   });
@@ -209,8 +211,8 @@ describe('checkpoint capture driver', { timeout: 30_000 }, () => {
     const capture = new CheckpointCapture(vm, work, opts());
     const run = capture.run();
     await atStop;
-    await assert.rejects(capture.release(), (e: Error & { code?: string }) => e.name === 'DrStateError' && e.code === 'INVALID_STATE');
-    await assert.rejects(capture.run(), (e: Error & { code?: string }) => e.name === 'DrStateError');
+    await assert.rejects(capture.release(), (e) => e instanceof DrStateError && e.code === 'INVALID_STATE');
+    await assert.rejects(capture.run(), DrStateError);
     await run;
     await capture.release();
   });

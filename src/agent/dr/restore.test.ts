@@ -5,12 +5,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { FerryError } from '../../contracts/index.js';
 import { demoSpec } from '../../testing/agent.js';
 import { chunk, fileOf, manifestOf, putAll, scratchStore, tempDir } from '../../testing/chunk-store.js';
 import type { AgentContext } from '../agent-context.js';
 import type { DataPlane } from '../data-plane/plane.js';
 import { VmManager } from '../manager.js';
 import { vmPaths } from '../vm-dir.js';
+import { DrStateError } from './errors.js';
 import { CheckpointRestore } from './restore.js';
 import type { ChunkStore } from './store/index.js';
 
@@ -38,7 +40,7 @@ describe('checkpoint restore driver', () => {
     const ctx = agent(t);
     const { store } = scratchStore(t);
     const r = restore(ctx, store, { vm: 'r1' });
-    await assert.rejects(r.run(), (e: Error & { code?: string }) => e.code === 'NOT_FOUND');
+    await assert.rejects(r.run(), (e) => e instanceof FerryError && e.code === 'NOT_FOUND');
     assert.equal(r.state, 'failed');
     assert.equal(existsSync(vmPaths(ctx.dataDir, 'r1').dir), false);
   });
@@ -50,7 +52,7 @@ describe('checkpoint restore driver', () => {
     const theirs = vmPaths(ctx.dataDir, 'r1');
     mkdirSync(theirs.dir, { recursive: true });
     writeFileSync(join(theirs.dir, 'disk0.qcow2'), 'not ours');
-    await assert.rejects(restore(ctx, store, { vm: 'r1' }).run(), (e: Error & { code?: string }) => e.code === 'CONFLICT');
+    await assert.rejects(restore(ctx, store, { vm: 'r1' }).run(), (e) => e instanceof FerryError && e.code === 'CONFLICT');
     assert.equal(readFileSync(join(theirs.dir, 'disk0.qcow2'), 'utf8'), 'not ours');
   });
 
@@ -59,10 +61,10 @@ describe('checkpoint restore driver', () => {
     const { store } = scratchStore(t);
     await junkCheckpoint(store);
     const r = restore(ctx, store, { vm: 'r1', asName: 'r1-test' });
-    await assert.rejects(r.run(), (e: Error & { code?: string }) => e.code === 'QEMU_FAILED' && /not a mapped-ram migration stream/.test(e.message));
+    await assert.rejects(r.run(), (e) => e instanceof FerryError && e.code === 'QEMU_FAILED' && /not a mapped-ram migration stream/.test(e.message));
     assert.equal(r.state, 'failed');
     assert.equal(existsSync(vmPaths(ctx.dataDir, 'r1-test').dir), false);
     assert.equal(ctx.mgr.vms.has('r1-test'), false);
-    await assert.rejects(r.run(), (e: Error & { code?: string }) => e.name === 'DrStateError' && e.code === 'INVALID_STATE');
+    await assert.rejects(r.run(), (e) => e instanceof DrStateError && e.code === 'INVALID_STATE');
   });
 });
