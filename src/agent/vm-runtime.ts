@@ -11,8 +11,6 @@ import { SerialQueue } from './serial-queue.js';
 import { isOurQemu } from './proc.js';
 import { saveRecord, vmPaths, type VmPaths, type VmRecord } from './vm-dir.js';
 
-/** Re-exported for qmp-call.ts until it goes; new code imports it from qemu/monitor.ts. */
-export { QMP_TIMEOUT_MS } from './qemu/monitor.js';
 const EXIT_WAIT_MS = 5_000;
 
 /** SHUTDOWN reasons that mean QEMU ended on purpose; a guest reset means the guest panicked (-no-reboot). */

@@ -24,6 +24,9 @@
 //   POST   /agent/v1/dr/scrub                                 -> ScrubReport
 import { Type, type Static } from '@sinclair/typebox';
 import { VmSpec } from './vm-spec.js';
+import { ERROR_CODES, OPERATION_ERROR_CODES, WIRE_ERROR_CODES, type FailureCode } from './errors.js';
+
+const FAILURE_CODE_LIST: readonly FailureCode[] = [...ERROR_CODES, ...WIRE_ERROR_CODES, ...OPERATION_ERROR_CODES];
 
 const Name = Type.String({ minLength: 1, maxLength: 100 });
 
@@ -213,7 +216,8 @@ export const CheckpointProgress = Type.Object({
   wireBytes: Type.Number(),
   newBytes: Type.Number(),
   guestSeq: Type.Optional(Type.Integer()),
-  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+  /** Why the job failed: one of the declared failure codes (errors.ts), and the cause's words. */
+  error: Type.Optional(Type.Object({ code: Type.Union(FAILURE_CODE_LIST.map((c) => Type.Literal(c))), message: Type.String() })),
 });
 export type CheckpointProgress = Static<typeof CheckpointProgress>;
 

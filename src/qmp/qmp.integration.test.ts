@@ -25,6 +25,7 @@ const TYPED_COMMANDS = [
   'block-dirty-bitmap-remove', 'block-dirty-bitmap-clear', 'block-dirty-bitmap-merge', 'transaction',
   'nbd-server-start', 'nbd-server-stop', 'block-export-add', 'block-export-del', 'getfd', 'closefd',
   'object-add', 'object-del', 'qom-set', 'qom-get', 'netdev_add', 'netdev_del', 'announce-self', 'query-qmp-schema',
+  'block-commit',
 ] as const satisfies ReadonlyArray<keyof QmpCommands>;
 type Untested = Exclude<keyof QmpCommands, (typeof TYPED_COMMANDS)[number]>;
 const allListed: [Untested] extends [never] ? true : Untested = true;

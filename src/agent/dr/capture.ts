@@ -1,62 +1,81 @@
 // Capturing one checkpoint of a running VM: memory, device state and disks at one instant,
 // with the guest paused only for tens of milliseconds (docs/qemu-checkpoints.md measured it).
-//   before: each disk gets an overlay image, added to QEMU unattached (`blockdev-add`).
-//   pause:  `stop` (the instant; the guest's last heartbeat is noted as guestSeq); one
-//           `transaction` switches every disk to its overlay, so the images are frozen at the
-//           instant; `migrate` to a file with background-snapshot + mapped-ram: QEMU saves the
-//           device state and write-protects RAM, then we `cont` (unless the caller wants the VM
-//           left paused: a planned failover's last checkpoint). The pause is `stop` → `cont`.
-//   after:  QEMU writes every RAM page of the instant at its fixed offset in the file while the
-//           guest runs (unchanged 64 KiB blocks keep their chunk ids between checkpoints); the
-//           frozen images are read out as raw files.
-// release() merges each overlay back into its image (active block-commit) and drops it, so the
-// disk node names are what the rest of the agent expects. The file's page bitmaps are filled in
-// at restore (mapped-ram.ts).
+//
+//   idle ─run─▶ preparing ─▶ pausing ─▶ switching ─▶ snapshotting ─▶ saving ─▶ exporting ─▶ captured
+//                   │           │           │             │            │          │            │
+//                   └───────────┴───────────┴──────┬──────┴────────────┴──────────┘         release()
+//                                    error or abort│                                           │
+//                                                  ▼                                           ▼
+//                                               failed ◀───────── teardown (once) ───────▶ released
+//
+//   preparing     each disk gets an overlay image, added to QEMU unattached (overlays.ts);
+//   pausing       `stop`: the instant (the guest's last heartbeat is noted as guestSeq), then
+//                 `atInstant` (zero-loss mode starts holding output, output-hold.ts);
+//   switching     one `transaction` makes every overlay its disk's active layer: images frozen;
+//   snapshotting  `migrate` to a file with background-snapshot + mapped-ram, until QEMU has saved
+//                 the device state and write-protected RAM (memory-file.ts); then `cont`, unless
+//                 the VM is to stay paused (a planned failover's last checkpoint). The pause is
+//                 `stop` → `cont`;
+//   saving        QEMU writes every RAM page of the instant at its fixed offset while the guest
+//                 runs (unchanged 64 KiB blocks keep their chunk ids between checkpoints);
+//   exporting     the frozen images are read out as raw files;
+//   captured      the files wait to be sent; release() merges the overlays back.
+//
+// A state names the step under way, whose effect may or may not have happened yet (an aborted
+// QMP call may still be carried out), so the teardown undoes what the state it ends in may have
+// done: cont a guest we may have paused, cancel the snapshot, merge back overlays that may be
+// attached, delete the overlay nodes, remove the files. It runs once, after the driver's signal
+// may have fired, so its calls carry timeouts but not that signal. The file's page bitmaps are
+// filled in at restore (mapped-ram.ts).
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FerryError } from '../../contracts/index.js';
 import { lastHeartbeat } from '../../contracts/heartbeat.js';
 import { qemuImg } from '../disks.js';
+import { AgentAbortedError } from '../errors.js';
 import { log } from '../log.js';
-import { qmpCall, waitMigration } from '../qmp-call.js';
+import { qmp } from '../qemu/monitor.js';
 import { diskFile, readTail } from '../vm-dir.js';
 import type { VmRuntime } from '../vm-runtime.js';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { CaptureFailedError, DrStateError } from './errors.js';
+import { MEMORY_FILE, MemorySnapshot, checkpointCapabilities } from './memory-file.js';
+import { addOverlay, commitOverlay, dropOverlay, switchToOverlays } from './overlays.js';
 import type { FileToSend } from './transfer.js';
 
-export const MEMORY_FILE = 'memory';
 export const diskFileName = (i: number): string => `disk${i}`;
-const SAVE_TIMEOUT_MS = 300_000;
 const CONVERT_TIMEOUT_MS = 600_000;
-const COMMIT_TIMEOUT_MS = 300_000;
 const CONSOLE_TAIL_BYTES = 4096;
+/** A local file needs no bandwidth cap (QEMU's default is 128 MiB/s). */
+const FILE_BANDWIDTH = 10 * 1024 ** 3;
 
-/** Capabilities to save a checkpoint's memory file (`load`: to load one). */
-export function checkpointCapabilities(load: boolean): { capability: string; state: boolean }[] {
-  const off = (c: string) => ({ capability: c, state: false });
-  return [
-    { capability: 'events', state: true },
-    { capability: 'mapped-ram', state: true },
-    { capability: 'background-snapshot', state: !load },
-    // background-snapshot refuses to run with any of these on (a live migration may have set them).
-    ...['multifd', 'auto-converge', 'postcopy-ram', 'return-path', 'pause-before-switchover', 'postcopy-blocktime', 'xbzrle'].map(off),
-  ];
-}
+export type CaptureState = 'idle' | 'preparing' | 'pausing' | 'switching' | 'snapshotting' | 'saving' | 'exporting' | 'captured' | 'failed' | 'released';
 
-export interface Capture {
-  files: FileToSend[];
-  takenAt: string;
-  pauseMs: number;
-  guestSeq?: number;
-  memoryBytes: number;
-  diskBytes: number;
-  /** Merges the disk overlays back and removes the capture's files. Idempotent. */
-  release(): Promise<void>;
-}
+const NEXT: Readonly<Record<CaptureState, readonly CaptureState[]>> = {
+  idle: ['preparing'],
+  preparing: ['pausing', 'failed'],
+  pausing: ['switching', 'failed'],
+  switching: ['snapshotting', 'failed'],
+  snapshotting: ['saving', 'failed'],
+  saving: ['exporting', 'failed'],
+  exporting: ['captured', 'failed'],
+  captured: ['released'],
+  failed: [],
+  released: [],
+};
 
-const overlayNode = (i: number): string => `disk${i}-ckpt`;
-const SNAPSHOT_STARTED_POLL_MS = 2;
-const JOB_POLL_MS = 50;
+/** What the teardown must undo when it ends in each state (see the header). */
+const UNDO: Readonly<Record<CaptureState, { cont: boolean; cancel: boolean; merge: 'no' | 'maybe' | 'yes' }>> = {
+  idle: { cont: false, cancel: false, merge: 'no' },
+  preparing: { cont: false, cancel: false, merge: 'no' },
+  pausing: { cont: true, cancel: false, merge: 'no' },
+  switching: { cont: true, cancel: false, merge: 'maybe' },
+  snapshotting: { cont: true, cancel: true, merge: 'yes' },
+  saving: { cont: false, cancel: true, merge: 'yes' },
+  exporting: { cont: false, cancel: false, merge: 'yes' },
+  captured: { cont: false, cancel: false, merge: 'yes' },
+  failed: { cont: false, cancel: false, merge: 'no' },
+  released: { cont: false, cancel: false, merge: 'no' },
+};
 
 export interface CaptureOptions {
   leavePaused: boolean;
@@ -65,108 +84,127 @@ export interface CaptureOptions {
   atInstant?: () => Promise<void>;
 }
 
-export async function captureCheckpoint(vm: VmRuntime, workDir: string, opts: CaptureOptions): Promise<Capture> {
-  mkdirSync(workDir, { recursive: true });
-  const disks = vm.rec.spec.disks.length;
-  const memFile = join(workDir, MEMORY_FILE);
-  const overlays: number[] = [];
-  let released = false;
-  const release = async (): Promise<void> => {
-    if (released) return;
-    released = true;
-    for (const i of overlays) await commitOverlay(vm, i);
-    for (let i = 0; i < disks; i++) await qmpCall(vm, 'blockdev-del', { 'node-name': overlayNode(i) }).catch(() => undefined);
-    rmSync(workDir, { recursive: true, force: true });
-  };
-  let paused = false;
-  let attached = 0;
-  try {
-    await qmpCall(vm, 'migrate-set-capabilities', { capabilities: checkpointCapabilities(false) });
-    await qmpCall(vm, 'migrate-set-parameters', { 'max-bandwidth': 10 * 1024 ** 3, 'tls-creds': '', 'tls-hostname': '' });
-    for (let i = 0; i < disks; i++) {
-      const file = join(workDir, `overlay${i}.qcow2`);
-      await qemuImg(['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', diskFile(vm.paths.dir, i), file], CONVERT_TIMEOUT_MS);
-      await qmpCall(vm, 'blockdev-add', { driver: 'qcow2', 'node-name': overlayNode(i), file: { driver: 'file', filename: file }, backing: null });
-      overlays.push(i);
+export interface CapturedCheckpoint {
+  files: FileToSend[];
+  takenAt: string;
+  pauseMs: number;
+  guestSeq?: number;
+  memoryBytes: number;
+  diskBytes: number;
+}
+
+export class CheckpointCapture {
+  #state: CaptureState = 'idle';
+  #teardown: Promise<void> | undefined;
+  readonly #disks: number[];
+
+  constructor(
+    readonly vm: VmRuntime,
+    readonly workDir: string,
+    readonly opts: CaptureOptions,
+  ) {
+    this.#disks = vm.rec.spec.disks.map((_d, i) => i);
+  }
+
+  get state(): CaptureState {
+    return this.#state;
+  }
+
+  /** Captures the checkpoint; on any failure the teardown has run before this rejects. */
+  async run(): Promise<CapturedCheckpoint> {
+    this.#to('preparing');
+    try {
+      return await this.#capture();
+    } catch (err) {
+      const failedIn = this.#state;
+      this.#state = 'failed';
+      this.#teardown = this.#undo(failedIn).catch((e: Error) => log('vm %s: undoing a failed checkpoint: %s', this.vm.name, e.message));
+      await this.#teardown;
+      throw err instanceof FerryError ? err : new CaptureFailedError(this.vm.name, err);
     }
-    const seqBefore = lastHeartbeat(readTail(vm.paths.consoleLog, CONSOLE_TAIL_BYTES))?.seq;
+  }
+
+  /** Merges the disk overlays back and removes the capture's files. Idempotent; refused while a capture is under way. */
+  release(): Promise<void> {
+    if (this.#state === 'captured') {
+      this.#state = 'released';
+      this.#teardown = this.#undo('captured');
+    }
+    if (this.#teardown) return this.#teardown;
+    return Promise.reject(new DrStateError(`capture of vm ${this.vm.name}`, this.#state, 'release it'));
+  }
+
+  async #capture(): Promise<CapturedCheckpoint> {
+    const { vm, opts } = this;
+    const call = { signal: opts.signal };
+    mkdirSync(this.workDir, { recursive: true });
+    await qmp(vm, 'migrate-set-capabilities', { capabilities: checkpointCapabilities(false) }, call);
+    await qmp(vm, 'migrate-set-parameters', { 'max-bandwidth': FILE_BANDWIDTH, 'tls-creds': '', 'tls-hostname': '' }, call);
+    for (const i of this.#disks) await addOverlay(vm, i, join(this.workDir, `overlay${i}.qcow2`), call);
+
+    this.#to('pausing');
+    const guestSeq = lastHeartbeat(readTail(vm.paths.consoleLog, CONSOLE_TAIL_BYTES))?.seq;
     const t0 = performance.now();
-    await qmpCall(vm, 'stop');
-    paused = true;
+    await qmp(vm, 'stop', undefined, call);
     const takenAt = new Date().toISOString();
     await opts.atInstant?.();
-    if (disks > 0) {
-      await qmpCall(vm, 'transaction', { actions: overlays.map((i) => ({ type: 'blockdev-snapshot', data: { node: `disk${i}`, overlay: overlayNode(i) } })) });
-      attached = disks;
-    }
-    await qmpCall(vm, 'migrate', { uri: `file:${memFile}` });
-    await snapshotStarted(vm);
-    if (!opts.leavePaused) {
-      await qmpCall(vm, 'cont');
-      paused = false;
-    }
-    const pauseMs = Math.round(performance.now() - t0);
-    await waitMigration(vm, SAVE_TIMEOUT_MS);
-    opts.signal.throwIfAborted();
-    const files: FileToSend[] = [{ name: MEMORY_FILE, path: memFile, size: statSync(memFile).size }];
-    let diskBytes = 0;
-    for (let i = 0; i < disks; i++) {
-      const raw = join(workDir, `${diskFileName(i)}.raw`);
-      // The frozen image: QEMU holds it read-only now, so reading it is safe (-U: QEMU keeps its lock).
-      await qemuImg(['convert', '-U', '-f', 'qcow2', '-O', 'raw', diskFile(vm.paths.dir, i), raw], CONVERT_TIMEOUT_MS);
-      const size = statSync(raw).size;
-      diskBytes += size;
-      files.push({ name: diskFileName(i), path: raw, size });
-    }
-    log('vm %s: checkpoint captured: pause %d ms, memory file %d bytes, %d disk(s)', vm.name, pauseMs, files[0]!.size, disks);
-    return {
-      files, takenAt, pauseMs, memoryBytes: vm.rec.spec.memoryMiB * 1024 * 1024, diskBytes, release,
-      ...(seqBefore !== undefined ? { guestSeq: seqBefore } : {}),
-    };
-  } catch (err) {
-    await qmpCall(vm, 'migrate_cancel').catch(() => undefined);
-    if (paused && !opts.leavePaused) await qmpCall(vm, 'cont').catch(() => undefined);
-    if (attached === 0) overlays.length = 0; // never switched to: nothing to merge, only to drop
-    await release().catch((e: Error) => log('vm %s: undoing a failed checkpoint: %s', vm.name, e.message));
-    throw err instanceof FerryError ? err : new FerryError('QEMU_FAILED', `checkpoint of vm ${vm.name}: ${(err as Error).message}`, { cause: err });
-  }
-}
 
-/**
- * Waits until the snapshot thread has saved the device state and write-protected RAM (it then
- * starts counting pages): only after that may the guest run again, or memory would be later
- * than the disks.
- */
-async function snapshotStarted(vm: VmRuntime): Promise<void> {
-  const deadline = Date.now() + SAVE_TIMEOUT_MS;
-  for (;;) {
-    const info = await qmpCall<{ status?: string; 'error-desc'?: string; ram?: { normal?: number; duplicate?: number } }>(vm, 'query-migrate');
-    if (info.status === 'completed') return;
-    if (info.status === 'active' && (info.ram?.normal ?? 0) + (info.ram?.duplicate ?? 0) > 0) return;
-    if (info.status === 'failed' || info.status === 'cancelled') throw new FerryError('QEMU_FAILED', `memory snapshot ${info.status}${info['error-desc'] ? `: ${info['error-desc']}` : ''}`);
-    if (Date.now() > deadline) throw new FerryError('TIMEOUT', `memory snapshot of vm ${vm.name} did not start`);
-    await sleep(SNAPSHOT_STARTED_POLL_MS);
-  }
-}
+    this.#to('switching');
+    await switchToOverlays(vm, this.#disks, call);
 
-/** Active commit of disk i's overlay into its image; afterwards `disk<i>` is the active node again. */
-async function commitOverlay(vm: VmRuntime, i: number): Promise<void> {
-  const job = `ckpt-commit-${i}`;
-  await qmpCall(vm, 'block-commit', { 'job-id': job, device: overlayNode(i) });
-  const deadline = Date.now() + COMMIT_TIMEOUT_MS;
-  for (;;) {
-    const jobs = await qmpCall<{ device: string; ready: boolean; status: string }[]>(vm, 'query-block-jobs');
-    const j = jobs.find((x) => x.device === job);
-    if (!j) throw new FerryError('QEMU_FAILED', `block-commit ${job} of vm ${vm.name} vanished`);
-    if (j.ready) break;
-    if (Date.now() > deadline) throw new FerryError('TIMEOUT', `block-commit ${job} of vm ${vm.name} not ready after ${COMMIT_TIMEOUT_MS / 1000} s`);
-    await sleep(JOB_POLL_MS);
+    this.#to('snapshotting');
+    const memFile = join(this.workDir, MEMORY_FILE);
+    const snapshot = await MemorySnapshot.start(vm, memFile, opts.signal);
+    try {
+      await snapshot.writeProtected();
+      if (!opts.leavePaused) await qmp(vm, 'cont', undefined, call);
+      const pauseMs = Math.round(performance.now() - t0);
+      this.#to('saving');
+      await snapshot.saved();
+
+      this.#to('exporting');
+      const files: FileToSend[] = [{ name: MEMORY_FILE, path: memFile, size: statSync(memFile).size }];
+      let diskBytes = 0;
+      for (const i of this.#disks) {
+        const raw = join(this.workDir, `${diskFileName(i)}.raw`);
+        // The frozen image: QEMU holds it read-only now, so reading it is safe (-U: QEMU keeps its lock).
+        await qemuImg(['convert', '-U', '-f', 'qcow2', '-O', 'raw', diskFile(vm.paths.dir, i), raw], CONVERT_TIMEOUT_MS);
+        const size = statSync(raw).size;
+        diskBytes += size;
+        files.push({ name: diskFileName(i), path: raw, size });
+      }
+      this.#to('captured');
+      log('vm %s: checkpoint captured: pause %d ms, memory file %d bytes, %d disk(s)', vm.name, pauseMs, files[0]!.size, this.#disks.length);
+      return { files, takenAt, pauseMs, memoryBytes: vm.rec.spec.memoryMiB * 1024 * 1024, diskBytes, ...(guestSeq !== undefined ? { guestSeq } : {}) };
+    } finally {
+      snapshot.dispose();
+    }
   }
-  await qmpCall(vm, 'block-job-complete', { device: job });
-  for (let t = 0; t < 200; t++) {
-    const jobs = await qmpCall<{ device: string }[]>(vm, 'query-block-jobs');
-    if (!jobs.some((x) => x.device === job)) return;
-    await sleep(JOB_POLL_MS);
+
+  /** One step forward; refused unless the table allows it, and stopped once the signal fired. */
+  #to(next: CaptureState): void {
+    if (!NEXT[this.#state].includes(next)) throw new DrStateError(`capture of vm ${this.vm.name}`, this.#state, `go on to ${next}`);
+    if (this.opts.signal.aborted) throw new AgentAbortedError(`checkpoint of vm ${this.vm.name}`, this.opts.signal.reason);
+    this.#state = next;
   }
-  throw new FerryError('TIMEOUT', `block-commit ${job} of vm ${vm.name} did not finish`);
+
+  /** Undoes what a capture that ended in `state` may have done; the first failure is rethrown once all is tried. */
+  async #undo(state: CaptureState): Promise<void> {
+    const { vm } = this;
+    const undo = UNDO[state];
+    const errors: unknown[] = [];
+    const attempt = (p: Promise<unknown>): Promise<unknown> => p.catch((err: unknown) => errors.push(err));
+    if (undo.cancel) await qmp(vm, 'migrate_cancel').catch(() => undefined);
+    if (undo.cont && !this.opts.leavePaused) await attempt(qmp(vm, 'cont'));
+    if (state !== 'idle') {
+      for (const i of this.#disks) {
+        if (undo.merge === 'yes') await attempt(commitOverlay(vm, i));
+        // The transaction may or may not have been carried out: a commit of an unattached overlay fails harmlessly.
+        if (undo.merge === 'maybe') await commitOverlay(vm, i).catch(() => undefined);
+        await dropOverlay(vm, i, {}).catch(() => undefined);
+      }
+    }
+    rmSync(this.workDir, { recursive: true, force: true });
+    if (errors.length > 0) throw errors[0];
+  }
 }

@@ -9,7 +9,7 @@
 // releases it all. Filters are not part of a VM's migrated state, so a restored copy has none.
 import { log } from '../log.js';
 import { netdevId } from '../qemu-command.js';
-import { qmpCall } from '../qmp-call.js';
+import { qmp, type CallOptions } from '../qemu/monitor.js';
 import type { VmRuntime } from '../vm-runtime.js';
 
 /** 4294 s: the largest interval QEMU accepts (uint32 µs); the timer never fires in practice. */
@@ -20,16 +20,18 @@ export class OutputHold {
   readonly #epochs = new Map<string, { seq: number; ids: string[] }[]>();
 
   /** Inside the checkpoint's pause: output from now on belongs to checkpoint `seq`'s successor. */
-  async startEpoch(vm: VmRuntime, seq: number): Promise<void> {
+  async startEpoch(vm: VmRuntime, seq: number, opts: CallOptions): Promise<void> {
     const ids: string[] = [];
-    for (let i = 0; i < vm.rec.spec.nics.length; i++) {
-      const id = `ferry-hold-${seq}-${i}`;
-      await qmpCall(vm, 'object-add', { 'qom-type': 'filter-buffer', id, netdev: netdevId(i), queue: 'rx', interval: NEVER_US });
-      ids.push(id);
-    }
     const list = this.#epochs.get(vm.name) ?? [];
     list.push({ seq, ids });
     this.#epochs.set(vm.name, list);
+    for (let i = 0; i < vm.rec.spec.nics.length; i++) {
+      const id = `ferry-hold-${seq}-${i}`;
+      // Noted first: a call that failed or was aborted may still have added the filter, and a
+      // filter nobody knows of would hold the guest's output for good.
+      ids.push(id);
+      await qmp(vm, 'object-add', { 'qom-type': 'filter-buffer', id, netdev: netdevId(i), queue: 'rx', interval: NEVER_US }, opts);
+    }
   }
 
   /** Checkpoint `seq` committed: release what the guest sent before its instant. */
@@ -51,9 +53,10 @@ export class OutputHold {
     return this.#epochs.get(vmName)?.length ?? 0;
   }
 
+  /** Never with the job's signal: held output must go out even when the job that releases it is aborted. */
   async #delete(vm: VmRuntime, epochs: { ids: string[] }[]): Promise<void> {
     for (const e of epochs) {
-      for (const id of e.ids) await qmpCall(vm, 'object-del', { id }).catch((err: Error) => log('vm %s: releasing held output %s: %s', vm.name, id, err.message));
+      for (const id of e.ids) await qmp(vm, 'object-del', { id }).catch((err: Error) => log('vm %s: releasing held output %s: %s', vm.name, id, err.message));
     }
   }
 }

@@ -8,9 +8,10 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
-import { FerryError } from '../../contracts/index.js';
+import { FerryError, asFailureCode } from '../../contracts/index.js';
 import { isZero } from '../../ferry-wire/codecs.js';
 import type { DataSession } from '../data-plane/plane.js';
+import { failureOf, type JobFailure } from './errors.js';
 import type { CheckpointFile, CheckpointManifest, Staging } from './store/index.js';
 
 export const CHUNK_BYTES = 64 * 1024;
@@ -26,6 +27,14 @@ export interface FileToSend {
   size: number;
 }
 
+/** What the protected host notes in a checkpoint's manifest (`meta`; the store keeps it as a plain record), read back by the DR host and the store's listing. */
+export type CheckpointMeta = {
+  pauseMs?: number;
+  memoryBytes?: number;
+  diskBytes?: number;
+  guestSeq?: number;
+};
+
 export interface Header {
   files: { name: string; size: number }[];
   manifest: Omit<CheckpointManifest, 'files'>;
@@ -34,7 +43,8 @@ export interface Header {
 export interface Verdict {
   committed?: number;
   newBytes?: number;
-  error?: { code: string; message: string };
+  /** The receiver's failure; its code read back with asFailureCode (a peer may be newer). */
+  error?: JobFailure;
 }
 
 const padded = (size: number): number => Math.ceil(size / CHUNK_BYTES) * CHUNK_BYTES;
@@ -70,7 +80,7 @@ export function readLine<T>(ch: Duplex): Promise<T> {
       try {
         done(undefined, JSON.parse(buf.subarray(0, nl).toString('utf8')) as T);
       } catch (err) {
-        done(new FerryError('INVALID_REQUEST', `control line is not JSON: ${(err as Error).message}`));
+        done(new FerryError('INVALID_REQUEST', `control line is not JSON: ${err instanceof Error ? err.message : String(err)}`));
       }
     };
     const onErr = (e: Error): void => done(e);
@@ -169,7 +179,7 @@ export async function sendFiles(s: DataSession, files: FileToSend[], manifest: H
   data.end();
   await localPuts.drain();
   const v = await verdict;
-  if (v.error) throw new FerryError(v.error.code === 'STORE_FULL' ? 'NO_CAPACITY' : 'INTERNAL', `DR host: ${v.error.message}`);
+  if (v.error) throw new FerryError(asFailureCode(v.error.code) === 'STORE_FULL' ? 'NO_CAPACITY' : 'INTERNAL', `DR host: ${v.error.message}`);
   return { ...v, ...(local ? { localFiles } : {}) };
 }
 
@@ -216,8 +226,7 @@ export async function receiveFiles(s: DataSession, staging: Staging, onBytes: (n
     return { manifest, newBytes };
   } catch (err) {
     staging.abort();
-    const e = err as Error & { code?: string };
-    control.write(`${JSON.stringify({ error: { code: e.code ?? 'INTERNAL', message: e.message } } satisfies Verdict)}\n`);
+    control.write(`${JSON.stringify({ error: failureOf(err) } satisfies Verdict)}\n`);
     throw err;
   }
 }

@@ -48,14 +48,14 @@ describe('checkpoint cycle', () => {
   });
 
   it('a source that fails: both sides aborted, the error verbatim, nothing recorded', async () => {
-    const { io, calls, saved } = fakeIo({ reports: [prog({ state: 'failed', error: { code: 'WIRE_BROKEN', message: 'peer closed the session' } })] });
-    await assert.rejects(runCheckpoint(io, inp, new AbortController().signal), (e: Error & { code?: string }) => e.code === 'WIRE_BROKEN' && /peer closed/.test(e.message));
+    const { io, calls, saved } = fakeIo({ reports: [prog({ state: 'failed', error: { code: 'WIRE_CONNECTION_LOST', message: 'peer closed the session' } })] });
+    await assert.rejects(runCheckpoint(io, inp, new AbortController().signal), (e: Error & { code?: string }) => e.code === 'WIRE_CONNECTION_LOST' && /peer closed/.test(e.message));
     assert.equal(calls.at(-1), 'abort-both');
     assert.equal(saved.length, 0);
   });
 
   it('a target that reports failure after the source committed: aborted, not recorded', async () => {
-    const { io, calls, saved } = fakeIo({ target: [prog({ role: 'target', state: 'failed', error: { code: 'NO_SPACE', message: 'ENOSPC' } })] });
+    const { io, calls, saved } = fakeIo({ target: [prog({ role: 'target', state: 'failed', error: { code: 'STORE_FULL', message: 'ENOSPC' } })] });
     await assert.rejects(runCheckpoint(io, inp, new AbortController().signal), /ENOSPC/);
     assert.deepEqual(calls.slice(-2), ['target', 'abort-both']);
     assert.equal(saved.length, 0);

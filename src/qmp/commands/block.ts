@@ -281,6 +281,39 @@ export interface BlockCommands {
   'nbd-server-stop': { args: NoArgs; ret: Empty };
   'block-export-add': { args: BlockExportAddArgs; ret: Empty };
   'block-export-del': { args: { id: string; mode?: 'safe' | 'hard' }; ret: Empty };
+  'block-commit': { args: BlockCommitArgs; ret: Empty };
+}
+
+/** block-commit: with `device` the active layer (no `top`), an active commit that waits in `ready` for block-job-complete. */
+export interface BlockCommitArgs {
+  'job-id'?: string;
+  device: string;
+  'base-node'?: string;
+  'top-node'?: string;
+  'backing-file'?: string;
+  'backing-mask-protocol'?: boolean;
+  speed?: number;
+  'on-error'?: BlockdevOnError;
+  'filter-node-name'?: string;
+  'auto-finalize'?: boolean;
+  'auto-dismiss'?: boolean;
+}
+
+/** Data of BLOCK_JOB_READY and BLOCK_JOB_COMPLETED (`error` only on COMPLETED, when the job failed). */
+export interface BlockJobEvent {
+  type: BlockJobInfo['type'];
+  /** The job id. */
+  device: string;
+  len: number;
+  offset: number;
+  speed: number;
+  error?: string;
+}
+
+/** Data of JOB_STATUS_CHANGE (qapi/job.json). */
+export interface JobStatusChangeEvent {
+  id: string;
+  status: JobStatus;
 }
 
 /** Data of BLOCK_JOB_READY, BLOCK_JOB_COMPLETED and BLOCK_JOB_CANCELLED (`error` on COMPLETED only, when it failed). */

@@ -1,5 +1,6 @@
 // The chunk store's failures, each with a stable `code` the receiver maps onto its job error
 // and the agent API onto a wire code. `cause` carries the underlying fs or SQLite error.
+import type { FailureCode } from '../../../contracts/errors.js';
 
 export type StoreErrorCode =
   | 'STORE_CHUNK_CORRUPT' // a chunk's bytes do not hash to its id (on arrival, on read, or its file is gone)
@@ -32,3 +33,13 @@ export function isFullError(err: unknown): boolean {
 export function asStoreError(err: unknown, what: string): unknown {
   return isFullError(err) ? new StoreError('STORE_FULL', `${what}: no space left`, { cause: err }) : err;
 }
+
+/** The declared failure code (contracts/errors.ts) a checkpoint job reports for each store failure. */
+export const STORE_FAILURE_CODES: Readonly<Record<StoreErrorCode, FailureCode>> = {
+  STORE_CHUNK_CORRUPT: 'WIRE_CHUNK_CORRUPT', // a chunk that does not hash to its id
+  STORE_FULL: 'STORE_FULL',
+  STORE_INCOMPLETE: 'INTERNAL',
+  STORE_CONFLICT: 'CONFLICT',
+  STORE_NOT_FOUND: 'NOT_FOUND',
+  STORE_BAD_MANIFEST: 'INVALID_REQUEST',
+};

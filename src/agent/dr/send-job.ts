@@ -1,0 +1,86 @@
+// The protected host's side of one checkpoint job (job.ts: capturing → sending → committed):
+// capture the VM (capture.ts), stream the files to the DR host (transfer.ts), and after the DR
+// host's commit keep the same checkpoint in this host's own store, retaining only that one, so
+// a failback later sends just what changed.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FerryError, type SendCheckpointRequest } from '../../contracts/index.js';
+import type { AgentContext } from '../agent-context.js';
+import type { DataSession } from '../data-plane/plane.js';
+import { log } from '../log.js';
+import { CheckpointCapture } from './capture.js';
+import type { CheckpointJob } from './job.js';
+import type { OutputHold } from './output-hold.js';
+import type { ChunkStore, Staging } from './store/index.js';
+import { sendFiles, type CheckpointMeta } from './transfer.js';
+
+/** How long a failed send waits for the DR host's reason for ending the session. */
+const PEER_REASON_WAIT_MS = 500;
+const WIRE_BYTES_EVERY_MS = 250;
+/** The protected host keeps only the newest checkpoint it sent: the one both sides share. */
+const LOCAL_KEEP = 1;
+
+export interface SendDeps {
+  ctx: AgentContext;
+  store: ChunkStore;
+  hold: OutputHold;
+}
+
+/** Runs the job to `committed`; rejects with the cause otherwise (the caller settles the job with it). */
+export async function sendCheckpoint({ ctx, store, hold }: SendDeps, job: CheckpointJob, req: SendCheckpointRequest): Promise<void> {
+  const vm = ctx.mgr.get(req.vm);
+  const signal = job.signal;
+  const work = join(vm.paths.dir, `checkpoint-${req.seq}`);
+  const atInstant = req.holdOutput ? () => hold.startEpoch(vm, req.seq, { signal }) : undefined;
+  const capture = new CheckpointCapture(vm, work, { leavePaused: req.leavePaused ?? false, signal, ...(atInstant ? { atInstant } : {}) });
+  let local: Staging | undefined;
+  let session: DataSession | undefined;
+  try {
+    if (!req.holdOutput && hold.holding(vm.name) > 0) await hold.releaseAll(vm);
+    const cap = await capture.run();
+    job.to('sending', {
+      takenAt: cap.takenAt, pauseMs: cap.pauseMs, memoryBytes: cap.memoryBytes, diskBytes: cap.diskBytes,
+      bytesTotal: cap.files.reduce((n, f) => n + f.size, 0), ...(cap.guestSeq !== undefined ? { guestSeq: cap.guestSeq } : {}),
+    });
+    session = await ctx.plane.connect(req.targetDataUrl, req.targetHost, { kind: 'replication', sessionId: req.jobId, sourceHost: ctx.hostName }, {
+      mode: 'chunked', signal, ...(req.bandwidthBytesPerSec ? { bandwidthBytesPerSec: req.bandwidthBytesPerSec } : {}),
+    });
+    const s = session;
+    s.closed.catch(() => undefined);
+    local = store.get(req.vm, req.seq) ? undefined : store.begin(req.vm, req.seq);
+    const meta: CheckpointMeta = { pauseMs: cap.pauseMs, memoryBytes: cap.memoryBytes, diskBytes: cap.diskBytes, ...(cap.guestSeq !== undefined ? { guestSeq: cap.guestSeq } : {}) };
+    const manifest = { vm: req.vm, uuid: vm.rec.spec.uuid, seq: req.seq, takenAt: cap.takenAt, spec: vm.rec.spec, meta };
+    const timer = setInterval(() => job.update({ wireBytes: s.wireBytes() }), WIRE_BYTES_EVERY_MS);
+    let verdict;
+    try {
+      verdict = await sendFiles(s, cap.files, manifest, (n) => job.addBytes(n), local);
+    } finally {
+      clearInterval(timer);
+    }
+    s.close();
+    await s.closed.catch(() => undefined);
+    if (local && verdict.localFiles) {
+      local.commit({ ...manifest, files: verdict.localFiles });
+      store.retain(req.vm, LOCAL_KEEP);
+    }
+    // Zero-loss mode: what the guest sent before this checkpoint's instant is safe now.
+    if (req.holdOutput) await hold.committed(vm, req.seq);
+    // The VM is ready for the next capture only once the overlays are merged back: the
+    // controller may start it the moment it sees `committed`.
+    await capture.release();
+    job.to('committed', { wireBytes: s.wireBytes(), newBytes: verdict.newBytes ?? 0 });
+    const p = job.progress;
+    log('dr job %s: checkpoint %d of vm %s committed at %s: pause %d ms, %d wire bytes, %d new at the DR host', req.jobId, req.seq, req.vm, req.targetHost, cap.pauseMs, p.wireBytes, p.newBytes);
+  } catch (err) {
+    local?.abort();
+    // A refusal from the DR host (a full store, say) ends the session with its reason, which
+    // says more than the write that failed here.
+    const peer = session && !signal.aborted ? await Promise.race([session.closed.then(() => undefined, (e: Error) => e), sleep(PEER_REASON_WAIT_MS)]) : undefined;
+    session?.destroy(err instanceof Error ? err : undefined);
+    throw peer instanceof FerryError ? peer : err;
+  } finally {
+    if (capture.state !== 'idle') await capture.release().catch((err: Error) => log('dr job %s: releasing the capture of vm %s: %s', req.jobId, req.vm, err.message));
+    rmSync(work, { recursive: true, force: true });
+  }
+}
