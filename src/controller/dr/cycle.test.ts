@@ -48,10 +48,17 @@ describe('checkpoint cycle', () => {
   });
 
   it('a source that fails: both sides aborted, the error verbatim, nothing recorded', async () => {
-    const { io, calls, saved } = fakeIo({ reports: [prog({ state: 'failed', error: { code: 'WIRE_BROKEN', message: 'peer closed the session' } })] });
-    await assert.rejects(runCheckpoint(io, inp, new AbortController().signal), (e: Error & { code?: string }) => e.code === 'WIRE_BROKEN' && /peer closed/.test(e.message));
+    const { io, calls, saved } = fakeIo({ reports: [prog({ state: 'failed', error: { code: 'WIRE_CONNECTION_LOST', message: 'peer closed the session' } })] });
+    await assert.rejects(runCheckpoint(io, inp, new AbortController().signal), (e: Error & { code?: string }) => e.code === 'WIRE_CONNECTION_LOST' && /peer closed/.test(e.message));
     assert.equal(calls.at(-1), 'abort-both');
     assert.equal(saved.length, 0);
+  });
+
+  it('a code the agent reports that Ferry does not declare becomes INTERNAL; none at all, CHECKPOINT_FAILED', async () => {
+    const undeclared = fakeIo({ reports: [prog({ state: 'failed', error: { code: 'WIRE_BROKEN', message: 'peer closed the session' } })] });
+    await assert.rejects(runCheckpoint(undeclared.io, inp, new AbortController().signal), { code: 'INTERNAL', message: 'peer closed the session' });
+    const none = fakeIo({ reports: [prog({ state: 'failed' })] });
+    await assert.rejects(runCheckpoint(none.io, inp, new AbortController().signal), { code: 'CHECKPOINT_FAILED' });
   });
 
   it('a target that reports failure after the source committed: aborted, not recorded', async () => {

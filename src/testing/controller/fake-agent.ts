@@ -5,13 +5,14 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HostInfo } from '../../contracts/agent-api.js';
+import type { ErrorCode } from '../../contracts/errors.js';
 import type { VmSpec, VmState, VmStatus } from '../../contracts/vm-spec.js';
 import { FakeDr } from './fake-dr.js';
 import { FakeMigrations } from './fake-migrations.js';
 
 export interface FakeFailure {
   status: number;
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 

@@ -6,6 +6,7 @@
 // keeps the newest `keep`. A restore starts a VM (or a copy under another name) from the store.
 import { randomUUID } from 'node:crypto';
 import type { CheckpointProgress, ReceiveCheckpointRequest, RestoreRequest, SendCheckpointRequest, StoredCheckpoint } from '../../contracts/dr.js';
+import type { FailureSummary } from '../../contracts/errors.js';
 import { lastHeartbeat } from '../../contracts/heartbeat.js';
 import type { VmSpec, VmStatus } from '../../contracts/vm-spec.js';
 
@@ -26,7 +27,7 @@ export class FakeDr {
   /** Bytes on the wire of a checkpoint: the first of a VM is its whole memory, later ones a delta. */
   wireBytes = (seq: number, memoryBytes: number): number => (seq === 1 ? memoryBytes : 256 * 1024);
   /** The next checkpoint sent from here fails at its first poll with this error. */
-  failNext: { code: string; message: string } | undefined;
+  failNext: FailureSummary | undefined;
   /** Jobs sent from here stay `sending` until this is set back to false. */
   stall = false;
 

@@ -3,6 +3,7 @@
 // be tested. A source advances `stepPercent` per progress poll and completes at 100; a test
 // can make the transfer fail at some percent with a given error.
 import type { IncomingMigrationRequest, MeasureResult, MigrationProgress, OutgoingMigrationRequest } from '../../contracts/migration.js';
+import type { FailureCode } from '../../contracts/errors.js';
 import type { VmStatus } from '../../contracts/vm-spec.js';
 
 type Reply = { status: number; body?: unknown };
@@ -13,7 +14,7 @@ export class FakeMigrations {
   measure: Omit<MeasureResult, 'memoryBytes'> = { dirtyRateBytesPerSec: 1024 * 1024, linkBytesPerSec: 1024 ** 3, rttMs: 0.2 };
   stepPercent = 50;
   /** The transfer fails when it reaches this percent, with this error. */
-  failAt: { percent: number; code: string; message: string } | undefined;
+  failAt: { percent: number; code: FailureCode; message: string } | undefined;
 
   constructor(private readonly vms: Map<string, VmStatus>) {}
 
