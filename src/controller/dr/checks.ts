@@ -1,5 +1,5 @@
 // What a failover report checks, as pure functions of what was seen: the restored guest's
-// heartbeat (`ferry-heartbeat seq=N bad=M`, wire/heartbeat.ts) must continue from the
+// heartbeat (`ferry-heartbeat seq=N bad=M`, contracts/heartbeat.ts) must continue from the
 // checkpoint's counter, never from zero, with its memory re-check at bad=0; a planned switch
 // must lose nothing (the source's last heartbeat is no newer than the checkpoint's).
 import type { FailoverReport } from '../../contracts/dr.js';
