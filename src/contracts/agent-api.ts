@@ -1,6 +1,7 @@
 // The agent's HTTP API, called by the controller (and only by it). Every request carries
 // `Authorization: Bearer <cluster secret>`; see auth.ts. Long actions are synchronous here:
-// the controller wraps each call in a task and gives it a timeout.
+// the controller wraps each call in a task and gives it a timeout. The routes of this file,
+// migration.ts and dr.ts with their schemas, as one table: agent-routes.ts.
 //
 //   GET    /agent/v1/host                  -> HostInfo
 //   GET    /agent/v1/vms                   -> VmStatus[]

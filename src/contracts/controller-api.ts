@@ -24,6 +24,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { HostInfo, ResizeRequest, StopRequest } from './agent-api.js';
 import { CheckpointRecord, HaEvent, Protection } from './dr.js';
+import { FailureSummary } from './errors.js';
 import { BalanceDecision } from './balance.js';
 import { LoadEvent, MigrationEvent } from './web-console.js';
 import { HostLoad, VmLoad } from './metrics.js';
@@ -119,7 +120,7 @@ export const Task = Type.Object({
   progress: Type.Number(),
   /** Current step in words. */
   message: Type.String(),
-  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+  error: Type.Optional(FailureSummary),
   /** Kind-specific result, e.g. the VM record. */
   result: Type.Optional(Type.Unknown()),
   createdAt: Type.String(),

@@ -23,6 +23,7 @@
 //   POST   /agent/v1/dr/restore      RestoreRequest           -> VmStatus             (start a VM from a stored checkpoint)
 //   POST   /agent/v1/dr/scrub                                 -> ScrubReport
 import { Type, type Static } from '@sinclair/typebox';
+import { FailureCodeString, FailureSummary } from './errors.js';
 import { VmSpec } from './vm-spec.js';
 import { ERROR_CODES, OPERATION_ERROR_CODES, WIRE_ERROR_CODES, type FailureCode } from './errors.js';
 
@@ -108,7 +109,7 @@ export const Protection = Type.Object({
   /** Why the RPO is not held, while it is not. */
   alarm: Type.Optional(Type.Object({ since: Type.String(), reason: Type.String() })),
   /** The last checkpoint attempt's failure, if it failed. */
-  lastError: Type.Optional(Type.Object({ code: Type.String(), message: Type.String(), at: Type.String() })),
+  lastError: Type.Optional(Type.Object({ code: FailureCodeString, message: Type.String(), at: Type.String() })),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -141,7 +142,7 @@ export const FailoverReport = Type.Object({
   checks: Type.Array(Type.Object({ name: Type.String(), passed: Type.Boolean(), detail: Type.String() })),
   /** Bytes on the wire of the checkpoints the switch itself took (planned failover, failback). */
   wireBytes: Type.Optional(Type.Number()),
-  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+  error: Type.Optional(FailureSummary),
   /** Present when high availability started this (unplanned) failover by itself: why. */
   ha: Type.Optional(Type.Object({ reason: Type.String() })),
   startedAt: Type.String(),

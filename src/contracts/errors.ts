@@ -42,6 +42,7 @@ export const OPERATION_ERROR_CODES = [
   'MIGRATION_FAILED', // the controller gave up on a migration (no target listener, no verdict)
   'CHECK_FAILED', // a failover test's checks did not pass
   'STORE_FULL', // the DR chunk store's disk is full; nothing was half-written
+  'CHECKPOINT_FAILED', // an agent reported a DR checkpoint failed without saying why
 ] as const;
 export type OperationErrorCode = (typeof OPERATION_ERROR_CODES)[number];
 
@@ -62,6 +63,17 @@ export function asFailureCode(s: unknown): FailureCode {
 export function failureCodeOf(err: unknown): FailureCode {
   return asFailureCode((err as { code?: unknown } | null | undefined)?.code);
 }
+
+/**
+ * A failure code in a record a Ferry component keeps and serves (a task, a migration record, a
+ * protection, a failover report): a plain string in JSON, FailureCode in TypeScript. Whoever
+ * reads one from a peer or from storage passes it through asFailureCode.
+ */
+export const FailureCodeString = Type.Unsafe<FailureCode>(Type.String());
+
+/** Why an operation failed: the closed code, and the cause's own words. */
+export const FailureSummary = Type.Object({ code: FailureCodeString, message: Type.String() });
+export type FailureSummary = Static<typeof FailureSummary>;
 
 export const ApiErrorBody = Type.Object({
   error: Type.Object({

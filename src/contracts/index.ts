@@ -15,3 +15,4 @@ export * from './web-console.js';
 export * from './endpoints.js';
 export { ApiClient, type RequestOptions } from './http-client.js';
 export { createApiServer, MAX_REQUEST_BYTES } from './http-server.js';
+export * from './agent-routes.js';

@@ -26,6 +26,7 @@
 //                       makes sure the VM runs at the source; target kills its QEMU, removes its files)
 //   7 activation      target's commit announces (announce-self); the controller records the new host.
 import { Type, type Static } from '@sinclair/typebox';
+import { FailureSummary } from './errors.js';
 import { VmSpec } from './vm-spec.js';
 
 export const MIGRATION_STRATEGIES = ['auto', 'precopy', 'postcopy'] as const;
@@ -122,7 +123,7 @@ export const MigrationRecord = Type.Object({
   /** Bytes on the wire between the agents (after dedup/compression, including framing). */
   wireBytes: Type.Number(),
   switchedToPostcopy: Type.Boolean(),
-  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+  error: Type.Optional(FailureSummary),
   startedAt: Type.String(),
   finishedAt: Type.Optional(Type.String()),
 });

@@ -3,6 +3,7 @@
 // message stays verbatim), which the task keeps as its error.
 import type { CloneRequest, ProbeResult, ResizeRequest, StopRequest } from '../contracts/agent-api.js';
 import { AGENT_API_PREFIX } from '../contracts/agent-api.js';
+import type { AgentSimpleAction } from '../contracts/agent-routes.js';
 import { ApiClient } from '../contracts/http-client.js';
 import type { VmSpec, VmStatus } from '../contracts/vm-spec.js';
 import type { IncomingMigrationRequest, MeasureRequest, MeasureResult, MigrationProgress, OutgoingMigrationRequest } from '../contracts/migration.js';
@@ -15,7 +16,8 @@ export const QUICK_TIMEOUT_MS = 10_000;
 /** A scrub reads the whole store: about 1.5 GB/s of hashing, so an hour covers ~5 TB. */
 const SCRUB_TIMEOUT_MS = 3_600_000;
 
-export type SimpleAction = 'start' | 'pause' | 'resume' | 'suspend' | 'restore';
+/** The agent's actions without arguments (src/contracts/agent-routes.ts). */
+export type SimpleAction = AgentSimpleAction;
 
 const migrationPath = (id: string, rest = ''): string => `${AGENT_API_PREFIX}/migrations/${encodeURIComponent(id)}${rest}`;
 const vmPath = (name: string, rest = ''): string => `${AGENT_API_PREFIX}/vms/${encodeURIComponent(name)}${rest}`;

@@ -1,7 +1,7 @@
 // The controller's typed refusals. Each carries a wire code (see src/contracts/errors.ts), so the
 // HTTP status is decided in one place (createApiServer's error handler) and callers — the
 // CLI, tests — match on `code`, never on message text.
-import { FerryError } from '../contracts/errors.js';
+import { asFailureCode, FerryError, type FailureCode, type FailureSummary } from '../contracts/errors.js';
 
 export class NotFoundError extends FerryError {
   constructor(what: string) {
@@ -46,12 +46,13 @@ export class InvalidRequestError extends FerryError {
 }
 
 /**
- * A migration that an agent reported as failed, with the agent's own code and words (which
- * need not be one of the wire codes: the task and the record keep them verbatim).
+ * A migration that failed: an agent reported it failed (its code, read through asFailureCode,
+ * and its own words, kept verbatim by the task and the record), or the controller gave up on
+ * it (MIGRATION_FAILED, TIMEOUT).
  */
 export class MigrationFailedError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: FailureCode,
     message: string,
   ) {
     super(message);
@@ -60,12 +61,12 @@ export class MigrationFailedError extends Error {
 }
 
 /**
- * A disaster-recovery step that failed: a checkpoint job an agent reported as failed (its own
- * code and words, kept verbatim), or a failover check that did not pass (`CHECK_FAILED`).
+ * A disaster-recovery step that failed: a checkpoint job an agent reported as failed (its code
+ * through asFailureCode, its words verbatim), or a failover check that did not pass (`CHECK_FAILED`).
  */
 export class DrFailedError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: FailureCode,
     message: string,
   ) {
     super(message);
@@ -73,8 +74,18 @@ export class DrFailedError extends Error {
   }
 }
 
+/** The code of an error an agent reported in a progress reply: one of ours, or `fallback` if it gave none. */
+export function reportedCode(error: { code: string } | undefined, fallback: FailureCode): FailureCode {
+  return error ? asFailureCode(error.code) : fallback;
+}
+
+/** A failure read back from storage (written by an older controller, maybe): its code one of ours, its words kept. */
+export function storedFailure<T extends { code: string; message: string }>(e: T): T & FailureSummary {
+  return { ...e, code: asFailureCode(e.code) };
+}
+
 /** The `{code, message}` a task keeps when it fails: the cause's own words, untouched. */
-export function errorSummary(err: unknown): { code: string; message: string } {
+export function errorSummary(err: unknown): FailureSummary {
   if (err instanceof FerryError || err instanceof MigrationFailedError || err instanceof DrFailedError) return { code: err.code, message: err.message };
   if (err instanceof Error) return { code: 'INTERNAL', message: err.message };
   return { code: 'INTERNAL', message: String(err) };

@@ -1,22 +1,20 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HostInfo } from '../contracts/agent-api.js';
-import { ClusterState } from './cluster-state.js';
+import { openCluster } from './cluster/index.js';
 import { openDb } from './db.js';
 import { EventBus } from './events.js';
 import { HostMonitor } from './host-monitor.js';
-import { HostsRepo } from './hosts-repo.js';
 import { TaskRunner } from './task-runner.js';
 import { TasksRepo } from './tasks-repo.js';
-import { VmsRepo } from './vms-repo.js';
 
 const info = (name: string): HostInfo => ({ name, site: 'main', url: `http://${name}`, cpus: 2, memoryMiB: 8192, accel: 'tcg', qemuVersion: '10', agentVersion: '0.1', pid: 1, loadAvg1: 0, memoryFreeMiB: 4000 });
 
 function world(leased: Record<string, string[]>) {
   const db = openDb(':memory:');
   const bus = new EventBus();
-  const state = new ClusterState(new HostsRepo(db), new VmsRepo(db), new TaskRunner(new TasksRepo(db), bus), bus);
-  const monitor = new HostMonitor(state, 3000, undefined, { leaseMs: 4000, vms: (host) => leased[host] ?? [] });
+  const { state, ...parts } = openCluster(db, new TaskRunner(new TasksRepo(db), bus), bus);
+  const monitor = new HostMonitor(state, parts, 3000, undefined, { leaseMs: 4000, vms: (host) => leased[host] ?? [] });
   return { state, monitor };
 }
 
@@ -52,7 +50,8 @@ describe('host monitor: the HA lease', () => {
   it('without a lease source, replies carry no fence', async () => {
     const db = openDb(':memory:');
     const bus = new EventBus();
-    const monitor = new HostMonitor(new ClusterState(new HostsRepo(db), new VmsRepo(db), new TaskRunner(new TasksRepo(db), bus), bus), 3000);
+    const { state, ...parts } = openCluster(db, new TaskRunner(new TasksRepo(db), bus), bus);
+    const monitor = new HostMonitor(state, parts, 3000);
     assert.deepEqual(await monitor.heartbeat({ host: info('h1'), vms: [] }), { intervalMs: 1000 });
     assert.equal(monitor.lastLease('h1'), undefined);
   });

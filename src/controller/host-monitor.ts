@@ -11,6 +11,10 @@ import type { AgentHeartbeat, HeartbeatReply } from '../contracts/controller-api
 import { signCsr, type KeyAndCert } from '../pki/index.js';
 import type { VmStatus } from '../contracts/vm-spec.js';
 import type { ClusterState } from './cluster-state.js';
+import type { ForeignCopies } from './cluster/foreign-copies.js';
+import type { MoveRegistry } from './cluster/moves.js';
+import type { Tombstones } from './cluster/tombstones.js';
+import type { VmRevisions } from './cluster/vm-revisions.js';
 import { InvalidRequestError } from './errors.js';
 import { createLog } from './log.js';
 import type { MetricsService } from './metrics/service.js';
@@ -27,6 +31,14 @@ export interface LeaseSource {
   vms(host: string): string[];
 }
 
+/** What tells reconcile a reported VM is not the record's to apply (see reconcile.ts). */
+export interface ReportFilters {
+  tombstones: Pick<Tombstones, 'recentlyRemoved'>;
+  moves: Pick<MoveRegistry, 'movingTo'>;
+  revisions: VmRevisions;
+  foreign: Pick<ForeignCopies, 'isForeign'>;
+}
+
 /** The last reply sent to a host: when (performance.now()) and the VMs its lease named. */
 export interface SentLease {
   at: number;
@@ -40,6 +52,7 @@ export class HostMonitor {
 
   constructor(
     private readonly state: ClusterState,
+    private readonly filters: ReportFilters,
     private readonly downAfterMs: number,
     private readonly ca?: KeyAndCert,
     private readonly lease?: LeaseSource,
@@ -155,15 +168,15 @@ export class HostMonitor {
       records: this.state.vms.list(),
       reported,
       busy: (name) => this.state.isBusy(name),
-      recentlyRemoved: (uuid) => this.state.recentlyRemoved(uuid),
-      movingTo: (name) => this.state.movingTo(name),
-      stale: (st) => this.state.isStale(host, st),
-      foreign: (name) => this.state.isForeign(name),
+      recentlyRemoved: (uuid) => this.filters.tombstones.recentlyRemoved(uuid),
+      movingTo: (name) => this.filters.moves.movingTo(name),
+      stale: (st) => this.filters.revisions.isStale(host, st),
+      foreign: (name) => this.filters.foreign.isForeign(name),
     });
     for (const c of changes) {
       switch (c.kind) {
         case 'update':
-          this.state.noteRev(host, c.status);
+          this.filters.revisions.note(host, c.status);
           this.state.updateVm(c.name, c.patch);
           break;
         case 'missing':

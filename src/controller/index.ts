@@ -9,19 +9,20 @@ import { AgentPool, DEFAULT_AGENT_TIMEOUT_MS } from './agents.js';
 import { buildApp, type AppDeps } from './app.js';
 import { LoadPublisher } from './web-console/live.js';
 import { loadOrCreateCa } from './ca.js';
-import { ClusterState } from './cluster-state.js';
+import { openCluster } from './cluster/index.js';
+import { HostViews } from './cluster/host-views.js';
 import { openDb } from './db.js';
 import { BalanceRepo } from './balance/decisions-repo.js';
-import { registerBalanceMetrics } from './balance/prometheus.js';
+import { balanceGauges } from './balance/prometheus.js';
 import { BalanceService } from './balance/service.js';
 import { HA_LEASE_MS, HA_MARGIN_MS } from './dr/ha.js';
+import { leaseSource } from './dr/leases.js';
 import { DrRepo } from './dr/repo.js';
 import { DrService } from './dr/service.js';
 import { EventBus } from './events.js';
 import { ExposuresRepo } from './endpoints/repo.js';
 import { EndpointService } from './endpoints/service.js';
 import { HostMonitor } from './host-monitor.js';
-import { HostsRepo } from './hosts-repo.js';
 import { MigrationsRepo } from './migration/migrations-repo.js';
 import { MigrationService } from './migration/service.js';
 import { createLog } from './log.js';
@@ -34,7 +35,6 @@ import { SseHub } from './sse.js';
 import { RESTART_MESSAGE, TaskRunner } from './task-runner.js';
 import { TasksRepo } from './tasks-repo.js';
 import { VmService } from './vm-service.js';
-import { VmsRepo } from './vms-repo.js';
 
 const log = createLog('ferry:controller');
 
@@ -75,66 +75,68 @@ export const CONTROLLER_FILE = 'controller.json';
 
 export async function runController(opts: ControllerOptions): Promise<RunningController> {
   mkdirSync(opts.dataDir, { recursive: true });
+  const leaseMs = opts.haLeaseMs ?? HA_LEASE_MS;
+  if (!Number.isInteger(leaseMs) || leaseMs < 1000) throw new Error(`haLeaseMs must be a whole number of ms, at least 1000 (not ${leaseMs})`);
   const ca = await loadOrCreateCa(opts.dataDir);
   const db = openDb(join(opts.dataDir, 'ferry.db'));
+  // Each service is built from what it needs, and only after it: dependencies point one way
+  // (docs/architecture.md, "The controller's wiring"). Where two need each other, the cycle is
+  // broken by an event (ClusterState.watchHosts -> HostViews) or by a narrow read built first
+  // (leaseSource, from the protections alone).
   const bus = new EventBus();
   const runner = new TaskRunner(new TasksRepo(db), bus);
   runner.recoverInterrupted();
-  const state = new ClusterState(new HostsRepo(db), new VmsRepo(db), runner, bus);
-  const leaseMs = opts.haLeaseMs ?? HA_LEASE_MS;
-  if (!Number.isInteger(leaseMs) || leaseMs < 1000) throw new Error(`haLeaseMs must be a whole number of ms, at least 1000 (not ${leaseMs})`);
+  const { state, moves, tombstones, revisions, foreign } = openCluster(db, runner, bus);
   const metrics = new MetricsService({
     vmHost: (vm) => state.vms.get(vm)?.host,
     isHost: (host) => state.hosts.get(host) !== undefined,
     usage: (host) => state.usage(host),
     store: new MetricsStore(db),
   });
-  state.hostLoad = (host) => metrics.hostLoad(host);
-  // The replies lease what the DR service names; it is built below, before any heartbeat can come.
-  const monitor = new HostMonitor(state, opts.hostDownAfterMs ?? 3000, ca, { leaseMs, vms: (host): string[] => dr.leased(host) }, metrics);
+  const drRepo = new DrRepo(db);
+  const monitor = new HostMonitor(state, { tombstones, moves, revisions, foreign }, opts.hostDownAfterMs ?? 3000, ca, leaseSource(leaseMs, drRepo, state.vms), metrics);
   const sse = new SseHub(bus);
   const agents = new AgentPool(opts.clusterSecret, opts.agentTimeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS);
   const limits = { ...DEFAULT_LIMITS, cpuOvercommit: opts.cpuOvercommit ?? DEFAULT_LIMITS.cpuOvercommit };
-  const vms = new VmService(state, agents, limits);
-  vms.loadOf = (vm) => metrics.vmLoad(vm);
+  const vms = new VmService(state, agents, (vm) => metrics.vmLoad(vm), limits);
   const migrationRecords = new MigrationsRepo(db);
   migrationRecords.failUnfinished(RESTART_MESSAGE);
-  const migrations = new MigrationService(state, agents, migrationRecords, limits, bus);
-  const dr = new DrService(state, agents, new DrRepo(db), bus, {
+  const migrations = new MigrationService(state, moves, agents, migrationRecords, limits, bus);
+  const dr = new DrService({ state, moves, foreign, agents, repo: drRepo, bus }, {
     limits,
     ...(opts.drConcurrency !== undefined ? { concurrency: opts.drConcurrency } : {}),
     ...(opts.drTickMs !== undefined ? { tickMs: opts.drTickMs } : {}),
     ...(opts.drHeartbeatWaitMs !== undefined ? { heartbeatWaitMs: opts.drHeartbeatWaitMs } : {}),
     ha: { leaseMs, marginMs: opts.haMarginMs ?? HA_MARGIN_MS, lastLease: (host) => monitor.lastLease(host) },
   });
-  const endpoints = new EndpointService({ state, agents, repo: new ExposuresRepo(db), bus });
+  const endpoints = new EndpointService({ state, moves, agents, repo: new ExposuresRepo(db), bus });
+  const balance = new BalanceService({ state, moves, migrations, repo: new BalanceRepo(db), bus, load: metrics, drHold: (vm) => dr.balanceHold(vm) });
+  const hosts = new HostViews({ state, bus, measured: (host) => metrics.hostLoad(host), isHot: (host) => balance.isHot(host) });
   const version = FERRY_VERSION;
   const startedAt = performance.now();
 
   const status = (): ClusterStatus => {
-    const hosts = state.hosts.list();
+    const hostList = state.hosts.list();
     const byState: Record<string, number> = {};
     for (const vm of state.vms.list()) byState[vm.state] = (byState[vm.state] ?? 0) + 1;
     return {
       version,
       uptimeSeconds: Math.round((performance.now() - startedAt) / 1000),
-      hosts: { up: hosts.filter((h) => h.state === 'up').length, down: hosts.filter((h) => h.state !== 'up').length },
+      hosts: { up: hostList.filter((h) => h.state === 'up').length, down: hostList.filter((h) => h.state !== 'up').length },
       vms: byState,
       tasksRunning: runner.runningCount(),
     };
   };
   const prometheus = new PrometheusEndpoint({
-    hosts: () => state.listHosts(),
+    hosts: () => hosts.list(),
     vms: () => state.vms.list(),
     metrics,
     migrations: new MigrationStats(db),
     protections: () => dr.list(),
     tasksRunning: () => runner.runningCount(),
+    more: [balanceGauges(balance)],
   });
-  const balance = new BalanceService({ state, migrations, repo: new BalanceRepo(db), bus, load: metrics, drHold: (vm) => dr.balanceHold(vm) });
-  metrics.setHotness((host) => balance.isHot(host));
-  registerBalanceMetrics(prometheus, balance);
-  const deps: AppDeps = { state, runner, monitor, sse, vms, migrations, dr, status, metrics, prometheus, balance, endpoints };
+  const deps: AppDeps = { hosts, runner, monitor, sse, vms, migrations, dr, status, metrics, prometheus, balance, endpoints };
   const app = await buildApp({
     adminToken: opts.adminToken,
     clusterSecret: opts.clusterSecret,
@@ -142,7 +144,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     ...(opts.consoleShell !== undefined ? { consoleShell: opts.consoleShell } : {}),
   });
   const load = new LoadPublisher(
-    { listeners: () => sse.size, hosts: () => state.hosts.list().map((h) => h.info.name), vms: () => state.vms.list().map((v) => v.name), hostLoad: (h) => metrics.hostLoad(h), vmLoad: (v) => metrics.vmLoad(v) },
+    { listeners: () => sse.size, hosts: () => state.hosts.list().map((h) => h.info.name), vms: () => state.vms.list().map((v) => v.name), hostLoad: (h) => hosts.load(h), vmLoad: (v) => metrics.vmLoad(v) },
     (e) => bus.publish(e),
   );
 

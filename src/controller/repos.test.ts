@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostInfo } from '../contracts/agent-api.js';
 import type { Task, Vm } from '../contracts/controller-api.js';
+import type { FailureCode } from '../contracts/errors.js';
 import { withDefaults } from '../contracts/vm-spec.js';
 import { openDb, SCHEMA_VERSION, type Db } from './db.js';
 import { HostsRepo } from './hosts-repo.js';
@@ -85,5 +86,13 @@ describe('repositories on SQLite', () => {
     assert.equal(t2.error?.message, 'controller restarted');
     assert.equal(t2.finishedAt, 't9');
     assert.equal(tasks.get('t1')!.state, 'succeeded');
+  });
+
+  it('tasks: a failure code an older controller stored verbatim reads back as one of ours', () => {
+    const tasks = new TasksRepo(db);
+    tasks.insert({ ...task('t-old', 'failed'), error: { code: 'WIRE_BROKEN' as FailureCode, message: 'peer closed' } });
+    tasks.insert({ ...task('t-new', 'failed'), error: { code: 'WIRE_CONNECTION_LOST', message: 'peer closed' } });
+    assert.deepEqual(tasks.get('t-old')!.error, { code: 'INTERNAL', message: 'peer closed' });
+    assert.deepEqual(tasks.get('t-new')!.error, { code: 'WIRE_CONNECTION_LOST', message: 'peer closed' });
   });
 });

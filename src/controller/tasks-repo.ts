@@ -2,6 +2,7 @@
 // and writes every change here, so GET /tasks/:id reads one place whether or not it is running.
 import type { Task, TaskState } from '../contracts/controller-api.js';
 import type { Db } from './db.js';
+import { storedFailure } from './errors.js';
 
 interface Row {
   id: string;
@@ -25,7 +26,7 @@ function fromRow(r: Row): Task {
     state: r.state as TaskState,
     progress: r.progress,
     message: r.message,
-    ...(r.error !== null ? { error: JSON.parse(r.error) as { code: string; message: string } } : {}),
+    ...(r.error !== null ? { error: storedFailure(JSON.parse(r.error) as { code: string; message: string }) } : {}),
     ...(r.result !== null ? { result: JSON.parse(r.result) as unknown } : {}),
     createdAt: r.created_at,
     ...(r.started_at !== null ? { startedAt: r.started_at } : {}),

@@ -19,11 +19,10 @@ export class VmService {
   constructor(
     private readonly state: ClusterState,
     private readonly agents: AgentPool,
+    /** Current load of a VM, added to the answers below (MetricsService.vmLoad; never stored). */
+    private readonly loadOf: (vm: string) => VmLoad | undefined,
     private readonly limits: PlacementLimits = DEFAULT_LIMITS,
   ) {}
-
-  /** Current load of a VM, added to the answers below (set by the metrics service; never stored). */
-  loadOf: (vm: string) => VmLoad | undefined = () => undefined;
 
   list(): Vm[] {
     return this.state.vms.list().map((vm) => this.withLoad(vm));

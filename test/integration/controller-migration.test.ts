@@ -135,13 +135,13 @@ describe('controller live migration', () => {
 
   it('fails at the source: aborts both sides, keeps the VM where it was, keeps the cause verbatim', async () => {
     const words = 'qemu-system-x86_64: Unable to write to socket: Broken pipe';
-    h2.migrations.failAt = { percent: 50, code: 'WIRE_BROKEN', message: words };
+    h2.migrations.failAt = { percent: 50, code: 'WIRE_CONNECTION_LOST', message: words };
     const before = h1.calls.length;
     const r = await api('POST', '/vms/web/migrate', { to: 'h1' });
     const t = await finished(r.body.id);
     h2.migrations.failAt = undefined;
     assert.equal(t.state, 'failed');
-    assert.deepEqual(t.error, { code: 'WIRE_BROKEN', message: words });
+    assert.deepEqual(t.error, { code: 'WIRE_CONNECTION_LOST', message: words });
     assert.ok(h1.calls.slice(before).includes('migration abort'));
     assert.ok(h2.calls.includes('migration abort'));
     assert.equal(await vmHost(), 'h2');

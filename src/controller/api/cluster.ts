@@ -1,14 +1,14 @@
 // Cluster-wide routes: status, hosts, tasks, the event stream, and the agents' heartbeat.
 import type { FastifyInstance } from 'fastify';
 import { AgentHeartbeat, API_PREFIX, ClusterEvent, HeartbeatReply, INTERNAL_PREFIX, type ClusterStatus } from '../../contracts/controller-api.js';
-import type { ClusterState } from '../cluster-state.js';
+import type { HostViews } from '../cluster/host-views.js';
 import type { HostMonitor } from '../host-monitor.js';
 import type { SseHub } from '../sse.js';
 import type { TaskRunner } from '../task-runner.js';
 import { DEFAULT_TASK_LIMIT, EmptyBody, IdParams, TasksQuery, errorReplies, arrayOf, ref } from './schemas.js';
 
 export interface ClusterDeps {
-  state: ClusterState;
+  hosts: HostViews;
   runner: TaskRunner;
   monitor: HostMonitor;
   sse: SseHub;
@@ -25,7 +25,7 @@ export function clusterRoutes(app: FastifyInstance, deps: () => ClusterDeps): vo
   app.get(
     `${API_PREFIX}/hosts`,
     { schema: { tags: ['hosts'], summary: 'List hosts', response: { 200: arrayOf('Host'), ...errorReplies } } },
-    async () => deps().state.listHosts(),
+    async () => deps().hosts.list(),
   );
 
   app.get<{ Querystring: { limit?: number } }>(

@@ -3,13 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { API_PREFIX, CloneVmRequest, CreateVmRequest } from '../../contracts/controller-api.js';
 import { ResizeRequest, StopRequest } from '../../contracts/agent-api.js';
-import type { SimpleAction } from '../agents.js';
+import { AGENT_SIMPLE_ACTIONS } from '../../contracts/agent-routes.js';
 import type { VmService } from '../vm-service.js';
 import { ConsoleQuery, EmptyBody, NameParams, errorReplies, arrayOf, ref } from './schemas.js';
 
 const tags = ['vms'];
 const accepted = { 202: ref('Task'), ...errorReplies };
-const SIMPLE_ACTIONS: readonly SimpleAction[] = ['start', 'pause', 'resume', 'suspend', 'restore'];
 
 export function vmRoutes(app: FastifyInstance, vms: () => VmService): void {
   const p = `${API_PREFIX}/vms`;
@@ -34,7 +33,8 @@ export function vmRoutes(app: FastifyInstance, vms: () => VmService): void {
     async (req, reply) => reply.status(202).send(vms().remove(req.params.name)),
   );
 
-  for (const action of SIMPLE_ACTIONS) {
+  // The actions the agent takes without arguments, passed through as tasks.
+  for (const action of AGENT_SIMPLE_ACTIONS) {
     app.post<{ Params: { name: string } }>(
       `${p}/:name/${action}`,
       { schema: { tags, summary: `${action[0]!.toUpperCase()}${action.slice(1)} a VM`, params: NameParams, body: EmptyBody, response: accepted } },

@@ -3,7 +3,8 @@
 import type { PrometheusEndpoint } from '../metrics/prometheus.js';
 import { imbalanceOf, type BalanceService } from './service.js';
 
-export function registerBalanceMetrics(prom: PrometheusEndpoint, balance: BalanceService): void {
+/** The balancer's gauges, for PromSources.more. */
+export const balanceGauges = (balance: BalanceService) => (prom: PrometheusEndpoint): void => {
   prom.gauge('ferry_balance_imbalance', 'Spread (standard deviation) of host volumes per site, summed over sites', [], (emit) => emit({}, imbalanceOf(balance.hostBalances())));
   prom.gauge('ferry_balance_auto', '1 while auto mode is on', [], (emit) => emit({}, balance.config().auto ? 1 : 0));
   prom.gauge('ferry_balance_hot_hosts', 'Hosts hot by the k-of-n rule', [], (emit) => emit({}, balance.hostBalances().filter((h) => h.hot).length));
@@ -11,4 +12,4 @@ export function registerBalanceMetrics(prom: PrometheusEndpoint, balance: Balanc
   prom.counter('ferry_balance_decisions_total', 'Balancer decisions since the controller started, by kind', ['kind'], (emit) => {
     for (const [kind, n] of balance.decisionCounts()) emit({ kind }, n);
   });
-}
+};

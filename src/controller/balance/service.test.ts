@@ -5,15 +5,14 @@ import type { BalanceDecision } from '../../contracts/balance.js';
 import type { MigrateRequest, MigrationRecord } from '../../contracts/migration.js';
 import type { VmPoint } from '../../contracts/metrics.js';
 import { withDefaults } from '../../contracts/vm-spec.js';
-import { ClusterState, vmTarget } from '../cluster-state.js';
+import { vmTarget } from '../cluster-state.js';
+import { openCluster } from '../cluster/index.js';
 import { openDb } from '../db.js';
 import { InvalidRequestError, NotFoundError } from '../errors.js';
 import { EventBus } from '../events.js';
-import { HostsRepo } from '../hosts-repo.js';
 import type { MigrateReply } from '../migration/service.js';
 import { TaskRunner } from '../task-runner.js';
 import { TasksRepo } from '../tasks-repo.js';
-import { VmsRepo } from '../vms-repo.js';
 import { BalanceRepo } from './decisions-repo.js';
 import { BalanceService } from './service.js';
 
@@ -25,7 +24,7 @@ function world(opts: { failFirst?: boolean } = {}) {
   const bus = new EventBus();
   const events: BalanceDecision[] = [];
   bus.subscribe((m) => m.event.type === 'balance.decision' && events.push(m.event.decision));
-  const state = new ClusterState(new HostsRepo(db), new VmsRepo(db), new TaskRunner(new TasksRepo(db), bus), bus);
+  const { state, moves } = openCluster(db, new TaskRunner(new TasksRepo(db), bus), bus);
   for (const h of ['h1', 'h2']) state.hosts.upsert({ info: info(h), state: 'up', lastSeen: 't', registeredAt: 't' });
   const cores: Record<string, number> = { a: 0.9, b: 0.9, c: 0.01 };
   for (const [i, name] of ['a', 'b', 'c'].entries()) {
@@ -58,7 +57,7 @@ function world(opts: { failFirst?: boolean } = {}) {
       return { kind: 'vm' as const, name, stepMs, from: now - windowMs, to: now, points };
     },
   };
-  const svc = new BalanceService({ state, migrations: { migrate, records: { list: () => records } }, repo: new BalanceRepo(db), bus, load, drHold: () => undefined });
+  const svc = new BalanceService({ state, moves, migrations: { migrate, records: { list: () => records } }, repo: new BalanceRepo(db), bus, load, drHold: () => undefined });
   svc.updateConfig({ policy: { threshold: 0.6, k: 3, n: 5, cooldownMs: 60_000, maxMoves: 1 }, sampleMs: 2000 });
   return { svc, state, events, records, cores };
 }

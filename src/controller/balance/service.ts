@@ -12,6 +12,7 @@ import { mib } from '../../contracts/format.js';
 import type { VmSeries } from '../../contracts/metrics.js';
 import type { MigrationRecord } from '../../contracts/migration.js';
 import { vmTarget, type ClusterState } from '../cluster-state.js';
+import type { MoveRegistry } from '../cluster/moves.js';
 import type { EventBus } from '../events.js';
 import { createLog } from '../log.js';
 import type { MigrationService } from '../migration/service.js';
@@ -50,6 +51,8 @@ export interface Migrations {
 
 export interface BalanceDeps {
   state: ClusterState;
+  /** A VM on its way to another host stays out of the plans. */
+  moves: Pick<MoveRegistry, 'movingTo'>;
   migrations: Migrations;
   repo: BalanceRepo;
   bus: EventBus;
@@ -252,7 +255,7 @@ export class BalanceService {
       },
       pinned: (vm) => {
         if (state.isBusy(vm.name)) return `busy with task ${state.runner.busyWith(vmTarget(vm.name))?.kind ?? ''}`.trim();
-        if (state.movingTo(vm.name) !== undefined) return 'it is migrating';
+        if (this.deps.moves.movingTo(vm.name) !== undefined) return 'it is migrating';
         return this.deps.drHold(vm.name);
       },
       migrations: this.deps.migrations.records.list(undefined, HISTORY_RECORDS),

@@ -2,7 +2,7 @@
 // host-level calls), each with the timeouts of agents.ts. Acting on a host needs it up; an
 // abort goes out even to a host marked down (it may only be slow or cut off for a moment).
 import type { CheckpointProgress, CheckpointRecord } from '../../contracts/dr.js';
-import { FerryError } from '../../contracts/errors.js';
+import { FerryError, type ErrorCode } from '../../contracts/errors.js';
 import type { VmStatus } from '../../contracts/vm-spec.js';
 import type { ProbeResult } from '../../contracts/agent-api.js';
 import type { AgentClient, AgentPool } from '../agents.js';
@@ -17,7 +17,7 @@ export const log = createLog('ferry:controller:dr');
 const ABORT_TIMEOUT_MS = 5000;
 const CONSOLE_TAIL_BYTES = 4096;
 
-const isCode = (err: unknown, ...codes: string[]): boolean => err instanceof FerryError && codes.includes(err.code);
+const isCode = (err: unknown, ...codes: ErrorCode[]): boolean => err instanceof FerryError && codes.includes(err.code);
 
 export class DrAgents {
   constructor(

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { withDefaults } from '../../contracts/vm-spec.js';
 import type { CheckpointProgress, CheckpointRecord, ReceiveCheckpointRequest, SendCheckpointRequest } from '../../contracts/dr.js';
+import type { FailureCode } from '../../contracts/errors.js';
 import { runCheckpoint, toRecord, type CheckpointInput, type CheckpointIo } from './cycle.js';
 
 const spec = withDefaults({ name: 'web', memoryMiB: 64 }, '00000000-0000-4000-8000-000000000001');
@@ -52,6 +53,13 @@ describe('checkpoint cycle', () => {
     await assert.rejects(runCheckpoint(io, inp, new AbortController().signal), (e: Error & { code?: string }) => e.code === 'WIRE_CONNECTION_LOST' && /peer closed/.test(e.message));
     assert.equal(calls.at(-1), 'abort-both');
     assert.equal(saved.length, 0);
+  });
+
+  it('a code the agent reports that Ferry does not declare becomes INTERNAL; none at all, CHECKPOINT_FAILED', async () => {
+    const undeclared = fakeIo({ reports: [prog({ state: 'failed', error: { code: 'WIRE_BROKEN' as FailureCode /* what an agent's JSON could carry */, message: 'peer closed the session' } })] });
+    await assert.rejects(runCheckpoint(undeclared.io, inp, new AbortController().signal), { code: 'INTERNAL', message: 'peer closed the session' });
+    const none = fakeIo({ reports: [prog({ state: 'failed' })] });
+    await assert.rejects(runCheckpoint(none.io, inp, new AbortController().signal), { code: 'CHECKPOINT_FAILED' });
   });
 
   it('a target that reports failure after the source committed: aborted, not recorded', async () => {

@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CheckpointProgress, CheckpointRecord, ReceiveCheckpointRequest, SendCheckpointRequest } from '../../contracts/dr.js';
 import type { VmSpec } from '../../contracts/vm-spec.js';
-import { DrFailedError } from '../errors.js';
+import { DrFailedError, reportedCode } from '../errors.js';
 
 export const POLL_MS = 250;
 /** A job whose progress does not move for this long has stalled (cut link, silent peer). */
@@ -99,7 +99,7 @@ async function confirmed(io: CheckpointIo, inp: CheckpointInput, signal: AbortSi
 const progressMark = (p: CheckpointProgress): string => `${p.state}/${p.bytesDone}/${p.wireBytes}`;
 
 function jobError(p: CheckpointProgress, host: string): DrFailedError {
-  return new DrFailedError(p.error?.code ?? 'CHECKPOINT_FAILED', p.error?.message ?? `${host} reports checkpoint ${p.seq} of ${p.vm} ${p.state}`);
+  return new DrFailedError(reportedCode(p.error, 'CHECKPOINT_FAILED'), p.error?.message ?? `${host} reports checkpoint ${p.seq} of ${p.vm} ${p.state}`);
 }
 
 /** The record: bytes as the DR host counted them, the instant and pause as the source measured them. */

@@ -3,14 +3,13 @@ import assert from 'node:assert/strict';
 import type { HostInfo } from '../../contracts/agent-api.js';
 import type { HaEvent, Protection } from '../../contracts/dr.js';
 import { withDefaults } from '../../contracts/vm-spec.js';
-import { ClusterState, vmTarget } from '../cluster-state.js';
+import { vmTarget } from '../cluster-state.js';
+import { openCluster } from '../cluster/index.js';
 import { openDb } from '../db.js';
 import { ConflictError, DrFailedError } from '../errors.js';
 import { EventBus } from '../events.js';
-import { HostsRepo } from '../hosts-repo.js';
 import { TaskRunner } from '../task-runner.js';
 import { TasksRepo } from '../tasks-repo.js';
-import { VmsRepo } from '../vms-repo.js';
 import type { SentLease } from './ha.js';
 import { HaWatcher } from './ha-watcher.js';
 import { Protections } from './protections.js';
@@ -26,7 +25,7 @@ function world() {
   const bus = new EventBus();
   const told: HaEvent[] = [];
   bus.subscribe((m) => m.event.type === 'dr.ha' && told.push(m.event));
-  const state = new ClusterState(new HostsRepo(db), new VmsRepo(db), new TaskRunner(new TasksRepo(db), bus), bus);
+  const { state } = openCluster(db, new TaskRunner(new TasksRepo(db), bus), bus);
   for (const [h, site] of [['h1', 'main'], ['h3', 'dr']] as const) state.hosts.upsert({ info: info(h, site), state: 'up', lastSeen: 't', registeredAt: 't' });
   const protections = new Protections(new DrRepo(db), bus);
   const protect = (name: string, o: Partial<Protection> = {}) => {

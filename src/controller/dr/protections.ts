@@ -3,6 +3,7 @@
 // when its alarm is raised, changes its reason or clears, `dr.checkpoint` for each commit.
 // `ageMs` is computed when a protection is read, never stored.
 import type { CheckpointRecord, Protection, ProtectionState } from '../../contracts/dr.js';
+import type { FailureSummary } from '../../contracts/errors.js';
 import { NotFoundError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { DrRepo, ProtectionMeta, ProtectionRow } from './repo.js';
@@ -76,7 +77,7 @@ export class Protections {
     });
   }
 
-  failed(vm: string, error: { code: string; message: string }): void {
+  failed(vm: string, error: FailureSummary): void {
     this.change(vm, ({ protection, meta }) => ({ protection: { ...protection, lastError: { ...error, at: new Date(this.now()).toISOString() } }, meta }));
   }
 

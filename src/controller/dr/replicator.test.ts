@@ -4,13 +4,11 @@ import type { HostInfo } from '../../contracts/agent-api.js';
 import type { Vm } from '../../contracts/controller-api.js';
 import type { CheckpointRecord, Protection } from '../../contracts/dr.js';
 import { withDefaults } from '../../contracts/vm-spec.js';
-import { ClusterState } from '../cluster-state.js';
+import { openCluster } from '../cluster/index.js';
 import { openDb } from '../db.js';
 import { EventBus, type BusMessage } from '../events.js';
-import { HostsRepo } from '../hosts-repo.js';
 import { TaskRunner } from '../task-runner.js';
 import { TasksRepo } from '../tasks-repo.js';
-import { VmsRepo } from '../vms-repo.js';
 import { Protections } from './protections.js';
 import { Replicator } from './replicator.js';
 import { DrRepo, RECORDS_KEPT } from './repo.js';
@@ -24,7 +22,7 @@ function world() {
   const bus = new EventBus();
   const events: BusMessage[] = [];
   bus.subscribe((m) => events.push(m));
-  const state = new ClusterState(new HostsRepo(db), new VmsRepo(db), new TaskRunner(new TasksRepo(db), bus), bus);
+  const { state } = openCluster(db, new TaskRunner(new TasksRepo(db), bus), bus);
   for (const [h, site] of [['h1', 'main'], ['h3', 'dr']] as const) state.hosts.upsert({ info: info(h, site), state: 'up', lastSeen: 't', registeredAt: 't' });
   const protections = new Protections(new DrRepo(db), bus, () => NOW);
   const protect = (name: string, o: Partial<Protection> = {}, vm: Partial<Vm> = {}) => {

@@ -3,6 +3,7 @@
 // carries a little controller-only state (`meta`) that the API does not show.
 import type { CheckpointRecord, FailoverReport, Protection } from '../../contracts/dr.js';
 import type { Db } from '../db.js';
+import { storedFailure } from '../errors.js';
 
 /** Checkpoint records kept per VM (the DR store keeps only `keep` points in time; these are history). */
 export const RECORDS_KEPT = 500;
@@ -50,11 +51,11 @@ export class DrRepo {
 
   get(vm: string): ProtectionRow | undefined {
     const row = this.q.getP.get(vm);
-    return row ? { protection: JSON.parse(row.record) as Protection, meta: JSON.parse(row.meta) as ProtectionMeta } : undefined;
+    return row ? { protection: protectionOf(row.record), meta: JSON.parse(row.meta) as ProtectionMeta } : undefined;
   }
 
   list(): ProtectionRow[] {
-    return this.q.listP.all().map((row) => ({ protection: JSON.parse(row.record) as Protection, meta: JSON.parse(row.meta) as ProtectionMeta }));
+    return this.q.listP.all().map((row) => ({ protection: protectionOf(row.record), meta: JSON.parse(row.meta) as ProtectionMeta }));
   }
 
   /**
@@ -101,6 +102,17 @@ export class DrRepo {
   /** Newest first. */
   reports(vm: string | undefined, limit = 100): FailoverReport[] {
     const rows = vm === undefined ? this.q.listR.all(limit) : this.q.listRByVm.all(vm, limit);
-    return rows.map((row) => JSON.parse(row.record) as FailoverReport);
+    return rows.map((row) => reportOf(row.record));
   }
+}
+
+// Stored records, their failure codes made ours (an older controller kept an agent's code verbatim).
+function protectionOf(json: string): Protection {
+  const p = JSON.parse(json) as Protection;
+  return p.lastError ? { ...p, lastError: storedFailure(p.lastError) } : p;
+}
+
+function reportOf(json: string): FailoverReport {
+  const r = JSON.parse(json) as FailoverReport;
+  return r.error ? { ...r, error: storedFailure(r.error) } : r;
 }

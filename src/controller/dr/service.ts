@@ -7,13 +7,16 @@
 // also hold `vm/VM`, which pauses the VM's replication and keeps other VM tasks and the
 // heartbeat reconciler off it; a DR test does not, so replication goes on during the test.
 //
-// High availability (ha.ts, ha-watcher.ts): `leased` tells the heartbeat replies which VMs to
-// lease, and the watcher starts unplanned failovers through `failover`, like an operator would.
+// High availability (ha.ts, ha-watcher.ts): the watcher starts unplanned failovers through
+// `failover`, like an operator would; which VMs the heartbeat replies lease is read from the
+// protections alone (leases.ts), so the host monitor needs nothing of this service.
 import { randomUUID } from 'node:crypto';
 import type { Task, Vm } from '../../contracts/controller-api.js';
 import type { CheckpointRecord, FailoverReport, FailoverRequest, Protection, ProtectRequest, ScrubReport } from '../../contracts/dr.js';
 import type { AgentPool } from '../agents.js';
 import { vmTarget, type ClusterState } from '../cluster-state.js';
+import type { ForeignCopies } from '../cluster/foreign-copies.js';
+import type { MoveRegistry } from '../cluster/moves.js';
 import { ConflictError, HostDownError, InvalidRequestError, InvalidStateError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { withBridgedNeed } from '../guest-net.js';
@@ -22,7 +25,7 @@ import { DrAgents, log } from './agent-io.js';
 import { testCopyName } from './checks.js';
 import { Checkpointer } from './checkpointer.js';
 import { runFailover, type FailoverInput, type FailoverIo } from './failover.js';
-import { leasedVms, type SentLease } from './ha.js';
+import type { SentLease } from './ha.js';
 import { HaWatcher } from './ha-watcher.js';
 import { Protections } from './protections.js';
 import { Replicator, type RunCheckpoint } from './replicator.js';
@@ -43,20 +46,34 @@ export interface DrOptions {
   ha?: { leaseMs: number; marginMs: number; lastLease(host: string): SentLease | undefined };
 }
 
+export interface DrDeps {
+  state: ClusterState;
+  /** Failover and failback move the VM: its room is held at the destination meanwhile. */
+  moves: MoveRegistry;
+  /** A DR test's copy runs under its own name, which heartbeats must not adopt. */
+  foreign: ForeignCopies;
+  agents: AgentPool;
+  repo: DrRepo;
+  bus: EventBus;
+}
+
 export class DrService {
   readonly protections: Protections;
+  private readonly state: ClusterState;
+  private readonly moves: MoveRegistry;
+  private readonly foreign: ForeignCopies;
   private readonly replicator: Replicator;
   private readonly calls: DrAgents;
   private readonly checkpointer: Checkpointer;
   private readonly ha: HaWatcher | undefined;
 
   constructor(
-    private readonly state: ClusterState,
-    agents: AgentPool,
-    repo: DrRepo,
-    bus: EventBus,
+    { state, moves, foreign, agents, repo, bus }: DrDeps,
     private readonly opts: DrOptions = {},
   ) {
+    this.state = state;
+    this.moves = moves;
+    this.foreign = foreign;
     this.protections = new Protections(repo, bus);
     this.calls = new DrAgents(state, agents);
     this.checkpointer = new Checkpointer(state, this.calls, this.protections);
@@ -84,14 +101,6 @@ export class DrService {
   close(): Promise<void> {
     this.ha?.close();
     return this.replicator.close();
-  }
-
-  /** The VMs a heartbeat reply to `host` leases (HeartbeatReply.fence). */
-  leased(host: string): string[] {
-    const protections = this.protections.repo.list().map((r) => r.protection);
-    if (protections.length === 0) return [];
-    const hosts = new Map(this.state.vms.list().map((vm) => [vm.name, vm.host]));
-    return leasedVms(protections, (vm) => hosts.get(vm), host);
   }
 
   list(): Protection[] {
@@ -221,11 +230,7 @@ export class DrService {
       return { ...(await runFailover({ ...io, save: (r) => io.save({ ...r, ha }) }, inp, t)), ha };
     });
     // Same tick as the capacity check: a second switch to the same host sees this one.
-    this.state.reserveMove(name, inp.to);
-    void this.state.runner.settled(task.id).finally(() => {
-      this.state.releaseMove(name);
-      this.state.endSwitch(name);
-    });
+    this.moves.reserveUntil(name, inp.to, this.state.runner.settled(task.id));
     return task;
   }
 
@@ -234,8 +239,7 @@ export class DrService {
     const task = this.state.runner.submit({ kind: 'dr.test', target: drTarget(inp.vm.name), message: `DR test of ${inp.vm.name}: ${copy} on ${inp.to}` }, (t) =>
       runFailover(this.switchIo(inp), inp, t),
     );
-    this.state.holdForeign(copy);
-    void this.state.runner.settled(task.id).finally(() => this.state.releaseForeign(copy));
+    this.foreign.holdUntil(copy, this.state.runner.settled(task.id));
     return task;
   }
 
@@ -278,12 +282,12 @@ export class DrService {
 
   private testName(vm: string): string {
     let n = this.protections.repo.reports(vm).filter((r) => r.kind === 'test').length + 1;
-    while (this.state.vms.get(testCopyName(vm, n)) || this.state.isForeign(testCopyName(vm, n))) n++;
+    while (this.state.vms.get(testCopyName(vm, n)) || this.foreign.isForeign(testCopyName(vm, n))) n++;
     return testCopyName(vm, n);
   }
 
   private switchIo(inp: FailoverInput): FailoverIo {
-    return switchIo({ state: this.state, calls: this.calls, protections: this.protections, checkpointer: this.checkpointer, replicator: this.replicator }, inp);
+    return switchIo({ state: this.state, moves: this.moves, calls: this.calls, protections: this.protections, checkpointer: this.checkpointer, replicator: this.replicator }, inp);
   }
 }
 

@@ -4,6 +4,7 @@
 import type { Protection } from '../../contracts/dr.js';
 import type { VmStatus } from '../../contracts/vm-spec.js';
 import type { ClusterState } from '../cluster-state.js';
+import type { MoveRegistry } from '../cluster/moves.js';
 import { log, type DrAgents } from './agent-io.js';
 import type { Check } from './checks.js';
 import type { Checkpointer } from './checkpointer.js';
@@ -13,6 +14,7 @@ import type { Replicator } from './replicator.js';
 
 export interface SwitchDeps {
   state: ClusterState;
+  moves: MoveRegistry;
   calls: DrAgents;
   protections: Protections;
   checkpointer: Checkpointer;
@@ -26,11 +28,11 @@ export function switchIo(d: SwitchDeps, inp: FailoverInput): FailoverIo {
     stored: async (host, signal) => d.calls.up(host).drStored(name, signal),
     checkpoint: (from, to, leavePaused, signal, progress) => {
       // The final checkpoint pauses the source: service endpoints hold new clients from here.
-      if (leavePaused && inp.kind !== 'test') d.state.beginSwitch(name);
+      if (leavePaused && inp.kind !== 'test') d.moves.beginSwitch(name);
       return d.checkpointer.run(name, { from, to, atDrSite: inp.kind !== 'failback', leavePaused, ...(progress ? { progress } : {}) }, signal);
     },
     restore: async (host, req, signal) => {
-      if (inp.kind !== 'test') d.state.beginSwitch(name);
+      if (inp.kind !== 'test') d.moves.beginSwitch(name);
       return d.calls.up(host).drRestore(req, signal);
     },
     status: (host, vm) => d.calls.status(host, vm),
@@ -50,7 +52,7 @@ function moved(d: SwitchDeps, inp: FailoverInput, host: string, st: VmStatus): v
   const site = d.state.hosts.get(host)?.info.site ?? inp.vm.site;
   d.state.updateVm(name, { host, site, error: undefined }, inp.kind === 'failback' ? 'failback' : 'failover');
   d.state.applyStatus(st);
-  d.state.endSwitch(name);
+  d.moves.endSwitch(name);
   const now = new Date().toISOString();
   d.protections.change(name, ({ protection, meta }) => {
     const next: Protection = { ...protection, state: inp.kind === 'failback' ? 'syncing' : 'failed-over' };

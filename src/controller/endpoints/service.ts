@@ -7,6 +7,7 @@ import type { LocationReason, ServiceEndpoint, VmLocation } from '../../contract
 import { forwardPortsOf, MAX_FORWARD_PORTS, type VmSpec } from '../../contracts/vm-spec.js';
 import type { AgentPool } from '../agents.js';
 import { vmTarget, type ClusterState } from '../cluster-state.js';
+import type { MoveRegistry } from '../cluster/moves.js';
 import { InvalidStateError, NotFoundError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { createLog } from '../log.js';
@@ -19,6 +20,8 @@ const log = createLog('ferry:controller:endpoints');
 
 export interface EndpointDeps {
   state: ClusterState;
+  /** Moves at their switch-over: new clients are held until the VM runs somewhere for sure. */
+  moves: Pick<MoveRegistry, 'isSwitching' | 'onSwitch'>;
   agents: AgentPool;
   repo: ExposuresRepo;
   bus: EventBus;
@@ -44,7 +47,8 @@ export class EndpointService {
   constructor(private readonly d: EndpointDeps) {
     this.registry = new LocationRegistry((e) => d.bus.publish(e), (vm) => d.repo.list(vm).map((e) => e.guestPort));
     this.registry.seed(d.state.vms.list());
-    d.state.watchVms((b, a, reason) => this.vmChanged(b, a, reason), (vm) => this.wake(vm));
+    d.state.watchVms((b, a, reason) => this.vmChanged(b, a, reason));
+    d.moves.onSwitch((vm) => this.wake(vm));
   }
 
   /** Opens the listeners of the exposures kept in the database, on their own ports. */
@@ -147,7 +151,7 @@ export class EndpointService {
 
   private routeOf(vm: string, guestPort: number): Route {
     const rec = this.d.state.vms.get(vm);
-    return route({ vm: rec, confirmedHost: this.registry.confirmedHost(vm), switching: this.d.state.isSwitching(vm), guestPort });
+    return route({ vm: rec, confirmedHost: this.registry.confirmedHost(vm), switching: this.d.moves.isSwitching(vm), guestPort });
   }
 
   private view(e: Exposure): ServiceEndpoint {

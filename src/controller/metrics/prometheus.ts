@@ -1,7 +1,7 @@
 // The controller's Prometheus/OpenMetrics endpoint (GET /metrics, admin token): gauges of every
 // host and VM, migrations, DR and tasks, read from the services when Prometheus scrapes (the
 // controller keeps no second copy of anything), plus Node's own metrics as ferry_controller_*.
-// `addCollector` lets other services (the balancer) register their gauges on the same registry.
+// Other services' gauges (the balancer's) come in with the sources and join the same registry.
 //
 // Migration downtime and total time are gauges of each VM's last successful migration, not
 // histograms: a histogram fed from the records would restart from zero with the controller and
@@ -22,6 +22,8 @@ export interface PromSources {
   migrations: Pick<MigrationStats, 'byOutcome' | 'lastSucceeded'>;
   protections(): Protection[];
   tasksRunning(): number;
+  /** More gauges, from other services (e.g. balance/prometheus.ts), added as the endpoint is built. */
+  more?: readonly ((prom: PrometheusEndpoint) => void)[];
 }
 
 type Labels = Record<string, string>;
@@ -53,11 +55,7 @@ export class PrometheusEndpoint {
     this.hostGauges();
     this.vmGauges();
     this.clusterGauges();
-  }
-
-  /** Adds gauges to the registry (create them with `registers: [registry]` and a `collect`). */
-  addCollector(add: (registry: Registry<RegistryContentType>) => void): void {
-    add(this.registry);
+    for (const add of sources.more ?? []) add(this);
   }
 
   /** The exposition in the format the Accept header asks for (OpenMetrics, or Prometheus text). */

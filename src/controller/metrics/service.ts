@@ -31,6 +31,9 @@ export interface MetricsDeps {
   now?: () => number;
 }
 
+/** A host's load as measured; whether it is hot is the balancer's to say (HostLoad.hot, see cluster/host-views.ts). */
+export type MeasuredHostLoad = Omit<HostLoad, 'hot'>;
+
 interface Entry<S> {
   series: Series;
   prev?: S;
@@ -43,7 +46,6 @@ const KINDS = { vm: VM_SHAPE, host: HOST_SHAPE } as const;
 export class MetricsService {
   private readonly vms = new Map<string, Entry<VmSample>>();
   private readonly hosts = new Map<string, Entry<HostSample>>();
-  private hot: (host: string) => boolean = () => false;
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
@@ -65,11 +67,6 @@ export class MetricsService {
     const out: StoredPoint[] = [];
     for (const [kind, map] of this.maps()) for (const [name, e] of map) this.collect(out, kind, name, e.series.openBuckets());
     this.deps.store?.write(out);
-  }
-
-  /** The balancer's hotspot rule, for HostLoad.hot. */
-  setHotness(hot: (host: string) => boolean): void {
-    this.hot = hot;
   }
 
   ingest(hb: AgentHeartbeat): void {
@@ -131,12 +128,12 @@ export class MetricsService {
   }
 
   /** The host's latest point (undefined before its first heartbeat, or while it is down). */
-  hostLoad(name: string): HostLoad | undefined {
+  hostLoad(name: string): MeasuredHostLoad | undefined {
     const h = this.hosts.get(name);
     const row = h?.downSince === undefined ? h?.series.latest() : undefined;
     if (!row) return undefined;
     const p = fromRow<HostPoint>(HOST_SHAPE, row);
-    return { cpu: p.cpu, net: p.net, mem: p.mem, volume: p.volume, ...(p.hostCpu !== undefined ? { hostCpu: p.hostCpu } : {}), hot: this.hot(name) };
+    return { cpu: p.cpu, net: p.net, mem: p.mem, volume: p.volume, ...(p.hostCpu !== undefined ? { hostCpu: p.hostCpu } : {}) };
   }
 
   /** Mean of the VM's raw points with now - windowMs <= t <= now. */

@@ -2,6 +2,7 @@
 // is the contract; only `id` and `vm` are queried).
 import type { MigrationRecord } from '../../contracts/migration.js';
 import type { Db } from '../db.js';
+import { storedFailure } from '../errors.js';
 
 export class MigrationsRepo {
   private readonly q;
@@ -23,20 +24,26 @@ export class MigrationsRepo {
 
   get(id: string): MigrationRecord | undefined {
     const row = this.q.get.get(id);
-    return row ? (JSON.parse(row.record) as MigrationRecord) : undefined;
+    return row ? fromJson(row.record) : undefined;
   }
 
   /** Newest first. */
   list(vm: string | undefined, limit = 100): MigrationRecord[] {
     const rows = vm === undefined ? this.q.all.all(limit) : this.q.byVm.all(vm, limit);
-    return rows.map((r) => JSON.parse(r.record) as MigrationRecord);
+    return rows.map((r) => fromJson(r.record));
   }
 
   /** A controller that restarts mid-migration cannot finish it: the record says so. */
   failUnfinished(message: string, now = new Date().toISOString()): void {
     for (const row of this.q.unfinished.all()) {
-      const r = JSON.parse(row.record) as MigrationRecord;
+      const r = fromJson(row.record);
       this.save({ ...r, outcome: 'failed', error: { code: 'INTERNAL', message }, finishedAt: now });
     }
   }
+}
+
+/** A stored record, its failure code one of ours (an older controller kept an agent's code verbatim). */
+function fromJson(json: string): MigrationRecord {
+  const r = JSON.parse(json) as MigrationRecord;
+  return r.error ? { ...r, error: storedFailure(r.error) } : r;
 }

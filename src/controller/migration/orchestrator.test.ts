@@ -77,6 +77,18 @@ describe('migration orchestration', () => {
     assert.equal(saved.at(-1)?.outcome, 'failed');
   });
 
+  it('a code the agent reports that Ferry does not declare becomes INTERNAL; the words stay', async () => {
+    const { io, saved } = fakeIo({ reports: [prog({ state: 'failed', error: { code: 'EPIPE', message: 'Broken pipe' } })] });
+    await assert.rejects(runMigration(io, inp, new LiveTask({ id: 't', kind: 'vm.migrate', target: 'vm/web' })), { code: 'INTERNAL', message: 'Broken pipe' });
+    assert.deepEqual(saved.at(-1)?.error, { code: 'INTERNAL', message: 'Broken pipe' });
+  });
+
+  it('a source that reports failure without a cause: MIGRATION_FAILED', async () => {
+    const { io, saved } = fakeIo({ reports: [prog({ state: 'failed' })] });
+    await assert.rejects(runMigration(io, inp, new LiveTask({ id: 't', kind: 'vm.migrate', target: 'vm/web' })), { code: 'MIGRATION_FAILED' });
+    assert.equal(saved.at(-1)?.error?.code, 'MIGRATION_FAILED');
+  });
+
   it('a target that will not commit aborts both; the source is still the VM of record', async () => {
     const { io, calls } = fakeIo({ failCommitTarget: true });
     await assert.rejects(runMigration(io, inp, new LiveTask({ id: 't', kind: 'vm.migrate', target: 'vm/web' })), /not running/);

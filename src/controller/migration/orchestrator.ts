@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Vm } from '../../contracts/controller-api.js';
 import type { MigrationLive } from '../../contracts/web-console.js';
 import type { IncomingMigrationRequest, MeasureResult, MigrationPlan, MigrationProgress, MigrationRecord, MigrationStep, OutgoingMigrationRequest } from '../../contracts/migration.js';
-import { errorSummary, MigrationFailedError } from '../errors.js';
+import { errorSummary, MigrationFailedError, reportedCode } from '../errors.js';
 import type { TaskContext } from '../task.js';
 import { DowntimeWatcher, type ConsoleReader } from './downtime.js';
 import { plan, type PlannerInput } from './planner.js';
@@ -104,7 +104,7 @@ export async function runMigration(io: MigrationIo, inp: MigrationInput, t: Task
       io.live?.(rec, liveOf(rec, percent, report));
       const verdict = transferVerdict(report);
       if (verdict === 'completed') break;
-      if (verdict === 'failed') throw new MigrationFailedError(report.error?.code ?? 'MIGRATION_FAILED', report.error?.message ?? `source reports the migration ${report.state}`);
+      if (verdict === 'failed') throw new MigrationFailedError(reportedCode(report.error, 'MIGRATION_FAILED'), report.error?.message ?? `source reports the migration ${report.state}`);
       await sleep(PROGRESS_POLL_MS, undefined, { signal: t.signal });
       report = await io.sourceProgress(t.signal);
     }
@@ -148,7 +148,7 @@ async function targetCompleted(io: MigrationIo, signal: AbortSignal): Promise<vo
     const p = await io.targetProgress(signal);
     const verdict = transferVerdict(p);
     if (verdict === 'completed') return;
-    if (verdict === 'failed') throw new MigrationFailedError(p.error?.code ?? 'MIGRATION_FAILED', p.error?.message ?? `target reports the migration ${p.state}`);
+    if (verdict === 'failed') throw new MigrationFailedError(reportedCode(p.error, 'MIGRATION_FAILED'), p.error?.message ?? `target reports the migration ${p.state}`);
     if (performance.now() > deadline) throw new MigrationFailedError('TIMEOUT', `target has not completed the incoming migration ${TARGET_COMPLETION_MS / 1000} s after the source`);
     await sleep(PROGRESS_POLL_MS / 2, undefined, { signal });
   }

@@ -7,6 +7,7 @@ import type { Task, Vm } from '../../contracts/controller-api.js';
 import type { MigrateRequest, MigrationPlan, MigrationRecord } from '../../contracts/migration.js';
 import type { AgentPool } from '../agents.js';
 import { vmTarget, type ClusterState } from '../cluster-state.js';
+import type { MoveRegistry } from '../cluster/moves.js';
 import { MigrationEvents } from '../web-console/live.js';
 import type { EventBus } from '../events.js';
 import { FerryError } from '../../contracts/errors.js';
@@ -36,6 +37,7 @@ export type MigrateReply = { status: 200; plan: MigrationPlan } | { status: 202;
 export class MigrationService {
   constructor(
     private readonly state: ClusterState,
+    private readonly moves: MoveRegistry,
     private readonly agents: AgentPool,
     readonly records: MigrationsRepo,
     private readonly limits: PlacementLimits = DEFAULT_LIMITS,
@@ -64,11 +66,7 @@ export class MigrationService {
       runMigration(this.io(inp), inp, t),
     );
     // Same tick as the capacity check: a second migration to the same host sees this one.
-    this.state.reserveMove(name, req.to);
-    void this.state.runner.settled(task.id).finally(() => {
-      this.state.releaseMove(name);
-      this.state.endSwitch(name);
-    });
+    this.moves.reserveUntil(name, req.to, this.state.runner.settled(task.id));
     return { status: 202, task };
   }
 
@@ -172,12 +170,12 @@ export class MigrationService {
         this.state.updateVm(name, { host: inp.to, site, error: undefined }, 'migrated');
         const st = await target().get(name).catch(() => undefined);
         if (st) this.state.applyStatus(st);
-        this.state.endSwitch(name);
+        this.moves.endSwitch(name);
         log('VM %s now runs on %s (migration %s)', name, inp.to, inp.id);
       },
       save: (r) => {
         // From stop-and-copy on, the source may be paused: service endpoints hold new clients.
-        if (SWITCH_STEPS.has(r.step)) this.state.beginSwitch(name);
+        if (SWITCH_STEPS.has(r.step)) this.moves.beginSwitch(name);
         this.records.save(r);
         if (r.outcome !== 'running') this.events?.ended(r);
       },

@@ -4,12 +4,14 @@
 // id (the ferry-wire session's id in real life) hands its checkpoint to that receiver. The
 // source commits after `pollsToCommit` progress polls; the target stores the checkpoint and
 // keeps the newest `keep`. A restore starts a VM (or a copy under another name) from the store.
+// Requests arrive validated and replies are checked against the route table (contract-server.ts).
 import { randomUUID } from 'node:crypto';
 import type { CheckpointProgress, ReceiveCheckpointRequest, RestoreRequest, SendCheckpointRequest, StoredCheckpoint } from '../../contracts/dr.js';
+import type { FailureSummary } from '../../contracts/errors.js';
 import { lastHeartbeat } from '../../contracts/heartbeat.js';
 import type { VmSpec, VmStatus } from '../../contracts/vm-spec.js';
+import { fail, ok, type FakeReply } from './contract-server.js';
 
-type Reply = { status: number; body?: unknown };
 type Job = CheckpointProgress & { polls: number; keep?: number; spec?: VmSpec };
 type Stored = StoredCheckpoint & { spec: VmSpec };
 
@@ -26,7 +28,7 @@ export class FakeDr {
   /** Bytes on the wire of a checkpoint: the first of a VM is its whole memory, later ones a delta. */
   wireBytes = (seq: number, memoryBytes: number): number => (seq === 1 ? memoryBytes : 256 * 1024);
   /** The next checkpoint sent from here fails at its first poll with this error. */
-  failNext: { code: string; message: string } | undefined;
+  failNext: FailureSummary | undefined;
   /** Jobs sent from here stay `sending` until this is set back to false. */
   stall = false;
 
@@ -35,48 +37,44 @@ export class FakeDr {
     private readonly consoleText: (name: string) => string,
   ) {}
 
-  /** What a call is logged as, e.g. `dr send`, `dr job`, `dr store-delete`. */
-  static action(method: string, parts: string[]): string {
-    const [first, , verb] = parts;
-    if (first === 'jobs') return verb === 'abort' ? 'abort' : 'job';
-    if (first === 'store') return method === 'DELETE' ? 'store-delete' : 'store';
-    return first ?? '?';
+  /** Committed checkpoints of a VM held here, newest first. */
+  stored(vm: string): FakeReply {
+    return ok((this.store.get(vm) ?? []).map(({ spec: _spec, ...c }) => c));
   }
 
-  /** `parts` after /agent/v1/dr. */
-  handle(method: string, parts: string[], body: Record<string, unknown>): Reply {
-    const [first, id, verb] = parts;
-    if (method === 'POST' && first === 'receive') return this.receive(body as unknown as ReceiveCheckpointRequest);
-    if (method === 'POST' && first === 'send') return this.send(body as unknown as SendCheckpointRequest);
-    if (method === 'POST' && first === 'restore') return this.restore(body as unknown as RestoreRequest);
-    if (first === 'store' && id) {
-      const list = this.store.get(id) ?? [];
-      if (method === 'GET') return ok(list.map(({ spec: _spec, ...c }) => c));
-      this.store.delete(id);
-      return ok({ freedBytes: list.reduce((n, c) => n + c.memoryBytes, 0) });
-    }
-    const job = id ? this.jobs.get(id) : undefined;
-    if (first !== 'jobs' || !job) return err(404, 'NOT_FOUND', `no checkpoint job ${id}`);
-    if (method === 'POST' && verb === 'abort') {
-      if (job.state !== 'committed') job.state = 'aborted';
-      return ok(view(job));
-    }
+  dropStore(vm: string): FakeReply {
+    const list = this.store.get(vm) ?? [];
+    this.store.delete(vm);
+    return ok({ freedBytes: list.reduce((n, c) => n + c.memoryBytes, 0) });
+  }
+
+  /** A job's progress; a source's advances with each poll. */
+  job(id: string): FakeReply {
+    const job = this.jobs.get(id);
+    if (!job) return noJob(id);
     if (job.role === 'source' && !['committed', 'failed', 'aborted'].includes(job.state)) this.advance(job);
     return ok(view(job));
   }
 
-  private receive(req: ReceiveCheckpointRequest): Reply {
+  abort(id: string): FakeReply {
+    const job = this.jobs.get(id);
+    if (!job) return noJob(id);
+    if (job.state !== 'committed') job.state = 'aborted';
+    return ok(view(job));
+  }
+
+  receive(req: ReceiveCheckpointRequest): FakeReply {
     const memoryBytes = req.spec.memoryMiB * 1024 * 1024;
     this.jobs.set(req.jobId, { ...blank(req.jobId, 'target', req.vm, req.seq, memoryBytes), state: 'waiting', keep: req.keep, spec: req.spec });
     receivers.set(req.jobId, this);
     return ok(view(this.jobs.get(req.jobId)!));
   }
 
-  private send(req: SendCheckpointRequest): Reply {
+  send(req: SendCheckpointRequest): FakeReply {
     this.sends.push(req);
     const vm = this.vms.get(req.vm);
-    if (!vm) return err(404, 'NOT_FOUND', `no VM ${req.vm}`);
-    if (vm.state !== 'running') return err(409, 'INVALID_STATE', `VM ${req.vm} is ${vm.state}`);
+    if (!vm) return fail('NOT_FOUND', `no VM ${req.vm}`);
+    if (vm.state !== 'running') return fail('INVALID_STATE', `VM ${req.vm} is ${vm.state}`);
     const memoryBytes = vm.spec.memoryMiB * 1024 * 1024;
     const guestSeq = lastHeartbeat(this.consoleText(req.vm))?.seq;
     const job: Job = { ...blank(req.jobId, 'source', req.vm, req.seq, memoryBytes), state: 'capturing', takenAt: new Date().toISOString(), pauseMs: 7, ...(guestSeq !== undefined ? { guestSeq } : {}) };
@@ -116,12 +114,12 @@ export class FakeDr {
     this.store.set(target.vm, list);
   }
 
-  private restore(req: RestoreRequest): Reply {
+  restore(req: RestoreRequest): FakeReply {
     this.restores.push(req);
     const c = (this.store.get(req.vm) ?? []).find((x) => req.seq === undefined || x.seq === req.seq);
-    if (!c) return err(404, 'NOT_FOUND', `no committed checkpoint ${req.seq ?? '(newest)'} of ${req.vm}`);
+    if (!c) return fail('NOT_FOUND', `no committed checkpoint ${req.seq ?? '(newest)'} of ${req.vm}`);
     const name = req.asName ?? req.vm;
-    if (this.vms.has(name)) return err(409, 'CONFLICT', `a VM named ${name} exists on this host`);
+    if (this.vms.has(name)) return fail('CONFLICT', `a VM named ${name} exists on this host`);
     const uuid = req.asName ? randomUUID() : c.uuid;
     const st: VmStatus = { name, uuid, state: 'running', spec: { ...c.spec, name, uuid }, endpoints: [] };
     this.vms.set(name, st);
@@ -141,5 +139,4 @@ function view(job: Job): CheckpointProgress {
   return p as CheckpointProgress;
 }
 
-const ok = (body: unknown): Reply => ({ status: 200, body });
-const err = (status: number, code: string, message: string): Reply => ({ status, body: { error: { code, message } } });
+const noJob = (id: string): FakeReply => fail('NOT_FOUND', `no checkpoint job ${id}`);
