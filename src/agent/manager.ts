@@ -9,11 +9,9 @@ import { vmStatus } from './metrics.js';
 import { setRunning } from './qemu/run-state.js';
 import { readTail, removeVmDir, saveRecord, vmPaths } from './vm-dir.js';
 import { VmRuntime } from './vm-runtime.js';
+import { MAX_CONSOLE_TAIL_BYTES, type AgentSimpleAction } from '../contracts/agent-routes.js';
 
 export const DEFAULT_CONSOLE_TAIL = 64 * 1024;
-export const MAX_CONSOLE_TAIL = 1024 * 1024;
-
-export type SimpleAction = 'start' | 'pause' | 'resume' | 'suspend' | 'restore';
 
 export class VmManager {
   readonly vms = new Map<string, VmRuntime>();
@@ -65,7 +63,7 @@ export class VmManager {
   }
 
   /** `signal` (when the caller has one) ends the action's waiting; see actions.ts for what is left. */
-  do(name: string, action: SimpleAction, signal?: AbortSignal): Promise<VmStatus> {
+  do(name: string, action: AgentSimpleAction, signal?: AbortSignal): Promise<VmStatus> {
     return this.act(name, action, (vm) => {
       switch (action) {
         case 'start':
@@ -139,7 +137,7 @@ export class VmManager {
   /** The last `tailBytes` of the serial console log (whole lines are not guaranteed). */
   console(name: string, tailBytes = DEFAULT_CONSOLE_TAIL): string {
     this.get(name);
-    return readTail(vmPaths(this.dataDir, name).consoleLog, Math.min(Math.max(0, tailBytes), MAX_CONSOLE_TAIL));
+    return readTail(vmPaths(this.dataDir, name).consoleLog, Math.min(Math.max(0, tailBytes), MAX_CONSOLE_TAIL_BYTES));
   }
 
   /** For the agent's close(): forget QMP connections, leave every QEMU running. */
