@@ -6,7 +6,7 @@ import { QemuMigrationError } from '../errors.js';
 import { pollUntil, qmp, waitEvent } from '../qemu/monitor.js';
 import type { VmRuntime } from '../vm-runtime.js';
 import type { MigrationCapability, MigrationCapabilityStatus, MigrationEventData, MigrationStatus, QmpEvent } from '../../qmp/index.js';
-import { eventData, scoped } from './qmp-events.js';
+import { eventData, scoped } from '../qemu/events.js';
 
 export const MEMORY_FILE = 'memory';
 /** The whole stream, either way: a guest's RAM to or from a local file. */

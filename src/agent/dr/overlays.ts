@@ -7,9 +7,9 @@ import { qemuImg } from '../disks.js';
 import { qmp, waitEvent, type CallOptions } from '../qemu/monitor.js';
 import { diskFile } from '../vm-dir.js';
 import type { VmRuntime } from '../vm-runtime.js';
-import type { BlockJobEvent, JobStatusChangeEvent, QmpEvent } from '../../qmp/index.js';
+import type { BlockJobEventData, JobStatusChangeEventData, QmpEvent } from '../../qmp/index.js';
 import { BlockJobError } from './errors.js';
-import { eventData, scoped } from './qmp-events.js';
+import { eventData, scoped } from '../qemu/events.js';
 
 export const overlayNode = (i: number): string => `disk${i}-ckpt`;
 const CREATE_TIMEOUT_MS = 600_000;
@@ -42,13 +42,13 @@ export async function commitOverlay(vm: VmRuntime, i: number, opts: { signal?: A
   const job = `ckpt-commit-${i}`;
   const scope = scoped(opts.signal);
   const wait = { signal: scope.signal, timeoutMs: COMMIT_TIMEOUT_MS };
-  const ofJob = { ...wait, match: (ev: QmpEvent) => eventData<BlockJobEvent>(ev).device === job };
+  const ofJob = { ...wait, match: (ev: QmpEvent) => eventData<BlockJobEventData>(ev).device === job };
   // All registered before block-commit: QEMU does not replay events.
   const ready = waitEvent(vm, 'BLOCK_JOB_READY', ofJob);
   const completed = waitEvent(vm, 'BLOCK_JOB_COMPLETED', ofJob);
   const dismissed = waitEvent(vm, 'JOB_STATUS_CHANGE', {
     ...wait,
-    match: (ev) => eventData<JobStatusChangeEvent>(ev).id === job && eventData<JobStatusChangeEvent>(ev).status === 'null',
+    match: (ev) => eventData<JobStatusChangeEventData>(ev).id === job && eventData<JobStatusChangeEventData>(ev).status === 'null',
   });
   for (const p of [ready, completed, dismissed]) p.catch(() => undefined);
   const call = opts.signal ? { signal: opts.signal } : {};
@@ -59,7 +59,7 @@ export async function commitOverlay(vm: VmRuntime, i: number, opts: { signal?: A
     if (early) throw new BlockJobError(vm.name, job, `ended before it was ready${failedWith(early)}`);
     await qmp(vm, 'block-job-complete', { device: job }, call);
     const end = await completed;
-    if (eventData<BlockJobEvent>(end).error !== undefined) throw new BlockJobError(vm.name, job, `failed${failedWith(end)}`);
+    if (eventData<BlockJobEventData>(end).error !== undefined) throw new BlockJobError(vm.name, job, `failed${failedWith(end)}`);
     await dismissed;
   } finally {
     scope.done();
@@ -67,6 +67,6 @@ export async function commitOverlay(vm: VmRuntime, i: number, opts: { signal?: A
 }
 
 const failedWith = (ev: QmpEvent): string => {
-  const error = eventData<BlockJobEvent>(ev).error;
+  const error = eventData<BlockJobEventData>(ev).error;
   return error ? `: ${error}` : '';
 };

@@ -17,7 +17,7 @@
 //   loading        `migrate-incoming file:` with the capabilities the file was saved with, until
 //                  QEMU reports it loaded (MIGRATION `completed`, memory-file.ts);
 //   resuming       `cont` (the checkpoint was taken paused; a `cont` before `completed` would be
-//                  ignored, QEMU-NOTES.md); then the VM is the manager's, `running`.
+//                  ignored, docs/qemu.md); then the VM is the manager's, `running`.
 // The guest continues from the instant captured (its heartbeat counter goes on from there).
 // The teardown kills a QEMU the launch may have started and removes the VM's dir, never what
 // an idle (refused) restore found: the dir of a VM of the same name belongs to that VM.

@@ -4,11 +4,12 @@
 // of waitEvent calls could, between two events of one socket read). A watch ends by rejecting:
 // AgentAbortedError once its signal fired, QemuUnreachableError when QEMU's QMP connection closed
 // (so a watcher also learns that QEMU went away), QemuTimeoutError after WATCH_LIMIT_MS.
+import type { QmpEvent } from '../../qmp/index.js';
 import type { BlockJobEventData, JobStatusChangeEventData, MigrationEventData, MigrationPassEventData } from '../../qmp/index.js';
 import { waitEvent } from './monitor.js';
 import type { VmRuntime } from '../vm-runtime.js';
 
-/** The events the migration code follows, with their data (src/qmp/commands). */
+/** The events the agent's drivers (migration, DR) follow, with their data (src/qmp/commands). */
 export interface QemuEvents {
   MIGRATION: MigrationEventData;
   MIGRATION_PASS: MigrationPassEventData;
@@ -42,4 +43,13 @@ export async function nextEvent<E extends QemuEventName>(
 ): Promise<QemuEvents[E]> {
   const ev = await waitEvent(vm, name, { ...opts, match: (e) => accept(dataOf<E>(e.data)) });
   return dataOf<E>(ev.data);
+}
+
+/** The data of one event, typed by its shape in src/qmp/commands: QmpClient hands events over as plain records. */
+export const eventData = <T>(ev: QmpEvent): Partial<T> => (ev.data ?? {}) as Partial<T>;
+
+/** An AbortSignal that fires with `outer` or when the returned `done()` is called (to drop waiters no longer needed). */
+export function scoped(outer: AbortSignal | undefined): { signal: AbortSignal; done: () => void } {
+  const inner = new AbortController();
+  return { signal: outer ? AbortSignal.any([outer, inner.signal]) : inner.signal, done: () => inner.abort() };
 }

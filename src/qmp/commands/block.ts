@@ -299,23 +299,6 @@ export interface BlockCommitArgs {
   'auto-dismiss'?: boolean;
 }
 
-/** Data of BLOCK_JOB_READY and BLOCK_JOB_COMPLETED (`error` only on COMPLETED, when the job failed). */
-export interface BlockJobEvent {
-  type: BlockJobInfo['type'];
-  /** The job id. */
-  device: string;
-  len: number;
-  offset: number;
-  speed: number;
-  error?: string;
-}
-
-/** Data of JOB_STATUS_CHANGE (qapi/job.json). */
-export interface JobStatusChangeEvent {
-  id: string;
-  status: JobStatus;
-}
-
 /** Data of BLOCK_JOB_READY, BLOCK_JOB_COMPLETED and BLOCK_JOB_CANCELLED (`error` on COMPLETED only, when it failed). */
 export interface BlockJobEventData {
   type: BlockJobInfo['type'];
