@@ -32,7 +32,12 @@ export class DriverState<S extends string> {
 
   /** Moves to `next`; throws TransitionRefusedError (`why` says it for humans) if the table forbids it. */
   to(next: S, why?: string): void {
-    if (!this.can(next)) throw new TransitionRefusedError(this.machine, this.#current, next, why);
+    checkTransition(this.machine, this.table, this.#current, next, why);
     this.#current = next;
   }
+}
+
+/** Throws TransitionRefusedError unless `table` lets `from` move to `to` (for drivers that keep their state in a published snapshot). */
+export function checkTransition<S extends string>(machine: string, table: TransitionTable<S>, from: S, to: S, why?: string): void {
+  if (!table[from].includes(to)) throw new TransitionRefusedError(machine, from, to, why);
 }

@@ -16,7 +16,8 @@ import { AgentAbortedError, QemuCommandError } from '../errors.js';
 import { diskFile } from '../vm-dir.js';
 import { VmRuntime } from '../vm-runtime.js';
 import { CheckpointCapture, type CaptureOptions } from './capture.js';
-import { BlockJobError, DrStateError } from './errors.js';
+import { BlockJobError } from './errors.js';
+import { TransitionRefusedError } from '../errors.js';
 import { MEMORY_FILE } from './memory-file.js';
 
 type Reply = unknown;
@@ -211,8 +212,8 @@ describe('checkpoint capture driver', { timeout: 30_000 }, () => {
     const capture = new CheckpointCapture(vm, work, opts());
     const run = capture.run();
     await atStop;
-    await assert.rejects(capture.release(), (e) => e instanceof DrStateError && e.code === 'INVALID_STATE');
-    await assert.rejects(capture.run(), DrStateError);
+    await assert.rejects(capture.release(), (e) => e instanceof TransitionRefusedError && e.code === 'INVALID_STATE');
+    await assert.rejects(capture.run(), TransitionRefusedError);
     await run;
     await capture.release();
   });

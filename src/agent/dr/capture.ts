@@ -37,7 +37,9 @@ import { log } from '../log.js';
 import { qmp } from '../qemu/monitor.js';
 import { diskFile, readTail } from '../vm-dir.js';
 import type { VmRuntime } from '../vm-runtime.js';
-import { CaptureFailedError, DrStateError } from './errors.js';
+import { CaptureFailedError } from './errors.js';
+import { TransitionRefusedError } from '../errors.js';
+import { checkTransition, type TransitionTable } from '../driver-state.js';
 import { MEMORY_FILE, MemorySnapshot, checkpointCapabilities } from './memory-file.js';
 import { addOverlay, commitOverlay, dropOverlay, switchToOverlays } from './overlays.js';
 import type { FileToSend } from './transfer.js';
@@ -50,7 +52,7 @@ const FILE_BANDWIDTH = 10 * 1024 ** 3;
 
 export type CaptureState = 'idle' | 'preparing' | 'pausing' | 'switching' | 'snapshotting' | 'saving' | 'exporting' | 'captured' | 'failed' | 'released';
 
-const NEXT: Readonly<Record<CaptureState, readonly CaptureState[]>> = {
+const NEXT: TransitionTable<CaptureState> = {
   idle: ['preparing'],
   preparing: ['pausing', 'failed'],
   pausing: ['switching', 'failed'],
@@ -131,7 +133,7 @@ export class CheckpointCapture {
       this.#teardown = this.#undo('captured');
     }
     if (this.#teardown) return this.#teardown;
-    return Promise.reject(new DrStateError(`capture of vm ${this.vm.name}`, this.#state, 'release it'));
+    return Promise.reject(new TransitionRefusedError(`capture of vm ${this.vm.name}`, this.#state, 'released', 'only a finished capture can be released'));
   }
 
   async #capture(): Promise<CapturedCheckpoint> {
@@ -183,7 +185,7 @@ export class CheckpointCapture {
 
   /** One step forward; refused unless the table allows it, and stopped once the signal fired. */
   #to(next: CaptureState): void {
-    if (!NEXT[this.#state].includes(next)) throw new DrStateError(`capture of vm ${this.vm.name}`, this.#state, `go on to ${next}`);
+    checkTransition(`capture of vm ${this.vm.name}`, NEXT, this.#state, next);
     if (this.opts.signal.aborted) throw new AgentAbortedError(`checkpoint of vm ${this.vm.name}`, this.opts.signal.reason);
     this.#state = next;
   }

@@ -5,18 +5,6 @@
 import { FerryError, failureCodeOf, type FailureCode } from '../../contracts/index.js';
 import { STORE_FAILURE_CODES, StoreError } from './store/errors.js';
 
-/** A DR driver (capture, restore, checkpoint job) was asked for a step its state forbids. */
-export class DrStateError extends FerryError {
-  constructor(
-    readonly driver: string,
-    readonly state: string,
-    readonly action: string,
-  ) {
-    super('INVALID_STATE', `${driver} is ${state}: cannot ${action}`);
-    this.name = 'DrStateError';
-  }
-}
-
 /** A QEMU block job (the commit of a checkpoint overlay) ended without doing its work. */
 export class BlockJobError extends FerryError {
   constructor(

@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FerryError } from '../../contracts/index.js';
 import { WireError } from '../../ferry-wire/index.js';
-import { DrStateError, failureOf } from './errors.js';
+import { failureOf } from './errors.js';
+import { TransitionRefusedError } from '../errors.js';
 import { CheckpointJob } from './job.js';
 import { StoreError } from './store/index.js';
 
@@ -27,9 +28,9 @@ describe('checkpoint job', () => {
 
   it('refuses a step the table forbids with a typed error, and leaves the job as it was', () => {
     const job = new CheckpointJob('job-0003', 'target', 'v1', 1);
-    assert.throws(() => job.to('committed'), (e) => e instanceof DrStateError && e.code === 'INVALID_STATE' && /waiting: cannot go on to committed/.test(e.message));
+    assert.throws(() => job.to('committed'), (e) => e instanceof TransitionRefusedError && e.code === 'INVALID_STATE' && /waiting -> committed refused/.test(e.message));
     job.settle(new FerryError('TIMEOUT', 'no session'));
-    assert.throws(() => job.to('sending'), /failed: cannot go on to sending/);
+    assert.throws(() => job.to('sending'), /failed -> sending refused/);
     assert.equal(job.progress.state, 'failed');
   });
 

@@ -10,12 +10,13 @@
 //                      ▼
 //               failed | aborted  (aborted: the job's signal fired)
 import type { CheckpointProgress } from '../../contracts/index.js';
-import { DrStateError, failureOf } from './errors.js';
+import { failureOf } from './errors.js';
+import { checkTransition, type TransitionTable } from '../driver-state.js';
 
 export type JobState = CheckpointProgress['state'];
 export type JobRole = CheckpointProgress['role'];
 
-const NEXT: Readonly<Record<JobState, readonly JobState[]>> = {
+const NEXT: TransitionTable<JobState> = {
   waiting: ['sending', 'failed', 'aborted'],
   capturing: ['sending', 'failed', 'aborted'],
   sending: ['committed', 'failed', 'aborted'],
@@ -75,7 +76,7 @@ export class CheckpointJob {
   /** Moves to `next` (with these fields); refuses what the table forbids. */
   to(next: JobState, fields: JobFields = {}): void {
     const { state } = this.#progress;
-    if (!NEXT[state].includes(next)) throw new DrStateError(`checkpoint job ${this.id}`, state, `go on to ${next}`);
+    checkTransition(`checkpoint job ${this.id}`, NEXT, state, next);
     this.#publish({ ...fields, state: next });
   }
 

@@ -12,7 +12,7 @@ import type { AgentContext } from '../agent-context.js';
 import type { DataPlane } from '../data-plane/plane.js';
 import { VmManager } from '../manager.js';
 import { vmPaths } from '../vm-dir.js';
-import { DrStateError } from './errors.js';
+import { TransitionRefusedError } from '../errors.js';
 import { CheckpointRestore } from './restore.js';
 import type { ChunkStore } from './store/index.js';
 
@@ -65,6 +65,6 @@ describe('checkpoint restore driver', () => {
     assert.equal(r.state, 'failed');
     assert.equal(existsSync(vmPaths(ctx.dataDir, 'r1-test').dir), false);
     assert.equal(ctx.mgr.vms.has('r1-test'), false);
-    await assert.rejects(r.run(), (e) => e instanceof DrStateError && e.code === 'INVALID_STATE');
+    await assert.rejects(r.run(), (e) => e instanceof TransitionRefusedError && e.code === 'INVALID_STATE');
   });
 });

@@ -36,7 +36,8 @@ import { qmp } from '../qemu/monitor.js';
 import { diskFile, removeVmDir, vmPaths } from '../vm-dir.js';
 import { VmRuntime } from '../vm-runtime.js';
 import { diskFileName } from './capture.js';
-import { DrStateError } from './errors.js';
+import { TransitionRefusedError } from '../errors.js';
+import { checkTransition, type TransitionTable } from '../driver-state.js';
 import { markAllPagesPresent } from './mapped-ram.js';
 import { MEMORY_FILE, loadMemoryFile } from './memory-file.js';
 import type { ChunkStore, CommittedCheckpoint } from './store/index.js';
@@ -45,7 +46,7 @@ const CONVERT_TIMEOUT_MS = 600_000;
 
 export type RestoreState = 'idle' | 'materializing' | 'launching' | 'loading' | 'resuming' | 'running' | 'failed';
 
-const NEXT: Readonly<Record<RestoreState, readonly RestoreState[]>> = {
+const NEXT: TransitionTable<RestoreState> = {
   idle: ['materializing', 'failed'],
   materializing: ['launching', 'failed'],
   launching: ['loading', 'failed'],
@@ -73,7 +74,7 @@ export class CheckpointRestore {
 
   /** Restores the VM and hands it to the manager; on any failure the teardown has run before this rejects. */
   async run(): Promise<VmStatus> {
-    if (this.#state !== 'idle') throw new DrStateError(`restore of vm ${this.req.vm}`, this.#state, 'run it again');
+    if (this.#state !== 'idle') throw new TransitionRefusedError(`restore of vm ${this.req.vm}`, this.#state, 'materializing', 'a restore runs once');
     try {
       return await this.#restore();
     } catch (err) {
@@ -132,7 +133,7 @@ export class CheckpointRestore {
   }
 
   #to(next: RestoreState): void {
-    if (!NEXT[this.#state].includes(next)) throw new DrStateError(`restore of vm ${this.req.vm}`, this.#state, `go on to ${next}`);
+    checkTransition(`restore of vm ${this.req.vm}`, NEXT, this.#state, next);
     if (this.signal.aborted) throw new AgentAbortedError(`restore of vm ${this.req.vm}`, this.signal.reason);
     this.#state = next;
   }
