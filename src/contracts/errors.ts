@@ -59,9 +59,10 @@ export function asFailureCode(s: unknown): FailureCode {
   return isFailureCode(s) ? s : 'INTERNAL';
 }
 
-/** The code of any error: its own if it carries a declared one, else INTERNAL. */
-export function failureCodeOf(err: unknown): FailureCode {
-  return asFailureCode((err as { code?: unknown } | null | undefined)?.code);
+/** The code of any error: its own if it carries a declared one, else `fallback` (a socket's ECONNRESET, a plain Error). */
+export function failureCodeOf(err: unknown, fallback: FailureCode = 'INTERNAL'): FailureCode {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return isFailureCode(code) ? code : fallback;
 }
 
 /**

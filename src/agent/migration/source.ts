@@ -64,7 +64,6 @@ import { waitFlushed, type Relay } from '../data-plane/relay.js';
 import { DiskMirror } from './disk-mirror.js';
 import { DriverState, type TransitionTable } from '../driver-state.js';
 import { TransitionRefusedError } from '../errors.js';
-import { codeOr } from './errors.js';
 import { shouldStartPostcopy, type PollSample } from './postcopy-rule.js';
 import { initialProgress, qemuStatusOf, withCounters, withDisks, withFailure, withMigrateInfo, withQemuStatus, withRounds, withState, withTotalMs, type ProgressSnapshot } from './progress.js';
 import { cancelMigration, completedInfo, failureDesc, watchMigration, watchPasses } from './qemu-migration.js';
@@ -171,7 +170,7 @@ export class OutgoingMigration {
       // A graceful end also comes with success (the target closes once its QEMU has it all):
       // QEMU's completion decides, failing only if it does not come soon after.
       () => this.#onSessionEnded(),
-      (err: Error) => this.#fail(codeOr(err, 'WIRE_FAILED'), `data session to ${req.targetHost} failed: ${err.message}`),
+      (err: Error) => this.#fail(failureCodeOf(err, 'WIRE_FAILED'), `data session to ${req.targetHost} failed: ${err.message}`),
     );
     const direct = req.transport === 'direct';
     // The plane caps what it carries; QEMU must cap what bypasses it.
@@ -180,7 +179,7 @@ export class OutgoingMigration {
     this.#watchQemu();
     const disks = req.copyDisks ? vm.rec.spec.disks.length : 0;
     if (disks > 0) {
-      this.#mirror = await DiskMirror.start(vm, disks, session, signal, (err) => this.#fail(codeOr(err, 'WIRE_FAILED'), `disk stream to ${req.targetHost} failed: ${err.message}`));
+      this.#mirror = await DiskMirror.start(vm, disks, session, signal, (err) => this.#fail(failureCodeOf(err, 'WIRE_FAILED'), `disk stream to ${req.targetHost} failed: ${err.message}`));
       this.#enter('mirroring');
       this.#progress = withQemuStatus(this.#progress, 'mirroring-disks');
       void this.#mirror.ready.then(() => this.#onDisksReady());
@@ -197,7 +196,7 @@ export class OutgoingMigration {
   #watchQemu(): void {
     const signal = AbortSignal.any([this.#abort.signal, this.#following.signal]);
     const ended = (err: Error): void => {
-      if (!signal.aborted) this.#fail(codeOr(err, 'QEMU_FAILED'), `following QEMU's migration: ${err.message}`);
+      if (!signal.aborted) this.#fail(failureCodeOf(err, 'QEMU_FAILED'), `following QEMU's migration: ${err.message}`);
     };
     void watchMigration(this.vm, (status) => this.#onQemuStatus(status), signal).catch(ended);
     void watchPasses(this.vm, (pass) => {
@@ -208,7 +207,7 @@ export class OutgoingMigration {
   /** QEMU's memory migration (stream.ts): relayed onto channel 0, or (direct) straight to the target's QEMU. */
   async #startMemory(): Promise<void> {
     const session = this.#session!;
-    const onError = (err: Error): void => this.#fail(codeOr(err, 'WIRE_FAILED'), `stream to ${this.req.targetHost} failed: ${err.message}`);
+    const onError = (err: Error): void => this.#fail(failureCodeOf(err, 'WIRE_FAILED'), `stream to ${this.req.targetHost} failed: ${err.message}`);
     this.#relay = await startOutgoing(this.vm, this.req, () => session.channel(0), this.#abort.signal, onError);
   }
 
@@ -221,7 +220,7 @@ export class OutgoingMigration {
     try {
       await this.#startMemory();
     } catch (err) {
-      this.#fail(codeOr(err, 'QEMU_FAILED'), (err as Error).message);
+      this.#fail(failureCodeOf(err, 'QEMU_FAILED'), (err as Error).message);
     }
   }
 
@@ -255,7 +254,7 @@ export class OutgoingMigration {
       await this.#mirror?.finish(signal);
       await qmp(this.vm, 'migrate-continue', { state: 'pre-switchover' }, { signal });
     } catch (err) {
-      this.#fail(codeOr(err, 'QEMU_FAILED'), `completing the disk copy: ${(err as Error).message}`);
+      this.#fail(failureCodeOf(err, 'QEMU_FAILED'), `completing the disk copy: ${(err as Error).message}`);
     }
   }
 
@@ -267,7 +266,7 @@ export class OutgoingMigration {
         if (this.#state.is('mirroring')) await this.#sampleMirror(this.#mirror!, signal);
         else await this.#sampleMigration(signal);
       } catch (err) {
-        if (!signal.aborted) this.#fail(codeOr(err, 'QEMU_FAILED'), (err as Error).message);
+        if (!signal.aborted) this.#fail(failureCodeOf(err, 'QEMU_FAILED'), (err as Error).message);
         return;
       }
       await sleep(POLL_MS, undefined, { signal }).catch(() => undefined);

@@ -39,7 +39,7 @@
 import { mkdirSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MigrationStatus } from '../../qmp/index.js';
-import { FerryError, type FailureCode, type IncomingMigrationRequest, type MigrationProgress } from '../../contracts/index.js';
+import { FerryError, failureCodeOf, type FailureCode, type IncomingMigrationRequest, type MigrationProgress } from '../../contracts/index.js';
 import { terminate } from '../actions.js';
 import type { AgentContext } from '../agent-context.js';
 import { connectQmp, launchQemu } from '../launch.js';
@@ -52,7 +52,6 @@ import type { QemuTls } from '../data-plane/qemu-tls.js';
 import { waitFlushed, type Relay } from '../data-plane/relay.js';
 import { createEmptyDisks, DiskExports } from './disk-export.js';
 import { DriverState, type TransitionTable } from '../driver-state.js';
-import { codeOr } from './errors.js';
 import { initialProgress, qemuStatusOf, withCounters, withFailure, withListenPort, withQemuStatus, withState, type ProgressSnapshot } from './progress.js';
 import { failureDesc, watchMigration } from './qemu-migration.js';
 import { configureTarget } from './qemu-setup.js';
@@ -131,7 +130,7 @@ export class IncomingMigration {
     try {
       await m.#prepare();
     } catch (err) {
-      m.#fail(codeOr(err, 'QEMU_FAILED'), `reserving: ${(err as Error).message}`);
+      m.#fail(failureCodeOf(err, 'QEMU_FAILED'), `reserving: ${(err as Error).message}`);
       await m.#end();
       throw err;
     }
@@ -161,7 +160,7 @@ export class IncomingMigration {
     await configureTarget(vm, req, signal);
     const following = AbortSignal.any([signal, this.#following.signal]);
     void watchMigration(vm, (status) => this.#onQemuStatus(status), following).catch((err: Error) => {
-      if (!following.aborted) this.#fail(codeOr(err, 'QEMU_FAILED'), `following QEMU's incoming migration: ${err.message}`);
+      if (!following.aborted) this.#fail(failureCodeOf(err, 'QEMU_FAILED'), `following QEMU's incoming migration: ${err.message}`);
     });
     const { tls, port } = await listenIncoming(vm, req, ctx.plane, signal);
     this.#tls = tls;
