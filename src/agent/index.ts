@@ -19,11 +19,11 @@ import { isOurQemu } from './proc.js';
 import { reattachAll } from './reattach.js';
 import { MigrationService } from './migration/service.js';
 import { DrService } from './dr/service.js';
-import { Fence } from './fencing.js';
+import { FenceFeeder } from './fencing.js';
 import { loadOrCreateIdentity, storeCertificate, type TlsIdentity } from './data-plane/tls-identity.js';
 import { WirePlane } from './data-plane/wire-plane.js';
 import type { DataPlane } from './data-plane/plane.js';
-import type { HostInfo } from '../contracts/index.js';
+import type { GuardReport, HostInfo } from '../contracts/index.js';
 import { GuestTaps, type GuestBridge } from './guest-taps.js';
 import { listVmNames, loadRecord, readPidFile, vmPaths, writeJsonAtomic } from './vm-dir.js';
 
@@ -115,14 +115,15 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   log('agent %s (%s) listening on %s, accel %s, guest %s', opts.name, opts.site, url, accel, guestDir);
 
   let hb: Heartbeat | undefined;
-  const fence = opts.controllerUrl ? new Fence(mgr, dataDir) : undefined;
+  const fence = opts.controllerUrl ? new FenceFeeder(mgr, { dataDir, host: opts.name, listenHost, secret: opts.secret }) : undefined;
   if (opts.controllerUrl) {
     hb = startHeartbeat(opts.controllerUrl, opts.secret, opts.heartbeatIntervalMs ?? 1000, async () => ({
       host: host(),
       vms: await Promise.all([...mgr.vms.values()].map((vm) => vmStatus(vm))),
       ...(plane.url() === undefined && csrPem ? { csr: csrPem } : {}),
+      ...withGuard(fence?.report()),
     }), async (reply) => {
-      fence?.renew(reply.fence);
+      fence?.renew(reply);
       if (!reply.certificate || !reply.caCertificate || !(plane instanceof WirePlane) || plane.url() !== undefined || !csrKey) return;
       storeCertificate(dataDir, reply.certificate, reply.caCertificate);
       await plane.setIdentity({ keyPem: csrKey, certPem: reply.certificate, caPem: reply.caCertificate });
@@ -135,7 +136,6 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
     close() {
       closing ??= (async () => {
         hb?.stop();
-        fence?.stop();
         await sampler.close();
         await taps?.close();
         await app.close();
@@ -150,6 +150,8 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
     },
   };
 }
+
+const withGuard = (guard: GuardReport | undefined): { guard?: GuardReport } => (guard ? { guard } : {});
 
 /** The data plane: ferry-wire on mutual TLS only (identity from options, <dataDir>/tls, or pending a CSR). */
 async function startDataPlane(opts: AgentOptions, dataDir: string, listenHost: string): Promise<{ plane: DataPlane; csrPem?: string; csrKey?: string }> {

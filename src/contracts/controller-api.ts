@@ -28,6 +28,7 @@ import { BalanceDecision } from './balance.js';
 import { LoadEvent, MigrationEvent } from './web-console.js';
 import { HostLoad, VmLoad } from './metrics.js';
 import { LocationEvent } from './endpoints.js';
+import { GuardPeers, GuardReport, StaleCopy } from './fence.js';
 import { Endpoint, GuestNetwork, VmMetrics, VmSpec, VmSpecInput, VmState, VmStatus } from './vm-spec.js';
 
 export const API_PREFIX = '/api/v1';
@@ -169,6 +170,8 @@ export const AgentHeartbeat = Type.Object(
     vms: Type.Array(VmStatus),
     /** PEM certificate signing request for the host's data-plane key, sent until a certificate is issued. */
     csr: Type.Optional(Type.String({ maxLength: 16384 })),
+    /** The host's fence guard, as the agent found it (src/contracts/fence.ts). */
+    guard: Type.Optional(GuardReport),
   },
   { additionalProperties: false },
 );
@@ -188,6 +191,10 @@ export const HeartbeatReply = Type.Object({
    * so a VM never runs twice. Absent or empty: nothing to fence.
    */
   fence: Type.Optional(Type.Object({ leaseMs: Type.Integer({ minimum: 1000 }), vms: Type.Array(Type.String()) })),
+  /** The other hosts' fence guards, for this host's guard to ping (its isolation check). */
+  peers: Type.Optional(GuardPeers),
+  /** Copies of VMs on this host that run elsewhere now: the agent kills them at once. */
+  kill: Type.Optional(Type.Array(StaleCopy)),
 });
 export type HeartbeatReply = Static<typeof HeartbeatReply>;
 

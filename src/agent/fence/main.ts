@@ -1,0 +1,22 @@
+// Entry point of the fence guard process (spawn.ts starts it detached from the agent):
+//   node main.js --data-dir DIR --host NAME --listen-host ADDR
+// The cluster secret is read from <dataDir>/fence/secret. SIGTERM or SIGINT ends it (ferry down);
+// FERRY_FAULT_HOOKS=1 lets tests cut its link (files.ts).
+import { parseArgs } from 'node:util';
+import { fencePaths } from './files.js';
+import { FenceGuard, readGuardSecret } from './guard.js';
+
+const { values } = parseArgs({ options: { 'data-dir': { type: 'string' }, host: { type: 'string' }, 'listen-host': { type: 'string' } } });
+const dataDir = values['data-dir'];
+const host = values.host;
+if (!dataDir || !host) {
+  process.stderr.write('usage: main.js --data-dir DIR --host NAME [--listen-host ADDR]\n');
+  process.exit(2);
+}
+const guard = new FenceGuard({
+  dataDir, host, listenHost: values['listen-host'] ?? '127.0.0.1',
+  secret: readGuardSecret(fencePaths(dataDir)), faultHooks: process.env.FERRY_FAULT_HOOKS === '1',
+});
+guard.onExit = () => process.exit(0);
+for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void guard.close().then(() => process.exit(0)));
+await guard.start();
