@@ -64,6 +64,15 @@ export type GuardPeers = Static<typeof GuardPeers>;
 export const StaleCopy = Type.Object({ vm: Type.String(), uuid: Type.String(), reason: Type.String() });
 export type StaleCopy = Static<typeof StaleCopy>;
 
+/**
+ * A guard counts a peer as reachable for this long after the last ping that got through; the
+ * controller waits this long plus its margin after a peer last heard a host before it believes
+ * the host cut off (src/controller/dr/ha.ts).
+ */
+export const GUARD_WINDOW_MS = 3000;
+/** How long a guard's ping may take (a contact can be noted this much later on one side). */
+export const GUARD_PING_TIMEOUT_MS = 1000;
+
 /** How many peers (not counting the host itself) a guard must reach to hold on without a lease. */
 export function quorumPeers(hosts: number): number {
   return Math.max(1, Math.floor(hosts / 2));
