@@ -1,5 +1,5 @@
-// Public surface of the agent: run one on this host, and find the QEMU processes a data dir
-// owns (for `ferry down`). Everything else in src/agent is internal.
+// Public surface of the agent: run one on this host, and find the QEMU processes and the fence
+// guard a data dir owns (for `ferry down`). Everything else in src/agent is internal.
 //
 // The agent never stops VMs when it stops: close() (and even SIGKILL) leaves every QEMU
 // running; the next agent on the same data dir re-attaches to them (reattach.ts).
@@ -64,6 +64,8 @@ export interface RunningAgent {
 const AGENT_VERSION = '0.1.0';
 
 export { parseNetCapacity } from './host-stats.js';
+/** The pid of the host's fence guard, if one runs for this data dir (`ferry down` stops it). */
+export { guardPid as findGuardPid } from './fence/spawn.js';
 
 /** <repo>/build/guest, found by walking up from this module (dist/src/agent or src/agent) to package.json. */
 export function defaultGuestDir(): string {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { findQemuPids } from '../../src/agent/index.js';
+import { findGuardPid, findQemuPids } from '../../src/agent/index.js';
 import type { ClusterFile } from '../../src/cli/config.js';
 import { isAlive, terminate } from '../../src/cli/process.js';
 import { lastHeartbeat, type Heartbeat } from '../../src/contracts/heartbeat.js';
@@ -105,8 +105,13 @@ export class TestCluster {
     return [...this.dataDirs].flatMap((d) => (existsSync(d) ? findQemuPids(d) : []));
   }
 
+  /** The hosts' fence guards (each outlives its agent). */
+  guardPids(): number[] {
+    return [...this.dataDirs].flatMap((d) => findGuardPid(d) ?? []);
+  }
+
   allPids(): number[] {
-    return [...this.pids, ...this.qemuPids()];
+    return [...this.pids, ...this.guardPids(), ...this.qemuPids()];
   }
 
   /** `ferry down`, then SIGTERM/SIGKILL whatever survived, by PID. */

@@ -12,7 +12,7 @@
 // heartbeat: a peer that still hears a host whose agent is dead is how the controller learns
 // "agent down, VMs alive" — or "agent down, VM gone".
 import { existsSync, readFileSync } from 'node:fs';
-import type { GuardSelf, GuardVm, AgentLiveness } from '../../contracts/index.js';
+import { GUARD_PING_TIMEOUT_MS, GUARD_WINDOW_MS, type AgentLiveness, type GuardSelf, type GuardVm } from '../../contracts/index.js';
 import { warnRateLimited } from '../log.js';
 import { readProcStat } from '../proc.js';
 import { monoNowMs } from './clock.js';
@@ -22,9 +22,8 @@ import { PeerLink } from './peer-link.js';
 import { isHostQemu, killAllNow, scanHostQemus, waitAllGone } from './qemu-procs.js';
 
 /** The guard's timing; the controller's margins (controller/dr/ha.ts) are derived from it. */
-export const GUARD_TIMING: GuardTiming = { windowMs: 3000, aheadMs: 500 };
+export const GUARD_TIMING: GuardTiming = { windowMs: GUARD_WINDOW_MS, aheadMs: 500 };
 export const PING_EVERY_MS = 500;
-export const PING_TIMEOUT_MS = 1000;
 const TICK_MS = 100;
 const STATUS_EVERY_MS = 250;
 const KILL_WAIT_MS = 5000;
@@ -105,7 +104,7 @@ export class FenceGuard {
     if (peers.length === 0) return;
     const self = this.selfReport();
     await Promise.all(peers.map(async (p) => {
-      if (await this.#link.ping(p.host, p.url, self, PING_TIMEOUT_MS)) {
+      if (await this.#link.ping(p.host, p.url, self, GUARD_PING_TIMEOUT_MS)) {
         const prev = this.#contacts.get(p.host);
         this.#contacts.set(p.host, { host: p.host, atMs: monoNowMs(), ...(prev?.self ? { self: prev.self } : {}) });
       }
