@@ -114,12 +114,13 @@ export class TestCluster {
     return [...this.pids, ...this.guardPids(), ...this.qemuPids()];
   }
 
-  /** `ferry down`, then SIGTERM/SIGKILL whatever survived, by PID. */
-  async cleanup(): Promise<void> {
+  /** `ferry down`, then SIGTERM/SIGKILL whatever survived, by PID; `beforeRemove` runs before the home goes. */
+  async cleanup(beforeRemove?: () => void | Promise<void>): Promise<void> {
     this.remember();
     const before = this.allPids();
     await this.run(['down'], 120_000);
     await Promise.all([...new Set([...before, ...this.allPids()])].filter(isAlive).map((pid) => terminate(pid, 3000)));
+    await beforeRemove?.();
     if (!process.env.FERRY_E2E_KEEP) rmSync(this.home, { recursive: true, force: true });
   }
 }

@@ -18,5 +18,10 @@ const guard = new FenceGuard({
   secret: readGuardSecret(fencePaths(dataDir)), faultHooks: process.env.FERRY_FAULT_HOOKS === '1',
 });
 guard.onExit = () => process.exit(0);
+// The guard is the last line against a VM running twice: an error in one tick or one ping is
+// logged and the next tick runs; it never ends the process.
+for (const ev of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(ev, (err: unknown) => process.stderr.write(`${new Date().toISOString()} ferry:fence-guard ${ev}: ${(err as Error)?.stack ?? String(err)}\n`));
+}
 for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void guard.close().then(() => process.exit(0)));
 await guard.start();

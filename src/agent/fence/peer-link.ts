@@ -35,7 +35,8 @@ export class PeerLink {
   }
 
   async listen(): Promise<string> {
-    const server = createServer((req, res) => void this.#serve(req, res));
+    // A peer that gives up mid-request (its ping timed out) must not take the guard down.
+    const server = createServer((req, res) => void this.#serve(req, res).catch(() => req.socket.destroy()));
     server.keepAliveTimeout = 5_000;
     server.listen(this.o.port ?? 0, this.o.listenHost);
     await once(server, 'listening');
