@@ -16,6 +16,9 @@ import { FenceGuard } from './guard.js';
 import { FenceFeeder } from '../fencing.js';
 import type { VmManager } from '../manager.js';
 import { killAllNow } from './qemu-procs.js';
+import { PING_PATH } from './peer-link.js';
+import { connect } from 'node:net';
+import { once } from 'node:events';
 
 const SECRET = 'guard-test-secret';
 const dirs: string[] = [];
@@ -107,6 +110,23 @@ describe('fence guard', () => {
     writeFileSync(fencePaths(d1).faultLinkDown, '');
     await waitFor('h1 fenced once cut off', () => !alive(vm.pid!));
     assert.ok(['fencing', 'fenced'].includes(g1.state as string), g1.state);
+    void g2;
+  });
+
+  it('a peer that gives up mid-ping does not take the guard down', async () => {
+    const [d1, d2] = [dataDir(), dataDir()];
+    await startGuard(d1, 'h1');
+    const url = new URL(readJson<{ url: string }>(fencePaths(d1).guard)!.url);
+    for (let i = 0; i < 3; i++) {
+      const sock = connect(Number(url.port), url.hostname);
+      await once(sock, 'connect');
+      sock.write(`POST ${PING_PATH} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${SECRET}\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{"from":`);
+      await sleep(50);
+      sock.destroy();
+    }
+    const g2 = await startGuard(d2, 'h2');
+    feed(d2, { host: 'h2', fedAtMs: monoNowMs(), cluster: { hosts: 2, guards: [{ host: 'h1', url: url.origin }] } });
+    await waitFor('h1 heard by h2 after the aborted pings', () => status(d2)?.contacts.some((c) => c.host === 'h1'));
     void g2;
   });
 
