@@ -185,10 +185,11 @@ export const HeartbeatReply = Type.Object({
   /** PEM certificate of the cluster CA, which every data-plane peer must chain to. */
   caCertificate: Type.Optional(Type.String()),
   /**
-   * High availability lease: these VMs of the host may be restarted elsewhere if the host goes
-   * silent. Each reply renews the lease; once `leaseMs` passes without one, the agent stops
-   * them itself (fencing), and the controller waits longer than that before restarting them,
-   * so a VM never runs twice. Absent or empty: nothing to fence.
+   * High availability lease: these VMs of the host may be restarted elsewhere if the host is cut
+   * off. Each reply renews the lease; once `leaseMs` passes without one, the host's fence guard
+   * SIGKILLs them unless it still reaches a quorum of its peers (src/agent/fence/decide.ts), and
+   * the controller waits longer than that, and for the peers' word, before restarting them, so a
+   * VM never runs twice (docs/dr.md). Absent or empty: nothing to fence.
    */
   fence: Type.Optional(Type.Object({ leaseMs: Type.Integer({ minimum: 1000 }), vms: Type.Array(Type.String()) })),
   /** The other hosts' fence guards, for this host's guard to ping (its isolation check). */

@@ -25,6 +25,17 @@ import { fencePaths } from '../../src/agent/fence/files.js';
 import { BIN, TestCluster, waitFor } from './harness.js';
 
 export const VMS = ['ha-a', 'ha-b'] as const;
+
+/** A QEMU still in its -daemonize handshake: its parent is the agent (node) that spawned it. */
+function launcher(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return readFileSync(`/proc/${ppid}/comm`, 'utf8').trim() === 'node';
+  } catch {
+    return false;
+  }
+}
 const SAMPLE_MS = 250;
 
 export interface MatrixTiming {
@@ -112,14 +123,19 @@ export class HaFaultMatrix {
     }, 300_000, 1000);
   }
 
-  /** Live QEMU processes per VM on the whole machine, under this cluster's data dirs. */
+  /**
+   * Running copies of each VM on the whole machine, under this cluster's data dirs. A QEMU that
+   * is starting (-daemonize) is two processes for a moment: the one the agent spawned waits for
+   * its daemon to be ready and exits, only the daemon runs the guest. The waiting one, still the
+   * agent's child, is not a copy.
+   */
   copies(): Map<string, number> {
     const uuids = new Set(this.uuids.values());
-    const out = new Map<string, number>();
+    const pids = new Map<string, number[]>();
     for (const a of this.c.clusterFile().agents) {
-      for (const [uuid, pids] of scanHostQemus(a.dataDir, uuids)) out.set(uuid, (out.get(uuid) ?? 0) + pids.length);
+      for (const [uuid, ps] of scanHostQemus(a.dataDir, uuids)) pids.set(uuid, [...(pids.get(uuid) ?? []), ...ps]);
     }
-    return out;
+    return new Map([...pids].map(([uuid, ps]) => [uuid, ps.filter((p) => !launcher(p)).length]));
   }
 
   private pidOn(host: string, vm: string): number | undefined {
@@ -331,6 +347,15 @@ export class HaFaultMatrix {
       closeSync(fd);
     }
     await waitFor('the restarted controller answers', async () => ((await this.c.run(['status'])).code === 0 ? true : undefined), 60_000, 500);
+  }
+
+  /** The last lines of every host's fence guard log and the controller's HA lines: why it did what it did. */
+  diagnostics(): string {
+    const tail = (f: string, n: number, keep: (l: string) => boolean = () => true): string =>
+      existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(keep).slice(-n).join('\n') : `(no ${f})`;
+    const out = this.c.clusterFile().agents.map((a) => `-- fence guard of ${a.name}:\n${tail(fencePaths(a.dataDir).log, 15)}`);
+    out.push(`-- controller (HA):\n${tail(this.c.clusterFile().controller.log ?? '', 25, (l) => /HA |down|stalled|stale copy|not recorded/.test(l))}`);
+    return out.join('\n');
   }
 
   /** The matrix as printed: one line per fault and VM. */

@@ -14,6 +14,8 @@ import { TestCluster } from './harness.js';
 import { HaFaultMatrix, type FaultRow } from './ha-faults-matrix.js';
 
 process.env.FERRY_FAULT_HOOKS = '1';
+// The controller says what HA decided and why (printed after the matrix).
+process.env.DEBUG = [process.env.DEBUG, 'ferry:controller:hosts,ferry:controller:dr'].filter(Boolean).join(',');
 const LONG = process.env.FERRY_LONG_FAULTS === '1';
 const ROOT = process.getuid?.() === 0;
 
@@ -34,6 +36,7 @@ describe('high availability: the fault matrix', { timeout: (LONG ? 25 : 15) * 60
 
   after(async () => {
     console.log(`\nHA fault matrix${LONG ? ' (long)' : ''}:\n${m.table()}\n`);
+    console.log(m.diagnostics());
     await c.cleanup(() => {
       if (mounted) execFileSync('umount', [ctlDir]);
     });
