@@ -112,14 +112,14 @@ export class HaFaultMatrix {
       this.uuids.set(vm, v.uuid);
     }
     for (const vm of VMS) await this.c.waitBeat(vm, 1, 180_000);
-    await this.protect('10m');
+    await this.protect('10m', 1);
   }
 
-  private async protect(rpo: string): Promise<void> {
+  private async protect(rpo: string, checkpoints: number): Promise<void> {
     for (const vm of VMS) await this.c.ok(['dr', 'protect', vm, '--to', 'dr', '--rpo', rpo]);
-    await waitFor('a checkpoint of each VM at the DR site', async () => {
+    await waitFor(`${checkpoints} checkpoint(s) of each VM at the DR site`, async () => {
       const ps = await this.c.json<Protection[]>(['dr', 'status']);
-      return VMS.every((vm) => (ps.find((p) => p.vm === vm)?.checkpoints ?? 0) >= 1) ? true : undefined;
+      return VMS.every((vm) => (ps.find((p) => p.vm === vm)?.checkpoints ?? 0) >= checkpoints) ? true : undefined;
     }, 300_000, 1000);
   }
 
@@ -305,9 +305,9 @@ export class HaFaultMatrix {
 
   /** host1's link cut: its agent frozen and its guard's network off, until the VMs run at DR. */
   async hostLinkCut(): Promise<FaultRow> {
-    // A fresh checkpoint, and replication going on: the data window is what a 15 s RPO costs.
+    // Replication going on at a 15 s RPO past its first full copy: the data window is what it costs.
     for (const vm of VMS) await this.c.ok(['dr', 'unprotect', vm]);
-    await this.protect('15s');
+    await this.protect('15s', 2);
     return this.run('host1 link cut', 'host-cut', async (notes, t0) => {
       const h1 = this.host('host1');
       const cut = fencePaths(h1.dataDir).faultLinkDown;
