@@ -18,7 +18,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BalanceStatus } from '../src/contracts/balance.js';
 import type { Task, Vm } from '../src/contracts/controller-api.js';
 import type { MigrationRecord } from '../src/contracts/migration.js';
-import { startCluster, table, until, type BenchCluster } from './lib.js';
+import { startCluster, table, type BenchCluster } from './lib.js';
+import { waitFor } from '../src/testing/wait-for.js';
 
 const POLICY = ['--threshold', '0.6', '--k', '3', '--n', '5', '--sample', '2s', '--interval', '2s', '--cooldown', '5m', '--max-moves', '1'];
 const GIVE_UP_MS = 180_000;
@@ -57,10 +58,10 @@ async function greedyRound(c: BenchCluster, s: BalanceStatus): Promise<string | 
   const to = s.hosts.filter((h) => h.up && h.name !== hot.name && h.site === hot.site).sort((a, b) => a.volume - b.volume)[0];
   if (!largest || !to) return undefined;
   const task = await c.api.post<Task>(`/api/v1/vms/${largest.name}/migrate`, { to: to.name });
-  await until(`migration of ${largest.name}`, async () => {
+  await waitFor(`migration of ${largest.name}`, async () => {
     const t = await c.api.get<Task>(`/api/v1/tasks/${task.id}`);
     return t.state === 'running' || t.state === 'queued' ? undefined : t;
-  }, 120_000, 200);
+  }, { timeoutMs: 120_000, everyMs: 200 });
   return largest.name;
 }
 

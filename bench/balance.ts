@@ -16,7 +16,7 @@ import { renderSimChart } from './balance-sim/chart.js';
 import { SimCluster } from './balance-sim/cluster.js';
 import { simulate, type SimResult } from './balance-sim/run.js';
 import { DEFAULT_TRACE, demandAt, generateTrace, LINK_BYTES_PER_SEC } from './balance-sim/trace.js';
-import { rng } from '../test/support/seeded-random.js';
+import { rng } from '../src/testing/seeded-random.js';
 import { median, REPO, table } from './lib.js';
 
 const { values } = parseArgs({

@@ -3,7 +3,7 @@
 // a guest on user-mode networking behind a Ferry service endpoint.
 //   `ferry up --hosts 2 --net bridged`; two VMs of the same size on host1:
 //   - lan: `--net bridged --workload http,echo`. A client in the site's namespace
-//     (test/support/lan-probe.ts) keeps ONE TCP connection to port 7 with a numbered line every
+//     (src/testing/lan-probe.ts) keeps ONE TCP connection to port 7 with a numbered line every
 //     10 ms (echo gap: the longest time without an echo; and whether the connection survived
 //     with every line in order), and opens a NEW connection to `GET /health` every 50 ms.
 //   - nat: `--workload http`, exposed with `ferry vm expose nat --port 80`; a client polls it
@@ -17,9 +17,10 @@ import { parseArgs } from 'node:util';
 import type { Vm } from '../src/contracts/controller-api.js';
 import type { ServiceEndpoint } from '../src/contracts/endpoints.js';
 import type { MigrationRecord } from '../src/contracts/migration.js';
-import { TestCluster, waitFor } from '../test/e2e/harness.js';
-import { EndpointPoller } from '../test/support/endpoint-poller.js';
-import { LanProbe, netnsUnusable } from '../test/support/lan-client.js';
+import { TestCluster } from '../test/e2e/harness.js';
+import { waitFor } from '../src/testing/wait-for.js';
+import { EndpointPoller } from '../src/testing/endpoint-poller.js';
+import { LanProbe, netnsUnusable } from '../src/testing/lan-client.js';
 import { median } from './lib.js';
 
 interface Row {
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
     await waitFor('the lan client to get answers', async () => {
       const r = await p.report();
       return r.echoed > 10 && r.httpOk > 2;
-    }, 60_000, 200);
+    }, { timeoutMs: 60_000, everyMs: 200 });
     const ep = await c.json<ServiceEndpoint>(['vm', 'expose', 'nat', '--port', '80']);
     const q = (poller = new EndpointPoller(ep.url));
     q.start();
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
           const w = await waitFor('the echoes to catch up', async () => {
             const r = await p.report();
             return r.outstanding <= 2 && r.echoed > 20 ? r : undefined;
-          }, 60_000, 200);
+          }, { timeoutMs: 60_000, everyMs: 200 });
           rows.push({ ...base, gapMs: w.echoGapMs, newConnGapMs: w.httpGapMs, kept: w.closed === null && w.wrong === 0 && w.httpWrong === 0, echoed: w.echoed, httpFailed: w.httpFailed });
           if (w.closed !== null || w.wrong || w.httpWrong) console.error(`lan ${from} -> ${to}: connection ${w.closed ?? 'open'}, ${w.wrong} lines wrong, ${w.httpWrong} HTTP answers wrong`);
         } else {

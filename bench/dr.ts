@@ -29,7 +29,8 @@ import { parseHeartbeats } from '../src/contracts/heartbeat.js';
 import { printDr, renderDrChart, type DrResult, type HttpRow, type RpoRow, type SwitchRow, type ZeroLossResult } from './dr-report.js';
 import { materialize, rsyncDelta, rsyncVersion } from './dr-rsync.js';
 import { closedLoop, httpGet, keepAliveSupported } from './http-load.js';
-import { median, REPO, until, waitDirtying } from './lib.js';
+import { median, REPO, waitDirtying } from './lib.js';
+import { waitFor } from '../src/testing/wait-for.js';
 import { loopbackCluster, namespaceCluster, type MigCluster } from './migration-cluster.js';
 import { createLink, netnsAvailable, type NsLink } from './net.js';
 
@@ -106,12 +107,12 @@ async function createVm(cl: MigCluster, name: string, workload: string): Promise
 async function watch(cl: MigCluster, vm: string, done: (p: Protection) => boolean, timeoutMs: number): Promise<{ polledMaxAgeMs: number; alarms: string[]; p: Protection }> {
   const alarms = new Set<string>();
   let polledMaxAgeMs = 0;
-  const p = await until(`${vm}: checkpoints`, async () => {
+  const p = await waitFor(`${vm}: checkpoints`, async () => {
     const p = await protection(cl, vm);
     if (p.lastCheckpoint && p.ageMs !== undefined) polledMaxAgeMs = Math.max(polledMaxAgeMs, p.ageMs);
     if (p.alarm) alarms.add(p.alarm.reason);
     return done(p) ? p : undefined;
-  }, timeoutMs, 1000);
+  }, { timeoutMs, everyMs: 1000 });
   return { polledMaxAgeMs, alarms: [...alarms], p };
 }
 
@@ -237,10 +238,10 @@ async function siteLoss(cl: MigCluster, p: Protection, full: number): Promise<Sw
       // already gone
     }
   }
-  await until('host1 down', async () => ((await cli<{ name: string; state: string }[]>(cl, ['host', 'list'])).find((h) => h.name === 'host1')?.state === 'down' ? true : undefined), 60_000, 250);
+  await waitFor('host1 down', async () => ((await cli<{ name: string; state: string }[]>(cl, ['host', 'list'])).find((h) => h.name === 'host1')?.state === 'down' ? true : undefined), { timeoutMs: 60_000, everyMs: 250 });
   const downMs = Date.now() - t0;
   const haReport = (): Promise<FailoverReport> =>
-    until('a failover by high availability', async () => (await cli<FailoverReport[]>(cl, ['dr', 'reports', VM])).find((r) => r.kind === 'unplanned' && Date.parse(r.startedAt) >= t0), HA_WAIT_MS, 500);
+    waitFor('a failover by high availability', async () => (await cli<FailoverReport[]>(cl, ['dr', 'reports', VM])).find((r) => r.kind === 'unplanned' && Date.parse(r.startedAt) >= t0), { timeoutMs: HA_WAIT_MS, everyMs: 500 });
   const byCommand = async (): Promise<[SwitchRow['by'], FailoverReport]> => {
     try {
       return ['command', await cli<FailoverReport>(cl, ['dr', 'failover', VM])];
@@ -310,7 +311,7 @@ async function zeroLossPart(cl: MigCluster, result: DrResult): Promise<void> {
     const ep = (await cli<Vm>(cl, ['vm', 'show', ZL_VM])).endpoints.find((e) => e.guestPort === 80);
     if (!ep) throw new Error(`${ZL_VM} has no forward of its port 80`);
     const url = `http://${ep.host}:${ep.port}/`;
-    await until(`${ZL_VM}: an answer on ${url}`, async () => ((await httpGet(url, false, 10_000)).error === undefined ? true : undefined), 120_000, 500);
+    await waitFor(`${ZL_VM}: an answer on ${url}`, async () => ((await httpGet(url, false, 10_000)).error === undefined ? true : undefined), { timeoutMs: 120_000, everyMs: 500 });
     z.keepAlive = await keepAliveSupported(url, 10_000);
     const modes = [
       { mode: 'sequential', clients: 1, keepAlive: false },

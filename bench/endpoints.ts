@@ -1,7 +1,7 @@
 // Benchmark (issue 7): the gap a client of a Ferry service endpoint sees per move, next to the
 // VM downtime the move itself measured. One VM running the http workload on
 // `ferry up --sites main:2,dr:1`, exposed on port 80; a client polls `GET /` through the
-// endpoint every 100 ms on a new connection (test/support/endpoint-poller.ts) while the VM
+// endpoint every 100 ms on a new connection (src/testing/endpoint-poller.ts) while the VM
 //   1. live-migrates between host1 and host2 (--migrations times; the migration record's
 //      downtimeMs and observedDowntimeMs next to the gap),
 //   2. fails over to the DR site (planned) and back (failback), --switches times (the failover
@@ -13,8 +13,9 @@ import { parseArgs } from 'node:util';
 import type { CheckpointRecord, FailoverReport } from '../src/contracts/dr.js';
 import type { ServiceEndpoint } from '../src/contracts/endpoints.js';
 import type { MigrationRecord } from '../src/contracts/migration.js';
-import { TestCluster, waitFor } from '../test/e2e/harness.js';
-import { EndpointPoller } from '../test/support/endpoint-poller.js';
+import { TestCluster } from '../test/e2e/harness.js';
+import { waitFor } from '../src/testing/wait-for.js';
+import { EndpointPoller } from '../src/testing/endpoint-poller.js';
 
 const VM = 'web';
 
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
     const newest = async (): Promise<number> => (await c.json<CheckpointRecord[]>(['dr', 'checkpoints', VM]))[0]?.seq ?? 0;
     for (let i = 0; i < Number(values.switches); i++) {
       const seen = await newest();
-      await waitFor('a checkpoint at the DR site', async () => (await newest()) > seen || (i === 0 && seen > 0), 180_000, 1000);
+      await waitFor('a checkpoint at the DR site', async () => (await newest()) > seen || (i === 0 && seen > 0), { timeoutMs: 180_000, everyMs: 1000 });
       for (const kind of ['failover', 'failback'] as const) {
         const args = kind === 'failover' ? ['dr', 'failover', VM, '--planned'] : ['dr', 'failback', VM];
         const { r, gapMs } = await timed(() => c.json<FailoverReport>(args));

@@ -5,9 +5,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient } from '../src/contracts/index.js';
 import { lastHeartbeat, type Heartbeat } from '../src/contracts/heartbeat.js';
+import { waitFor } from '../src/testing/wait-for.js';
 
 const run = promisify(execFile);
 export const REPO = resolve(import.meta.dirname, '../..');
@@ -54,16 +54,6 @@ export function rssMiB(pid: number): number {
   return Number(m[1]) / 1024;
 }
 
-export async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 120_000, everyMs = 20): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -104,12 +94,10 @@ export function sampleRss(pids: number[], everyMs = 100): { stop(): { baseline: 
 }
 
 /** The guest's newest heartbeat once it has booted and is dirtying memory (`dirtied_mib > 0`). */
-export async function waitDirtying(read: () => string | Promise<string>, what: string, timeoutMs = 180_000): Promise<Heartbeat> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+export function waitDirtying(read: () => string | Promise<string>, what: string, timeoutMs = 180_000): Promise<Heartbeat> {
+  return waitFor(`${what}: a heartbeat with dirtied_mib > 0`, async () => {
     const b = lastHeartbeat(await read());
     if (b && b.seq >= 3 && Number(b.fields.dirtied_mib ?? 0) > 0) return b;
-    if (Date.now() > deadline) throw new Error(`${what}: no heartbeat with dirtied_mib > 0 within ${timeoutMs / 1000} s (last: ${JSON.stringify(b)})`);
-    await sleep(500);
-  }
+    throw new Error(`the last heartbeat is ${JSON.stringify(b)}`);
+  }, { timeoutMs, everyMs: 500 });
 }

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findQemuPids } from '../src/agent/index.js';
 import { lastHeartbeat, type Vm } from '../src/contracts/index.js';
-import { median, rssMiB, spawnFerry, startCluster, table, until } from './lib.js';
+import { median, rssMiB, spawnFerry, startCluster, table } from './lib.js';
+import { waitFor } from '../src/testing/wait-for.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, vms: { type: 'string', default: '10' } } });
 const RUNS = Number(values.runs);
@@ -29,10 +30,10 @@ try {
   for (let i = 0; i < RUNS; i++) {
     const t0 = performance.now();
     const started = spawnFerry(cluster.home, 'vm', 'start', 'boot0');
-    await until('first heartbeat via ferry', async () => {
+    await waitFor('first heartbeat via ferry', async () => {
       const text = await cluster.api.get<string>('/api/v1/vms/boot0/console?tailBytes=65536', { text: true }).catch(() => '');
       return lastHeartbeat(text) !== undefined ? true : undefined;
-    });
+    }, { timeoutMs: 120_000, everyMs: 20 });
     viaFerry.push(performance.now() - t0);
     await started;
     qemuArgv = readCmdline(findQemuPids(agent.dataDir)[0]!);
@@ -43,10 +44,10 @@ try {
   }
 
   for (let i = 0; i < VMS; i++) await cluster.ferry('vm', 'create', `idle${i}`, '--memory', '128', '--workload', 'idle');
-  await until('all VMs heartbeating', async () => {
+  await waitFor('all VMs heartbeating', async () => {
     const vms = await cluster.api.get<Vm[]>('/api/v1/vms');
     return vms.filter((v) => v.state === 'running').length >= VMS ? true : undefined;
-  }, 600_000, 500);
+  }, { timeoutMs: 600_000, everyMs: 500 });
   await new Promise((r) => setTimeout(r, 5000));
   const busy = { agent: rssMiB(agent.pid), controller: rssMiB(cluster.info.controller.pid) };
 
@@ -73,10 +74,10 @@ async function bootByHand(argv: string[], vmDir: string): Promise<number> {
   const t0 = performance.now();
   const child = spawn(exe, args, { cwd: dir, stdio: 'ignore' });
   try {
-    await until('first heartbeat by hand', () => {
+    await waitFor('first heartbeat by hand', () => {
       const log = join(dir, 'console.log');
       return existsSync(log) && lastHeartbeat(readFileSync(log, 'utf8')) !== undefined ? true : undefined;
-    });
+    }, { timeoutMs: 120_000, everyMs: 20 });
     return performance.now() - t0;
   } finally {
     child.kill('SIGKILL');

@@ -43,7 +43,12 @@ dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1 || missing+=(linux-image-cloud-amd64)
 # rsync: only the DR benchmark's comparison column (bench/dr.ts). chromium: the web console's
 # end-to-end tests drive Debian's browser with playwright-core (no browser download).
-for pair in cpio:cpio gzip:gzip gcc:gcc make:make g++:g++ python3:python3 ip:iproute2 ss:iproute2 bridge:iproute2 curl:curl ping:iputils-ping rsync:rsync chromium:chromium; do
+# Every external command the product, its tests, benchmarks and the guest build call, with the
+# Debian package that has it. The same list is checked once more at the end.
+COMMANDS=(cpio:cpio gzip:gzip xz:xz-utils zstd:zstd strip:binutils gcc:gcc make:make g++:g++ python3:python3
+  ip:iproute2 ss:iproute2 bridge:iproute2 tc:iproute2 ping:iputils-ping curl:curl rsync:rsync chromium:chromium
+  setpriv:util-linux mount:mount umount:mount getconf:libc-bin)
+for pair in "${COMMANDS[@]}"; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 [ -f /usr/include/stdio.h ] || missing+=(libc6-dev)
@@ -62,4 +67,10 @@ npm run --silent build
 
 # --- the demo guest image --------------------------------------------------------------
 bash guest/build.sh >/dev/null
+# --- nothing the tests call may be missing ----------------------------------------------
+absent=()
+for pair in "${COMMANDS[@]}" qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils node:nodejs npm:npm; do
+  command -v "${pair%%:*}" >/dev/null || absent+=("${pair%%:*} (${pair#*:})")
+done
+[ ${#absent[@]} -eq 0 ] || { echo "setup: still missing after installing: ${absent[*]}" >&2; exit 1; }
 log "ready (QEMU $(qemu-system-x86_64 --version | head -1 | awk '{print $4}'), guest image in build/guest/)"

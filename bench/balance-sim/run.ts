@@ -6,7 +6,7 @@ import { plan, type BalanceHistory, type BalanceSnapshot } from '../../src/contr
 import { SimCluster, type Migration, type PlannedMove } from './cluster.js';
 import { greedyPlan } from './greedy.js';
 import { demandAt, type Trace } from './trace.js';
-import { rng } from '../../test/support/seeded-random.js';
+import { rng } from '../../src/testing/seeded-random.js';
 
 export type BalancerName = 'ferry' | 'greedy' | 'none';
 type Balancer = (snap: BalanceSnapshot, history: BalanceHistory, policy: BalancePolicy) => PlannedMove[];

@@ -3,7 +3,7 @@
 // multiply a whole service's demand for some minutes (the service's VMs start out on one host, so
 // a burst makes a hotspot), short spikes of the same kind that pass within a few samples (what the
 // k-of-n rule is for), and a few long-lived hot VMs. Memory from a realistic mix.
-import { rng } from '../../test/support/seeded-random.js';
+import { rng } from '../../src/testing/seeded-random.js';
 
 export interface TraceOptions {
   seed: number;

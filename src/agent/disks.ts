@@ -1,9 +1,10 @@
 // Disk images, made with qemu-img: a new empty qcow2 per DiskSpec (or an overlay on its
-// `image`), and the copies a clone needs. Every call has a timeout; failures carry
-// qemu-img's own message as QEMU_FAILED.
+// `image`), and the copies a clone needs. Every call has a timeout and takes the caller's
+// signal; failures are DiskImageError (QEMU_FAILED) carrying qemu-img's own message.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { FerryError, type DiskSpec } from '../contracts/index.js';
+import type { DiskSpec } from '../contracts/index.js';
+import { AgentAbortedError, DiskImageError } from './errors.js';
 import { QEMU_IMG } from './qemu-command.js';
 import { diskFile } from './vm-dir.js';
 
@@ -11,20 +12,21 @@ const CREATE_TIMEOUT_MS = 60_000;
 const COPY_TIMEOUT_MS = 30 * 60_000;
 const DEFAULT_DISK_MIB = 1024;
 
-export function qemuImg(args: string[], timeoutMs: number): Promise<string> {
+export function qemuImg(args: string[], timeoutMs: number, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(QEMU_IMG, args, { timeout: timeoutMs, maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new FerryError('QEMU_FAILED', stderr.trim() || err.message, { cause: err }));
-      else resolve(stdout);
+    execFile(QEMU_IMG, args, { timeout: timeoutMs, maxBuffer: 1024 * 1024, ...(signal ? { signal } : {}) }, (err, stdout, stderr) => {
+      if (!err) return resolve(stdout);
+      if (signal?.aborted) return reject(new AgentAbortedError(`qemu-img ${args[0] ?? ''}`, err));
+      reject(new DiskImageError(args[0] ?? 'qemu-img', stderr.trim() || err.message, err));
     });
   });
 }
 
-export async function createDisks(vmDir: string, disks: DiskSpec[]): Promise<void> {
+export async function createDisks(vmDir: string, disks: DiskSpec[], signal?: AbortSignal): Promise<void> {
   for (const [i, d] of disks.entries()) {
     const file = diskFile(vmDir, i);
-    if (d.image) await qemuImg(['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', d.image, file], CREATE_TIMEOUT_MS);
-    else await qemuImg(['create', '-q', '-f', 'qcow2', file, `${d.sizeMiB ?? DEFAULT_DISK_MIB}M`], CREATE_TIMEOUT_MS);
+    if (d.image) await qemuImg(['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', d.image, file], CREATE_TIMEOUT_MS, signal);
+    else await qemuImg(['create', '-q', '-f', 'qcow2', file, `${d.sizeMiB ?? DEFAULT_DISK_MIB}M`], CREATE_TIMEOUT_MS, signal);
   }
 }
 
@@ -35,16 +37,16 @@ export async function createDisks(vmDir: string, disks: DiskSpec[]): Promise<voi
  * starts with next to no private data. `-U` reads an image a running QEMU holds locked: the
  * caller pauses that VM first, so the copy is crash-consistent.
  */
-export async function copyDisks(srcDir: string, dstDir: string, count: number, linked: boolean): Promise<void> {
+export async function copyDisks(srcDir: string, dstDir: string, count: number, linked: boolean, signal?: AbortSignal): Promise<void> {
   for (let i = 0; i < count; i++) {
     const src = diskFile(srcDir, i);
     const dst = diskFile(dstDir, i);
     if (!linked) {
-      await qemuImg(['convert', '-U', '-q', '-O', 'qcow2', src, dst], COPY_TIMEOUT_MS);
+      await qemuImg(['convert', '-U', '-q', '-O', 'qcow2', src, dst], COPY_TIMEOUT_MS, signal);
       continue;
     }
     const base = join(dstDir, `base-disk${i}.qcow2`);
-    await qemuImg(['convert', '-U', '-q', '-O', 'qcow2', src, base], COPY_TIMEOUT_MS);
-    await qemuImg(['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base, dst], CREATE_TIMEOUT_MS);
+    await qemuImg(['convert', '-U', '-q', '-O', 'qcow2', src, base], COPY_TIMEOUT_MS, signal);
+    await qemuImg(['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base, dst], CREATE_TIMEOUT_MS, signal);
   }
 }

@@ -2,11 +2,14 @@
 // port joins the spec of record (vm.json), so a restart, a migration target launched from it
 // and every later DR checkpoint carry it, and a running QEMU gets it at once through HMP
 // `hostfwd_add` (QEMU 10: `hostfwd_add [netdev_id] tcp:[hostaddr]:hostport-[guestaddr]:guestport`,
-// hmp-commands.hx / net/slirp.c; it answers "" on success, else its complaint in words).
+// hmp-commands.hx / net/slirp.c; it answers "" on success, else its complaint in words). QEMU has
+// no QMP command for it (user-mode forwards are only settable at netdev_add or through HMP), so
+// this is the agent's one `human-monitor-command`.
 import { FerryError } from '../contracts/index.js';
+import { QemuCommandError } from './errors.js';
 import { freeLoopbackPort } from './launch.js';
+import { qmp } from './qemu/monitor.js';
 import { hostfwdRule, netdevId } from './qemu-command.js';
-import { qmpCall } from './qmp-call.js';
 import type { VmRuntime } from './vm-runtime.js';
 
 /** States in which QEMU runs and its user-mode network can take a new forward. */
@@ -24,8 +27,8 @@ export function addForward(vm: VmRuntime, guestPort: number): Promise<void> {
     let endpoints = vm.rec.endpoints;
     if (live) {
       const port = await freeLoopbackPort();
-      const out = await qmpCall<string>(vm, 'human-monitor-command', { 'command-line': `hostfwd_add ${netdevId(0)} ${hostfwdRule(port, guestPort)}` });
-      if (out.trim() !== '') throw new FerryError('QEMU_FAILED', `vm ${vm.name}: hostfwd_add: ${out.trim()}`);
+      const out = await qmp(vm, 'human-monitor-command', { 'command-line': `hostfwd_add ${netdevId(0)} ${hostfwdRule(port, guestPort)}` });
+      if (out.trim() !== '') throw new QemuCommandError('hostfwd_add', 'GenericError', `${out.trim()} (vm ${vm.name})`);
       endpoints = [...endpoints, { guestPort, host: '127.0.0.1', port }];
     }
     const nics = vm.rec.spec.nics.map((n, i) => (i === 0 && n.network === 'user' && !declared.includes(guestPort) ? { ...n, forwardPorts: [...declared, guestPort] } : n));

@@ -9,6 +9,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { FerryError, type GuestNetwork, type VmSpec } from '../contracts/index.js';
+import { GuestNetworkError } from './errors.js';
 import { log } from './log.js';
 import { macFor } from '../contracts/mac.js';
 import { SerialQueue } from './serial-queue.js';
@@ -157,7 +158,7 @@ export class GuestTaps {
       return (await run('ip', argv, { timeout: 10_000 })).stdout;
     } catch (err) {
       const e = err as Error & { stderr?: string };
-      throw new FerryError('INTERNAL', `ip ${argv.join(' ')}: ${(e.stderr ?? e.message).trim()}`, { cause: err });
+      throw new GuestNetworkError(`ip ${argv.join(' ')}: ${(e.stderr ?? e.message).trim()}`, err);
     }
   }
 }

@@ -24,6 +24,7 @@ import { loadOrCreateIdentity, storeCertificate, type TlsIdentity } from './data
 import { WirePlane } from './data-plane/wire-plane.js';
 import type { DataPlane } from './data-plane/plane.js';
 import type { GuardReport, HostInfo } from '../contracts/index.js';
+import { FERRY_VERSION } from '../contracts/version.js';
 import { GuestTaps, type GuestBridge } from './guest-taps.js';
 import { listVmNames, loadRecord, readPidFile, vmPaths, writeJsonAtomic } from './vm-dir.js';
 
@@ -60,8 +61,6 @@ export interface RunningAgent {
   /** Stops the API and heartbeats; never stops VMs. Idempotent. */
   close(): Promise<void>;
 }
-
-const AGENT_VERSION = '0.1.0';
 
 export { parseNetCapacity } from './host-stats.js';
 /** The pid of the host's fence guard, if one runs for this data dir (`ferry down` stops it). */
@@ -103,7 +102,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
     const g = opts.guestBridge;
     const guestNetwork = g ? { segment: g.segment, subnet: g.subnet, ...(g.gateway ? { gateway: g.gateway } : {}), ...(g.netns ? { netns: g.netns } : {}) } : undefined;
     return {
-      ...hostInfo({ name: opts.name, site: opts.site, url, accel, qemuVersion: version, agentVersion: AGENT_VERSION, netBytesPerSec }),
+      ...hostInfo({ name: opts.name, site: opts.site, url, accel, qemuVersion: version, agentVersion: FERRY_VERSION, netBytesPerSec }),
       ...(dataUrl ? { dataUrl } : {}),
       ...(guestNetwork ? { guestNetwork } : {}),
     };

@@ -1,5 +1,5 @@
 // Is KVM usable? /dev/kvm opening is not enough: on our machines KVM guests hang right after
-// the kernel decompresses (QEMU-NOTES.md). So the probe boots the demo guest under KVM and
+// the kernel decompresses (docs/qemu.md). So the probe boots the demo guest under KVM and
 // waits for its first heartbeat line; anything else within the timeout means TCG. The answer
 // is cached per host boot (keyed by /proc/sys/kernel/random/boot_id) in /run/ferry (root's,
 // mode 0700: a file others can plant must not decide the accelerator), since every agent on the

@@ -9,11 +9,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join, basename } from 'node:path';
 import { QmpClient } from '../qmp/index.js';
 import { FerryError, type Endpoint } from '../contracts/index.js';
+import { AgentAbortedError, QemuLaunchError, QemuTimeoutError } from './errors.js';
 import { bridgedNics, type GuestTaps } from './guest-taps.js';
+import { pollUntil, QMP_TIMEOUT_MS } from './qemu/monitor.js';
 import { buildQemuArgs, QEMU_BINARY } from './qemu-command.js';
 import { isOurQemu, killPid } from './proc.js';
 import { readPidFile, type Accel } from './vm-dir.js';
-import { QMP_TIMEOUT_MS, type VmRuntime } from './vm-runtime.js';
+import type { VmRuntime } from './vm-runtime.js';
 import { log } from './log.js';
 
 const START_TIMEOUT_MS = 60_000;
@@ -53,20 +55,36 @@ export function connectablePath(sockPath: string): string {
   return join(link, basename(sockPath));
 }
 
-export async function connectQmp(sockPath: string, timeoutMs = QMP_TIMEOUT_MS): Promise<QmpClient> {
+/**
+ * Connects to a VM's QMP socket, trying again until `timeoutMs` (the socket may not be listening
+ * yet, or be between two QEMUs; nothing announces it). At the deadline the last failure is thrown.
+ */
+export async function connectQmp(sockPath: string, timeoutMs = QMP_TIMEOUT_MS, signal?: AbortSignal): Promise<QmpClient> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  let last: unknown;
+  const attempt = async (): Promise<QmpClient | undefined> => {
     try {
-      return await QmpClient.connect(connectablePath(sockPath), { timeoutMs: Math.max(500, deadline - Date.now()) });
+      return await QmpClient.connect(connectablePath(sockPath), { timeoutMs: Math.max(500, deadline - Date.now()), signal });
     } catch (err) {
-      if (Date.now() >= deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
+      last = err;
+      return undefined;
     }
+  };
+  try {
+    return await pollUntil({ name: basename(dirname(sockPath)) }, 'QMP connect', attempt, { deadline, signal });
+  } catch (err) {
+    throw err instanceof QemuTimeoutError && last !== undefined ? last : err;
   }
 }
 
-function runDaemonizing(args: string[], cwd: string, prefix: string[]): Promise<{ code: number | null; stderr: string }> {
+interface Daemonized {
+  code: number | null;
+  stderr: string;
+}
+
+function runDaemonizing(args: string[], cwd: string, prefix: string[], signal?: AbortSignal): Promise<Daemonized> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new AgentAbortedError('starting QEMU', signal.reason));
     const [file, ...argv] = [...prefix, QEMU_BINARY, ...args];
     const child = spawn(file!, argv, { cwd, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -74,24 +92,33 @@ function runDaemonizing(args: string[], cwd: string, prefix: string[]): Promise<
     child.stderr.on('data', (s: string) => {
       if (stderr.length < MAX_STDERR_BYTES) stderr += s;
     });
-    const timer = setTimeout(() => {
-      if (child.pid) killPid(child.pid, 'SIGKILL');
-      reject(new FerryError('QEMU_FAILED', `QEMU did not finish starting within ${START_TIMEOUT_MS} ms`));
-    }, START_TIMEOUT_MS);
-    child.once('error', (err) => {
+    const fail = (err: Error): void => {
       clearTimeout(timer);
-      reject(new FerryError('QEMU_FAILED', `cannot run ${QEMU_BINARY}: ${err.message}`, { cause: err }));
-    });
+      signal?.removeEventListener('abort', onAbort);
+      if (child.exitCode === null && child.pid) killPid(child.pid, 'SIGKILL');
+      reject(err);
+    };
+    const timer = setTimeout(() => fail(new QemuLaunchError(`QEMU did not finish starting within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    const onAbort = (): void => fail(new AgentAbortedError('starting QEMU', signal?.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    child.once('error', (err) => fail(new QemuLaunchError(`cannot run ${QEMU_BINARY}: ${err.message}`, err)));
     // 'close' waits for stderr too: the daemon keeps it until its set-up is done or has failed.
     child.once('close', (code) => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       resolve({ code, stderr });
     });
   });
 }
 
+export interface LaunchOptions {
+  /** Start waiting for `migrate-incoming` (restore, migration target). */
+  incoming?: boolean;
+  signal?: AbortSignal;
+}
+
 /** Starts QEMU for `vm` and attaches QMP. On return the VM runs (or waits for migrate-incoming). */
-export async function launchQemu(ctx: LaunchContext, vm: VmRuntime, opts: { incoming?: boolean } = {}): Promise<void> {
+export async function launchQemu(ctx: LaunchContext, vm: VmRuntime, opts: LaunchOptions = {}): Promise<void> {
   const bridged = bridgedNics(vm.rec.spec).length > 0 && !vm.rec.isolated;
   if (bridged && !ctx.taps) throw new FerryError('INVALID_REQUEST', `vm ${vm.name} has a bridged NIC and this host has no guest bridge (ferry agent --guest-bridge)`);
   const taps = bridged ? ctx.taps : undefined;
@@ -105,7 +132,7 @@ export async function launchQemu(ctx: LaunchContext, vm: VmRuntime, opts: { inco
   }
 }
 
-async function startQemu(ctx: LaunchContext, vm: VmRuntime, opts: { incoming?: boolean }, taps: Record<number, string>, prefix: string[]): Promise<void> {
+async function startQemu(ctx: LaunchContext, vm: VmRuntime, opts: LaunchOptions, taps: Record<number, string>, prefix: string[]): Promise<void> {
   const spec = vm.rec.spec;
   const hostPorts: number[][] = [];
   const endpoints: Endpoint[] = [];
@@ -122,19 +149,17 @@ async function startQemu(ctx: LaunchContext, vm: VmRuntime, opts: { incoming?: b
   rmSync(paths.pidFile, { force: true });
   const args = buildQemuArgs({ spec, vmDir: paths.dir, accel: ctx.accel, guestDir: ctx.guestDir, hostPorts, incoming: opts.incoming ?? false, isolated: vm.rec.isolated ?? false, taps });
   log('vm %s: %s %s %s', spec.name, prefix.join(' '), QEMU_BINARY, args.join(' '));
-  const { code, stderr } = await runDaemonizing(args, paths.dir, prefix);
-  if (code !== 0) {
-    const msg = stderr.trim() || `QEMU exited with code ${code} before the VM was set up`;
-    throw new FerryError('QEMU_FAILED', msg);
-  }
+  const { code, stderr } = await runDaemonizing(args, paths.dir, prefix, opts.signal);
+  if (code !== 0) throw new QemuLaunchError(stderr.trim() || `QEMU exited with code ${code} before the VM was set up`);
   const pid = readPidFile(paths.pidFile);
-  if (!isOurQemu(pid, spec.uuid)) throw new FerryError('QEMU_FAILED', `QEMU started but exited at once (pid ${pid ?? 'unknown'})${stderr ? `: ${stderr.trim()}` : ''}`);
+  if (!isOurQemu(pid, spec.uuid)) throw new QemuLaunchError(`QEMU started but exited at once (pid ${pid ?? 'unknown'})${stderr ? `: ${stderr.trim()}` : ''}`);
   let qmp: QmpClient;
   try {
-    qmp = await connectQmp(paths.qmpSock);
+    qmp = await connectQmp(paths.qmpSock, QMP_TIMEOUT_MS, opts.signal);
   } catch (err) {
     killPid(pid, 'SIGKILL');
-    throw new FerryError('QEMU_FAILED', `cannot connect to QMP of vm ${spec.name}: ${(err as Error).message}`, { cause: err });
+    if (err instanceof AgentAbortedError) throw err;
+    throw new QemuLaunchError(`cannot connect to QMP of vm ${spec.name}: ${(err as Error).message}`, err);
   }
   vm.rec.accel = ctx.accel;
   vm.rec.endpoints = endpoints;

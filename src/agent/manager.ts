@@ -6,7 +6,7 @@ import * as actions from './actions.js';
 import { copyDisks, createDisks } from './disks.js';
 import { connectQmp, type LaunchContext } from './launch.js';
 import { vmStatus } from './metrics.js';
-import { qmpCall } from './qmp-call.js';
+import { setRunning } from './qemu/run-state.js';
 import { readTail, removeVmDir, saveRecord, vmPaths } from './vm-dir.js';
 import { VmRuntime } from './vm-runtime.js';
 
@@ -64,29 +64,30 @@ export class VmManager {
     });
   }
 
-  do(name: string, action: SimpleAction): Promise<VmStatus> {
+  /** `signal` (when the caller has one) ends the action's waiting; see actions.ts for what is left. */
+  do(name: string, action: SimpleAction, signal?: AbortSignal): Promise<VmStatus> {
     return this.act(name, action, (vm) => {
       switch (action) {
         case 'start':
-          return actions.start(this.launch, vm);
+          return actions.start(this.launch, vm, signal);
         case 'pause':
-          return actions.pause(vm);
+          return actions.pause(vm, signal);
         case 'resume':
-          return actions.resume(vm);
+          return actions.resume(vm, signal);
         case 'suspend':
-          return actions.suspend(vm);
+          return actions.suspend(vm, signal);
         case 'restore':
-          return actions.restore(this.launch, vm);
+          return actions.restore(this.launch, vm, signal);
       }
     });
   }
 
-  stop(name: string, req: StopRequest): Promise<VmStatus> {
-    return this.act(name, 'stop', (vm) => actions.stop(vm, req));
+  stop(name: string, req: StopRequest, signal?: AbortSignal): Promise<VmStatus> {
+    return this.act(name, 'stop', (vm) => actions.stop(vm, req, signal));
   }
 
-  resize(name: string, memoryMiB: number): Promise<VmStatus> {
-    return this.act(name, 'resize', (vm) => actions.resize(vm, memoryMiB));
+  resize(name: string, memoryMiB: number, signal?: AbortSignal): Promise<VmStatus> {
+    return this.act(name, 'resize', (vm) => actions.resize(vm, memoryMiB, signal));
   }
 
   /**
@@ -95,7 +96,7 @@ export class VmManager {
    * the disks; memory is not cloned, it boots. A running source is paused for the copy, so the
    * clone's disks are crash-consistent, then resumed.
    */
-  async clone(name: string, req: CloneRequest): Promise<VmStatus> {
+  async clone(name: string, req: CloneRequest, signal?: AbortSignal): Promise<VmStatus> {
     const src = this.get(name);
     if (this.vms.has(req.name)) throw new FerryError('CONFLICT', `vm ${req.name} already exists on this host`);
     const spec: VmSpec = { ...src.rec.spec, name: req.name, uuid: req.uuid, nics: req.nics ?? src.rec.spec.nics.map(({ mac: _mac, ...nic }) => nic) };
@@ -107,11 +108,12 @@ export class VmManager {
         assertNotMigrating(src);
         mkdirSync(clone.paths.dir, { recursive: true });
         const wasRunning = src.rec.state === 'running';
-        if (wasRunning) await qmpCall(src, 'stop');
+        if (wasRunning) await setRunning(src, false, { signal });
         try {
-          await copyDisks(src.paths.dir, clone.paths.dir, spec.disks.length, req.linked);
+          await copyDisks(src.paths.dir, clone.paths.dir, spec.disks.length, req.linked, signal);
         } finally {
-          if (wasRunning) await qmpCall(src, 'cont');
+          // Never with the signal: an aborted clone still leaves its source running.
+          if (wasRunning) await setRunning(src, true);
         }
         clone.save();
       });

@@ -9,16 +9,12 @@ import type { HostInfo, VmMetrics, VmStatus } from '../contracts/index.js';
 import { QEMU_BINARY } from './qemu-command.js';
 import { hostCpuBusySeconds } from './host-stats.js';
 import { cpuSeconds, rssBytes } from './proc.js';
-import { qmpCall } from './qmp-call.js';
+import { qmp } from './qemu/monitor.js';
 import { samplesOf } from './sampler.js';
 import type { VmRuntime } from './vm-runtime.js';
 
 const METRICS_QMP_TIMEOUT_MS = 2_000;
 const MIB = 1024 * 1024;
-
-interface BlockStats {
-  stats?: { rd_bytes?: number; wr_bytes?: number; rd_operations?: number; wr_operations?: number };
-}
 
 export async function vmMetrics(vm: VmRuntime): Promise<VmMetrics | undefined> {
   const pid = vm.rec.pid;
@@ -29,8 +25,8 @@ export async function vmMetrics(vm: VmRuntime): Promise<VmMetrics | undefined> {
   if (samples?.dirtyBytesPerSec !== undefined) m.dirtyBytesPerSec = samples.dirtyBytesPerSec;
   if (!vm.qmp || vm.qmp.closed) return m;
   const [balloon, blocks, net] = await Promise.allSettled([
-    vm.rec.spec.balloon ? qmpCall<{ actual: number }>(vm, 'query-balloon', undefined, METRICS_QMP_TIMEOUT_MS) : Promise.resolve(undefined),
-    qmpCall<BlockStats[]>(vm, 'query-blockstats', undefined, METRICS_QMP_TIMEOUT_MS),
+    vm.rec.spec.balloon ? qmp(vm, 'query-balloon', undefined, { timeoutMs: METRICS_QMP_TIMEOUT_MS }) : Promise.resolve(undefined),
+    qmp(vm, 'query-blockstats', undefined, { timeoutMs: METRICS_QMP_TIMEOUT_MS }),
     samples?.net?.totals(),
   ]);
   if (balloon.status === 'fulfilled' && balloon.value) m.balloonBytes = balloon.value.actual;

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { log } from './log.js';
 import { PcapCounter } from './pcap-count.js';
 import { netdevId } from './qemu-command.js';
-import { qmpCall } from './qmp-call.js';
+import { qmp } from './qemu/monitor.js';
 import { SerialQueue } from './serial-queue.js';
 import type { VmRuntime } from './vm-runtime.js';
 
@@ -60,12 +60,12 @@ export class NetCounters {
   ) {}
 
   /** Adds (or re-adds, from zero) the dump filters of every NIC of a running VM. */
-  static async install(vm: VmRuntime): Promise<NetCounters> {
+  static async install(vm: VmRuntime, signal?: AbortSignal): Promise<NetCounters> {
     const taps: Tap[] = vm.rec.spec.nics.flatMap((_nic, i) => (['rx', 'tx'] as const).map((dir) => ({
       nic: i, dir, id: `ferry-net${i}-${dir}`, path: join(vm.paths.dir, `net${i}-${dir}.pcap`), counter: new PcapCounter(), offset: 0, base: 0,
     })));
     const c = new NetCounters(vm, taps);
-    for (const t of taps) await c.#restart(t);
+    for (const t of taps) await c.#restart(t, signal);
     return c;
   }
 
@@ -79,9 +79,9 @@ export class NetCounters {
   }
 
   /** Starts a fresh file for every tap whose file grew past ROTATE_BYTES. */
-  rotate(): Promise<void> {
+  rotate(signal?: AbortSignal): Promise<void> {
     return this.#serial(async () => {
-      for (const t of this.taps) if (t.offset >= ROTATE_BYTES) await this.#restart(t);
+      for (const t of this.taps) if (t.offset >= ROTATE_BYTES) await this.#restart(t, signal);
     });
   }
 
@@ -89,14 +89,14 @@ export class NetCounters {
     return this.#queue.run(fn);
   }
 
-  async #restart(t: Tap): Promise<void> {
-    await qmpCall(this.vm, 'object-del', { id: t.id }).catch(() => undefined); // absent on a new QEMU
+  async #restart(t: Tap, signal?: AbortSignal): Promise<void> {
+    await qmp(this.vm, 'object-del', { id: t.id }, { signal }).catch(() => undefined); // absent on a new QEMU
     await this.#drain(t).catch(() => undefined);
     t.base += t.counter.bytes;
     t.counter = new PcapCounter();
     t.offset = 0;
     await unlink(t.path).catch(() => undefined);
-    await qmpCall(this.vm, 'object-add', { 'qom-type': 'filter-dump', id: t.id, netdev: netdevId(t.nic), queue: QUEUE_FOR[t.dir], file: t.path, maxlen: MAXLEN });
+    await qmp(this.vm, 'object-add', { 'qom-type': 'filter-dump', id: t.id, netdev: netdevId(t.nic), queue: QUEUE_FOR[t.dir], file: t.path, maxlen: MAXLEN }, { signal });
   }
 
   /** Feeds what the file gained since the last read to the tap's counter. */

@@ -10,8 +10,9 @@ import { connectQmp } from './launch.js';
 import { log } from './log.js';
 import { isOurQemu, killPid } from './proc.js';
 import { INCOMING_MARKER } from './migration/target.js';
+import { qmp } from './qemu/monitor.js';
 import { listVmNames, loadRecord, readPidFile, removeVmDir } from './vm-dir.js';
-import { QMP_TIMEOUT_MS, VmRuntime } from './vm-runtime.js';
+import { VmRuntime } from './vm-runtime.js';
 
 const REATTACH_QMP_TIMEOUT_MS = 5_000;
 
@@ -43,9 +44,8 @@ async function reattach(vm: VmRuntime): Promise<void> {
   if (isOurQemu(pid, vm.rec.spec.uuid)) {
     vm.rec.pid = pid;
     try {
-      const qmp = await connectQmp(vm.paths.qmpSock, REATTACH_QMP_TIMEOUT_MS);
-      vm.attach(qmp, pid);
-      const st = (await qmp.executeRaw('query-status', undefined, { timeoutMs: QMP_TIMEOUT_MS })) as { status?: string };
+      vm.attach(await connectQmp(vm.paths.qmpSock, REATTACH_QMP_TIMEOUT_MS), pid);
+      const st = await qmp(vm, 'query-status');
       vm.setState(st.status === 'running' ? 'running' : 'paused');
       log('re-attached vm %s (pid %d, %s)', vm.name, pid, st.status);
     } catch (err) {

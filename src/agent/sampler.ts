@@ -2,18 +2,19 @@
 // the network counters (net-counters.ts) and the last dirty rate (dirty-rate.ts decides when a
 // calculation may run; this module asks QEMU and runs it). The heartbeat and /metrics only read
 // what is kept here (samplesOf), so they never wait for a calculation.
-import { FerryError } from '../contracts/index.js';
 import { busyReason, DIRTY_RATE_CALC_SECONDS, DIRTY_RATE_INTERVAL_MS, nextToMeasure, type QemuActivity } from './dirty-rate.js';
 import { createLog } from './log.js';
 import { NetCounters } from './net-counters.js';
-import { qmpCall } from './qmp-call.js';
+import { pollUntil, qmp } from './qemu/monitor.js';
 import type { VmRuntime } from './vm-runtime.js';
-import type { DirtyRateInfo, MigrationInfo, StatusInfo } from '../qmp/index.js';
 
 const debug = createLog('ferry:agent:sampler');
 export const SAMPLER_TICK_MS = 1_000;
 const QUERY_TIMEOUT_MS = 2_000;
+/** QEMU 10 announces no end of a calc-dirty-rate: query-dirty-rate is asked this often. */
 const CALC_POLL_MS = 200;
+/** How long past its calc-time a calculation may take before it counts as lost. */
+const CALC_GRACE_MS = 5_000;
 /** A VM that was busy is asked again this soon, not a whole interval later. */
 const BUSY_RETRY_MS = 2_000;
 const MIB = 1024 * 1024;
@@ -83,8 +84,8 @@ export class Sampler {
     const s = samplesFor(vm, pid);
     if (s.netError) return;
     try {
-      if (s.net) await s.net.rotate();
-      else s.net = await NetCounters.install(vm);
+      if (s.net) await s.net.rotate(this.#stop.signal);
+      else s.net = await NetCounters.install(vm, this.#stop.signal);
     } catch (err) {
       s.netError = (err as Error).message;
       debug('vm %s: no network counters: %s', vm.name, s.netError);
@@ -95,7 +96,7 @@ export class Sampler {
     const s = samplesFor(vm, vm.rec.pid!);
     const started = Date.now();
     s.lastCalcStartMs = started;
-    const why = busyReason(await qemuActivity(vm));
+    const why = busyReason(await qemuActivity(vm, this.#stop.signal));
     if (why || vm.migrationId || this.#stop.signal.aborted) {
       s.lastCalcStartMs = started - DIRTY_RATE_INTERVAL_MS + BUSY_RETRY_MS;
       debug('vm %s: dirty rate not measured now: %s', vm.name, why ?? 'migrating');
@@ -114,9 +115,14 @@ function lastStart(vm: VmRuntime): { lastStartMs?: number } {
   return t === undefined ? {} : { lastStartMs: t };
 }
 
-async function qemuActivity(vm: VmRuntime): Promise<QemuActivity> {
-  const q = <T>(cmd: string) => qmpCall<T>(vm, cmd, undefined, QUERY_TIMEOUT_MS);
-  const [status, migrate, calc, jobs] = await Promise.all([q<StatusInfo>('query-status'), q<MigrationInfo>('query-migrate'), q<DirtyRateInfo>('query-dirty-rate'), q<unknown[]>('query-block-jobs')]);
+async function qemuActivity(vm: VmRuntime, signal: AbortSignal): Promise<QemuActivity> {
+  const opts = { timeoutMs: QUERY_TIMEOUT_MS, signal };
+  const [status, migrate, calc, jobs] = await Promise.all([
+    qmp(vm, 'query-status', undefined, opts),
+    qmp(vm, 'query-migrate', undefined, opts),
+    qmp(vm, 'query-dirty-rate', undefined, opts),
+    qmp(vm, 'query-block-jobs', undefined, opts),
+  ]);
   return { runState: status.status, ...(migrate.status ? { migrationStatus: migrate.status } : {}), calcStatus: calc.status, blockJobs: jobs.length };
 }
 
@@ -136,14 +142,11 @@ export function measureDirtyRate(vm: VmRuntime, seconds: number, signal?: AbortS
 }
 
 async function calculate(vm: VmRuntime, seconds: number, signal?: AbortSignal): Promise<number> {
-  signal?.throwIfAborted();
-  await qmpCall(vm, 'calc-dirty-rate', { 'calc-time': seconds, mode: 'page-sampling' }, QUERY_TIMEOUT_MS);
-  const deadline = Date.now() + seconds * 1000 + 5_000;
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, CALC_POLL_MS));
-    signal?.throwIfAborted();
-    const r = await qmpCall<DirtyRateInfo>(vm, 'query-dirty-rate', undefined, QUERY_TIMEOUT_MS);
-    if (r.status === 'measured') return (r['dirty-rate'] ?? 0) * MIB; // QEMU's "MB/s" is MiB/s
-  }
-  throw new FerryError('TIMEOUT', `vm ${vm.name}: dirty rate not measured within ${seconds + 5} s`);
+  const opts = { timeoutMs: QUERY_TIMEOUT_MS, signal };
+  await qmp(vm, 'calc-dirty-rate', { 'calc-time': seconds, mode: 'page-sampling' }, opts);
+  const measured = async (): Promise<number | undefined> => {
+    const r = await qmp(vm, 'query-dirty-rate', undefined, opts);
+    return r.status === 'measured' ? (r['dirty-rate'] ?? 0) * MIB : undefined; // QEMU's "MB/s" is MiB/s
+  };
+  return pollUntil(vm, 'dirty-rate calculation', measured, { deadline: Date.now() + seconds * 1000 + CALC_GRACE_MS, signal, everyMs: CALC_POLL_MS });
 }

@@ -4,13 +4,15 @@
 // becomes `stopped` (QEMU reported SHUTDOWN) or `crashed`.
 import type { QmpClient, QmpEvent } from '../qmp/index.js';
 import type { VmState } from '../contracts/index.js';
+import { QemuTimeoutError, QemuUnreachableError } from './errors.js';
 import { log } from './log.js';
+import { monitorClosed, pollUntil } from './qemu/monitor.js';
 import { SerialQueue } from './serial-queue.js';
 import { isOurQemu } from './proc.js';
 import { saveRecord, vmPaths, type VmPaths, type VmRecord } from './vm-dir.js';
 
-export const QMP_TIMEOUT_MS = 10_000;
-const EXIT_POLL_MS = 100;
+/** Re-exported for qmp-call.ts until it goes; new code imports it from qemu/monitor.ts. */
+export { QMP_TIMEOUT_MS } from './qemu/monitor.js';
 const EXIT_WAIT_MS = 5_000;
 
 /** SHUTDOWN reasons that mean QEMU ended on purpose; a guest reset means the guest panicked (-no-reboot). */
@@ -86,19 +88,25 @@ export class VmRuntime {
     this.qmp = undefined;
   }
 
-  /** Resolves true once QEMU's PID is gone, false if it is still alive after `timeoutMs`. */
-  async waitForExit(timeoutMs: number): Promise<boolean> {
+  /**
+   * Resolves true once QEMU's PID is gone, false if it is still alive after `timeoutMs`. Waits
+   * for QEMU to close its monitor first (it does as it exits); the PID is the final word, and
+   * QEMU announces nothing once its monitor is gone, so that last step is a poll.
+   */
+  async waitForExit(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    while (isOurQemu(this.rec.pid, this.rec.spec.uuid)) {
-      if (Date.now() >= deadline) return false;
-      await new Promise((r) => setTimeout(r, EXIT_POLL_MS));
+    await monitorClosed(this, { deadline, signal });
+    try {
+      return await pollUntil(this, 'QEMU to exit', async () => (this.pidAlive ? undefined : true), { deadline, signal });
+    } catch (err) {
+      if (err instanceof QemuTimeoutError) return false;
+      throw err;
     }
-    return true;
   }
 
   /** QMP is required for the action; a VM without a live monitor cannot be driven. */
   requireQmp(action: string): QmpClient {
-    if (!this.qmp || this.qmp.closed) throw new Error(`cannot ${action} vm ${this.name}: no QMP connection to QEMU`);
+    if (!this.qmp || this.qmp.closed) throw new QemuUnreachableError(this.name, `cannot ${action}`);
     return this.qmp;
   }
 

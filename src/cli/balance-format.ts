@@ -1,10 +1,9 @@
 // Text for `ferry balance …`: the host profiles, a plan with each move's reason, gain and cost,
 // the decision log, and the config in one line. Pure, so it is tested without a cluster.
 import type { BalanceConfig, BalanceDecision, BalancePlan, BalanceStatus } from '../contracts/balance.js';
-import { duration } from './migration-format.js';
-import { bytes, formatTable } from './output.js';
+import { bytes, duration, pct } from '../contracts/format.js';
+import { formatTable } from './output.js';
 
-const pct = (u: number): string => `${Math.round(u * 100)}%`;
 const time = (iso: string): string => iso.slice(11, 19);
 
 export function configLine(c: BalanceConfig): string {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FailoverReport, Protection } from '../contracts/dr.js';
-import { formatProtections, formatReport, formatReports, protectionLine, span } from './dr-format.js';
+import { formatProtections, formatReport, formatReports, protectionLine } from './dr-format.js';
 
 const p = (o: Partial<Protection>): Protection => ({
   vm: 'web', uuid: 'u', fromSite: 'main', toSite: 'dr', targetHost: 'h3', rpoMs: 30_000, keep: 3, state: 'protected', checkpoints: 7, bytesSent: 3 * 1024 * 1024,
@@ -12,11 +12,6 @@ const report: FailoverReport = {
   checks: [{ name: 'heartbeat', passed: true, detail: 'first heartbeat seq=80' }, { name: 'memory', passed: false, detail: 'bad=3 at seq=81' }],
   error: { code: 'CHECK_FAILED', message: 'memory: bad=3 at seq=81' }, startedAt: 's', finishedAt: 'f',
 };
-
-test('spans for people', () => {
-  assert.deepEqual([850, 12_300, 245_000, 7_620_000].map(span), ['850 ms', '12.3 s', '4m 05s', '2h 07m']);
-  assert.equal(span(undefined), undefined);
-});
 
 test('dr status: one row per protection, the alarm in words', () => {
   const t = formatProtections([p({ ageMs: 4200 }), p({ vm: 'db', state: 'behind', alarm: { since: 's', reason: 'a checkpoint takes 42 s' } }), p({ vm: 'old', state: 'failed-over' })], (vm) => (vm === 'old' ? 'h3' : 'h1'));

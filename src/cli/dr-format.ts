@@ -1,17 +1,8 @@
 // How `ferry dr …` shows things: the protections table (`dr status`), checkpoint records, and
 // failover reports. Pure functions of the wire objects (src/contracts/dr.ts).
 import type { CheckpointRecord, FailoverReport, Protection, ScrubReport } from '../contracts/dr.js';
-import { duration } from './migration-format.js';
-import { bytes, formatFields, formatTable } from './output.js';
-
-/** An age or a span for people: `850 ms`, `12.3 s`, `4m 05s`, `2h 07m`. */
-export function span(ms: number | undefined): string | undefined {
-  if (ms === undefined) return undefined;
-  if (ms < 60_000) return duration(ms);
-  const s = Math.floor(ms / 1000);
-  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
+import { bytes, duration, mib, rate } from '../contracts/format.js';
+import { formatFields, formatTable } from './output.js';
 
 /** `hostOf`: where each VM runs now (from the VM records), to show the source host. */
 export function formatProtections(list: readonly Protection[], hostOf: (vm: string) => string | undefined = () => undefined): string {
@@ -19,13 +10,13 @@ export function formatProtections(list: readonly Protection[], hostOf: (vm: stri
     ['VM', 'FROM', 'TO', 'RPO', 'AGE', 'STATE', 'CHECKPOINTS', 'SENT', 'ALARM'],
     list.map((p) => {
       const host = p.state === 'failed-over' ? undefined : hostOf(p.vm);
-      return [p.vm, host ? `${p.fromSite}/${host}` : p.fromSite, `${p.toSite}/${p.targetHost}`, span(p.rpoMs), span(p.ageMs), p.state, p.checkpoints, bytes(p.bytesSent), p.alarm?.reason ?? (p.lastError ? `last attempt failed: ${p.lastError.message}` : undefined)];
+      return [p.vm, host ? `${p.fromSite}/${host}` : p.fromSite, `${p.toSite}/${p.targetHost}`, duration(p.rpoMs), duration(p.ageMs), p.state, p.checkpoints, bytes(p.bytesSent), p.alarm?.reason ?? (p.lastError ? `last attempt failed: ${p.lastError.message}` : undefined)];
     }),
   );
 }
 
 export function protectionLine(p: Protection): string {
-  return `dr ${p.vm}: ${p.state}, ${p.fromSite} -> ${p.toSite} (host ${p.targetHost}), RPO ${span(p.rpoMs)}, keeping ${p.keep}${p.bandwidthBytesPerSec ? `, capped at ${bytes(p.bandwidthBytesPerSec)}/s` : ''}`;
+  return `dr ${p.vm}: ${p.state}, ${p.fromSite} -> ${p.toSite} (host ${p.targetHost}), RPO ${duration(p.rpoMs)}, keeping ${p.keep}${p.bandwidthBytesPerSec ? `, capped at ${rate(p.bandwidthBytesPerSec)}` : ''}`;
 }
 
 export function formatCheckpoints(list: readonly CheckpointRecord[]): string {
@@ -43,8 +34,8 @@ export function formatReport(r: FailoverReport): string {
     ['vm', `${r.vm}: ${KIND[r.kind]} ${r.from} -> ${r.to}`],
     ['outcome', r.outcome],
     ['checkpoint', r.checkpointSeq > 0 ? r.checkpointSeq : undefined],
-    ['data window', span(r.dataWindowMs)],
-    ['to running', span(r.timeToRunningMs)],
+    ['data window', duration(r.dataWindowMs)],
+    ['to running', duration(r.timeToRunningMs)],
     ['wire', r.wireBytes !== undefined ? bytes(r.wireBytes) : undefined],
     ['error', r.error ? `${r.error.message} (${r.error.code})` : undefined],
     ['started', r.startedAt],
@@ -57,12 +48,12 @@ export function formatReport(r: FailoverReport): string {
 export function formatReports(list: readonly FailoverReport[]): string {
   return formatTable(
     ['ID', 'VM', 'KIND', 'OUTCOME', 'FROM', 'TO', 'CHECKPOINT', 'DATA WINDOW', 'TO RUNNING', 'CHECKS', 'STARTED'],
-    list.map((r) => [r.id, r.vm, r.kind, r.outcome, r.from, r.to, r.checkpointSeq || undefined, span(r.dataWindowMs), span(r.timeToRunningMs), `${r.checks.filter((c) => c.passed).length}/${r.checks.length}`, r.startedAt]),
+    list.map((r) => [r.id, r.vm, r.kind, r.outcome, r.from, r.to, r.checkpointSeq || undefined, duration(r.dataWindowMs), duration(r.timeToRunningMs), `${r.checks.filter((c) => c.passed).length}/${r.checks.length}`, r.startedAt]),
   );
 }
 
 export function formatScrub(host: string, r: ScrubReport): string {
-  const lines = [`${host}: ${r.chunks} chunks (${(r.bytes / 1024 / 1024).toFixed(1)} MiB) verified; ${r.corrupt.length} corrupt or missing`];
+  const lines = [`${host}: ${r.chunks} chunks (${mib(r.bytes)}) verified; ${r.corrupt.length} corrupt or missing`];
   for (const id of r.corrupt) lines.push(`  corrupt: ${id}`);
   for (const d of r.damaged) lines.push(`  damaged: ${d.vm} checkpoint ${d.seq} (never restored; replication sends what it lacks again)`);
   return lines.join('\n');

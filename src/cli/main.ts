@@ -3,6 +3,7 @@
 // Exit codes: 0 ok, 1 failure (one line on stderr: `ferry: <what>: <why> (<CODE>)`),
 // 2 usage error. Set DEBUG=1 (or any DEBUG) to see stack traces.
 import { Command, CommanderError } from 'commander';
+import { FERRY_VERSION } from '../contracts/version.js';
 import { registerBalance } from './commands/balance.js';
 import { registerDown } from './commands/down.js';
 import { registerDr } from './commands/dr.js';
@@ -19,7 +20,7 @@ import { exitCodeOf, formatError, getErrorContext } from './output.js';
 export function buildProgram(): Command {
   const program = new Command('ferry')
     .description('Ferry keeps virtual machines running through host maintenance, overload and site loss')
-    .version('0.1.0')
+    .version(FERRY_VERSION)
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({

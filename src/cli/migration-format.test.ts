@@ -2,19 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Task } from '../contracts/controller-api.js';
 import type { MigrationPlan, MigrationRecord } from '../contracts/migration.js';
-import { duration, formatPlan, formatRecord, progressBar } from './migration-format.js';
+import { formatPlan, formatRecord, progressBar } from './migration-format.js';
 
 const task = (progress: number, message: string): Task => ({ id: 't', kind: 'vm.migrate', target: 'vm/web', state: 'running', progress, message, createdAt: 'x' });
 
 test('progress bar', () => {
   assert.equal(progressBar(task(50, 'iterative-transfer: 50%, ETA 2 s'), 10), '[#####.....]  50% iterative-transfer: 50%, ETA 2 s');
   assert.equal(progressBar(task(100, 'done'), 4), '[####] 100% done');
-});
-
-test('durations', () => {
-  assert.equal(duration(42), '42 ms');
-  assert.equal(duration(1234), '1.2 s');
-  assert.equal(duration(undefined), undefined);
 });
 
 test('a plan lists every candidate and marks the chosen one', () => {

@@ -2,14 +2,8 @@
 // migration's summary and the list of records. Pure functions of the wire objects.
 import type { Task } from '../contracts/controller-api.js';
 import type { MigrationPlan, MigrationRecord } from '../contracts/migration.js';
-import { bytes, formatFields, formatTable } from './output.js';
-
-export function duration(ms: number | undefined): string | undefined {
-  if (ms === undefined) return undefined;
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
-}
-
-const rate = (b: number): string => `${bytes(Math.round(b))}/s`;
+import { bytes, duration, rate } from '../contracts/format.js';
+import { formatFields, formatTable } from './output.js';
 
 /** `[#########...........]  45% iterative-transfer: round 3, …, ETA 4 s` */
 export function progressBar(task: Task, width = 24): string {

@@ -53,18 +53,6 @@ export function exitCodeOf(err: unknown): number {
   return 1;
 }
 
-export function mib(n: number | undefined): string | undefined {
-  return n === undefined ? undefined : `${n} MiB`;
-}
-
-export function bytes(n: number | undefined): string | undefined {
-  if (n === undefined) return undefined;
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
-}
-
 /** Progress and notes go to stderr so stdout stays clean for --json and pipes. */
 export function note(line: string): void {
   process.stderr.write(line + '\n');

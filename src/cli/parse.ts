@@ -1,6 +1,6 @@
 // Parsers for option values; each throws InvalidArgumentError so commander reports a usage
 // error (exit 2) that names the option.
-import { WORKLOAD_PATTERN } from '../contracts/vm-spec.js';
+import { WORKLOAD_HINT, isWorkload } from '../contracts/workload.js';
 import { InvalidArgumentError } from 'commander';
 
 const UNITS: Record<string, number> = { '': 1, m: 1, mb: 1, mib: 1, g: 1024, gb: 1024, gib: 1024, t: 1024 * 1024, tb: 1024 * 1024, tib: 1024 * 1024 };
@@ -31,10 +31,8 @@ export function parsePort(value: string): number {
   return n;
 }
 
-const WORKLOAD = new RegExp(WORKLOAD_PATTERN);
-
 export function parseWorkload(value: string): string {
-  if (!WORKLOAD.test(value)) throw new InvalidArgumentError('use idle, cpu, http, echo or dirty:RATE_MIBS:SET_MIB (comma-separated to combine)');
+  if (!isWorkload(value)) throw new InvalidArgumentError(`use ${WORKLOAD_HINT}`);
   return value;
 }
 

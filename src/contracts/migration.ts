@@ -18,7 +18,8 @@
 //   3-5 transfer      POST /agent/v1/migrations/outgoing    OutgoingMigrationRequest -> MigrationProgress
 //                       (source agent: connects to the target's data endpoint, runs QEMU's migration
 //                       through ferry-wire; returns at once, progress by polling)
-//                     GET  /agent/v1/migrations/:id         -> MigrationProgress (either side)
+//                     GET  /agent/v1/migrations/:id         -> MigrationProgress (either side; QEMU's
+//                       status as `qemuStatus`: which step that is, the controller decides)
 //   6 commitment      POST /agent/v1/migrations/:id/commit  (target first: confirms the VM runs there and
 //                       announces it; then source: discards its copy — QEMU quit, files removed)
 //   -  abort          POST /agent/v1/migrations/:id/abort   (either side, idempotent: source cancels and
@@ -177,11 +178,25 @@ export const OutgoingMigrationRequest = Type.Object(
 );
 export type OutgoingMigrationRequest = Static<typeof OutgoingMigrationRequest>;
 
+/**
+ * QEMU's migration status as the agent last saw it (QEMU 10's MigrationStatus, qapi/migration.json,
+ * from its MIGRATION events), plus one phase of Ferry's own: `mirroring-disks`, while the source
+ * copies local disks over NBD before QEMU's memory migration starts (QEMU's status says nothing
+ * then). The agent reports this; the controller names the step (controller/migration/steps.ts).
+ */
+export const QEMU_MIGRATION_STATUSES = [
+  'none', 'setup', 'cancelling', 'cancelled', 'active', 'postcopy-active', 'postcopy-paused', 'postcopy-recover-setup',
+  'postcopy-recover', 'completed', 'failed', 'colo', 'pre-switchover', 'device', 'wait-unplug',
+] as const;
+export const MIGRATION_QEMU_STATUSES = [...QEMU_MIGRATION_STATUSES, 'mirroring-disks'] as const;
+export const MigrationQemuStatus = Type.Union(MIGRATION_QEMU_STATUSES.map((s) => Type.Literal(s)));
+export type MigrationQemuStatus = (typeof MIGRATION_QEMU_STATUSES)[number];
+
 export const MigrationProgress = Type.Object({
   id: Type.String(),
   role: Type.Union([Type.Literal('source'), Type.Literal('target')]),
   state: Type.Union([Type.Literal('reserved'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('committed'), Type.Literal('failed'), Type.Literal('aborted')]),
-  step: Type.String(),
+  qemuStatus: MigrationQemuStatus,
   /** 0..100, never decreases. */
   percent: Type.Number(),
   etaMs: Type.Optional(Type.Number()),
@@ -196,6 +211,7 @@ export const MigrationProgress = Type.Object({
   switchedToPostcopy: Type.Boolean(),
   /** Target of a `direct` migration: the TCP port its QEMU listens on for the source QEMU. */
   listenPort: Type.Optional(Type.Integer()),
+  /** `code` is one of contracts/errors.ts's FailureCode (a string on the wire). */
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
 });
 export type MigrationProgress = Static<typeof MigrationProgress>;

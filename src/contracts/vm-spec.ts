@@ -2,10 +2,9 @@
 // Schemas are TypeBox (JSON Schema + static types), so the controller validates requests with
 // the same definitions the types come from, and the OpenAPI description is generated from them.
 import { Type, type Static } from '@sinclair/typebox';
+import { WORKLOAD_MAX_LENGTH, WORKLOAD_PATTERN } from './workload.js';
 
 export const VM_NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
-/** Workloads the demo guest understands; see guest/README.md. Comma-separated combinations allowed. */
-export const WORKLOAD_PATTERN = '^(idle|cpu|http|echo|dirty:[0-9]{1,5}:[0-9]{1,6})(,(idle|cpu|http|echo|dirty:[0-9]{1,5}:[0-9]{1,6}))*$';
 /** A layer-2 guest network segment's name (one per site in a local cluster: docs/networking.md). */
 export const SEGMENT_PATTERN = '^[a-z][a-z0-9-]{0,31}$';
 const IPV4 = '(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}';
@@ -106,7 +105,8 @@ export const VmSpecInput = Type.Object(
     disks: Type.Optional(Type.Array(DiskSpec, { maxItems: 8 })),
     nics: Type.Optional(Type.Array(NicSpec, { maxItems: 4 })),
     balloon: Type.Optional(Type.Boolean()),
-    workload: Type.Optional(Type.String({ pattern: WORKLOAD_PATTERN, maxLength: 200 })),
+    /** The demo guest's workloads: src/contracts/workload.ts. */
+    workload: Type.Optional(Type.String({ pattern: WORKLOAD_PATTERN, maxLength: WORKLOAD_MAX_LENGTH })),
   },
   { additionalProperties: false },
 );

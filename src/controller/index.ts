@@ -1,9 +1,10 @@
 // Public surface of the controller: `runController` starts it (database, services, sweep,
 // HTTP API) and returns its URL and an idempotent `close`. Nothing else is imported from
 // outside this folder.
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterStatus } from '../contracts/controller-api.js';
+import { FERRY_VERSION } from '../contracts/version.js';
 import { AgentPool, DEFAULT_AGENT_TIMEOUT_MS } from './agents.js';
 import { buildApp, type AppDeps } from './app.js';
 import { LoadPublisher } from './web-console/live.js';
@@ -72,17 +73,6 @@ export interface RunningController {
 
 export const CONTROLLER_FILE = 'controller.json';
 
-function readVersion(): string {
-  for (const rel of ['../../../package.json', '../../package.json']) {
-    try {
-      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version;
-    } catch {
-      // try the next layout (dist/ vs. source)
-    }
-  }
-  return '0.0.0';
-}
-
 export async function runController(opts: ControllerOptions): Promise<RunningController> {
   mkdirSync(opts.dataDir, { recursive: true });
   const ca = await loadOrCreateCa(opts.dataDir);
@@ -118,7 +108,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     ha: { leaseMs, marginMs: opts.haMarginMs ?? HA_MARGIN_MS, lastLease: (host) => monitor.lastLease(host), evidence: (host) => monitor.evidence(host) },
   });
   const endpoints = new EndpointService({ state, agents, repo: new ExposuresRepo(db), bus });
-  const version = readVersion();
+  const version = FERRY_VERSION;
   const startedAt = performance.now();
 
   const status = (): ClusterStatus => {

@@ -1,6 +1,6 @@
 // VM operations. Each public method first refuses what it must (unknown VM, busy VM, host
 // down, state forbids the action, no capacity) synchronously and with a typed error, then
-// hands the slow part to a task. Decisions come from wire/vm-actions.ts and placement.ts.
+// hands the slow part to a task. Decisions come from contracts/vm-actions.ts and placement.ts.
 import { randomUUID } from 'node:crypto';
 import type { CloneVmRequest, CreateVmRequest, Task, Vm } from '../contracts/controller-api.js';
 import type { ResizeRequest, StopRequest } from '../contracts/agent-api.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chooseCodec, entropyBitsPerByte, INCOMPRESSIBLE_BITS } from './codec-policy.js';
 import { compress, decompress, isZero } from './codecs.js';
 import { TokenBucket } from './rate-limit.js';
-import { randomBytes, rng } from '../../test/support/seeded-random.js';
+import { randomBytes, rng } from '../testing/seeded-random.js';
 
 const speeds = { deflate: 200e6, brotli: 150e6 };
 const text = Buffer.from('the quick brown fox jumps over the lazy dog '.repeat(1500));

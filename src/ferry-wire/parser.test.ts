@@ -7,7 +7,7 @@ import { WireError } from './errors.js';
 import { HEADER_BYTES, MAX_FRAME_BYTES, MAX_FRAME_PAYLOAD, PROTOCOL_VERSION } from './constants.js';
 import type { Frame } from './frames.js';
 import { crc32, crc32Js } from './checksum.js';
-import { randomBytes, rng } from '../../test/support/seeded-random.js';
+import { randomBytes, rng } from '../testing/seeded-random.js';
 
 const id = (s: string): Buffer => createHash('sha256').update(s).digest();
 const SAMPLE: Frame[] = [

@@ -13,7 +13,7 @@ import { createConnection, type Socket } from 'node:net';
 import { pendingCall, type PendingCall, type QmpCallOptions } from './call.js';
 import type { QmpCommands } from './commands.js';
 import { CLOSE_GRACE_MS, DEFAULT_TIMEOUT_MS } from './constants.js';
-import { createDebug } from './debug.js';
+import { logger } from '../log/logger.js';
 import {
   QmpAbortedError,
   QmpCommandError,
@@ -24,7 +24,7 @@ import {
 } from './errors.js';
 import { QmpParser, type QmpMessage } from './parser.js';
 
-const debug = createDebug('ferry:qmp');
+const debug = logger('ferry:qmp');
 
 export interface QmpEvent {
   event: string;

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { QmpProtocolError } from './errors.js';
 import { QmpParser, type QmpMessage } from './parser.js';
-import { rng } from '../../test/support/seeded-random.js';
+import { rng } from '../testing/seeded-random.js';
 
 function collect(maxLineBytes?: number): { parser: QmpParser; messages: QmpMessage[] } {
   const messages: QmpMessage[] = [];

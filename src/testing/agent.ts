@@ -1,11 +1,12 @@
 // Helpers for the agent's integration tests (test/integration/agent-*.test.ts): VM specs for
-// the demo guest, heartbeat parsing from the console, polling without wall-clock asserts,
+// the demo guest, heartbeat parsing from the console, waiting for a heartbeat (wait-for.ts),
 // and PID-based cleanup. Not part of the agent's public surface.
 import { randomUUID } from 'node:crypto';
 import { ApiClient, AGENT_API_PREFIX, type VmSpec, type VmStatus } from '../contracts/index.js';
 import { findQemuPids } from '../agent/index.js';
 import { readProcStat } from '../agent/proc.js';
 import { parseHeartbeats } from '../contracts/heartbeat.js';
+import { waitFor } from './wait-for.js';
 
 export const P = AGENT_API_PREFIX;
 
@@ -36,22 +37,6 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Polls `probe` until it returns a value other than undefined; throws with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() >= deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await sleep(everyMs);
-  }
-}
-
 export function consoleOf(c: ApiClient, name: string): Promise<string> {
   return c.get<string>(`${P}/vms/${name}/console?tailBytes=1048576`, { text: true });
 }
@@ -61,7 +46,7 @@ export function waitSeqAbove(c: ApiClient, name: string, above: number, timeoutM
   return waitFor(`${name} heartbeat seq > ${above}`, async () => {
     const s = lastSeq(await consoleOf(c, name));
     return s > above ? s : undefined;
-  }, timeoutMs);
+  }, { timeoutMs });
 }
 
 export function statusOf(c: ApiClient, name: string): Promise<VmStatus> {

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Host, Vm } from '../../src/contracts/controller-api.js';
 import { isAlive } from '../../src/cli/process.js';
 import { findQemuPids } from '../../src/agent/index.js';
-import { TestCluster, lastHeartbeat, waitFor } from './harness.js';
+import { TestCluster, lastHeartbeat } from './harness.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 describe('agent loss and restart', { timeout: 10 * 60_000 }, () => {
   const c = new TestCluster();
@@ -34,20 +35,20 @@ describe('agent loss and restart', { timeout: 10 * 60_000 }, () => {
     await waitFor('host1 down', async () => {
       const hosts = await c.json<Host[]>(['host', 'list']);
       return hosts.find((h) => h.name === 'host1')?.state === 'down';
-    }, 60_000, 500);
+    }, { timeoutMs: 60_000, everyMs: 500 });
     assert.ok(isAlive(qemus[0]!), 'QEMU survives its agent');
 
     const log = join(agent.dataDir, 'vms', 'survivor', 'console.log');
     const fromLog = (): number => lastHeartbeat(readFileSync(log, 'utf8').slice(-4096))?.seq ?? -1;
     const seen = fromLog();
     assert.ok(seen >= hb0.seq);
-    await waitFor('heartbeat counting without the agent', async () => fromLog() > seen, 30_000, 500);
+    await waitFor('heartbeat counting without the agent', async () => fromLog() > seen, { timeoutMs: 30_000, everyMs: 500 });
 
     const out = await c.ok(['up']);
     assert.match(out, /restarted agent host1/);
     const hosts = await c.json<Host[]>(['host', 'list']);
     assert.equal(hosts.find((h) => h.name === 'host1')?.state, 'up');
-    await waitFor('survivor running again', async () => (await c.json<Vm>(['vm', 'show', 'survivor'])).state === 'running', 30_000);
+    await waitFor('survivor running again', async () => (await c.json<Vm>(['vm', 'show', 'survivor'])).state === 'running', { timeoutMs: 30_000, everyMs: 500 });
     const hb = await c.waitBeat('survivor', fromLog() - 1);
     assert.equal(hb.bad, 0);
     assert.deepEqual(findQemuPids(agent.dataDir), qemus, 'the same QEMU, not a new one');

@@ -11,7 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BalanceDecision, BalancePlan, BalanceStatus } from '../../src/contracts/balance.js';
 import type { Vm } from '../../src/contracts/controller-api.js';
 import type { VmSeries } from '../../src/contracts/metrics.js';
-import { TestCluster, waitFor, type Heartbeat } from './harness.js';
+import { TestCluster, type Heartbeat } from './harness.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const POLICY = ['--threshold', '0.6', '--k', '3', '--n', '5', '--sample', '2s', '--interval', '2s', '--cooldown', '5m', '--max-moves', '1'];
 
@@ -58,7 +59,7 @@ describe('ferry balance, end to end', { timeout: 15 * 60_000 }, () => {
       const idle = await c.json<VmSeries>(['metrics', 'quiet1', '--window', '1m']);
       if (busy.points.length < 3 || idle.points.length < 3) return undefined;
       return recent(busy) > 4 * recent(idle) ? { busy: recent(busy), idle: recent(idle) } : undefined;
-    }, 60_000, 2000);
+    }, { timeoutMs: 60_000, everyMs: 2000 });
     assert.ok(seen.busy > 0.3, `the cpu VM keeps most of a core busy: ${seen.busy.toFixed(3)}`);
     const text = await c.ok(['metrics', 'steady', '--window', '1m']);
     assert.match(text, /cpu/i);
@@ -91,7 +92,7 @@ describe('ferry balance, end to end', { timeout: 15 * 60_000 }, () => {
       const failed = d.find((x) => x.kind === 'move-failed');
       if (failed) throw new Error(`a move failed: ${failed.reason}`);
       return d.find((x) => x.kind === 'move-done' && x.from === 'host1');
-    }, 180_000, 1000);
+    }, { timeoutMs: 180_000, everyMs: 1000 });
     assert.equal(done.to, 'host2');
     assert.ok(['steady', 'burner'].includes(done.vm!), `a burning VM moved (the highest volume-to-size ratio): ${done.vm}`);
 
@@ -107,7 +108,7 @@ describe('ferry balance, end to end', { timeout: 15 * 60_000 }, () => {
       const s = await c.json<BalanceStatus>(['balance', 'status']);
       const h1 = s.hosts.find((h) => h.name === 'host1')!;
       return !h1.hot && s.hosts.every((h) => !h.hot) ? s : undefined;
-    }, 60_000, 1000);
+    }, { timeoutMs: 60_000, everyMs: 1000 });
     assert.deepEqual(cleared.running, []);
 
     // The moved VM's heartbeat kept counting through the move and after it.

@@ -12,8 +12,9 @@ import type { Vm } from '../../src/contracts/controller-api.js';
 import type { VmLocation } from '../../src/contracts/endpoints.js';
 import type { MigrationRecord } from '../../src/contracts/migration.js';
 import { isAlive } from '../../src/cli/process.js';
-import { fdbPort, guestTaps, inNetns, LanProbe, netnsUnusable } from '../support/lan-client.js';
-import { TestCluster, waitFor } from './harness.js';
+import { fdbPort, guestTaps, inNetns, LanProbe, netnsUnusable } from '../../src/testing/lan-client.js';
+import { TestCluster } from './harness.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const VM = 'web';
 type Shown = Vm & { location?: VmLocation };
@@ -70,7 +71,7 @@ describe('bridged guest networking, end to end', { timeout: 8 * 60_000 }, async 
     await waitFor('the echo connection and HTTP answers', async () => {
       const r = await probe!.report();
       return r.echoed > 10 && r.httpOk > 2 ? r : undefined;
-    }, 30_000, 200);
+    }, { timeoutMs: 30_000, everyMs: 200 });
     const beat = await c.heartbeat(VM);
     for (const [from, to] of [['host1', 'host2'], ['host2', 'host1']] as const) {
       probe.mark();
@@ -82,7 +83,7 @@ describe('bridged guest networking, end to end', { timeout: 8 * 60_000 }, async 
       const w = await waitFor('the echoes to catch up after the move', async () => {
         const r = await probe!.report();
         return r.outstanding <= 2 && r.echoed > 50 ? r : undefined;
-      }, 30_000, 200);
+      }, { timeoutMs: 30_000, everyMs: 200 });
       assert.equal(w.closed, null, `the connection broke: ${w.closed}`);
       assert.equal(w.wrong, 0, 'every line back, in order, on the same connection');
       assert.equal(w.httpWrong, 0);
@@ -94,7 +95,7 @@ describe('bridged guest networking, end to end', { timeout: 8 * 60_000 }, async 
       assert.deepEqual(shown.location?.addresses.lan?.map((a) => [a.ip, a.mac]), [[ip, mac]], 'same IP and MAC');
       // The site switch learned the MAC on the new host's port (announce-self, guest traffic).
       assert.equal(await fdbPort(siteNs(), mac), port(to));
-      await waitFor(`${from}'s tap to go once its QEMU is gone`, async () => (await guestTaps(hostNs(from))).length === 0, 15_000, 250);
+      await waitFor(`${from}'s tap to go once its QEMU is gone`, async () => (await guestTaps(hostNs(from))).length === 0, { timeoutMs: 15_000, everyMs: 250 });
       assert.equal((await guestTaps(hostNs(to))).length, 1);
     }
     const after = await c.waitBeat(VM, beat?.seq ?? 0);
@@ -121,13 +122,13 @@ describe('bridged guest networking, end to end', { timeout: 8 * 60_000 }, async 
     assert.ok(probe, 'started by the migration test');
     const agent = c.clusterFile().agents.find((a) => a.name === 'host1')!;
     process.kill(agent.pid, 'SIGTERM');
-    await waitFor('host1 agent to exit', async () => !isAlive(agent.pid), 30_000, 200);
+    await waitFor('host1 agent to exit', async () => !isAlive(agent.pid), { timeoutMs: 30_000, everyMs: 200 });
     probe.mark();
     await c.ok(['up']); // restarts the missing agent, which re-attaches to the running QEMU
     await waitFor('a few tap sweeps after the restart', async () => {
       const r = await probe!.report();
       return r.echoed > 300 ? r : undefined;
-    }, 30_000, 500);
+    }, { timeoutMs: 30_000, everyMs: 500 });
     const w = await probe.report();
     assert.equal(w.closed, null);
     assert.equal(w.wrong, 0);
@@ -135,6 +136,6 @@ describe('bridged guest networking, end to end', { timeout: 8 * 60_000 }, async 
     probe.stop();
     probe = undefined;
     await c.ok(['vm', 'stop', VM, '--force']);
-    await waitFor('the tap to go with its QEMU', async () => (await guestTaps(hostNs('host1'))).length === 0, 15_000, 250);
+    await waitFor('the tap to go with its QEMU', async () => (await guestTaps(hostNs('host1'))).length === 0, { timeoutMs: 15_000, everyMs: 250 });
   });
 });

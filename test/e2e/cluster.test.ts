@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Host, Task, Vm } from '../../src/contracts/controller-api.js';
 import { isAlive } from '../../src/cli/process.js';
-import { TestCluster, waitFor } from './harness.js';
+import { TestCluster } from './harness.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 describe('ferry cluster, end to end', { timeout: 15 * 60_000 }, () => {
   const c = new TestCluster();
@@ -100,7 +101,7 @@ describe('ferry cluster, end to end', { timeout: 15 * 60_000 }, () => {
     await waitFor('balloon at 96 MiB', async () => {
       const b = (await c.json<Vm>(['vm', 'show', 'web'])).metrics?.balloonBytes;
       return b !== undefined && Math.abs(b - 96 * 1024 * 1024) <= 4 * 1024 * 1024;
-    }, 60_000, 1000);
+    }, { timeoutMs: 60_000, everyMs: 1000 });
 
     await c.ok(['vm', 'stop', 'web']);
     assert.equal((await c.json<Vm>(['vm', 'show', 'web'])).state, 'stopped');

@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Vm } from '../../src/contracts/controller-api.js';
 import type { Protection } from '../../src/contracts/dr.js';
-import { TestCluster, waitFor } from './harness.js';
+import { TestCluster } from './harness.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const CHROMIUM = process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = fileURLToPath(new URL('../../../docs/console/', import.meta.url));
@@ -74,10 +75,10 @@ describe('web console, end to end', { timeout: 20 * 60_000 }, () => {
       const lines = ((await tail.textContent()) ?? '').split('\n').filter((l) => l.includes('ferry-heartbeat seq='));
       return Number(/seq=(\d+)/.exec(lines.at(-1) ?? '')?.[1] ?? -1);
     };
-    await waitFor('a heartbeat in the console tail', async () => (await seqOf()) >= 0, 120_000);
+    await waitFor('a heartbeat in the console tail', async () => (await seqOf()) >= 0, { timeoutMs: 120_000, everyMs: 500 });
     const first = await seqOf();
     // The tail keeps updating by itself: no reload.
-    await waitFor('the heartbeat to advance in the page', async () => (await seqOf()) > first, 60_000);
+    await waitFor('the heartbeat to advance in the page', async () => (await seqOf()) > first, { timeoutMs: 60_000, everyMs: 500 });
     await shoot(page, 'vm');
   });
 
@@ -100,7 +101,7 @@ describe('web console, end to end', { timeout: 20 * 60_000 }, () => {
       new MutationObserver(note).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-valuenow'] });
     });
     await page.getByTestId('migrate-confirm').click();
-    await waitFor('the VM to run on host2', async () => (await c.json<Vm>(['vm', 'show', 'web'])).host === 'host2', 180_000, 1000);
+    await waitFor('the VM to run on host2', async () => (await c.json<Vm>(['vm', 'show', 'web'])).host === 'host2', { timeoutMs: 180_000, everyMs: 1000 });
     await page.locator('.migration-result').getByText('succeeded').waitFor({ timeout: 30_000 });
     // The location registry's `location` event moved the VM's Location panel, no reload.
     const location = page.locator('section[aria-labelledby="location-title"]');
@@ -126,7 +127,7 @@ describe('web console, end to end', { timeout: 20 * 60_000 }, () => {
     const row = page.getByTestId('dr-row-web');
     await row.waitFor({ timeout: 30_000 });
     const checkpointed = async (): Promise<boolean> => ((await c.json<Protection[]>(['dr', 'status'])).find((p) => p.vm === 'web')?.checkpoints ?? 0) > 0;
-    await waitFor('a first checkpoint of web', checkpointed, 240_000, 2000);
+    await waitFor('a first checkpoint of web', checkpointed, { timeoutMs: 240_000, everyMs: 2000 });
     await page.getByTestId('dr-test-web').click();
     await page.getByRole('dialog').getByRole('button', { name: /test/i }).click();
     const reports = page.getByTestId('dr-reports');
@@ -140,10 +141,10 @@ describe('web console, end to end', { timeout: 20 * 60_000 }, () => {
     const toggle = page.getByTestId('balance-auto');
     await toggle.waitFor();
     await toggle.click();
-    await waitFor('auto mode on', async () => (await c.json<{ auto: boolean }>(['balance', 'config'])).auto, 10_000);
+    await waitFor('auto mode on', async () => (await c.json<{ auto: boolean }>(['balance', 'config'])).auto, { timeoutMs: 10_000, everyMs: 500 });
     await shoot(page, 'balance');
     await toggle.click();
-    await waitFor('auto mode off', async () => !(await c.json<{ auto: boolean }>(['balance', 'config'])).auto, 10_000);
+    await waitFor('auto mode off', async () => !(await c.json<{ auto: boolean }>(['balance', 'config'])).auto, { timeoutMs: 10_000, everyMs: 500 });
     await page.getByTestId('balance-decisions').waitFor();
   });
 

@@ -12,7 +12,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckpointRecord, FailoverReport, Protection, ScrubReport } from '../../src/contracts/dr.js';
 import { findQemuPids } from '../../src/agent/index.js';
-import { TestCluster, waitFor } from './harness.js';
+import { TestCluster } from './harness.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const VM = 'drweb';
 
@@ -47,7 +48,7 @@ describe('disaster recovery, end to end', { timeout: 20 * 60_000 }, () => {
     const cps = await waitFor('three checkpoints', async () => {
       const l = await checkpoints();
       return l.length >= 3 ? l : undefined;
-    }, 240_000, 1000);
+    }, { timeoutMs: 240_000, everyMs: 1000 });
     const full = cps[0]!.memoryBytes + cps[0]!.diskBytes;
     for (const cp of cps.slice(0, -1)) {
       assert.ok(cp.newBytes < full / 4, `checkpoint ${cp.seq} stored ${cp.newBytes} new bytes of ${full}`);
@@ -78,7 +79,7 @@ describe('disaster recovery, end to end', { timeout: 20 * 60_000 }, () => {
     assert.equal(found.corrupt.length, 1, JSON.stringify(found));
     assert.ok(found.damaged.length >= 1);
     const before = (await checkpoints())[0]!.seq;
-    await waitFor('a checkpoint after the scrub', async () => ((await checkpoints())[0]!.seq > before ? true : undefined), 120_000, 1000);
+    await waitFor('a checkpoint after the scrub', async () => ((await checkpoints())[0]!.seq > before ? true : undefined), { timeoutMs: 120_000, everyMs: 1000 });
     const after = await c.json<ScrubReport>(['dr', 'scrub', 'host2']);
     assert.equal(after.corrupt.length, 0, JSON.stringify(after));
   });
@@ -93,7 +94,7 @@ describe('disaster recovery, end to end', { timeout: 20 * 60_000 }, () => {
     const vm = await c.json<Vm>(['vm', 'show', VM]);
     assert.deepEqual([vm.host, vm.state], ['host1', 'running']);
     assert.ok(!(await c.json<Vm[]>(['vm', 'list'])).some((v) => v.name !== VM), 'no test copy is left');
-    await waitFor('replication goes on', async () => ((await checkpoints())[0]!.seq > before ? true : undefined), 120_000, 1000);
+    await waitFor('replication goes on', async () => ((await checkpoints())[0]!.seq > before ? true : undefined), { timeoutMs: 120_000, everyMs: 1000 });
     const reports = await c.json<FailoverReport[]>(['dr', 'reports', VM]);
     assert.equal(reports[0]?.id, r.id, 'the DR test report is kept');
   });
@@ -121,17 +122,17 @@ describe('disaster recovery, end to end', { timeout: 20 * 60_000 }, () => {
     const last = await waitFor('a checkpoint after the failback', async () => {
       const p = await protection();
       return p.state === 'protected' && p.lastCheckpoint?.host === 'host2' ? p.lastCheckpoint : undefined;
-    }, 240_000, 1000);
+    }, { timeoutMs: 240_000, everyMs: 1000 });
     const host1 = c.clusterFile().agents.find((a) => a.name === 'host1')!;
     const qemus = findQemuPids(host1.dataDir);
     assert.equal(qemus.length, 1);
     process.kill(host1.pid, 'SIGKILL');
     for (const pid of qemus) process.kill(pid, 'SIGKILL');
-    await waitFor('host1 down', async () => ((await c.json<Host[]>(['host', 'list'])).find((h) => h.name === 'host1')?.state === 'down' ? true : undefined), 60_000, 500);
+    await waitFor('host1 down', async () => ((await c.json<Host[]>(['host', 'list'])).find((h) => h.name === 'host1')?.state === 'down' ? true : undefined), { timeoutMs: 60_000, everyMs: 500 });
     const vm = await waitFor(`${VM} restarted at the DR site`, async () => {
       const v = await c.json<Vm>(['vm', 'show', VM]);
       return v.host === 'host2' && v.state === 'running' ? v : undefined;
-    }, 120_000, 1000);
+    }, { timeoutMs: 120_000, everyMs: 1000 });
     assert.equal(vm.site, 'dr');
     const newest = (await checkpoints())[0]!;
     const hb = await c.waitBeat(VM, 0);

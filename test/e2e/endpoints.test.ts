@@ -10,8 +10,9 @@ import type { CheckpointRecord, FailoverReport } from '../../src/contracts/dr.js
 import type { ServiceEndpoint, VmLocation } from '../../src/contracts/endpoints.js';
 import type { MigrationRecord } from '../../src/contracts/migration.js';
 import { forwardPortsOf } from '../../src/contracts/vm-spec.js';
-import { EndpointPoller } from '../support/endpoint-poller.js';
-import { TestCluster, waitFor } from './harness.js';
+import { EndpointPoller } from '../../src/testing/endpoint-poller.js';
+import { TestCluster } from './harness.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const VM = 'web';
 type Shown = Vm & { location?: VmLocation };
@@ -60,21 +61,21 @@ describe('service endpoints, end to end', { timeout: 6 * 60_000 }, () => {
     await p.answerAfter(t1, 30_000);
     // The VM at host2 keeps answering with newer heartbeats through the same endpoint.
     const seqMigrated = p.maxSeq;
-    await waitFor('a newer heartbeat through the endpoint after the migration', async () => p.maxSeq > seqMigrated, 30_000, 100);
+    await waitFor('a newer heartbeat through the endpoint after the migration', async () => p.maxSeq > seqMigrated, { timeoutMs: 30_000, everyMs: 100 });
     console.log(`migration host1 -> host2: longest gap ${p.longestGap(t0, t1)} ms (VM downtime ${rec.downtimeMs} ms, observed ${rec.observedDowntimeMs ?? '-'} ms)`);
     const moved = await c.json<Shown>(['vm', 'show', VM]);
     assert.equal(moved.location?.host, 'host2');
     assert.equal(moved.location?.reason, 'migrated');
 
     await c.ok(['dr', 'protect', VM, '--to', 'dr', '--rpo', '30s']);
-    await waitFor('a checkpoint at the DR site', async () => (await c.json<CheckpointRecord[]>(['dr', 'checkpoints', VM])).length > 0, 120_000, 1000);
+    await waitFor('a checkpoint at the DR site', async () => (await c.json<CheckpointRecord[]>(['dr', 'checkpoints', VM])).length > 0, { timeoutMs: 120_000, everyMs: 1000 });
     t0 = performance.now();
     const report = await c.json<FailoverReport>(['dr', 'failover', VM, '--planned']);
     t1 = performance.now();
     assert.equal(report.outcome, 'succeeded', JSON.stringify(report));
     const seqBefore = p.maxSeq;
     await p.answerAfter(t1, 30_000);
-    await waitFor('a newer heartbeat through the endpoint from the DR site', async () => p.maxSeq > seqBefore, 30_000, 100);
+    await waitFor('a newer heartbeat through the endpoint from the DR site', async () => p.maxSeq > seqBefore, { timeoutMs: 30_000, everyMs: 100 });
     console.log(`planned failover host2 -> host3: longest gap ${p.longestGap(t0, t1)} ms (time to running ${report.timeToRunningMs} ms, data window ${report.dataWindowMs} ms)`);
     await p.stop();
     const failed = await c.json<Shown>(['vm', 'show', VM]);

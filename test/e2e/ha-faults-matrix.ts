@@ -22,7 +22,8 @@ import { parseHeartbeats, type Heartbeat } from '../../src/contracts/heartbeat.j
 import { writeClusterFile } from '../../src/cli/config.js';
 import { scanHostQemus } from '../../src/agent/fence/qemu-procs.js';
 import { fencePaths } from '../../src/agent/fence/files.js';
-import { BIN, TestCluster, waitFor } from './harness.js';
+import { waitFor } from '../../src/testing/wait-for.js';
+import { BIN, TestCluster } from './harness.js';
 
 export const VMS = ['ha-a', 'ha-b'] as const;
 
@@ -120,7 +121,7 @@ export class HaFaultMatrix {
     await waitFor(`${checkpoints} checkpoint(s) of each VM at the DR site`, async () => {
       const ps = await this.c.json<Protection[]>(['dr', 'status']);
       return VMS.every((vm) => (ps.find((p) => p.vm === vm)?.checkpoints ?? 0) >= checkpoints) ? true : undefined;
-    }, 300_000, 1000);
+    }, { timeoutMs: 300_000, everyMs: 1000 });
   }
 
   /**
@@ -219,15 +220,15 @@ export class HaFaultMatrix {
     await waitFor('both hosts up', async () => {
       const hs = await this.c.json<Host[]>(['host', 'list']);
       return hs.length === 2 && hs.every((h) => h.state === 'up') ? true : undefined;
-    }, 120_000, 500);
+    }, { timeoutMs: 120_000, everyMs: 500 });
     await waitFor('every VM running', async () => {
       for (const vm of VMS) if ((await this.c.json<Vm>(['vm', 'show', vm])).state !== 'running') return undefined;
       return true;
-    }, 120_000, 500);
+    }, { timeoutMs: 120_000, everyMs: 500 });
     for (const vm of VMS) {
       const rec = await this.c.json<Vm>(['vm', 'show', vm]);
       const s = this.lastSeq(rec.host, vm);
-      await waitFor(`${vm} heartbeat after the fault`, async () => (this.lastSeq(rec.host, vm) > s ? true : undefined), 60_000, 250);
+      await waitFor(`${vm} heartbeat after the fault`, async () => (this.lastSeq(rec.host, vm) > s ? true : undefined), { timeoutMs: 60_000, everyMs: 250 });
     }
     // A stale copy found when a cut-off host comes back is killed on its next heartbeat.
     if (kind === 'host-cut') await sleep(5000);
@@ -318,7 +319,7 @@ export class HaFaultMatrix {
           await waitFor(`${vm} running at the DR site`, async () => {
             const v = await this.c.json<Vm>(['vm', 'show', vm]);
             return v.host === 'host2' && v.state === 'running' ? true : undefined;
-          }, 180_000, 500);
+          }, { timeoutMs: 180_000, everyMs: 500 });
         }
         notes.push(`both VMs ran at the DR site ${Math.round((performance.now() - t0) / 1000)} s after the cut`);
         await sleep(3000);
@@ -346,7 +347,7 @@ export class HaFaultMatrix {
     } finally {
       closeSync(fd);
     }
-    await waitFor('the restarted controller answers', async () => ((await this.c.run(['status'])).code === 0 ? true : undefined), 60_000, 500);
+    await waitFor('the restarted controller answers', async () => ((await this.c.run(['status'])).code === 0 ? true : undefined), { timeoutMs: 60_000, everyMs: 500 });
   }
 
   /** The last lines of every host's fence guard log and the controller's HA lines: why it did what it did. */

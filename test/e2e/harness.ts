@@ -4,12 +4,12 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { findGuardPid, findQemuPids } from '../../src/agent/index.js';
 import type { ClusterFile } from '../../src/cli/config.js';
 import { isAlive, terminate } from '../../src/cli/process.js';
 import { lastHeartbeat, type Heartbeat } from '../../src/contracts/heartbeat.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 export const BIN = fileURLToPath(new URL('../../../bin/ferry.js', import.meta.url));
 
@@ -20,21 +20,6 @@ export interface RunResult {
 }
 
 export { lastHeartbeat, type Heartbeat };
-
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
-    await sleep(everyMs);
-  }
-}
 
 export class TestCluster {
   readonly home = mkdtempSync(join(tmpdir(), 'ferry-e2e-'));
@@ -98,7 +83,7 @@ export class TestCluster {
     return waitFor(`${vm} heartbeat above seq=${above}`, async () => {
       const hb = await this.heartbeat(vm);
       return hb && hb.seq > above ? hb : undefined;
-    }, timeoutMs, 1000);
+    }, { timeoutMs, everyMs: 1000 });
   }
 
   qemuPids(): number[] {

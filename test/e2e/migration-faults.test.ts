@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import type { Host, Task, Vm } from '../../src/contracts/controller-api.js';
 import { findQemuPids } from '../../src/agent/index.js';
 import { isAlive } from '../../src/cli/process.js';
-import { TestCluster, waitFor, type Heartbeat } from './harness.js';
+import { TestCluster, type Heartbeat } from './harness.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const VM = 'faulty';
 
@@ -75,14 +76,14 @@ describe('live migration faults, end to end', { timeout: 20 * 60_000 }, () => {
       const t = await c.json<Task>(['task', 'show', task.id]);
       assert.ok(t.state === 'running' || t.state === 'queued', `task ended early: ${JSON.stringify(t)}`);
       return /^(initial|iterative)-transfer/.test(t.message) && t.progress > 10 ? t : undefined;
-    }, 120_000, 500);
+    }, { timeoutMs: 120_000, everyMs: 500 });
   }
 
   function waitTaskEnd(id: string, timeoutMs = 120_000): Promise<Task> {
     return waitFor(`task ${id} to end`, async () => {
       const t = await c.json<Task>(['task', 'show', id]);
       return t.state === 'running' || t.state === 'queued' ? undefined : t;
-    }, timeoutMs, 500);
+    }, { timeoutMs, everyMs: 500 });
   }
 
   /** The VM is recorded at `host`, running, and its guest keeps counting with intact memory. */
@@ -116,11 +117,11 @@ describe('live migration faults, end to end', { timeout: 20 * 60_000 }, () => {
     return waitFor(`${target} to hold no leftover of ${VM}`, () => {
       assertNoLeftover(source, target);
       return Promise.resolve(true as const);
-    }, timeoutMs, 500);
+    }, { timeoutMs, everyMs: 500 });
   }
 
   async function waitHostUp(name: string): Promise<void> {
-    await waitFor(`${name} up`, async () => (await c.json<Host[]>(['host', 'list'])).find((h) => h.name === name)?.state === 'up', 60_000, 500);
+    await waitFor(`${name} up`, async () => (await c.json<Host[]>(['host', 'list'])).find((h) => h.name === name)?.state === 'up', { timeoutMs: 60_000, everyMs: 500 });
   }
 
   it('abort from the CLI: the task ends aborted, the VM runs on at its source, the target keeps nothing', async () => {
@@ -153,7 +154,7 @@ describe('live migration faults, end to end', { timeout: 20 * 60_000 }, () => {
     // The target's QEMU is its own process and may outlive its agent; with no agent, nothing
     // there could clean up yet.
     console.log(`SIGKILL target: before the agent restarts: ${targetQemus(source).length} target QEMU(s), dir ${existsSync(join(victim.dataDir, 'vms', VM)) ? 'present' : 'absent'}`);
-    await waitFor(`agent ${target} gone`, () => Promise.resolve(!isAlive(victim.pid)), 10_000, 100);
+    await waitFor(`agent ${target} gone`, () => Promise.resolve(!isAlive(victim.pid)), { timeoutMs: 10_000, everyMs: 100 });
     await c.ok(['up', '--hosts', '2', '--port', '0', '--accel', 'tcg']);
     assert.notEqual(agent(target).pid, victim.pid, `${target}'s agent was restarted`);
     await waitHostUp(target);
@@ -185,7 +186,7 @@ describe('live migration faults, end to end', { timeout: 20 * 60_000 }, () => {
     silent = { source, target };
     await waitHostUp(target);
     // The incoming QEMU learns that its stream broke and does not outlive the failed migration.
-    await waitFor('no target QEMU', () => Promise.resolve(targetQemus(source).length === 0), 30_000, 500);
+    await waitFor('no target QEMU', () => Promise.resolve(targetQemus(source).length === 0), { timeoutMs: 30_000, everyMs: 500 });
     await assertStillAtSource(source);
   });
 

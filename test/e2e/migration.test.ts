@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import type { Host, Vm } from '../../src/contracts/controller-api.js';
 import type { MigrationPlan, MigrationRecord } from '../../src/contracts/migration.js';
 import { terminate } from '../../src/cli/process.js';
-import { TestCluster, waitFor } from './harness.js';
+import { TestCluster } from './harness.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 describe('ferry vm migrate, end to end', { timeout: 15 * 60_000 }, () => {
   const c = new TestCluster();
@@ -60,7 +61,7 @@ describe('ferry vm migrate, end to end', { timeout: 15 * 60_000 }, () => {
     const agent = c.clusterFile().agents.find((a) => a.name === target);
     assert.ok(agent, `agent ${target} in cluster.json`);
     await terminate(agent.pid, 5000);
-    await waitFor(`${target} down`, async () => (await c.json<Host[]>(['host', 'list'])).find((h) => h.name === target)?.state === 'down', 30_000);
+    await waitFor(`${target} down`, async () => (await c.json<Host[]>(['host', 'list'])).find((h) => h.name === target)?.state === 'down', { timeoutMs: 30_000, everyMs: 500 });
     const r = await c.run(['vm', 'migrate', 'mover', '--to', target]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^ferry: .*\(HOST_DOWN\)\n$/);

@@ -1,5 +1,5 @@
 // accel 'auto': KVM is probed by booting the demo guest under it. On our machines KVM guests
-// hang after the kernel decompresses (QEMU-NOTES.md), so the agent must fall back to TCG.
+// hang after the kernel decompresses (docs/qemu.md), so the agent must fall back to TCG.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';

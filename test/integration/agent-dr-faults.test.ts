@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { runAgent } from '../../src/agent/index.js';
 import { ApiClient, type CheckpointProgress, type HostInfo, type StoredCheckpoint, type VmStatus } from '../../src/contracts/index.js';
 import { MigrationLab, SECRET } from './migration-lab.js';
-import { P, consoleOf, demoSpec, heartbeats, killQemus, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
+import { P, consoleOf, demoSpec, heartbeats, killQemus, waitSeqAbove } from '../../src/testing/agent.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const lab = new MigrationLab('ferry-drf');
 let a: ApiClient;
@@ -58,7 +59,7 @@ function waitJob(c: ApiClient, jobId: string): Promise<CheckpointProgress> {
   return waitFor(`job ${jobId}`, async () => {
     const p = await c.get<CheckpointProgress>(`${P}/dr/jobs/${jobId}`);
     return ['committed', 'failed', 'aborted'].includes(p.state) ? p : undefined;
-  }, 180_000, 200);
+  }, { timeoutMs: 180_000, everyMs: 200 });
 }
 
 async function assertRestores(expectSeq: number): Promise<void> {
@@ -82,7 +83,7 @@ test('the link breaks mid-checkpoint: it fails, the previous checkpoint still re
   await waitFor('bytes on the way', async () => {
     const p = await a.get<CheckpointProgress>(`${P}/dr/jobs/${second.jobId}`);
     return p.state === 'sending' && p.bytesDone > 1024 * 1024 ? true : undefined;
-  }, 60_000, 20);
+  }, { timeoutMs: 60_000, everyMs: 20 });
   await a.post(`${P}/dr/jobs/${second.jobId}/abort`);
   const dst = await waitJob(b, second.jobId);
   assert.equal(dst.state, 'failed', JSON.stringify(dst));

@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { ApiClient, type CheckpointProgress, type VmStatus } from '../../src/contracts/index.js';
 import { MigrationLab } from './migration-lab.js';
-import { P, demoSpec, sleep, statusOf, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
+import { P, demoSpec, sleep, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const lab = new MigrationLab('ferry-zl');
 let a: ApiClient;
@@ -38,7 +39,7 @@ before(async () => {
   assert.ok(ep, 'the http workload is forwarded');
   url = `http://${ep.host}:${ep.port}/`;
   await waitSeqAbove(a, 'z1', 1);
-  await waitFor('the guest answers http', async () => ((await get()) === 200 ? true : undefined), 90_000, 500);
+  await waitFor('the guest answers http', async () => ((await get()) === 200 ? true : undefined), { timeoutMs: 90_000, everyMs: 500 });
 });
 
 after(async () => {
@@ -54,7 +55,7 @@ async function checkpoint(holdOutput: boolean): Promise<void> {
   const p = await waitFor(`checkpoint ${seq}`, async () => {
     const j = await a.get<CheckpointProgress>(`${P}/dr/jobs/${jobId}`);
     return j.state === 'committed' || j.state === 'failed' ? j : undefined;
-  }, 180_000, 100);
+  }, { timeoutMs: 180_000, everyMs: 100 });
   assert.equal(p.state, 'committed', JSON.stringify(p.error));
 }
 
@@ -80,7 +81,7 @@ test('answers wait for the checkpoint after them; leaving zero-loss mode release
   let second: number | undefined;
   const p2 = get().then((s) => (second = s));
   await checkpoint(false);
-  await waitFor('the held answer released', () => (second !== undefined ? true : undefined), 30_000, 100);
+  await waitFor('the held answer released', () => (second !== undefined ? true : undefined), { timeoutMs: 30_000, everyMs: 100 });
   await p2;
   assert.equal(await get(), 200);
 });

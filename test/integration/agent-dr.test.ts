@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { ApiClient, type CheckpointProgress, type MigrationProgress, type StoredCheckpoint, type VmSpec, type VmStatus } from '../../src/contracts/index.js';
 import { findQemuPids } from '../../src/agent/index.js';
 import { MigrationLab } from './migration-lab.js';
-import { P, consoleOf, demoSpec, heartbeats, statusOf, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
+import { P, consoleOf, demoSpec, heartbeats, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const lab = new MigrationLab('ferry-dr');
 const { dirs } = lab;
@@ -40,7 +41,7 @@ async function checkpoint(vm = 'p1'): Promise<CheckpointProgress> {
   const src = await waitFor(`checkpoint ${seq}`, async () => {
     const p = await a.get<CheckpointProgress>(`${P}/dr/jobs/${jobId}`);
     return p.state === 'committed' || p.state === 'failed' ? p : undefined;
-  }, 180_000, 200);
+  }, { timeoutMs: 180_000, everyMs: 200 });
   assert.equal(src.state, 'committed', JSON.stringify(src.error));
   const dst = await b.get<CheckpointProgress>(`${P}/dr/jobs/${jobId}`);
   assert.equal(dst.state, 'committed', JSON.stringify(dst.error));
@@ -94,7 +95,7 @@ test('a VM that has been checkpointed still migrates live (the capture leaves no
   const t = await waitFor('the migration to complete', async () => {
     const p = await b.get<MigrationProgress>(`${P}/migrations/${id}`);
     return p.state === 'active' || p.state === 'reserved' ? undefined : p;
-  }, 180_000, 200);
+  }, { timeoutMs: 180_000, everyMs: 200 });
   assert.equal(t.state, 'completed', JSON.stringify(t.error ?? (await a.get<MigrationProgress>(`${P}/migrations/${id}`)).error));
   await b.post(`${P}/migrations/${id}/commit`);
   await a.post(`${P}/migrations/${id}/commit`);

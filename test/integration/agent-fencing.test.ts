@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
 import { ApiClient } from '../../src/contracts/index.js';
-import { P, demoSpec, killQemus, pidAlive, statusOf, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
+import { P, demoSpec, killQemus, pidAlive, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const SECRET = 'fence-secret';
 const LEASE_MS = 2000;
@@ -51,7 +52,7 @@ test('cut off from the controller, the agent stops the leased VM and only that o
   const leasedPid = (await statusOf(c, 'leased')).pid!;
   answering = false;
   const cutAt = performance.now();
-  await waitFor('the leased VM fenced', async () => ((await statusOf(c, 'leased')).state === 'stopped' ? true : undefined), 30_000, 100);
+  await waitFor('the leased VM fenced', async () => ((await statusOf(c, 'leased')).state === 'stopped' ? true : undefined), { timeoutMs: 30_000, everyMs: 100 });
   console.log(`fenced ${Math.round(performance.now() - cutAt)} ms after the controller went silent (lease ${LEASE_MS} ms)`);
   assert.equal(pidAlive(leasedPid), false, 'its QEMU is gone');
   assert.match((await statusOf(c, 'leased')).error ?? '', /fenced/);

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApiServer, INTERNAL_PREFIX, type AgentHeartbeat } from '../../src/contracts/index.js';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
-import { killQemus, waitFor } from '../../src/testing/agent.js';
+import { killQemus } from '../../src/testing/agent.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'ferry-agent-hb-'));
 let agent: RunningAgent | undefined;
@@ -37,7 +38,7 @@ test('heartbeats carry host info and VMs, authenticated with the cluster secret'
   });
   await live.listen({ host: '127.0.0.1', port: Number(port) });
   try {
-    const hb = await waitFor('two heartbeats', () => (received.length >= 2 ? received[1] : undefined), 20_000, 50);
+    const hb = await waitFor('two heartbeats', () => (received.length >= 2 ? received[1] : undefined), { timeoutMs: 20_000, everyMs: 50 });
     assert.equal(hb.host.name, 'hb1');
     assert.equal(hb.host.site, 'dr');
     assert.equal(hb.host.url, agent.url);

@@ -8,9 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient, FerryError, type VmStatus } from '../../src/contracts/index.js';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
-import {
-  P, consoleOf, demoSpec, heartbeats, killQemus, lastSeq, pidAlive, sleep, statusOf, waitFor, waitSeqAbove,
-} from '../../src/testing/agent.js';
+import { P, consoleOf, demoSpec, heartbeats, killQemus, lastSeq, pidAlive, sleep, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 let dataDir: string;
 let agent: RunningAgent;
@@ -89,7 +88,7 @@ test('pause stops the heartbeat; resume continues from where it was', async () =
 
 test('resize: the balloon reports the new size', async () => {
   await c.post(`${P}/vms/a/resize`, { memoryMiB: 96 });
-  await waitFor('balloon at 96 MiB', async () => ((await statusOf(c, 'a')).metrics?.balloonBytes === 96 * 1024 * 1024 ? true : undefined), 30_000);
+  await waitFor('balloon at 96 MiB', async () => ((await statusOf(c, 'a')).metrics?.balloonBytes === 96 * 1024 * 1024 ? true : undefined), { timeoutMs: 30_000 });
   await rejectsWith(c.post(`${P}/vms/a/resize`, { memoryMiB: 4096 }), 'INVALID_REQUEST');
   await c.post(`${P}/vms/a/resize`, { memoryMiB: 128 });
 });
@@ -99,7 +98,7 @@ test('suspend ends QEMU; restore continues the heartbeat above the pre-suspend v
   const st = await c.post<VmStatus>(`${P}/vms/a/suspend`);
   assert.equal(st.state, 'suspended');
   assert.equal(st.pid, undefined);
-  await waitFor('suspended QEMU gone', () => (pidAlive(pid) ? undefined : true), 10_000);
+  await waitFor('suspended QEMU gone', () => (pidAlive(pid) ? undefined : true), { timeoutMs: 10_000 });
   const before = lastSeq(await consoleOf(c, 'a'));
   assert.ok(existsSync(join(dataDir, 'vms', 'a', 'suspend.state')));
   const restored = await c.post<VmStatus>(`${P}/vms/a/restore`);
@@ -157,7 +156,7 @@ test('QEMU killed behind the agent\'s back: the VM becomes crashed', async () =>
   const st = await waitFor('b crashed', async () => {
     const s = await statusOf(c, 'b');
     return s.state === 'crashed' ? s : undefined;
-  }, 20_000);
+  }, { timeoutMs: 20_000 });
   assert.match(st.error ?? '', /exited/);
   assert.equal((await c.post<VmStatus>(`${P}/vms/b/stop`)).state, 'stopped');
   await c.delete(`${P}/vms/b`);

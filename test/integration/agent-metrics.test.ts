@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient, METRICS_PATH, type VmMetrics, type VmSpec } from '../../src/contracts/index.js';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
-import { demoSpec, killQemus, P, sleep, statusOf, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
+import { demoSpec, killQemus, P, sleep, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const SECRET = 'metrics-secret';
 const dataDir = mkdtempSync(join(tmpdir(), 'ferry-agent-metrics-'));
@@ -67,7 +68,7 @@ test('the dirty-rate sampler reports a writer above an idle VM', async () => {
     const [d, i] = await Promise.all([metricsOf('m-dirty'), metricsOf('m-idle')]);
     return d.dirtyBytesPerSec !== undefined && i.dirtyBytesPerSec !== undefined ? ([d.dirtyBytesPerSec, i.dirtyBytesPerSec] as const) : undefined;
   };
-  await waitFor('dirty rates of both VMs', read, 30_000, 500);
+  await waitFor('dirty rates of both VMs', read, { timeoutMs: 30_000, everyMs: 500 });
   // The first measurement may fall in the idle guest's boot, which writes memory too; two more
   // rounds of the sampler (one per VM every 10 s) measure both VMs settled.
   await sleep(21_000);
@@ -121,7 +122,7 @@ test('an http guest polled through its forwarded port shows its network counters
   const a = await waitFor('network counters', async () => {
     const m = await metricsOf('m-http');
     return m.netRxBytes !== undefined ? m : undefined;
-  }, 20_000);
+  }, { timeoutMs: 20_000 });
   const { sent, received } = await poll(port, 100);
   const b = await metricsOf('m-http');
   const rx = b.netRxBytes! - a.netRxBytes!;

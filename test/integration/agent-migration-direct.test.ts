@@ -11,7 +11,8 @@ import { connect } from 'node:tls';
 import { ApiClient, type MigrationProgress, type VmSpec } from '../../src/contracts/index.js';
 import { findQemuPids } from '../../src/agent/index.js';
 import { MigrationLab } from './migration-lab.js';
-import { P, consoleOf, demoSpec, heartbeats, lastSeq, statusOf, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
+import { P, consoleOf, demoSpec, heartbeats, lastSeq, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const lab = new MigrationLab('ferry-direct');
 const { dirs } = lab;
@@ -59,7 +60,7 @@ async function waitEnd(c: ApiClient, id: string, percents: number[] = [], timeou
     const p = await c.get<MigrationProgress>(`${P}/migrations/${id}`);
     percents.push(p.percent);
     return p.state === 'active' || p.state === 'reserved' ? undefined : p;
-  }, timeoutMs, 200);
+  }, { timeoutMs, everyMs: 200 });
 }
 
 async function commit(leg: Leg, id: string): Promise<void> {
@@ -153,7 +154,7 @@ test('abort mid-transfer (QEMU caps the rate): the VM runs on at the source, the
     const p = await a.get<MigrationProgress>(`${P}/migrations/${m.id}`);
     assert.equal(p.state, 'active', JSON.stringify(p.error));
     return p.streamBytes > 512 * 1024 ? true : undefined;
-  }, 60_000, 200);
+  }, { timeoutMs: 60_000, everyMs: 200 });
   const seq = lastSeq(await consoleOf(a, 'd3'));
   assert.equal((await a.post<MigrationProgress>(`${P}/migrations/${m.id}/abort`)).state, 'aborted');
   assert.equal((await b.post<MigrationProgress>(`${P}/migrations/${m.id}/abort`)).state, 'aborted');
@@ -166,7 +167,7 @@ test('abort mid-transfer (QEMU caps the rate): the VM runs on at the source, the
 test('the target agent goes away mid-transfer: the control session ends, the source cancels, the VM runs on', async () => {
   const spec = { ...demoSpec('d3'), uuid: (await statusOf(a, 'd3')).uuid };
   const m = await start(forth(), spec, { strategy: 'precopy', bandwidthBytesPerSec: 256 * 1024 });
-  await waitFor('bytes flowing', async () => ((await a.get<MigrationProgress>(`${P}/migrations/${m.id}`)).streamBytes > 512 * 1024 ? true : undefined), 60_000, 200);
+  await waitFor('bytes flowing', async () => ((await a.get<MigrationProgress>(`${P}/migrations/${m.id}`)).streamBytes > 512 * 1024 ? true : undefined), { timeoutMs: 60_000, everyMs: 200 });
   await lab.agents[1]!.close();
   const done = await waitEnd(a, m.id, [], 60_000);
   assert.equal(done.state, 'failed');

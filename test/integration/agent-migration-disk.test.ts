@@ -14,7 +14,8 @@ import { ApiClient, type MigrationProgress, type VmSpec } from '../../src/contra
 import { findQemuPids } from '../../src/agent/index.js';
 import { QEMU_IMG } from '../../src/agent/qemu-command.js';
 import { MigrationLab } from './migration-lab.js';
-import { P, consoleOf, demoSpec, heartbeats, lastSeq, statusOf, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
+import { P, consoleOf, demoSpec, heartbeats, lastSeq, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const lab = new MigrationLab('ferry-migdisk');
 const { dirs } = lab;
@@ -42,7 +43,7 @@ function waitDiskAbove(c: ApiClient, name: string, above: number): Promise<numbe
   return waitFor(`${name} disk counter > ${above}`, async () => {
     const d = lastDisk(await consoleOf(c, name));
     return d > above ? d : undefined;
-  }, 60_000);
+  }, { timeoutMs: 60_000 });
 }
 
 async function bootVm(spec: VmSpec): Promise<void> {
@@ -85,7 +86,7 @@ test('VM with a local disk: the disk arrives over NBD and the guest keeps writin
     const p = await a.get<MigrationProgress>(`${P}/migrations/${id}`);
     percents.push(p.percent);
     return p.state === 'active' || p.state === 'reserved' ? undefined : p;
-  }, 180_000, 200);
+  }, { timeoutMs: 180_000, everyMs: 200 });
   assert.equal(done.state, 'completed', JSON.stringify(done.error));
   for (let i = 1; i < percents.length; i++) assert.ok(percents[i]! >= percents[i - 1]!, `percent went back: ${percents.join(',')}`);
   const srcText = await consoleOf(a, 'd1');
@@ -96,7 +97,7 @@ test('VM with a local disk: the disk arrives over NBD and the guest keeps writin
   const t = await waitFor('target completed', async () => {
     const p = await b.get<MigrationProgress>(`${P}/migrations/${id}`);
     return p.state === 'active' ? undefined : p;
-  }, 30_000);
+  }, { timeoutMs: 30_000 });
   assert.equal(t.state, 'completed', JSON.stringify(t.error));
   assert.equal((await b.post<MigrationProgress>(`${P}/migrations/${id}/commit`)).state, 'committed');
   assert.equal((await a.post<MigrationProgress>(`${P}/migrations/${id}/commit`)).state, 'committed');
@@ -116,7 +117,7 @@ test('VM with a local disk: the disk arrives over NBD and the guest keeps writin
   assert.deepEqual(readdirSync(join(dirs[1]!, 'vms', 'd1')).filter((f) => f.startsWith('nbd')), []);
 
   await b.post(`${P}/vms/d1/stop`);
-  await waitFor('d1 stopped', async () => ((await statusOf(b, 'd1')).state === 'stopped' ? true : undefined), 60_000);
+  await waitFor('d1 stopped', async () => ((await statusOf(b, 'd1')).state === 'stopped' ? true : undefined), { timeoutMs: 60_000 });
   const onDisk = diskCounter(join(dirs[1]!, 'vms', 'd1', 'disk0.qcow2'));
   assert.ok(onDisk >= tgtDisk, `disk counter ${onDisk} on the target's qcow2, heartbeat showed ${tgtDisk}`);
   console.log(`disk counter: source last ${srcDisk}, target heartbeat ${tgtDisk}, target qcow2 after stop ${onDisk}`);
@@ -143,17 +144,17 @@ test('disk with 32 MiB of data on a backing image: the target holds a standalone
   const done = await waitFor('source migration to end', async () => {
     const p = await a.get<MigrationProgress>(`${P}/migrations/${id}`);
     return p.state === 'active' || p.state === 'reserved' ? undefined : p;
-  }, 180_000, 200);
+  }, { timeoutMs: 180_000, everyMs: 200 });
   assert.equal(done.state, 'completed', JSON.stringify(done.error));
   const srcDisk = lastDisk(await consoleOf(a, 'd3'));
-  await waitFor('target completed', async () => ((await b.get<MigrationProgress>(`${P}/migrations/${id}`)).state === 'completed' ? true : undefined), 30_000);
+  await waitFor('target completed', async () => ((await b.get<MigrationProgress>(`${P}/migrations/${id}`)).state === 'completed' ? true : undefined), { timeoutMs: 30_000 });
   assert.equal((await b.post<MigrationProgress>(`${P}/migrations/${id}/commit`)).state, 'committed');
   assert.equal((await a.post<MigrationProgress>(`${P}/migrations/${id}/commit`)).state, 'committed');
   assert.ok(done.streamBytes > data.length, `stream ${done.streamBytes} B carried less than the disk's data`);
   console.log(`disk migration 128 MiB RAM + 32 MiB disk data: total ${done.totalMs} ms, downtime ${done.downtimeMs} ms, stream ${done.streamBytes} B, wire ${done.wireBytes} B`);
   await waitDiskAbove(b, 'd3', srcDisk);
   await b.post(`${P}/vms/d3/stop`);
-  await waitFor('d3 stopped', async () => ((await statusOf(b, 'd3')).state === 'stopped' ? true : undefined), 60_000);
+  await waitFor('d3 stopped', async () => ((await statusOf(b, 'd3')).state === 'stopped' ? true : undefined), { timeoutMs: 60_000 });
   const disk = join(dirs[1]!, 'vms', 'd3', 'disk0.qcow2');
   const info = JSON.parse(execFileSync(QEMU_IMG, ['info', '-U', '--output=json', disk], { encoding: 'utf8' })) as { 'virtual-size': number; 'backing-filename'?: string };
   assert.equal(info['virtual-size'], 256 * 1024 * 1024);
@@ -175,9 +176,9 @@ test('abort mid-mirror: the VM keeps running at the source and writing its disk,
     const p = await a.get<MigrationProgress>(`${P}/migrations/${id}`);
     assert.equal(p.state, 'active', JSON.stringify(p.error));
     return p.streamBytes > 1024 * 1024 ? p : undefined;
-  }, 60_000, 200);
+  }, { timeoutMs: 60_000, everyMs: 200 });
   const mid = await a.get<MigrationProgress>(`${P}/migrations/${id}`);
-  assert.equal(mid.step, 'initial-transfer');
+  assert.equal(mid.qemuStatus, 'mirroring-disks');
   assert.ok(mid.percent < 100 && mid.streamBytes < 32 * 1024 * 1024, JSON.stringify(mid));
   const before = lastDisk(await consoleOf(a, 'd2'));
   assert.equal((await a.post<MigrationProgress>(`${P}/migrations/${id}/abort`)).state, 'aborted');

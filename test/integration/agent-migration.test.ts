@@ -12,7 +12,8 @@ import { ApiClient, FerryError, type MeasureResult, type MigrationProgress, type
 
 import { findQemuPids } from '../../src/agent/index.js';
 import { MigrationLab } from './migration-lab.js';
-import { P, consoleOf, demoSpec, heartbeats, lastSeq, statusOf, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
+import { P, consoleOf, demoSpec, heartbeats, lastSeq, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const lab = new MigrationLab('ferry-mig');
 const { dirs, agents } = lab;
@@ -54,14 +55,14 @@ async function waitSource(m: Started, timeoutMs = 180_000): Promise<MigrationPro
     const p = await a.get<MigrationProgress>(`${P}/migrations/${m.id}`);
     m.percents.push(p.percent);
     return p.state === 'active' || p.state === 'reserved' ? undefined : p;
-  }, timeoutMs, 200);
+  }, { timeoutMs, everyMs: 200 });
 }
 
 async function commitBoth(id: string): Promise<void> {
   const t = await waitFor('target completed', async () => {
     const p = await b.get<MigrationProgress>(`${P}/migrations/${id}`);
     return p.state === 'active' ? undefined : p;
-  }, 30_000);
+  }, { timeoutMs: 30_000 });
   assert.equal(t.state, 'completed', JSON.stringify(t.error));
   assert.equal((await b.post<MigrationProgress>(`${P}/migrations/${id}/commit`)).state, 'committed');
   assert.equal((await a.post<MigrationProgress>(`${P}/migrations/${id}/commit`)).state, 'committed');
@@ -148,7 +149,7 @@ async function waitBytesFlowing(id: string): Promise<void> {
     const p = await a.get<MigrationProgress>(`${P}/migrations/${id}`);
     assert.equal(p.state, 'active', JSON.stringify(p.error));
     return p.streamBytes > 512 * 1024 ? true : undefined;
-  }, 60_000, 200);
+  }, { timeoutMs: 60_000, everyMs: 200 });
 }
 
 test('abort mid-transfer: the VM keeps running at the source, the target keeps nothing', async () => {

@@ -10,7 +10,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiClient, type VmStatus } from '../../src/contracts/index.js';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
-import { P, demoSpec, killQemus, lastSeq, pidAlive, statusOf, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
+import { P, demoSpec, killQemus, lastSeq, pidAlive, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const SECRET = 'restart-secret';
 const agentModule = resolve(fileURLToPath(import.meta.url), '../../../src/agent/index.js');
@@ -61,7 +62,7 @@ test('VM survives SIGKILL of its agent and a new agent re-attaches', async () =>
   assert.ok(pidAlive(pid), 'QEMU survived the agent');
   // With no agent, read the console log straight from the data dir.
   const logFile = join(dataDir, 'vms', 'r1', 'console.log');
-  await waitFor('heartbeat while the agent is dead', () => (lastSeq(readFileSync(logFile, 'utf8')) > seq + 1 ? true : undefined), 30_000);
+  await waitFor('heartbeat while the agent is dead', () => (lastSeq(readFileSync(logFile, 'utf8')) > seq + 1 ? true : undefined), { timeoutMs: 30_000 });
 
   agent2 = await runAgent({ name: 'h1', site: 'main', dataDir, secret: SECRET, accel: 'tcg' });
   const c2 = new ApiClient(agent2.url, SECRET);
@@ -85,7 +86,7 @@ test('VM survives SIGKILL of its agent and a new agent re-attaches', async () =>
   // A QEMU that dies while no agent watches is found crashed by the next agent.
   await agent2.close();
   process.kill(pid, 'SIGKILL');
-  await waitFor('QEMU gone', () => (pidAlive(pid) ? undefined : true), 10_000);
+  await waitFor('QEMU gone', () => (pidAlive(pid) ? undefined : true), { timeoutMs: 10_000 });
   agent2 = await runAgent({ name: 'h1', site: 'main', dataDir, secret: SECRET, accel: 'tcg' });
   const c4 = new ApiClient(agent2.url, SECRET);
   const dead = await statusOf(c4, 'r1');

@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runController, type RunningController } from '../../src/controller/index.js';
-import { call, openEvents, waitFor } from '../../src/testing/controller/client.js';
+import { call, openEvents } from '../../src/testing/controller/client.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
 
 const ADMIN = 'admin-token-for-tests';
@@ -161,7 +162,7 @@ describe('controller API', () => {
       const done = await waitFor('create task', async () => {
         const t = (await call(ctl.url, 'GET', `/api/v1/tasks/${taskId}`, { token: ADMIN })).body;
         return t.state === 'succeeded' || t.state === 'failed' ? t : undefined;
-      });
+      }, { timeoutMs: 10_000, everyMs: 25 });
       assert.equal(done.state, 'succeeded');
 
       r = await call(ctl.url, 'POST', '/api/v1/vms', { token: ADMIN, body: { name: 'web1', memoryMiB: 128 } });
@@ -184,7 +185,7 @@ describe('controller API', () => {
       clearInterval(keepAlive);
     }
     // Once h1 is down, acting on its VM is refused with HOST_DOWN.
-    await waitFor('h1 down', async () => ((await call(ctl.url, 'GET', '/api/v1/hosts', { token: ADMIN })).body[0].state === 'down' ? true : undefined));
+    await waitFor('h1 down', async () => ((await call(ctl.url, 'GET', '/api/v1/hosts', { token: ADMIN })).body[0].state === 'down' ? true : undefined), { timeoutMs: 10_000, everyMs: 25 });
     const r = await call(ctl.url, 'POST', '/api/v1/vms/web1/start', { token: ADMIN, body: {} });
     assert.equal(r.status, 503);
     assert.equal(r.body.error.code, 'HOST_DOWN');

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runController, type RunningController } from '../../src/controller/index.js';
-import { waitFor } from '../../src/testing/controller/client.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const ADMIN = 'admin-token-for-console-tests';
 const SECRET = 'cluster-secret-for-console-tests';
@@ -94,7 +94,7 @@ describe('controller web console', () => {
     const res = await waitFor('login', async () => {
       const r = await login(ADMIN);
       return r.status === 429 ? undefined : r;
-    }, 30_000);
+    }, { timeoutMs: 30_000, everyMs: 25 });
     assert.equal(res.status, 204);
     const set = res.headers.get('set-cookie') ?? '';
     assert.match(set, /^ferry_session=[A-Za-z0-9_-]+; HttpOnly; SameSite=Strict; Path=\/; Max-Age=\d+$/);

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runController, type RunningController } from '../../src/controller/index.js';
-import { controllerClient, openEvents, waitFor } from '../../src/testing/controller/client.js';
+import { controllerClient, openEvents } from '../../src/testing/controller/client.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
 
 const ADMIN = 'admin-token-for-tests';
@@ -29,7 +30,7 @@ describe('controller disaster recovery', () => {
   const protection = async (vm = 'web') => (await api('GET', `/dr/protections/${vm}`)).body;
   const vmRecord = async (vm = 'web') => (await api('GET', `/vms/${vm}`)).body;
   const checkpointsAtLeast = (n: number, vm = 'web') =>
-    waitFor(`${n} checkpoints of ${vm}`, async () => ((await protection(vm)).checkpoints >= n ? protection(vm) : undefined), 20_000);
+    waitFor(`${n} checkpoints of ${vm}`, async () => ((await protection(vm)).checkpoints >= n ? protection(vm) : undefined), { timeoutMs: 20_000, everyMs: 25 });
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ferry-ctl-dr-'));
@@ -117,7 +118,7 @@ describe('controller disaster recovery', () => {
     const events = await openEvents(ctl.url, ADMIN);
     try {
       h1.dr.failNext = { code: 'QEMU_FAILED', message: 'migrate to file: No space left on device' };
-      await waitFor('the failure recorded', async () => ((await protection()).lastError?.code === 'QEMU_FAILED' ? true : undefined));
+      await waitFor('the failure recorded', async () => ((await protection()).lastError?.code === 'QEMU_FAILED' ? true : undefined), { timeoutMs: 10_000, everyMs: 25 });
       h1.dr.stall = true;
       const raised = await events.next((e) => e.event === 'dr.alarm' && e.data.vm === 'web' && e.data.raised, 15_000);
       assert.match(raised.data.reason, /older than the RPO of 3 s/);
@@ -126,7 +127,7 @@ describe('controller disaster recovery', () => {
       assert.equal(p.alarm.reason, raised.data.reason);
       h1.dr.stall = false;
       await events.next((e) => e.event === 'dr.alarm' && e.data.vm === 'web' && !e.data.raised, 15_000);
-      const back = await waitFor('protected again', async () => ((await protection()).state === 'protected' ? protection() : undefined));
+      const back = await waitFor('protected again', async () => ((await protection()).state === 'protected' ? protection() : undefined), { timeoutMs: 10_000, everyMs: 25 });
       assert.equal(back.alarm, undefined);
       assert.equal(back.lastError, undefined);
     } finally {
@@ -202,7 +203,7 @@ describe('controller disaster recovery', () => {
     const home = await vmRecord();
     assert.deepEqual([home.host, home.site, home.state], ['h1', 'main', 'running']);
     assert.ok(!h3.vms.has('web'));
-    await waitFor('protected again', async () => ((await protection()).state === 'protected' ? true : undefined), 10_000);
+    await waitFor('protected again', async () => ((await protection()).state === 'protected' ? true : undefined), { timeoutMs: 10_000, everyMs: 25 });
     assert.equal((await api('POST', '/dr/protections/web/failback', {})).status, 409);
   });
 
@@ -212,7 +213,7 @@ describe('controller disaster recovery', () => {
     assert.equal(refused.status, 409);
     assert.match(refused.body.error.message, /host h1 is up.*Fence it first/);
     silent.add(h1);
-    await waitFor('h1 down', async () => ((await api('GET', '/hosts')).body.find((h: { name: string }) => h.name === 'h1').state === 'down' ? true : undefined));
+    await waitFor('h1 down', async () => ((await api('GET', '/hosts')).body.find((h: { name: string }) => h.name === 'h1').state === 'down' ? true : undefined), { timeoutMs: 10_000, everyMs: 25 });
     const planned = await api('POST', '/dr/protections/web/failover', { mode: 'planned' });
     assert.equal(planned.status, 503);
     assert.match(planned.body.error.message, /unplanned failover/);

@@ -9,7 +9,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runController } from '../../src/controller/index.js';
-import { controllerClient, waitFor } from '../../src/testing/controller/client.js';
+import { controllerClient } from '../../src/testing/controller/client.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
 import { askLine } from '../../src/testing/controller/tcp.js';
 
@@ -83,7 +84,7 @@ describe('service endpoints on the controller', () => {
       assert.equal((await c.api('DELETE', '/vms/web/expose/80')).status, 204);
       assert.deepEqual((await c.api('GET', '/vms/web/endpoints')).body, []);
       assert.equal((await c.api('DELETE', '/vms/web/expose/80')).status, 404);
-      await waitFor('listener closed', async () => ((await ask(url)) === '' ? true : undefined));
+      await waitFor('listener closed', async () => ((await ask(url)) === '' ? true : undefined), { timeoutMs: 10_000, everyMs: 25 });
     } finally {
       await ctl.close();
     }

@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runController, type RunningController } from '../../src/controller/index.js';
-import { controllerClient, openEvents, waitFor, type SseEvent } from '../../src/testing/controller/client.js';
+import { controllerClient, openEvents, type SseEvent } from '../../src/testing/controller/client.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
 import type { HeartbeatReply } from '../../src/contracts/controller-api.js';
 
@@ -64,8 +65,8 @@ describe('controller high availability', () => {
     await waitFor('a checkpoint of web and app', async () => {
       const list = (await api('GET', '/dr/protections')).body as { vm: string; checkpoints: number }[];
       return list.filter((p) => p.vm !== 'solo').every((p) => p.checkpoints >= 1) ? true : undefined;
-    }, 20_000);
-    await waitFor('replies with the leases', async () => (replies.get('h2')?.fence ? true : undefined));
+    }, { timeoutMs: 20_000, everyMs: 25 });
+    await waitFor('replies with the leases', async () => (replies.get('h2')?.fence ? true : undefined), { timeoutMs: 10_000, everyMs: 25 });
     assert.deepEqual(replies.get('h1')?.fence, { leaseMs: LEASE_MS, vms: ['web'] }, 'not db (unprotected) nor solo (HA off)');
     assert.deepEqual(replies.get('h2')?.fence, { leaseMs: LEASE_MS, vms: ['app'] });
     assert.equal(replies.get('h3')?.fence, undefined, 'the DR host runs nothing protected');
@@ -103,7 +104,7 @@ describe('controller high availability', () => {
       for (const [name, host] of [['solo', 'h1'], ['db', 'h1'], ['app', 'h2']] as const) assert.equal((await vmRecord(name)).host, host, name);
       assert.ok(!events.events.some((e) => e.event === 'dr.ha' && e.data.vm !== 'web'), 'nothing to say about the others');
       assert.equal(h3.dr.restores.length, 1);
-      await waitFor('a reply to h3 after the failover', async () => ((await beat(h3)).body.fence === undefined ? true : undefined));
+      await waitFor('a reply to h3 after the failover', async () => ((await beat(h3)).body.fence === undefined ? true : undefined), { timeoutMs: 10_000, everyMs: 25 });
     } finally {
       events.close();
     }

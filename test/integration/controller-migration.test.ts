@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runController, type RunningController } from '../../src/controller/index.js';
-import { call, openEvents, waitFor } from '../../src/testing/controller/client.js';
+import { controllerClient, openEvents } from '../../src/testing/controller/client.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
 
 const ADMIN = 'admin-token-for-tests';
@@ -23,14 +24,7 @@ describe('controller live migration', () => {
   const h2 = new FakeAgent('h2', SECRET);
   const old = new FakeAgent('h3', SECRET);
   const gone = new FakeAgent('h4', SECRET);
-  const api = (method: string, path: string, body?: unknown) => call(ctl.url, method, `/api/v1${path}`, { token: ADMIN, ...(body !== undefined ? { body } : {}) });
-  const beat = (a: FakeAgent) => call(ctl.url, 'POST', '/internal/v1/heartbeat', { token: SECRET, body: a.heartbeat() });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- task JSON
-  const finished = (id: string): Promise<any> =>
-    waitFor(`task ${id}`, async () => {
-      const t = (await api('GET', `/tasks/${id}`)).body;
-      return ['succeeded', 'failed', 'aborted'].includes(t.state) ? t : undefined;
-    });
+  const { api, beat, finished } = controllerClient(() => ctl.url, ADMIN, SECRET);
   const vmHost = async (): Promise<string> => (await api('GET', '/vms/web')).body.host as string;
 
   before(async () => {
@@ -80,7 +74,7 @@ describe('controller live migration', () => {
     const noData = await api('POST', '/vms/web/migrate', { to: 'h3' });
     assert.equal(noData.status, 409);
     assert.match(noData.body.error.message, /data endpoint/);
-    await waitFor('h4 down', async () => ((await api('GET', '/hosts')).body.find((h: { name: string }) => h.name === 'h4').state === 'down' ? true : undefined), 10_000);
+    await waitFor('h4 down', async () => ((await api('GET', '/hosts')).body.find((h: { name: string }) => h.name === 'h4').state === 'down' ? true : undefined), { timeoutMs: 10_000, everyMs: 25 });
     const down = await api('POST', '/vms/web/migrate', { to: 'h4' });
     assert.equal(down.status, 503);
     assert.equal(down.body.error.code, 'HOST_DOWN');
@@ -173,7 +167,7 @@ describe('controller live migration', () => {
   it('an operator abort during the transfer aborts both sides; the VM stays', async () => {
     h2.migrations.stepPercent = 1;
     const r = await api('POST', '/vms/web/migrate', { to: 'h1' });
-    await waitFor('transfer', async () => (/transfer/.test((await api('GET', `/tasks/${r.body.id}`)).body.message) ? true : undefined));
+    await waitFor('transfer', async () => (/transfer/.test((await api('GET', `/tasks/${r.body.id}`)).body.message) ? true : undefined), { timeoutMs: 10_000, everyMs: 25 });
     const busy = await api('POST', '/vms/web/migrate', { to: 'h1' });
     assert.equal(busy.status, 409);
     assert.equal((await api('POST', `/tasks/${r.body.id}/abort`, {})).status, 200);

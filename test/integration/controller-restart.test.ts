@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { runController } from '../../src/controller/index.js';
 import { openDb } from '../../src/controller/db.js';
 import { TasksRepo } from '../../src/controller/tasks-repo.js';
-import { call, waitFor } from '../../src/testing/controller/client.js';
+import { call } from '../../src/testing/controller/client.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
 
 const ADMIN = 'admin-token-for-tests';
@@ -35,7 +36,7 @@ describe('controller restart', () => {
       await call(ctl.url, 'POST', '/internal/v1/heartbeat', { token: SECRET, body: agent.heartbeat() });
       const r = await call(ctl.url, 'POST', '/api/v1/vms', { token: ADMIN, body: { name: 'db1', memoryMiB: 64 } });
       createId = r.body.id as string;
-      await waitFor('create', async () => ((await call(ctl.url, 'GET', `/api/v1/tasks/${createId}`, { token: ADMIN })).body.state === 'succeeded' ? true : undefined));
+      await waitFor('create', async () => ((await call(ctl.url, 'GET', `/api/v1/tasks/${createId}`, { token: ADMIN })).body.state === 'succeeded' ? true : undefined), { timeoutMs: 10_000, everyMs: 25 });
     } finally {
       await ctl.close();
     }
@@ -57,7 +58,7 @@ describe('controller restart', () => {
       const tasks = (await call(ctl.url, 'GET', '/api/v1/tasks?limit=10', { token: ADMIN })).body as { id: string }[];
       assert.deepEqual(tasks.map((x) => x.id), ['interrupted', createId]);
       // h1 is remembered, and goes down when it stays silent.
-      await waitFor('h1 down', async () => ((await call(ctl.url, 'GET', '/api/v1/hosts', { token: ADMIN })).body[0]?.state === 'down' ? true : undefined));
+      await waitFor('h1 down', async () => ((await call(ctl.url, 'GET', '/api/v1/hosts', { token: ADMIN })).body[0]?.state === 'down' ? true : undefined), { timeoutMs: 10_000, everyMs: 25 });
       await call(ctl.url, 'POST', '/internal/v1/heartbeat', { token: SECRET, body: agent.heartbeat() });
       assert.equal((await call(ctl.url, 'GET', '/api/v1/hosts', { token: ADMIN })).body[0].state, 'up');
     } finally {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runController, type RunningController } from '../../src/controller/index.js';
-import { call, openEvents, waitFor } from '../../src/testing/controller/client.js';
+import { controllerClient, openEvents } from '../../src/testing/controller/client.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
 
 const ADMIN = 'admin-token-for-tests';
@@ -18,14 +18,9 @@ describe('controller VM tasks', () => {
   let dir: string;
   let ctl: RunningController;
   const agent = new FakeAgent('h1', SECRET);
-  const api = (method: string, path: string, body?: unknown) => call(ctl.url, method, `/api/v1${path}`, { token: ADMIN, ...(body !== undefined ? { body } : {}) });
-  const beat = () => call(ctl.url, 'POST', '/internal/v1/heartbeat', { token: SECRET, body: agent.heartbeat() });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- task JSON
-  const finished = (id: string): Promise<any> =>
-    waitFor(`task ${id}`, async () => {
-      const t = (await api('GET', `/tasks/${id}`)).body;
-      return ['succeeded', 'failed', 'aborted'].includes(t.state) ? t : undefined;
-    });
+  const c = controllerClient(() => ctl.url, ADMIN, SECRET);
+  const { api, finished } = c;
+  const beat = () => c.beat(agent);
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ferry-ctl-tasks-'));

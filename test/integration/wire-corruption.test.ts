@@ -25,7 +25,8 @@ import { findQemuPids } from '../../src/agent/index.js';
 import { MigrationLab } from './migration-lab.js';
 import { crc32 } from '../../src/ferry-wire/checksum.js';
 import { CHUNK_ID_BYTES, CODECS, FRAME_TYPES, HEADER_BYTES, TRAILER_BYTES } from '../../src/ferry-wire/constants.js';
-import { P, consoleOf, demoSpec, heartbeats, lastSeq, statusOf, waitFor, waitSeqAbove } from '../../src/testing/agent.js';
+import { P, consoleOf, demoSpec, heartbeats, lastSeq, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
+import { waitFor } from '../../src/testing/wait-for.js';
 
 const lab = new MigrationLab('ferry-corrupt');
 const { dirs } = lab;
@@ -154,7 +155,7 @@ async function migrateThrough(spec: VmSpec, url: string): Promise<{ id: string; 
   const done = await waitFor(`migration ${id} to end at the source`, async () => {
     const p = await a.get<MigrationProgress>(`${P}/migrations/${id}`);
     return p.state === 'active' || p.state === 'reserved' ? undefined : p;
-  }, 120_000, 200);
+  }, { timeoutMs: 120_000, everyMs: 200 });
   return { id, done };
 }
 
@@ -187,7 +188,7 @@ test('a chunk corrupted on the wire (CRC re-sealed): the target refuses it, the 
   const target = await waitFor('target to fail', async () => {
     const p = await b.get<MigrationProgress>(`${P}/migrations/${id}`);
     return p.state === 'failed' ? p : undefined;
-  }, 30_000);
+  }, { timeoutMs: 30_000 });
   console.log(`corrupt chunk: target ${target.error?.code}: ${target.error?.message}`);
   assert.match(`${done.error.code} ${done.error.message} ${target.error?.message ?? ''}`, /WIRE_CHUNK_CORRUPT|does not match its id/);
   assert.notEqual(target.state, 'completed');

@@ -1,8 +1,9 @@
-// The agent-to-agent data plane as the migration code sees it: a session carries numbered
-// byte channels (0 = QEMU's migration stream, 1 = NBD for disks). The target registers the
-// sessions it expects (id + peer host); the source opens them. Everything else — TLS, ferry-wire
-// framing, bandwidth caps — lives behind this interface (data-endpoint.ts), so the migration
-// code does not change with the transport.
+// The agent-to-agent data plane as migration (../migration) and DR (../dr) see it: a session
+// carries numbered byte channels (a migration puts QEMU's stream on 0 and one NBD connection per
+// disk on 1.., ../migration/disk-mirror.ts). The receiving side registers the sessions it expects
+// (id + peer host); the sending side opens them. Everything else — TLS, ferry-wire framing,
+// bandwidth caps — lives behind this interface (wire-plane.ts), so its users do not change with
+// the transport. Joining a channel to QEMU's sockets: relay.ts.
 import type { Duplex } from 'node:stream';
 import type { ChunkStore } from '../../ferry-wire/index.js';
 import type { TlsIdentity } from './tls-identity.js';

@@ -49,7 +49,7 @@ export async function restoreCheckpoint(ctx: AgentContext, store: ChunkStore, re
     await qmpCall(vm, 'migrate-set-capabilities', { capabilities: checkpointCapabilities(true) });
     await qmpCall(vm, 'migrate-incoming', { uri: `file:${memFile}` });
     await waitMigration(vm, LOAD_TIMEOUT_MS);
-    // `cont` before the incoming side reports completed is silently ignored (QEMU-NOTES.md).
+    // `cont` before the incoming side reports completed is silently ignored (docs/qemu.md).
     await qmpCall(vm, 'cont');
   } catch (err) {
     if (vm.rec.pid !== undefined) await terminate(vm, 0).catch(() => undefined);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { monoNowMs } from './clock.js';
+import { waitFor } from '../../testing/wait-for.js';
 import { ensureFenceDir, fencePaths, readJson, writeJsonAtomic, type Feed, type FeedVm, type GuardStatus } from './files.js';
 import { FenceGuard } from './guard.js';
 import { FenceFeeder } from '../fencing.js';
@@ -45,16 +46,6 @@ function alive(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = monoNowMs() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (monoNowMs() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
   }
 }
 
@@ -142,7 +133,7 @@ describe('fence guard', () => {
       Date.now = () => realNow() - 3_600_000; // stepped back: the lease must not look fresh for an hour
       const g = await startGuard(dir, 'h1');
       assert.equal(g.state, 'leased', 'a stepped-forward clock did not end it early');
-      await waitFor('fenced on time despite the step back', () => !alive(vm.pid!), 5000);
+      await waitFor('fenced on time despite the step back', () => !alive(vm.pid!), { timeoutMs: 5000, everyMs: 50 });
     } finally {
       Date.now = realNow;
     }

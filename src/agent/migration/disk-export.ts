@@ -17,7 +17,7 @@ import type { DiskSpec } from '../../contracts/index.js';
 import { qemuImg } from '../disks.js';
 import { connectablePath } from '../launch.js';
 import { log } from '../log.js';
-import { qmpCall } from '../qmp-call.js';
+import { qmp } from '../qemu/monitor.js';
 import { diskFile } from '../vm-dir.js';
 import type { VmRuntime } from '../vm-runtime.js';
 import type { DataSession } from '../data-plane/plane.js';
@@ -27,6 +27,7 @@ import { connectUnix } from '../data-plane/relay.js';
 /** disks.ts's size of a new disk without sizeMiB. */
 const DEFAULT_DISK_MIB = 1024;
 const QEMU_IMG_TIMEOUT_MS = 60_000;
+const NBD_CONNECT_TIMEOUT_MS = 10_000;
 
 /** Virtual size in bytes the source's disk has, from its spec (an image's size from qemu-img info). */
 async function virtualSize(d: DiskSpec): Promise<number> {
@@ -44,27 +45,28 @@ export async function createEmptyDisks(vmDir: string, disks: DiskSpec[]): Promis
 
 export class DiskExports {
   readonly #socks: Socket[] = [];
+  /** The idempotent removal, once started. */
   #removed: Promise<void> | undefined;
 
   private constructor(readonly vm: VmRuntime, readonly count: number, readonly path: string) {}
 
-  static async start(vm: VmRuntime, count: number): Promise<DiskExports> {
+  static async start(vm: VmRuntime, count: number, signal: AbortSignal): Promise<DiskExports> {
     const path = connectablePath(join(vm.paths.dir, 'nbd-in.sock'));
     rmSync(path, { force: true });
-    await qmpCall(vm, 'nbd-server-start', { addr: { type: 'unix', data: { path } } });
+    await qmp(vm, 'nbd-server-start', { addr: { type: 'unix', data: { path } } }, { signal });
     const e = new DiskExports(vm, count, path);
     for (let i = 0; i < count; i++) {
-      await qmpCall(vm, 'block-export-add', { type: 'nbd', id: exportName(i), 'node-name': diskNode(i), name: exportName(i), writable: true });
+      await qmp(vm, 'block-export-add', { type: 'nbd', id: exportName(i), 'node-name': diskNode(i), name: exportName(i), writable: true }, { signal });
     }
     return e;
   }
 
   /** Joins channel 1+i to a new connection to our NBD server, per disk. */
-  async attach(session: DataSession, onError: (err: Error) => void): Promise<void> {
+  async attach(session: DataSession, signal: AbortSignal, onError: (err: Error) => void): Promise<void> {
     const closed: Promise<void>[] = [];
     const channels: Duplex[] = [];
     for (let i = 0; i < this.count; i++) {
-      const sock = await connectUnix(this.path);
+      const sock = await connectUnix(this.path, NBD_CONNECT_TIMEOUT_MS, signal);
       const ch = session.channel(NBD_FIRST_CHANNEL + i);
       this.#socks.push(sock);
       channels.push(ch);
@@ -78,7 +80,7 @@ export class DiskExports {
     }
     void Promise.all(closed).then(async () => {
       try {
-        await this.remove();
+        await this.remove(signal);
         for (const ch of channels) ch.end();
       } catch (err) {
         onError(err as Error);
@@ -91,13 +93,14 @@ export class DiskExports {
     return this.#socks.reduce((s, k) => s + k.bytesRead + k.bytesWritten, 0);
   }
 
-  /** Deletes the exports and stops the server. Idempotent. */
-  remove(): Promise<void> {
+  /** Deletes the exports and stops the server. Idempotent: later calls share the first one's outcome. */
+  remove(signal?: AbortSignal): Promise<void> {
+    const opts = signal ? { signal } : {};
     this.#removed ??= (async () => {
       for (let i = 0; i < this.count; i++) {
-        await qmpCall(this.vm, 'block-export-del', { id: exportName(i) }).catch((err: Error) => log('vm %s: block-export-del %s: %s', this.vm.name, exportName(i), err.message));
+        await qmp(this.vm, 'block-export-del', { id: exportName(i) }, opts).catch((err: Error) => log('vm %s: block-export-del %s: %s', this.vm.name, exportName(i), err.message));
       }
-      await qmpCall(this.vm, 'nbd-server-stop');
+      await qmp(this.vm, 'nbd-server-stop', undefined, opts);
       rmSync(this.path, { force: true });
     })();
     return this.#removed;

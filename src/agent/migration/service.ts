@@ -9,6 +9,8 @@ import { IncomingMigration } from './target.js';
 
 const PROBE_BYTES = 8 * 1024 * 1024;
 const MAX_KEPT = 100;
+/** What measuring may take beyond the dirty-rate sampling itself (QMP round trips, the link probe). */
+const MEASURE_SLACK_MS = 30_000;
 
 export class MigrationService {
   readonly #all = new Map<string, IncomingMigration | OutgoingMigration>();
@@ -65,16 +67,23 @@ export class MigrationService {
     return this.#get(id).abort();
   }
 
-  /** Dirty rate of the VM (QEMU calc-dirty-rate) and the link to the target's data endpoint. */
+  /** Dirty rate of the VM (QEMU calc-dirty-rate) and the link to the target's data endpoint, within MEASURE_SLACK_MS more than the rate takes. */
   async measure(req: MeasureRequest): Promise<MeasureResult> {
     const vm = this.ctx.mgr.get(req.vm);
     if (vm.rec.state !== 'running') throw new FerryError('INVALID_STATE', `vm ${req.vm} is ${vm.rec.state}; only a running vm can be measured`);
     const seconds = req.dirtyRateSeconds ?? 1;
-    const link = this.ctx.plane.measure(req.targetDataUrl, req.targetHost, { bytes: PROBE_BYTES });
-    link.catch(() => undefined);
-    const rate = await measureDirtyRate(vm, seconds);
-    const { bytesPerSec, rttMs } = await link;
-    return { memoryBytes: vm.rec.spec.memoryMiB * 1024 * 1024, dirtyRateBytesPerSec: rate, linkBytesPerSec: bytesPerSec, rttMs };
+    const limitMs = seconds * 1000 + MEASURE_SLACK_MS;
+    const signal = AbortSignal.timeout(limitMs);
+    try {
+      const link = this.ctx.plane.measure(req.targetDataUrl, req.targetHost, { bytes: PROBE_BYTES, signal });
+      link.catch(() => undefined);
+      const rate = await measureDirtyRate(vm, seconds, signal);
+      const { bytesPerSec, rttMs } = await link;
+      return { memoryBytes: vm.rec.spec.memoryMiB * 1024 * 1024, dirtyRateBytesPerSec: rate, linkBytesPerSec: bytesPerSec, rttMs };
+    } catch (err) {
+      if (signal.aborted) throw new FerryError('TIMEOUT', `measuring vm ${req.vm} and the link to ${req.targetHost}: not done within ${limitMs} ms`, { cause: err });
+      throw err;
+    }
   }
 
   /** Agent close: abort what is in flight (a half-received VM is worthless; the source resumes its VM). */

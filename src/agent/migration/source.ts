@@ -1,15 +1,44 @@
 // Source side of a migration (steps 3-6 here): open a session to the target's data endpoint,
-// let QEMU migrate into a Unix socket of ours, relay that onto channel 0, and poll
-// query-migrate for progress and the post-copy decision (postcopy-rule.ts). With the `direct`
-// transport QEMU connects to the target's QEMU itself over QEMU's TLS (qemu-tls.ts); the session
-// then only carries disks and watches the peer (a silent or lost peer cancels the migration).
+// let QEMU migrate into a Unix socket of ours and relay that onto channel 0 — or, with the
+// `direct` transport, let QEMU connect to the target's QEMU over QEMU's TLS (../data-plane/qemu-tls.ts);
+// the session then only carries disks and watches the peer (a silent or lost peer fails the migration).
 //
-// Until commit the source is the VM of record: on any failure or abort before then we cancel
-// QEMU's migration and make sure the VM runs here again (`cont` if QEMU sits in postmigrate or
-// paused — the VM was running when we started and lifecycle actions are refused meanwhile, so
-// a pause is ours). Documented exception: once post-copy has switched over, the target holds
-// the running VM and this side cannot resume it; a failure then loses the VM. (QEMU can
-// migrate-pause and recover a post-copy migration; not used yet.)
+//   starting --> mirroring --> migrating --> postcopy-requested
+//       |                       ^  |    \             |        \
+//       +------- no disks ------+  |     v            v         v
+//                                  |   switching-over ------> postcopy
+//                                  |          |                  |
+//                                  v          v                  v
+//                                finishing <--+------------------+
+//                                  |
+//                                  v
+//                                completed --commit--> committing --> committed
+//                                  ^                       |
+//                                  +---- discard failed ---+
+//
+//   mirroring -> migrating           every disk mirror READY (BLOCK_JOB_READY): QEMU's migrate
+//   migrating -> postcopy-requested  the post-copy rule on the sampler's numbers: migrate-start-postcopy
+//   -> switching-over                MIGRATION pre-switchover (local disks only): disks made final, migrate-continue
+//   -> postcopy                      MIGRATION postcopy-active: the VM runs at the target now
+//   -> finishing                     MIGRATION completed (also straight from postcopy-requested): final numbers read
+//   -> failed                        from starting .. postcopy: QEMU failed or cancelled, a stream broke, the
+//                                    session ended early; once QEMU completed nothing is a failure any more
+//   -> aborted                       by request, from mirroring .. completed except postcopy (nor once
+//                                    switched to post-copy: the VM runs at the target)
+//
+// The state moves only along SOURCE_TRANSITIONS; an action the state forbids (commit before
+// completed, abort once committed or in post-copy) is refused with TransitionRefusedError
+// (INVALID_STATE). QEMU's status changes come as MIGRATION events and the rounds as MIGRATION_PASS
+// (qemu-migration.ts); one sampler asks query-migrate (or, while mirroring, query-block-jobs) for
+// what has no event: bytes for the progress and the post-copy decision (postcopy-rule.ts).
+// Progress is an immutable snapshot (progress.ts) the driver replaces.
+//
+// Until commit the source is the VM of record: on any failure or abort before then the one
+// teardown (#end) cancels QEMU's migration and makes sure the VM runs here again (`cont` if QEMU
+// sits in postmigrate or paused — the VM was running when we started and lifecycle actions are
+// refused meanwhile, so a pause is ours). Documented exception: once post-copy has switched over,
+// the target holds the running VM and this side cannot resume it; a failure then loses the VM.
+// (QEMU can migrate-pause and recover a post-copy migration; not used yet.)
 //
 // Local disks (copyDisks): first every disk is mirrored into the target over NBD on channels
 // 1.. (disk-mirror.ts); the memory migration starts once all mirrors are READY. The target
@@ -20,53 +49,91 @@
 // post-copy too (QEMU pauses in pre-switchover before switching to post-copy).
 // The alternative, a target kept paused until commit (-S + `cont`), would need a second
 // round trip and a changed QEMU command line, and post-copy cannot wait for it.
-import { join } from 'node:path';
-import type { QmpEvent } from '../../qmp/index.js';
-import { FerryError, type MigrationProgress, type OutgoingMigrationRequest } from '../../contracts/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { MigrationInfo, MigrationStatus } from '../../qmp/index.js';
+import { FerryError, failureCodeOf, type FailureCode, type MigrationProgress, type OutgoingMigrationRequest } from '../../contracts/index.js';
 import { terminate } from '../actions.js';
-import { connectablePath } from '../launch.js';
+import { POLL_MS, type AgentContext } from '../agent-context.js';
 import { log } from '../log.js';
-import { qmpCall } from '../qmp-call.js';
+import { qmp } from '../qemu/monitor.js';
 import { removeVmDir } from '../vm-dir.js';
 import type { VmRuntime } from '../vm-runtime.js';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { POLL_MS, type AgentContext } from '../agent-context.js';
 import type { DataSession } from '../data-plane/plane.js';
-import { shouldStartPostcopy, type PollSample } from './postcopy-rule.js';
-import { isActiveStatus, ProgressTracker, type QemuMigrateInfo } from './progress.js';
-import { acceptOne, relay, type Relay } from '../data-plane/relay.js';
+import type { QemuTls } from '../data-plane/qemu-tls.js';
+import { waitFlushed, type Relay } from '../data-plane/relay.js';
 import { DiskMirror } from './disk-mirror.js';
-import { parseDataUrl } from '../data-plane/plane.js';
-import { addQemuTls, DIRECT_MULTIFD_CHANNELS, directMultifd, tcpUri, type QemuTls } from '../data-plane/qemu-tls.js';
+import { DriverState, type TransitionTable } from '../driver-state.js';
+import { TransitionRefusedError } from '../errors.js';
+import { codeOr } from './errors.js';
+import { shouldStartPostcopy, type PollSample } from './postcopy-rule.js';
+import { initialProgress, qemuStatusOf, withCounters, withDisks, withFailure, withMigrateInfo, withQemuStatus, withRounds, withState, withTotalMs, type ProgressSnapshot } from './progress.js';
+import { cancelMigration, completedInfo, failureDesc, watchMigration, watchPasses } from './qemu-migration.js';
+import { configureSource } from './qemu-setup.js';
+import { sourceTls, startOutgoing } from './stream.js';
 
-const UNLIMITED_BYTES_PER_SEC = 10 * 1024 ** 3;
-const QEMU_CONNECT_TIMEOUT_MS = 10_000;
 const CANCEL_WAIT_MS = 10_000;
 const SESSION_END_GRACE_MS = 3_000;
 const RELAY_FLUSH_WAIT_MS = 10_000;
+const POSTCOPY_HISTORY = 10;
+
+type SourceState =
+  | 'starting' | 'mirroring' | 'migrating' | 'postcopy-requested' | 'switching-over' | 'postcopy'
+  | 'finishing' | 'completed' | 'committing' | 'committed' | 'failed' | 'aborted';
+
+export const SOURCE_TRANSITIONS: TransitionTable<SourceState> = {
+  starting: ['mirroring', 'migrating', 'failed'],
+  mirroring: ['migrating', 'failed', 'aborted'],
+  migrating: ['postcopy-requested', 'switching-over', 'finishing', 'failed', 'aborted'],
+  'postcopy-requested': ['switching-over', 'postcopy', 'finishing', 'failed', 'aborted'],
+  'switching-over': ['postcopy', 'finishing', 'failed', 'aborted'],
+  postcopy: ['finishing', 'failed'],
+  finishing: ['completed', 'aborted'],
+  completed: ['committing', 'aborted'],
+  committing: ['committed', 'completed'],
+  committed: [],
+  failed: [],
+  aborted: [],
+};
+
+/** The state the API shows for each. */
+const SHOWN_AS: Record<SourceState, MigrationProgress['state']> = {
+  starting: 'reserved', mirroring: 'active', migrating: 'active', 'postcopy-requested': 'active', 'switching-over': 'active',
+  postcopy: 'active', finishing: 'active', completed: 'completed', committing: 'completed', committed: 'committed', failed: 'failed', aborted: 'aborted',
+};
+
+/** While QEMU's stream (or the disk copy before it) is under way: the sampler runs and failures count. */
+const TRANSFERRING: readonly SourceState[] = ['mirroring', 'migrating', 'postcopy-requested', 'switching-over', 'postcopy'];
 
 export class OutgoingMigration {
-  readonly tracker: ProgressTracker;
+  readonly #state: DriverState<SourceState>;
+  /** Fires at teardown: every QMP call, wait and connection of this migration carry it. */
+  readonly #abort = new AbortController();
+  /** Fires once QEMU completed (or at teardown): ends the event watches; nothing more to follow. */
+  readonly #following = new AbortController();
+  readonly #startedAt = Date.now();
+  #progress: ProgressSnapshot;
+  /** The sampler's recent query-migrate numbers, oldest first (postcopy-rule.ts). */
+  #history: readonly PollSample[] = [];
   #session: DataSession | undefined;
   #relay: Relay | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #history: PollSample[] = [];
-  #postcopyRequested = false;
-  #ending: Promise<void> | undefined;
   #mirror: DiskMirror | undefined;
   #tls: QemuTls | undefined;
-  /** Memory migration started (after the disk mirrors are READY, or at once without disks). */
-  #migrating = false;
-  #switchingOver = false;
-  readonly #startedAt = Date.now();
-  readonly #abort = new AbortController();
+  /** Fails the migration if QEMU does not complete soon after the session ended. */
+  #sessionGrace: NodeJS.Timeout | undefined;
+  /** The one teardown, once started. */
+  #ending: Promise<void> | undefined;
 
   private constructor(readonly ctx: AgentContext, readonly req: OutgoingMigrationRequest, readonly vm: VmRuntime) {
-    this.tracker = new ProgressTracker(req.migrationId, 'source', vm.rec.spec.memoryMiB * 1024 * 1024, req.strategy);
+    this.#state = new DriverState(`migration ${req.migrationId} (vm ${vm.name})`, SOURCE_TRANSITIONS, 'starting');
+    this.#progress = initialProgress(req.migrationId, 'source', vm.rec.spec.memoryMiB * 1024 * 1024);
   }
 
   get id(): string {
     return this.req.migrationId;
+  }
+
+  progress(): MigrationProgress {
+    return this.#progress.progress;
   }
 
   /** Steps 3-5 start; returns once QEMU's stream flows (or throws, leaving the VM untouched and running). */
@@ -79,11 +146,18 @@ export class OutgoingMigration {
     try {
       await m.#setup();
     } catch (err) {
-      m.tracker.fail('failed', err instanceof FerryError ? err.code : 'INTERNAL', (err as Error).message);
-      await m.#recover();
+      m.#fail(failureCodeOf(err), (err as Error).message);
+      await m.#end();
       throw err;
     }
     return m;
+  }
+
+  /** Moves the state (the table decides) and shows it. */
+  #enter(next: SourceState, why?: string): void {
+    this.#state.to(next, why);
+    const shown = SHOWN_AS[next];
+    if (shown !== 'failed' && shown !== 'aborted') this.#progress = withState(this.#progress, shown);
   }
 
   async #setup(): Promise<void> {
@@ -95,258 +169,234 @@ export class OutgoingMigration {
     this.#session = session;
     session.closed.then(
       // A graceful end also comes with success (the target closes once its QEMU has it all):
-      // the poll decides, failing only if QEMU does not complete soon after.
-      () => void (this.#sessionEndedAt = Date.now()),
-      (err: Error & { code?: string }) => this.#onFailure(err.code ?? 'WIRE_FAILED', `data session to ${req.targetHost} failed: ${err.message}`),
+      // QEMU's completion decides, failing only if it does not come soon after.
+      () => this.#onSessionEnded(),
+      (err: Error) => this.#fail(codeOr(err, 'WIRE_FAILED'), `data session to ${req.targetHost} failed: ${err.message}`),
     );
-    const postcopy = req.strategy !== 'precopy';
-    const disks = req.copyDisks ? vm.rec.spec.disks.length : 0;
     const direct = req.transport === 'direct';
-    const multifd = direct && directMultifd(req.strategy);
-    await qmpCall(vm, 'migrate-set-capabilities', {
-      capabilities: [
-        { capability: 'events', state: true },
-        // A DR checkpoint (dr/capture.ts) or a restore from one leaves these on, and QEMU refuses
-        // auto-converge or post-copy next to them: a protected VM must still migrate live.
-        { capability: 'background-snapshot', state: false },
-        { capability: 'mapped-ram', state: false },
-        { capability: 'auto-converge', state: req.strategy !== 'postcopy' },
-        { capability: 'return-path', state: postcopy },
-        { capability: 'postcopy-ram', state: postcopy },
-        { capability: 'pause-before-switchover', state: disks > 0 },
-        { capability: 'multifd', state: multifd },
-      ],
-    });
     // The plane caps what it carries; QEMU must cap what bypasses it.
-    const qemuCaps = direct || !ctx.plane.enforcesBandwidth;
-    await qmpCall(vm, 'migrate-set-parameters', {
-      'downtime-limit': req.maxDowntimeMs,
-      'max-bandwidth': qemuCaps ? (req.bandwidthBytesPerSec ?? UNLIMITED_BYTES_PER_SEC) : UNLIMITED_BYTES_PER_SEC,
-      'max-postcopy-bandwidth': qemuCaps ? (req.bandwidthBytesPerSec ?? 0) : 0,
-      'tls-creds': '',
-      'tls-hostname': '',
-      ...(multifd ? { 'multifd-channels': DIRECT_MULTIFD_CHANNELS, 'multifd-compression': 'none' } : {}),
-    });
-    if (direct) await this.#setupDirect();
+    await configureSource(vm, req, direct || !ctx.plane.enforcesBandwidth, signal);
+    if (direct) this.#tls = await sourceTls(vm, ctx.plane, req, signal);
+    this.#watchQemu();
+    const disks = req.copyDisks ? vm.rec.spec.disks.length : 0;
     if (disks > 0) {
-      this.#mirror = await DiskMirror.start(vm, disks, session, signal, (err: Error & { code?: string }) => {
-        this.#onFailure(err.code?.startsWith('WIRE_') ? err.code : 'WIRE_FAILED', `disk stream to ${req.targetHost} failed: ${err.message}`);
-      });
-      // The guest is stopped while QEMU waits in pre-switchover: act on the event, not the next poll.
-      vm.qmp?.on('event', this.#onEvent);
+      this.#mirror = await DiskMirror.start(vm, disks, session, signal, (err) => this.#fail(codeOr(err, 'WIRE_FAILED'), `disk stream to ${req.targetHost} failed: ${err.message}`));
+      this.#enter('mirroring');
+      this.#progress = withQemuStatus(this.#progress, 'mirroring-disks');
+      void this.#mirror.ready.then(() => this.#onDisksReady());
       log('migration %s: mirroring %d disk(s) of vm %s to %s', this.id, disks, vm.name, req.targetHost);
     } else {
+      this.#enter('migrating');
       await this.#startMemory();
     }
-    Object.assign(this.tracker.p, { state: 'active', step: 'initial-transfer' });
-    this.#timer = setInterval(() => void this.#poll(), POLL_MS);
+    void this.#sample();
     log('migration %s: vm %s -> %s (%s, %s)', this.id, vm.name, req.targetHost, req.strategy, req.transport);
   }
 
-  /** Direct transport: QEMU's own TLS with this host's certificate, checking the target's. */
-  async #setupDirect(): Promise<void> {
-    const { req, vm, ctx } = this;
-    if (req.targetDirectPort === undefined) throw new FerryError('INVALID_REQUEST', 'transport direct needs targetDirectPort', { field: 'body.targetDirectPort' });
-    const identity = ctx.plane.tlsIdentity();
-    if (!identity) throw new FerryError('INVALID_STATE', 'this host has no data-plane certificate yet');
-    this.#tls = await addQemuTls(vm, identity, req.migrationId, 'client', req.targetHost);
-    await qmpCall(vm, 'migrate-set-parameters', { 'tls-creds': this.#tls.credsId, 'tls-hostname': req.targetHost });
+  /** QEMU's status changes and passes, followed until QEMU completed or teardown; registered before `migrate`. */
+  #watchQemu(): void {
+    const signal = AbortSignal.any([this.#abort.signal, this.#following.signal]);
+    const ended = (err: Error): void => {
+      if (!signal.aborted) this.#fail(codeOr(err, 'QEMU_FAILED'), `following QEMU's migration: ${err.message}`);
+    };
+    void watchMigration(this.vm, (status) => this.#onQemuStatus(status), signal).catch(ended);
+    void watchPasses(this.vm, (pass) => {
+      if (this.#state.is(...TRANSFERRING)) this.#progress = withRounds(this.#progress, pass);
+    }, signal).catch(ended);
+  }
+
+  /** QEMU's memory migration (stream.ts): relayed onto channel 0, or (direct) straight to the target's QEMU. */
+  async #startMemory(): Promise<void> {
+    const session = this.#session!;
+    const onError = (err: Error): void => this.#fail(codeOr(err, 'WIRE_FAILED'), `stream to ${this.req.targetHost} failed: ${err.message}`);
+    this.#relay = await startOutgoing(this.vm, this.req, () => session.channel(0), this.#abort.signal, onError);
+  }
+
+  /** Every disk is in sync: the memory migration may start. */
+  async #onDisksReady(): Promise<void> {
+    if (!this.#state.is('mirroring')) return;
+    log('migration %s: disks in sync, starting the memory migration', this.id);
+    this.#enter('migrating');
+    this.#progress = withQemuStatus(this.#progress, 'none');
+    try {
+      await this.#startMemory();
+    } catch (err) {
+      this.#fail(codeOr(err, 'QEMU_FAILED'), (err as Error).message);
+    }
+  }
+
+  /** A MIGRATION event. Never throws: it runs inside the watch (../qemu/events.ts). */
+  #onQemuStatus(status: MigrationStatus): void {
+    if (!this.#state.is(...TRANSFERRING)) return;
+    this.#progress = withQemuStatus(this.#progress, qemuStatusOf(status));
+    switch (status) {
+      case 'pre-switchover':
+        return void this.#switchOver();
+      case 'postcopy-active':
+        if (this.#state.can('postcopy')) this.#enter('postcopy');
+        return;
+      case 'completed':
+        return void this.#onCompleted();
+      case 'failed':
+        return void failureDesc(this.vm, this.#abort.signal).then((desc) => this.#fail('QEMU_FAILED', `QEMU: ${desc ?? 'migration failed'}`));
+      case 'cancelled':
+        return this.#fail('ABORTED', 'QEMU cancelled the migration');
+      case 'postcopy-paused':
+        return this.#fail('QEMU_FAILED', 'post-copy stream broke (postcopy-paused)');
+    }
+  }
+
+  /** pre-switchover: the guest is stopped; make the target's disks final, then let QEMU go on. */
+  async #switchOver(): Promise<void> {
+    if (!this.#state.can('switching-over')) return;
+    this.#enter('switching-over');
+    const signal = this.#abort.signal;
+    try {
+      await this.#mirror?.finish(signal);
+      await qmp(this.vm, 'migrate-continue', { state: 'pre-switchover' }, { signal });
+    } catch (err) {
+      this.#fail(codeOr(err, 'QEMU_FAILED'), `completing the disk copy: ${(err as Error).message}`);
+    }
+  }
+
+  /** The one periodic question to QEMU: how far (no event says it), and whether to switch to post-copy. */
+  async #sample(): Promise<void> {
+    const signal = this.#abort.signal;
+    while (this.#state.is(...TRANSFERRING)) {
+      try {
+        if (this.#state.is('mirroring')) await this.#sampleMirror(this.#mirror!, signal);
+        else await this.#sampleMigration(signal);
+      } catch (err) {
+        if (!signal.aborted) this.#fail(codeOr(err, 'QEMU_FAILED'), (err as Error).message);
+        return;
+      }
+      await sleep(POLL_MS, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  async #sampleMirror(mirror: DiskMirror, signal: AbortSignal): Promise<void> {
+    const m = await mirror.progress(signal);
+    if (this.#state.is('mirroring')) this.#progress = withDisks(this.#progress, m, { carried: mirror.bytes(), wire: this.#session?.wireBytes() ?? 0 });
+  }
+
+  async #sampleMigration(signal: AbortSignal): Promise<void> {
+    const info = await qmp(this.vm, 'query-migrate', undefined, { signal });
+    if (!this.#state.is(...TRANSFERRING)) return;
+    this.#progress = withMigrateInfo(this.#progress, info, { wire: this.#wireBytes(info), diskCarried: this.#mirror?.bytes() ?? 0 });
+    if (info.ram) this.#history = [...this.#history.slice(1 - POSTCOPY_HISTORY), { rounds: info.ram['dirty-sync-count'], remaining: info.ram.remaining }];
+    if (this.#state.is('migrating') && info.status === 'active' && shouldStartPostcopy(this.req.strategy, this.#history)) {
+      this.#enter('postcopy-requested');
+      log('migration %s: switching to post-copy after %d rounds', this.id, this.#progress.progress.rounds);
+      qmp(this.vm, 'migrate-start-postcopy', undefined, { signal }).catch((err: Error) => log('migration %s: migrate-start-postcopy: %s', this.id, err.message));
+    }
   }
 
   /** Bytes between the hosts so far: the session's, plus QEMU's own stream when it bypasses the session. */
-  #wireBytes(info?: QemuMigrateInfo): number {
+  #wireBytes(info?: MigrationInfo): number {
     const session = this.#session?.wireBytes() ?? 0;
     return this.req.transport === 'direct' ? session + (info?.ram?.transferred ?? 0) : session;
   }
 
-  /** QEMU's memory migration: into our socket, relayed onto channel 0, or (direct) straight to the target's QEMU. */
-  async #startMemory(): Promise<void> {
-    const { req, vm } = this;
-    const session = this.#session!;
+  #onSessionEnded(): void {
+    if (!this.#state.is(...TRANSFERRING) || this.#sessionGrace) return;
+    this.#sessionGrace = setTimeout(() => {
+      this.#fail('WIRE_CLOSED', `the data session to ${this.req.targetHost} ended before the migration completed`);
+    }, SESSION_END_GRACE_MS);
+  }
+
+  /** QEMU completed: read its final numbers, show completed, then let the tail of the stream drain. */
+  async #onCompleted(): Promise<void> {
+    if (!this.#state.can('finishing')) return;
+    this.#enter('finishing');
+    this.#following.abort();
     const signal = this.#abort.signal;
-    this.#migrating = true;
-    if (req.transport === 'direct') {
-      await qmpCall(vm, 'migrate', { uri: tcpUri(parseDataUrl(req.targetDataUrl).host, req.targetDirectPort!) });
-      return;
-    }
-    const path = connectablePath(join(vm.paths.dir, 'mig-out.sock'));
-    const listener = await acceptOne(path, QEMU_CONNECT_TIMEOUT_MS, signal);
     try {
-      await qmpCall(vm, 'migrate', { uri: `unix:${path}` });
+      const info = await completedInfo(this.vm, signal);
+      this.#progress = withMigrateInfo(this.#progress, info, { wire: this.#wireBytes(info), diskCarried: this.#mirror?.bytes() ?? 0 });
     } catch (err) {
-      listener.close();
-      throw err;
+      log('migration %s: the final numbers of the completed migration: %s', this.id, (err as Error).message);
     }
-    const qemu = await listener.accepted;
-    this.#relay = relay(qemu, session.channel(0), (err: Error & { code?: string }) => {
-      this.#onFailure(err.code?.startsWith('WIRE_') ? err.code : 'WIRE_FAILED', `stream to ${req.targetHost} failed: ${err.message}`);
-    });
-  }
-
-  /** Disk phase: follow the mirrors; once all are READY start the memory migration. */
-  async #pollMirror(mirror: DiskMirror): Promise<void> {
-    if (this.#starting) return;
-    let m;
-    try {
-      m = await mirror.progress();
-    } catch (err) {
-      return this.#onFailure('QEMU_FAILED', (err as Error).message);
-    }
-    if (!this.#isRunning() || this.#ending || this.#migrating) return;
-    this.tracker.updateDisks(m.done, m.total, mirror.bytes(), this.#session?.wireBytes() ?? 0);
-    if (!m.ready) return;
-    log('migration %s: disks in sync (%d bytes), starting the memory migration', this.id, m.done);
-    this.#starting = true;
-    try {
-      await this.#startMemory();
-    } catch (err) {
-      this.#onFailure(err instanceof FerryError ? err.code : 'QEMU_FAILED', (err as Error).message);
-    } finally {
-      this.#starting = false;
-    }
-  }
-
-  #starting = false;
-
-  readonly #onEvent = (ev: QmpEvent): void => {
-    if (ev.event !== 'MIGRATION' || ev.data?.status !== 'pre-switchover') return;
-    if (this.#isRunning() && !this.#ending && !this.#switchingOver) void this.#switchOver();
-  };
-
-  /** pre-switchover: the guest is stopped; make the target's disks final, then let QEMU go on. */
-  async #switchOver(): Promise<void> {
-    this.#switchingOver = true;
-    try {
-      await this.#mirror?.finish();
-      await qmpCall(this.vm, 'migrate-continue', { state: 'pre-switchover' });
-    } catch (err) {
-      this.#onFailure(err instanceof FerryError ? err.code : 'QEMU_FAILED', `completing the disk copy: ${(err as Error).message}`);
-    }
-  }
-
-  #qemuDone = false;
-  #sessionEndedAt: number | undefined;
-
-  #isRunning(): boolean {
-    return this.tracker.p.state === 'active' || this.tracker.p.state === 'reserved';
-  }
-
-  progress(): MigrationProgress {
-    return this.tracker.snapshot();
-  }
-
-  async #poll(): Promise<void> {
-    if (!this.#isRunning() || this.#ending) return;
-    if (this.#mirror && !this.#migrating) return this.#pollMirror(this.#mirror);
-    if (this.#starting) return;
-    let info: QemuMigrateInfo;
-    try {
-      info = await qmpCall<QemuMigrateInfo>(this.vm, 'query-migrate');
-    } catch (err) {
-      return this.#onFailure('QEMU_FAILED', (err as Error).message);
-    }
-    if (!this.#isRunning() || this.#ending) return;
-    this.tracker.update(info, this.#wireBytes(info), this.#mirror?.bytes() ?? 0);
-    const ram = info.ram;
-    if (ram) this.#history = [...this.#history.slice(-9), { rounds: ram['dirty-sync-count'] ?? 0, remaining: ram.remaining ?? 0 }];
-    if (info.status === 'active' && !this.#postcopyRequested && shouldStartPostcopy(this.req.strategy, this.#history)) {
-      this.#postcopyRequested = true;
-      log('migration %s: switching to post-copy after %d rounds', this.id, this.tracker.p.rounds);
-      qmpCall(this.vm, 'migrate-start-postcopy').catch((err: Error) => log('migration %s: migrate-start-postcopy: %s', this.id, err.message));
-    }
-    if (info.status === 'pre-switchover' && !this.#switchingOver) return this.#switchOver();
-    if (info.status === 'completed') return this.#onCompleted(info);
-    if (info.status === 'failed') return this.#onFailure('QEMU_FAILED', `QEMU: ${info['error-desc'] ?? 'migration failed'}`);
-    if (info.status === 'cancelled') return this.#onFailure('ABORTED', 'QEMU cancelled the migration');
-    if (info.status === 'postcopy-paused') return this.#onFailure('QEMU_FAILED', 'post-copy stream broke (postcopy-paused)');
-    if (this.#sessionEndedAt !== undefined && Date.now() - this.#sessionEndedAt > SESSION_END_GRACE_MS) {
-      return this.#onFailure('WIRE_CLOSED', `the data session to ${this.req.targetHost} ended before the migration completed`);
-    }
-  }
-
-  async #onCompleted(info: QemuMigrateInfo): Promise<void> {
-    this.#qemuDone = true;
-    clearInterval(this.#timer);
-    this.vm.qmp?.off('event', this.#onEvent);
-    // Polled exactly at completion QEMU sometimes reports total-time 0 (QEMU-NOTES.md).
-    for (let i = 0; i < 5 && !info['total-time']; i++) {
-      await sleep(50);
-      info = await qmpCall<QemuMigrateInfo>(this.vm, 'query-migrate').catch(() => info);
-    }
-    this.tracker.update(info, this.#wireBytes(info), this.#mirror?.bytes() ?? 0);
     // QEMU's total-time covers the memory migration only; the disks were copied before it.
-    if (this.#mirror) this.tracker.p.totalMs = Date.now() - this.#startedAt;
-    this.tracker.p.state = 'completed';
-    // QEMU is done writing, but the tail of its stream may still sit in our socket: closing the
-    // session now would end channel 0 early and the target would get a truncated stream.
-    await Promise.race([this.#relay?.flushed, sleep(RELAY_FLUSH_WAIT_MS)]);
+    if (this.#mirror) this.#progress = withTotalMs(this.#progress, Date.now() - this.#startedAt);
+    if (!this.#state.is('finishing')) return;
+    this.#enter('completed');
+    // QEMU is done writing, but the tail of its stream may still sit in our socket.
+    await waitFlushed(this.#relay, RELAY_FLUSH_WAIT_MS, signal);
     this.#session?.close();
-    const p = this.tracker.p;
+    const p = this.#progress.progress;
     log('migration %s: completed: %d ms total, %d ms downtime, %d stream bytes, %d wire bytes', this.id, p.totalMs, p.downtimeMs, p.streamBytes, p.wireBytes);
   }
 
-  #onFailure(code: string, message: string): void {
-    if (!this.#isRunning() || this.#qemuDone) return;
-    const lost = this.tracker.p.switchedToPostcopy;
-    this.tracker.fail('failed', code, lost ? `${message}; the migration had switched to post-copy, so the VM is lost (neither side holds a complete copy)` : message);
-    log('migration %s: failed: %s', this.id, this.tracker.p.error?.message);
-    this.#ending = this.#recover();
+  /** Ends the migration as failed (the first cause stands; later ones and those after completion are ignored). */
+  #fail(code: FailureCode, message: string): void {
+    if (!this.#state.can('failed')) return;
+    const lost = this.#progress.progress.switchedToPostcopy;
+    this.#state.to('failed');
+    this.#progress = withFailure(this.#progress, 'failed', code, lost ? `${message}; the migration had switched to post-copy, so the VM is lost (neither side holds a complete copy)` : message);
+    log('migration %s: failed: %s', this.id, this.#progress.progress.error?.message);
+    void this.#end();
   }
 
-  /** Cancel QEMU's migration, drop the session, and make sure the VM runs here. */
-  async #recover(): Promise<void> {
-    clearInterval(this.#timer);
-    this.vm.qmp?.off('event', this.#onEvent);
-    this.#abort.abort();
-    this.#relay?.destroy();
-    await this.#mirror?.abort();
-    this.#session?.destroy();
-    const vm = this.vm;
-    try {
-      if (vm.qmp && !this.tracker.p.switchedToPostcopy) {
-        await qmpCall(vm, 'migrate_cancel').catch(() => undefined);
-        const deadline = Date.now() + CANCEL_WAIT_MS;
-        while (Date.now() < deadline) {
-          const info = await qmpCall<QemuMigrateInfo>(vm, 'query-migrate');
-          if (!isActiveStatus(info.status)) break;
-          await sleep(100);
+  /**
+   * The one teardown, idempotent: stops following QEMU, drops the transport and, unless the VM went
+   * to the target (committed, or switched to post-copy), cancels QEMU's migration and makes sure the
+   * VM runs here. Runs after the driver's signal fired: its QMP calls carry their timeouts only.
+   */
+  #end(): Promise<void> {
+    this.#ending ??= (async () => {
+      clearTimeout(this.#sessionGrace);
+      this.#following.abort();
+      this.#abort.abort();
+      this.#relay?.destroy();
+      await this.#mirror?.abort();
+      this.#session?.destroy();
+      const vm = this.vm;
+      try {
+        if (this.#state.is('failed', 'aborted') && !this.#progress.progress.switchedToPostcopy && vm.qmp) {
+          await cancelMigration(vm, CANCEL_WAIT_MS);
+          await this.#tls?.remove();
+          const st = await qmp(vm, 'query-status');
+          if (st.status === 'postmigrate' || st.status === 'paused') await qmp(vm, 'cont');
         }
-        await this.#tls?.remove();
-        const st = await qmpCall<{ status: string }>(vm, 'query-status');
-        if (st.status === 'postmigrate' || st.status === 'paused') await qmpCall(vm, 'cont');
+      } catch (err) {
+        log('migration %s: resuming vm %s at the source: %s', this.id, vm.name, (err as Error).message);
+      } finally {
+        vm.migrationId = undefined;
       }
-    } catch (err) {
-      log('migration %s: resuming vm %s at the source: %s', this.id, vm.name, (err as Error).message);
-    } finally {
-      vm.migrationId = undefined;
-    }
+    })();
+    return this.#ending;
   }
 
-  /** Step 6 at the source, after the target committed: discard our copy. Idempotent. */
+  /** Step 6 at the source, after the target committed: discard our copy. Idempotent once committed. */
   async commit(): Promise<MigrationProgress> {
-    const p = this.tracker.p;
-    if (p.state === 'committed') return this.progress();
-    if (p.state !== 'completed') throw new FerryError('INVALID_STATE', `migration ${this.id} is ${p.state}, not completed`);
-    p.wireBytes = Math.max(p.wireBytes, this.#wireBytes());
-    await terminate(this.vm, 0);
-    this.ctx.mgr.forget(this.vm.name);
-    removeVmDir(this.ctx.dataDir, this.vm.name);
-    this.vm.migrationId = undefined;
-    Object.assign(p, { state: 'committed', step: 'activation' });
+    if (this.#state.is('committed')) return this.progress();
+    this.#enter('committing', `only a completed migration can be committed`);
+    try {
+      this.#progress = withCounters(this.#progress, { wire: this.#wireBytes() });
+      await terminate(this.vm, 0);
+      this.ctx.mgr.forget(this.vm.name);
+      removeVmDir(this.ctx.dataDir, this.vm.name);
+    } catch (err) {
+      this.#enter('completed');
+      throw err;
+    }
+    this.#enter('committed');
+    await this.#end();
     log('migration %s: source copy of vm %s discarded', this.id, this.vm.name);
     return this.progress();
   }
 
   /** Cancel and resume the VM here. Idempotent; refused once committed or past a post-copy switch-over. */
   async abort(reason = 'aborted by request'): Promise<MigrationProgress> {
-    const p = this.tracker.p;
-    if (p.state === 'committed') throw new FerryError('INVALID_STATE', `migration ${this.id} is committed: vm ${this.vm.name} no longer runs here`);
-    if (p.switchedToPostcopy && p.state !== 'failed') throw new FerryError('INVALID_STATE', `migration ${this.id} switched to post-copy: the vm runs at the target and cannot come back`);
-    if (this.#isRunning() || p.state === 'completed') {
-      this.tracker.fail('aborted', 'ABORTED', reason);
-      this.#ending = this.#recover();
+    if (!this.#state.is('failed', 'aborted')) {
+      if (this.#progress.progress.switchedToPostcopy) {
+        throw new TransitionRefusedError(this.#state.machine, this.#state.current, 'aborted', 'switched to post-copy: the vm runs at the target and cannot come back');
+      }
+      this.#state.to('aborted', `vm ${this.vm.name} no longer runs here`);
+      this.#progress = withFailure(this.#progress, 'aborted', 'ABORTED', reason);
+      log('migration %s: aborted: %s', this.id, reason);
     }
-    await this.#ending;
+    await this.#end();
     return this.progress();
   }
 }

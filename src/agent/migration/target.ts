@@ -1,7 +1,33 @@
 // Target side of a migration (steps 2, 6 and 7 here): reserve the VM's name and start QEMU
 // with `-incoming defer` listening on a Unix socket in the VM dir, wait for the source's
-// session and join it to QEMU, follow QEMU's incoming status; commit turns it into a normal
+// session and join it to QEMU, follow QEMU's incoming stream; commit turns it into a normal
 // running VM of this host and announces it; abort kills QEMU and removes every file.
+//
+//                         +----------- MIGRATION completed -----------+
+//                         |                                            v
+//   reserving --> awaiting-source --> receiving --MIGRATION completed--> finishing --> received
+//       |               |                 |                                               |
+//       |               |                 |                                             commit
+//       v               v                 v                                               v
+//     failed <----------+-----------------+                  committed <-- committing <---+
+//       |                                                                    |   (back to received
+//       v                                                                    |    if it fails)
+//     aborted <--- abort: from failed and from awaiting-source .. committing --+
+//
+//   reserving -> awaiting-source     QEMU listens (-incoming defer, migrate-incoming); the session is expected
+//   awaiting-source -> receiving     the source's session arrived and is joined to QEMU (and the NBD exports)
+//   -> finishing                     MIGRATION completed (QEMU runs the guest): TLS and exports are removed
+//   finishing -> received            shown as completed; the session ends once QEMU closed its stream
+//   -> failed                        QEMU failed or went away, or the stream ended and QEMU did not complete
+//                                    soon after; the half-received VM is discarded at once
+//
+// The state moves only along TARGET_TRANSITIONS; an action the state forbids is refused with
+// TransitionRefusedError (INVALID_STATE). Commit and abort ask the table, not a list of states, so
+// a later `paused-awaiting-commit` (the target kept paused with -S until commit) is its row
+// (`['committing', 'aborted']`), its SHOWN_AS entry (completed), and finishing's successor.
+// QEMU's incoming status changes come as MIGRATION events (qemu-migration.ts); the byte counts
+// are the agent's own (relays, session) and are read when progress is asked: no polling here.
+//
 // Until commit the VM is not in the manager's map (the source is the VM of record); its
 // directory carries an `incoming.json` marker so a restarted agent discards it (reattach.ts).
 // With copyDisks the VM's disks arrive over NBD on channels 1.. (disk-export.ts) while QEMU
@@ -9,42 +35,87 @@
 // (no -S), which the source holds back until the disks are complete and our exports removed
 // (source.ts, pause-before-switchover).
 // With the `direct` transport QEMU listens on TCP at the data endpoint's address with QEMU's TLS,
-// admitting only the source host's certificate (qemu-tls.ts); the session carries disks only.
+// admitting only the source host's certificate (../data-plane/qemu-tls.ts); the session carries disks only.
 import { mkdirSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FerryError, type IncomingMigrationRequest, type MigrationProgress } from '../../contracts/index.js';
+import type { MigrationStatus } from '../../qmp/index.js';
+import { FerryError, type FailureCode, type IncomingMigrationRequest, type MigrationProgress } from '../../contracts/index.js';
 import { terminate } from '../actions.js';
-import { connectablePath, connectQmp, launchQemu } from '../launch.js';
+import type { AgentContext } from '../agent-context.js';
+import { connectQmp, launchQemu } from '../launch.js';
 import { log } from '../log.js';
-import { qmpCall } from '../qmp-call.js';
+import { qmp } from '../qemu/monitor.js';
 import { removeVmDir, vmPaths } from '../vm-dir.js';
 import { VmRuntime } from '../vm-runtime.js';
-import { POLL_MS, type AgentContext } from '../agent-context.js';
 import type { DataSession } from '../data-plane/plane.js';
+import type { QemuTls } from '../data-plane/qemu-tls.js';
+import { waitFlushed, type Relay } from '../data-plane/relay.js';
 import { createEmptyDisks, DiskExports } from './disk-export.js';
-import { ProgressTracker, type QemuMigrateInfo } from './progress.js';
-import { addQemuTls, DIRECT_MULTIFD_CHANNELS, directMultifd, tcpUri, type QemuTls } from '../data-plane/qemu-tls.js';
-import { connectUnix, relay, type Relay } from '../data-plane/relay.js';
+import { DriverState, type TransitionTable } from '../driver-state.js';
+import { codeOr } from './errors.js';
+import { initialProgress, qemuStatusOf, withCounters, withFailure, withListenPort, withQemuStatus, withState, type ProgressSnapshot } from './progress.js';
+import { failureDesc, watchMigration } from './qemu-migration.js';
+import { configureTarget } from './qemu-setup.js';
+import { joinIncoming, listenIncoming } from './stream.js';
 
 export const INCOMING_MARKER = 'incoming.json';
 const STREAM_END_GRACE_MS = 3_000;
+const RELAY_FLUSH_WAIT_MS = 10_000;
+const ANNOUNCE = { initial: 50, max: 550, rounds: 5, step: 100 };
+
+type TargetState = 'reserving' | 'awaiting-source' | 'receiving' | 'finishing' | 'received' | 'committing' | 'committed' | 'failed' | 'aborted';
+
+export const TARGET_TRANSITIONS: TransitionTable<TargetState> = {
+  reserving: ['awaiting-source', 'failed'],
+  'awaiting-source': ['receiving', 'finishing', 'failed', 'aborted'],
+  receiving: ['finishing', 'failed', 'aborted'],
+  finishing: ['received', 'aborted'],
+  received: ['committing', 'aborted'],
+  committing: ['committed', 'received', 'aborted'],
+  committed: [],
+  failed: ['aborted'],
+  aborted: [],
+};
+
+const SHOWN_AS: Record<TargetState, MigrationProgress['state']> = {
+  reserving: 'reserved', 'awaiting-source': 'reserved', receiving: 'active', finishing: 'active', received: 'completed',
+  committing: 'completed', committed: 'committed', failed: 'failed', aborted: 'aborted',
+};
+
+/** QEMU is taking the stream in: its events count, and so do the stream's failures. */
+const RECEIVING: readonly TargetState[] = ['awaiting-source', 'receiving'];
 
 export class IncomingMigration {
-  readonly tracker: ProgressTracker;
   readonly vm: VmRuntime;
+  readonly #state: DriverState<TargetState>;
+  /** Fires at teardown: every QMP call, wait and connection of this migration carry it. */
+  readonly #abort = new AbortController();
+  /** Fires once QEMU has the whole VM (or at teardown): ends the event watch. */
+  readonly #following = new AbortController();
+  #progress: ProgressSnapshot;
   #session: DataSession | undefined;
   #relay: Relay | undefined;
-  #timer: NodeJS.Timeout | undefined;
   #exports: DiskExports | undefined;
   #tls: QemuTls | undefined;
+  /** Fails the migration if QEMU does not complete soon after the stream ended. */
+  #streamGrace: NodeJS.Timeout | undefined;
+  /** The one teardown, once started. */
+  #ending: Promise<void> | undefined;
 
   private constructor(readonly ctx: AgentContext, readonly req: IncomingMigrationRequest) {
-    this.tracker = new ProgressTracker(req.migrationId, 'target', req.spec.memoryMiB * 1024 * 1024, req.strategy);
     this.vm = new VmRuntime(ctx.dataDir, { spec: req.spec, state: 'restoring', endpoints: [] }, connectQmp);
+    this.#state = new DriverState(`migration ${req.migrationId} (incoming vm ${req.spec.name})`, TARGET_TRANSITIONS, 'reserving');
+    this.#progress = initialProgress(req.migrationId, 'target', req.spec.memoryMiB * 1024 * 1024);
   }
 
   get id(): string {
     return this.req.migrationId;
+  }
+
+  /** The current snapshot, with the stream's byte counts folded in while it flows. */
+  progress(): MigrationProgress {
+    if (this.#state.is('receiving', 'finishing')) this.#countBytes();
+    return this.#progress.progress;
   }
 
   /** Step 2: on return QEMU listens for the stream and the session is expected. */
@@ -57,164 +128,166 @@ export class IncomingMigration {
       throw new FerryError('INVALID_REQUEST', 'shared storage is not configured on this host', { field: 'body.copyDisks' });
     }
     const m = new IncomingMigration(ctx, req);
-    const vm = m.vm;
     try {
-      mkdirSync(vm.paths.dir, { recursive: true });
-      writeFileSync(join(vm.paths.dir, INCOMING_MARKER), `${JSON.stringify({ migrationId: req.migrationId, sourceHost: req.sourceHost })}\n`);
-      vm.save();
-      if (spec.disks.length > 0) await createEmptyDisks(vm.paths.dir, spec.disks);
-      await launchQemu(ctx.launch, vm, { incoming: true });
-      vm.save();
-      if (spec.disks.length > 0) m.#exports = await DiskExports.start(vm, spec.disks.length);
-      const postcopy = req.strategy !== 'precopy';
-      const multifd = req.transport === 'direct' && directMultifd(req.strategy);
-      await qmpCall(vm, 'migrate-set-capabilities', {
-        capabilities: [
-          { capability: 'events', state: true },
-          { capability: 'return-path', state: postcopy },
-          { capability: 'postcopy-ram', state: postcopy },
-          { capability: 'postcopy-blocktime', state: postcopy },
-          { capability: 'multifd', state: multifd },
-        ],
-      });
-      if (multifd) await qmpCall(vm, 'migrate-set-parameters', { 'multifd-channels': DIRECT_MULTIFD_CHANNELS, 'multifd-compression': 'none' });
-      if (req.transport === 'direct') {
-        await m.#listenDirect();
-      } else {
-        const sock = m.sockPath();
-        rmSync(sock, { force: true });
-        await qmpCall(vm, 'migrate-incoming', { uri: `unix:${sock}` });
-      }
+      await m.#prepare();
     } catch (err) {
-      await m.cleanup();
+      m.#fail(codeOr(err, 'QEMU_FAILED'), `reserving: ${(err as Error).message}`);
+      await m.#end();
       throw err;
     }
+    m.#enter('awaiting-source');
     ctx.plane.expect(req.migrationId, req.sourceHost, (s) => m.#onSession(s));
-    m.#timer = setInterval(() => void m.#poll(), POLL_MS);
     log('migration %s: target reserved for vm %s from %s', m.id, spec.name, req.sourceHost);
     return m;
   }
 
-  /** Direct transport: QEMU listens with TLS for the source host's QEMU; the port goes back to the controller. */
-  async #listenDirect(): Promise<void> {
+  #enter(next: TargetState, why?: string): void {
+    this.#state.to(next, why);
+    const shown = SHOWN_AS[next];
+    if (shown !== 'failed' && shown !== 'aborted') this.#progress = withState(this.#progress, shown);
+  }
+
+  async #prepare(): Promise<void> {
     const { ctx, req, vm } = this;
-    const identity = ctx.plane.tlsIdentity();
-    if (!identity) throw new FerryError('INVALID_STATE', 'this host has no data-plane certificate yet');
-    this.#tls = await addQemuTls(vm, identity, req.migrationId, 'server', req.sourceHost);
-    await qmpCall(vm, 'migrate-set-parameters', { 'tls-creds': this.#tls.credsId, 'tls-authz': this.#tls.authzId! });
-    await qmpCall(vm, 'migrate-incoming', { uri: tcpUri(ctx.plane.host, 0) });
-    const info = await qmpCall<{ 'socket-address'?: { type: string; port?: string }[] }>(vm, 'query-migrate');
-    const port = Number(info['socket-address']?.find((a) => a.type === 'inet')?.port);
-    if (!Number.isInteger(port) || port <= 0) throw new FerryError('QEMU_FAILED', `QEMU reports no listening port for the incoming migration (${JSON.stringify(info['socket-address'])})`);
-    this.tracker.p.listenPort = port;
-  }
-
-  sockPath(): string {
-    return connectablePath(join(this.vm.paths.dir, 'mig-in.sock'));
-  }
-
-  progress(): MigrationProgress {
-    return this.tracker.snapshot();
+    const { spec } = req;
+    const signal = this.#abort.signal;
+    mkdirSync(vm.paths.dir, { recursive: true });
+    writeFileSync(join(vm.paths.dir, INCOMING_MARKER), `${JSON.stringify({ migrationId: req.migrationId, sourceHost: req.sourceHost })}\n`);
+    vm.save();
+    if (spec.disks.length > 0) await createEmptyDisks(vm.paths.dir, spec.disks);
+    await launchQemu(ctx.launch, vm, { incoming: true });
+    vm.save();
+    if (spec.disks.length > 0) this.#exports = await DiskExports.start(vm, spec.disks.length, signal);
+    await configureTarget(vm, req, signal);
+    const following = AbortSignal.any([signal, this.#following.signal]);
+    void watchMigration(vm, (status) => this.#onQemuStatus(status), following).catch((err: Error) => {
+      if (!following.aborted) this.#fail(codeOr(err, 'QEMU_FAILED'), `following QEMU's incoming migration: ${err.message}`);
+    });
+    const { tls, port } = await listenIncoming(vm, req, ctx.plane, signal);
+    this.#tls = tls;
+    if (port !== undefined) this.#progress = withListenPort(this.#progress, port);
   }
 
   #onSession(s: DataSession): void {
+    if (!this.#state.can('receiving')) return s.destroy(new Error(`migration ${this.id} is ${this.#state.current}`));
     this.#session = s;
-    const p = this.tracker.p;
-    if (p.state !== 'reserved') return s.destroy(new Error(`migration ${this.id} is ${p.state}`));
-    p.state = 'active';
-    p.step = 'initial-transfer';
+    this.#enter('receiving');
+    const signal = this.#abort.signal;
     // The session may end (even with an error) a moment before QEMU reports `completed`:
     // QEMU's status decides, and a broken stream fails only if QEMU does not complete soon after.
     s.closed.then(() => this.#streamEnded('the data session ended'), (err: Error) => this.#streamEnded(`data session failed: ${err.message}`));
     if (this.req.transport !== 'direct') {
-      connectUnix(this.sockPath()).then((qemu) => {
-        this.#relay = relay(qemu, s.channel(0), (err) => this.#streamEnded(`stream relay failed: ${err.message}`));
-      }).catch((err: Error) => this.#fail('QEMU_FAILED', `cannot reach QEMU's incoming socket: ${err.message}`));
+      joinIncoming(this.vm, s.channel(0), signal, (err) => this.#streamEnded(`stream relay failed: ${err.message}`))
+        .then((r) => void (this.#relay = r), (err: Error) => this.#fail('QEMU_FAILED', `cannot reach QEMU's incoming socket: ${err.message}`));
     }
-    this.#exports?.attach(s, (err) => this.#streamEnded(`disk relay failed: ${err.message}`))
+    this.#exports?.attach(s, signal, (err) => this.#streamEnded(`disk relay failed: ${err.message}`))
       .catch((err: Error) => this.#fail('QEMU_FAILED', `cannot reach QEMU's NBD server: ${err.message}`));
   }
 
-  #streamEnd: { at: number; why: string } | undefined;
-
   #streamEnded(why: string): void {
-    this.#streamEnd ??= { at: Date.now(), why };
+    if (!this.#state.is(...RECEIVING) || this.#streamGrace) return;
+    this.#streamGrace = setTimeout(() => {
+      this.#fail('QEMU_FAILED', `${why} before QEMU had the whole VM (${this.#progress.progress.qemuStatus})`);
+    }, STREAM_END_GRACE_MS);
   }
 
-  async #poll(): Promise<void> {
-    const p = this.tracker.p;
-    if (p.state !== 'active' && p.state !== 'reserved') return void clearInterval(this.#timer);
-    let info: QemuMigrateInfo;
-    try {
-      info = await qmpCall<QemuMigrateInfo>(this.vm, 'query-migrate');
-    } catch (err) {
-      return this.#fail('QEMU_FAILED', (err as Error).message);
-    }
-    if (p.state !== 'active') return;
-    p.streamBytes = (this.#relay?.toQemu() ?? 0) + (this.#exports?.bytes() ?? 0);
-    p.wireBytes = this.#session?.wireBytes() ?? 0;
-    if (info.status === 'postcopy-active') p.switchedToPostcopy = true;
-    if (info.status === 'completed') {
-      clearInterval(this.#timer);
-      await this.#tls?.remove();
-      // Normally a no-op by now: the exports went before the source let QEMU switch over.
-      await this.#exports?.remove().catch((err: Error) => log('migration %s: removing disk exports: %s', this.id, err.message));
-      Object.assign(p, { state: 'completed', step: 'commitment', percent: 100, remainingBytes: 0 });
-      this.#session?.close();
-      log('migration %s: target received vm %s', this.id, this.vm.name);
-    } else if (info.status === 'failed') {
-      this.#fail('QEMU_FAILED', `incoming migration failed${info['error-desc'] ? `: ${info['error-desc']}` : ''}`);
-    } else if (this.#streamEnd && Date.now() - this.#streamEnd.at > STREAM_END_GRACE_MS) {
-      this.#fail('QEMU_FAILED', `${this.#streamEnd.why} before QEMU had the whole VM (${info.status ?? 'no status'})`);
+  #countBytes(): void {
+    this.#progress = withCounters(this.#progress, {
+      stream: (this.#relay?.toQemu() ?? 0) + (this.#exports?.bytes() ?? 0),
+      wire: this.#session?.wireBytes() ?? 0,
+    });
+  }
+
+  /** A MIGRATION event. Never throws: it runs inside the watch (../qemu/events.ts). */
+  #onQemuStatus(status: MigrationStatus): void {
+    if (!this.#state.is(...RECEIVING)) return;
+    this.#progress = withQemuStatus(this.#progress, qemuStatusOf(status));
+    if (status === 'completed') void this.#onReceived();
+    else if (status === 'failed') {
+      void failureDesc(this.vm, this.#abort.signal).then((desc) => this.#fail('QEMU_FAILED', `incoming migration failed${desc ? `: ${desc}` : ''}`));
     }
   }
 
-  #fail(code: string, message: string): void {
-    const p = this.tracker.p;
-    if (p.state === 'completed' || p.state === 'committed' || p.state === 'failed' || p.state === 'aborted') return;
-    clearInterval(this.#timer);
-    this.tracker.fail('failed', code, message);
+  /** QEMU has the whole VM (and runs it): release what the stream needed, then show completed. */
+  async #onReceived(): Promise<void> {
+    if (!this.#state.can('finishing')) return;
+    this.#enter('finishing');
+    this.#following.abort();
+    this.#countBytes();
+    const signal = this.#abort.signal;
+    await this.#tls?.remove(signal);
+    // Normally a no-op by now: the exports went before the source let QEMU switch over.
+    await this.#exports?.remove(signal).catch((err: Error) => log('migration %s: removing disk exports: %s', this.id, err.message));
+    if (!this.#state.is('finishing')) return;
+    this.#enter('received');
+    log('migration %s: target received vm %s', this.id, this.vm.name);
+    // The session ends once QEMU has closed its end of the stream: before that its last words on
+    // the return path (post-copy's shut message) may still be on their way to the source.
+    await waitFlushed(this.#relay, RELAY_FLUSH_WAIT_MS, signal);
+    this.#session?.close();
+  }
+
+  /** Ends the migration as failed and discards the half-received VM at once. */
+  #fail(code: FailureCode, message: string): void {
+    if (!this.#state.can('failed')) return;
+    this.#state.to('failed');
+    this.#progress = withFailure(this.#progress, 'failed', code, message);
     log('migration %s: target failed: %s', this.id, message);
     // A half-received VM can never run: the source is still the VM of record. Discard it now
     // rather than wait for an abort that may never come (the controller may not reach us).
-    this.cleanup().catch((err: Error) => log('migration %s: discarding the failed incoming VM: %s', this.id, err.message));
+    void this.#end();
   }
 
-  /** Step 6/7 at the target: the VM runs here; announce it and make it ours. Idempotent. */
+  /**
+   * The one teardown, idempotent: stops following QEMU, drops the session and the relays, and —
+   * unless the VM was committed here — kills the incoming QEMU and removes its files.
+   */
+  #end(): Promise<void> {
+    this.#ending ??= (async () => {
+      clearTimeout(this.#streamGrace);
+      this.#following.abort();
+      this.#abort.abort();
+      this.ctx.plane.unexpect(this.id);
+      this.#session?.destroy();
+      this.#relay?.destroy();
+      this.#exports?.destroy();
+      if (this.#state.is('committed')) return;
+      if (this.vm.rec.pid !== undefined) await terminate(this.vm, 0).catch((err: Error) => log('migration %s: kill target QEMU: %s', this.id, err.message));
+      if (!this.ctx.mgr.vms.has(this.vm.name)) removeVmDir(this.ctx.dataDir, this.vm.name);
+    })();
+    return this.#ending;
+  }
+
+  /** Step 6/7 at the target: the VM runs here; announce it and make it ours. Idempotent once committed. */
   async commit(): Promise<MigrationProgress> {
-    const p = this.tracker.p;
-    if (p.state === 'committed') return this.progress();
-    if (p.state !== 'completed') throw new FerryError('INVALID_STATE', `migration ${this.id} is ${p.state}, not completed`);
-    const st = await qmpCall<{ status: string }>(this.vm, 'query-status');
-    if (st.status !== 'running') throw new FerryError('INVALID_STATE', `vm ${this.vm.name} is ${st.status} at the target, not running`);
-    await qmpCall(this.vm, 'announce-self', { initial: 50, max: 550, rounds: 5, step: 100 });
+    if (this.#state.is('committed')) return this.progress();
+    this.#enter('committing', 'only a received migration can be committed');
+    const signal = this.#abort.signal;
+    try {
+      const st = await qmp(this.vm, 'query-status', undefined, { signal });
+      if (st.status !== 'running') throw new FerryError('INVALID_STATE', `vm ${this.vm.name} is ${st.status} at the target, not running`);
+      await qmp(this.vm, 'announce-self', ANNOUNCE, { signal });
+    } catch (err) {
+      if (this.#state.is('committing')) this.#enter('received');
+      throw err;
+    }
+    // An abort that came meanwhile won: QEMU is gone.
+    this.#enter('committed', 'aborted while committing');
     rmSync(join(this.vm.paths.dir, INCOMING_MARKER), { force: true });
     this.vm.setState('running');
     this.ctx.mgr.adopt(this.vm);
-    Object.assign(p, { state: 'committed', step: 'activation' });
+    await this.#end();
     log('migration %s: vm %s committed here', this.id, this.vm.name);
     return this.progress();
   }
 
   /** Kills the incoming QEMU and removes its files. Idempotent; refused once committed. */
   async abort(reason = 'aborted'): Promise<MigrationProgress> {
-    const p = this.tracker.p;
-    if (p.state === 'committed') throw new FerryError('INVALID_STATE', `migration ${this.id} is committed: vm ${this.vm.name} runs here`);
-    if (p.state !== 'aborted') {
-      this.tracker.fail('aborted', 'ABORTED', reason);
-      p.state = 'aborted';
+    if (!this.#state.is('aborted')) {
+      this.#state.to('aborted', `vm ${this.vm.name} runs here`);
+      this.#progress = withFailure(this.#progress, 'aborted', 'ABORTED', reason);
     }
-    await this.cleanup();
+    await this.#end();
     return this.progress();
-  }
-
-  async cleanup(): Promise<void> {
-    clearInterval(this.#timer);
-    this.ctx.plane.unexpect(this.id);
-    this.#session?.destroy();
-    this.#relay?.destroy();
-    this.#exports?.destroy();
-    if (this.vm.rec.pid !== undefined) await terminate(this.vm, 0).catch((err: Error) => log('migration %s: kill target QEMU: %s', this.id, err.message));
-    if (!this.ctx.mgr.vms.has(this.vm.name)) removeVmDir(this.ctx.dataDir, this.vm.name);
   }
 }

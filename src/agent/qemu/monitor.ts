@@ -4,7 +4,10 @@
 // (../errors.ts), so callers see QEMU_FAILED / TIMEOUT / ABORTED with the QMP error as cause.
 import { QmpAbortedError, QmpCommandError, QmpTimeoutError, type QmpCommands, type QmpEvent } from '../../qmp/index.js';
 import { AgentAbortedError, QemuCommandError, QemuTimeoutError, QemuUnreachableError } from '../errors.js';
-import { QMP_TIMEOUT_MS, type VmRuntime } from '../vm-runtime.js';
+import type { VmRuntime } from '../vm-runtime.js';
+
+/** Default timeout of one QMP command or event wait. */
+export const QMP_TIMEOUT_MS = 10_000;
 
 export interface CallOptions {
   /** Default QMP_TIMEOUT_MS. */
@@ -12,13 +15,16 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** What the helpers need of a VM: its name, for the errors they raise. */
+type Named = Pick<VmRuntime, 'name'>;
+
 export type QmpCommand = keyof QmpCommands;
 export type ArgsOf<C extends QmpCommand> = QmpCommands[C]['args'];
 export type ReturnOf<C extends QmpCommand> = QmpCommands[C]['ret'];
 /** Commands without arguments may leave them out. */
 type CallArgs<C extends QmpCommand> = undefined extends ArgsOf<C> ? [args?: ArgsOf<C>, opts?: CallOptions] : [args: ArgsOf<C>, opts?: CallOptions];
 
-function translate(vm: VmRuntime, what: string, err: unknown): Error {
+function translate(vm: Named, what: string, err: unknown): Error {
   if (err instanceof QmpCommandError) return new QemuCommandError(err.command, err.qemuClass, err.desc, err);
   if (err instanceof QmpTimeoutError) return new QemuTimeoutError(vm.name, err.message, err);
   if (err instanceof QmpAbortedError) return new AgentAbortedError(`vm ${vm.name}: ${what}`, err);
@@ -69,7 +75,7 @@ export interface PollOptions {
  * Asks `probe` until it returns a value. Only for conditions QEMU has no event for (e.g. a
  * completed migration's total-time filled in, an export gone); everything else waits on events.
  */
-export async function pollUntil<T>(vm: VmRuntime, what: string, probe: () => Promise<T | undefined>, opts: PollOptions): Promise<T> {
+export async function pollUntil<T>(vm: Named, what: string, probe: () => Promise<T | undefined>, opts: PollOptions): Promise<T> {
   const every = opts.everyMs ?? 100;
   for (;;) {
     if (opts.signal?.aborted) throw new AgentAbortedError(`vm ${vm.name}: ${what}`, opts.signal.reason);
@@ -86,4 +92,30 @@ export async function pollUntil<T>(vm: VmRuntime, what: string, probe: () => Pro
       opts.signal?.addEventListener('abort', done, { once: true });
     });
   }
+}
+
+/**
+ * Resolves true once the VM's QMP connection has closed — QEMU closes its monitor as it exits,
+ * right after SHUTDOWN — or at once when there is none; false at `deadline`. The PID is the
+ * final word on whether QEMU is gone (VmRuntime.waitForExit).
+ */
+export function monitorClosed(vm: VmRuntime, opts: { deadline: number; signal?: AbortSignal }): Promise<boolean> {
+  const open = vm.qmp;
+  if (!open || open.closed) return Promise.resolve(true);
+  const client = open;
+  const { deadline, signal } = opts;
+  return new Promise<boolean>((resolve, reject) => {
+    const timer = setTimeout(() => settle(() => resolve(false)), Math.max(0, deadline - Date.now()));
+    const onClose = (): void => settle(() => resolve(true));
+    const onAbort = (): void => settle(() => reject(new AgentAbortedError(`vm ${vm.name}: waiting for QEMU to exit`, signal?.reason)));
+    function settle(finish: () => void): void {
+      clearTimeout(timer);
+      client.off('close', onClose);
+      signal?.removeEventListener('abort', onAbort);
+      finish();
+    }
+    if (signal?.aborted) return onAbort();
+    client.once('close', onClose);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

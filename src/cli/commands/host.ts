@@ -1,6 +1,7 @@
 // `ferry host list`.
 import type { Command } from 'commander';
 import type { Host } from '../../contracts/controller-api.js';
+import { sizeMiB } from '../../contracts/format.js';
 import { connect } from '../config.js';
 import { printJson, printTable } from '../output.js';
 import { jsonOption, type JsonOpt } from './common.js';
@@ -20,8 +21,8 @@ export function registerHost(program: Command): void {
           h.state,
           h.accel,
           h.cpus,
-          `${h.memoryMiB} MiB`,
-          `${h.memoryAllocatedMiB} MiB`,
+          sizeMiB(h.memoryMiB),
+          sizeMiB(h.memoryAllocatedMiB),
           h.vmCount,
           h.loadAvg1.toFixed(2),
           ...hostLoadCells(h.load),

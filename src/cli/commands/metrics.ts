@@ -6,7 +6,8 @@ import type { HostLoad, HostPoint, HostSeries, VmLoad, VmPoint, VmSeries } from 
 import { FerryError } from '../../contracts/errors.js';
 import type { ApiClient } from '../../contracts/http-client.js';
 import { connect } from '../config.js';
-import { bytes, formatTable, printJson, setErrorContext, UsageError } from '../output.js';
+import { pct, rate } from '../../contracts/format.js';
+import { formatTable, printJson, setErrorContext, UsageError } from '../output.js';
 import { jsonOption, type JsonOpt } from './common.js';
 
 interface MetricsOpts extends JsonOpt {
@@ -69,8 +70,6 @@ export function sparkline(values: readonly number[], width = SPARK_WIDTH): strin
   return cols.map((v) => BARS[hi === lo ? 0 : Math.min(BARS.length - 1, Math.floor(((v - lo) / (hi - lo)) * BARS.length))]).join('');
 }
 
-const pct = (u: number | undefined): string | undefined => (u === undefined ? undefined : `${(u * 100).toFixed(0)}%`);
-const perSec = (n: number): string => `${bytes(Math.round(n))}/s`;
 const fixed = (n: number | undefined, d = 2): string | undefined => (n === undefined ? undefined : n.toFixed(d));
 
 interface Field<P> {
@@ -83,8 +82,8 @@ const VM_SPARKS: Field<VmPoint>[] = [
   { label: 'cpu', value: (p) => p.cpuCores, show: (n) => `${n.toFixed(2)} cores` },
   { label: 'rss', value: (p) => p.rssMiB, show: (n) => `${n.toFixed(0)} MiB` },
   { label: 'dirty', value: (p) => p.dirtyMiBps, show: (n) => `${n.toFixed(1)} MiB/s` },
-  { label: 'disk', value: (p) => p.diskReadBps + p.diskWriteBps, show: perSec },
-  { label: 'net', value: (p) => p.netRxBps + p.netTxBps, show: perSec },
+  { label: 'disk', value: (p) => p.diskReadBps + p.diskWriteBps, show: (n) => rate(n)! },
+  { label: 'net', value: (p) => p.netRxBps + p.netTxBps, show: (n) => rate(n)! },
 ];
 
 const HOST_SPARKS: Field<HostPoint>[] = [
@@ -117,7 +116,7 @@ export function formatSeries(s: VmSeries | HostSeries): string {
     const pts = s.points as VmPoint[];
     const table = formatTable(
       ['TIME', 'CPU(cores)', 'RSS(MiB)', 'DIRTY(MiB/s)', 'DISK-R', 'DISK-W', 'NET-RX', 'NET-TX', 'SAMPLES'],
-      pts.map((p) => [time(p.t, span), fixed(p.cpuCores), p.rssMiB.toFixed(0), fixed(p.dirtyMiBps, 1), perSec(p.diskReadBps), perSec(p.diskWriteBps), perSec(p.netRxBps), perSec(p.netTxBps), p.samples]),
+      pts.map((p) => [time(p.t, span), fixed(p.cpuCores), p.rssMiB.toFixed(0), fixed(p.dirtyMiBps, 1), rate(p.diskReadBps), rate(p.diskWriteBps), rate(p.netRxBps), rate(p.netTxBps), p.samples]),
     );
     return [head, ...sparks(pts, VM_SPARKS), '', table].join('\n');
   }

@@ -6,7 +6,9 @@ import type { Command } from 'commander';
 import type { CloneVmRequest, CreateVmRequest, Task, Vm } from '../../contracts/controller-api.js';
 import type { ApiClient } from '../../contracts/http-client.js';
 import { connect } from '../config.js';
-import { UsageError, bytes, formatFields, printJson, printTable, setErrorContext } from '../output.js';
+import { bytes, sizeMiB } from '../../contracts/format.js';
+import { WORKLOAD_HINT } from '../../contracts/workload.js';
+import { UsageError, formatFields, printJson, printTable, setErrorContext } from '../output.js';
 import { parseNet, parseNonNegativeInt, parsePositiveInt, parseSizeMiB, parseWorkload } from '../parse.js';
 import { vmLoadCells } from './metrics.js';
 import { registerMigrate } from './migrate.js';
@@ -34,7 +36,7 @@ export function registerVm(program: Command): void {
     .option('--vcpus <N>', 'virtual CPUs', parsePositiveInt)
     .option('--disk <SIZE>', 'add an empty disk, e.g. 64M or 1G (repeatable)', collectSize, [])
     .option('--host <HOST>', 'place it on this host (default: placement picks one)')
-    .option('--workload <W>', 'demo guest workload: idle | dirty:RATE_MIBS:SET_MIB | cpu | http | echo (comma-separated)', parseWorkload)
+    .option('--workload <W>', `demo guest workload: ${WORKLOAD_HINT}`, parseWorkload)
     .option('--net <N>', "user (NAT, forwarded ports; default) or bridged (own address on the site's segment, kept across migrations)", parseNet)
     .option('--ip <ADDR/PREFIX>', 'with --net bridged: this address instead of the next free one')
     .option('--no-start', 'define it but leave it stopped')
@@ -109,7 +111,7 @@ export function registerVm(program: Command): void {
     if (o.json) return printJson(vms);
     printTable(
       ['NAME', 'STATE', 'HOST', 'SITE', 'MEMORY', 'VCPUS', 'CPU', 'RSS', 'DIRTY(MiB/s)', 'WORKLOAD'],
-      vms.map((v) => [v.name, v.state, v.host, v.site, `${v.memoryMiB} MiB`, v.vcpus, ...vmLoadCells(v.load), v.workload]),
+      vms.map((v) => [v.name, v.state, v.host, v.site, sizeMiB(v.memoryMiB), v.vcpus, ...vmLoadCells(v.load), v.workload]),
     );
   });
 
@@ -155,10 +157,10 @@ async function printVm(api: ApiClient, name: string, o: { json?: boolean; detail
       ['state', vm.state],
       ['host', vm.host],
       ['site', vm.site],
-      ['memory', `${vm.memoryMiB} MiB`],
+      ['memory', sizeMiB(vm.memoryMiB)],
       ['vcpus', vm.vcpus],
       ['workload', vm.workload],
-      ['disks', vm.spec.disks.map((d) => (d.image ? d.image : `${d.sizeMiB} MiB`)).join(', ') || 'none'],
+      ['disks', vm.spec.disks.map((d) => (d.image ? d.image : sizeMiB(d.sizeMiB))).join(', ') || 'none'],
       ['network', networkLine(vm)],
       ['endpoints', vm.endpoints.map((e) => `${e.host}:${e.port} -> ${e.guestPort}`).join(', ') || undefined],
       ['location', location ? locationLine(location) : undefined],

@@ -2,6 +2,7 @@
 // VM is, and the moves chosen. Moves are applied to it one after another, so each later decision
 // sees the cluster as the earlier moves leave it; density mode can roll its tentative moves back.
 import type { BalanceMove, BalancePolicy, Utilisation } from '../../contracts/balance.js';
+import { pct } from '../../contracts/format.js';
 import { predictCost, type Cost } from './cost.js';
 import { byName, type BalanceHistory, type BalanceHost, type BalanceSnapshot, type BalanceVm } from './model.js';
 import { add, isHotspot, meanOf, peak, spread, volume, window } from './profiles.js';
@@ -23,7 +24,6 @@ export interface Step {
   to: string;
 }
 
-export const pct = (u: number): string => `${Math.round(u * 100)}%`;
 export const describe = (u: Utilisation): string => `cpu ${pct(u.cpu)}, net ${pct(u.net)}, mem ${pct(u.mem)}`;
 
 export class PlanState {

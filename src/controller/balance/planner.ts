@@ -16,7 +16,8 @@
 import type { BalancePlan, BalancePolicy } from '../../contracts/balance.js';
 import { candidates, pick } from './candidates.js';
 import { pack } from './density.js';
-import { describe, pct, PlanState } from './host-state.js';
+import { pct } from '../../contracts/format.js';
+import { describe, PlanState } from './host-state.js';
 import { byName, type BalanceHistory, type BalanceSnapshot } from './model.js';
 import { peak, volume } from './profiles.js';
 import { swap } from './swap.js';

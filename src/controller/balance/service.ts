@@ -8,6 +8,7 @@
 // Planning is per site: the balancer never moves a VM to another site (that is DR's job).
 import type { BalanceConfig, BalanceConfigPatch, BalanceDecision, BalanceMove, BalancePlan, BalanceStatus, HostBalance } from '../../contracts/balance.js';
 import type { Task } from '../../contracts/controller-api.js';
+import { mib } from '../../contracts/format.js';
 import type { VmSeries } from '../../contracts/metrics.js';
 import type { MigrationRecord } from '../../contracts/migration.js';
 import { vmTarget, type ClusterState } from '../cluster-state.js';
@@ -324,7 +325,6 @@ export function imbalanceOf(hosts: readonly HostBalance[]): number {
 }
 
 const where = (m: BalanceMove): Pick<BalanceDecision, 'vm' | 'from' | 'to'> => ({ vm: m.vm, from: m.from, to: m.to });
-const mib = (b: number): string => `${(b / 1048576).toFixed(1)} MiB`;
 
 /** One sentence for the log: what is hot, what the plan does, and why not more. */
 export function summary(p: BalancePlan): string {

@@ -1,11 +1,11 @@
 // What a failover report checks, as pure functions of what was seen: the restored guest's
-// heartbeat (`ferry-heartbeat seq=N bad=M`, wire/heartbeat.ts) must continue from the
+// heartbeat (`ferry-heartbeat seq=N bad=M`, contracts/heartbeat.ts) must continue from the
 // checkpoint's counter, never from zero, with its memory re-check at bad=0; a planned switch
 // must lose nothing (the source's last heartbeat is no newer than the checkpoint's).
 import type { FailoverReport } from '../../contracts/dr.js';
 import type { Heartbeat } from '../../contracts/heartbeat.js';
 import { VM_NAME_PATTERN } from '../../contracts/vm-spec.js';
-import { seconds } from './scheduler.js';
+import { seconds } from '../../contracts/format.js';
 
 export type Check = FailoverReport['checks'][number];
 

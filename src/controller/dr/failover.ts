@@ -19,7 +19,7 @@ import type { ProbeResult } from '../../contracts/agent-api.js';
 import { DrFailedError, errorSummary, InvalidStateError } from '../errors.js';
 import type { TaskContext } from '../task.js';
 import { guestChecks, nothingLost, stateCheck, type Check } from './checks.js';
-import { seconds } from './scheduler.js';
+import { seconds } from '../../contracts/format.js';
 
 /** A restored service may take a moment to accept connections again. */
 const SERVICE_TRIES = 10;

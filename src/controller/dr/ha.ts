@@ -18,7 +18,7 @@
 import type { ProtectionState } from '../../contracts/dr.js';
 import { GUARD_WINDOW_MS, quorumPeers } from '../../contracts/fence.js';
 import type { HostEvidence, Witness } from '../host-witness.js';
-import { seconds } from './scheduler.js';
+import { seconds } from '../../contracts/format.js';
 
 /** How long a heartbeat reply's lease lasts (ControllerOptions.haLeaseMs overrides it). */
 export const HA_LEASE_MS = 5000;

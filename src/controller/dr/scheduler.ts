@@ -8,6 +8,7 @@
 // where expected is the slowest of the last few checkpoints, never sooner than MIN_INTERVAL_MS
 // after the previous start, and not while a failed attempt's backoff runs.
 import type { ProtectionState } from '../../contracts/dr.js';
+import { mib, seconds } from '../../contracts/format.js';
 
 export const HEADROOM = 1.5;
 export const MIN_INTERVAL_MS = 1000;
@@ -116,11 +117,3 @@ export function blockedBy(i: {
   return undefined;
 }
 
-export function seconds(ms: number): string {
-  return ms < 10_000 ? `${(ms / 1000).toFixed(1).replace(/\.0$/, '')} s` : `${Math.round(ms / 1000)} s`;
-}
-
-function mib(bytes: number): string {
-  const m = bytes / (1024 * 1024);
-  return `${m < 10 ? m.toFixed(1) : Math.round(m)} MiB`;
-}

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { askLine as ask } from '../../testing/controller/tcp.js';
+import { waitFor } from '../../testing/wait-for.js';
 import type { Route } from './gate.js';
 import { EndpointListener } from './proxy.js';
 
@@ -18,10 +19,6 @@ function backend(name: string): Promise<{ server: Server; port: number }> {
   });
 }
 
-/** Polls until `cond` holds (no deadline of its own: the test's timeout bounds it). */
-async function waitFor(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 5));
-}
 
 describe('service endpoint listener', () => {
   const closers: (() => unknown)[] = [];
@@ -52,7 +49,7 @@ describe('service endpoint listener', () => {
     const port = await l.listen();
     closers.push(() => l.close());
     const answer = ask(port);
-    await waitFor(() => l.heldCount === 1);
+    await waitFor('one connection held', () => l.heldCount === 1, { everyMs: 5 });
     assert.equal(await answer, '', 'closed unanswered once the deadline passed');
     assert.equal(l.heldCount, 0);
   });

@@ -9,13 +9,13 @@ import { runMigration, type MigrationInput, type MigrationIo } from './orchestra
 const spec = withDefaults({ name: 'web', memoryMiB: 64 }, '00000000-0000-4000-8000-000000000001');
 const vm: Vm = { name: 'web', uuid: spec.uuid, state: 'running', host: 'h1', site: 'main', memoryMiB: 64, vcpus: 1, workload: 'idle', spec, endpoints: [], createdAt: 't', updatedAt: 't' };
 const inp: MigrationInput = { id: 'mig-00000001', vm, to: 'h2', targetDataUrl: 'ferry-wire://x', planner: { vm: 'web', from: 'h1', to: 'h2', maxDowntimeMs: 300, strategy: 'auto', transport: 'auto' } };
-const prog = (o: Partial<MigrationProgress>): MigrationProgress => ({ id: inp.id, role: 'source', state: 'active', step: 'initial-transfer', percent: 0, rounds: 1, memoryBytes: 64 << 20, remainingBytes: 0, streamBytes: 0, wireBytes: 0, dirtyRateBytesPerSec: 0, switchedToPostcopy: false, ...o });
+const prog = (o: Partial<MigrationProgress>): MigrationProgress => ({ id: inp.id, role: 'source', state: 'active', qemuStatus: 'active', percent: 0, rounds: 1, memoryBytes: 64 << 20, remainingBytes: 0, streamBytes: 0, wireBytes: 0, dirtyRateBytesPerSec: 0, switchedToPostcopy: false, ...o });
 
 function fakeIo(o: { reports?: MigrationProgress[]; failCommitTarget?: boolean; failCommitSource?: boolean; listenPort?: number | null } = {}) {
   const calls: string[] = [];
   const outgoing: OutgoingMigrationRequest[] = [];
   const saved: MigrationRecord[] = [];
-  const reports = [...(o.reports ?? [prog({ percent: 60 }), prog({ percent: 100, state: 'completed', step: 'commitment', rounds: 3, downtimeMs: 12, totalMs: 900 })])];
+  const reports = [...(o.reports ?? [prog({ percent: 60 }), prog({ percent: 100, state: 'completed', qemuStatus: 'completed', rounds: 3, downtimeMs: 12, totalMs: 900 })])];
   const io: MigrationIo = {
     measure: async () => (calls.push('measure'), { memoryBytes: 64 << 20, dirtyRateBytesPerSec: 0, linkBytesPerSec: 1 << 30, rttMs: 1 }),
     incoming: async (req) => {
@@ -92,12 +92,20 @@ describe('migration orchestration', () => {
 });
 
 describe('transfer steps from agent reports', () => {
-  it('keeps transfer steps, infers the rest', async () => {
+  it("derives the step from QEMU's status, the state and the rounds", async () => {
     const { transferStep, transferPercent } = await import('./steps.js');
-    assert.equal(transferStep(prog({ step: 'iterative-transfer', rounds: 3 })), 'iterative-transfer');
-    assert.equal(transferStep(prog({ step: 'commitment', state: 'completed' })), 'stop-and-copy');
-    assert.equal(transferStep(prog({ step: 'whatever', rounds: 1 })), 'initial-transfer');
-    assert.equal(transferStep(prog({ step: 'whatever', rounds: 4 })), 'iterative-transfer');
+    assert.equal(transferStep(prog({ qemuStatus: 'active', rounds: 3 })), 'iterative-transfer');
+    assert.equal(transferStep(prog({ qemuStatus: 'active', rounds: 2 })), 'iterative-transfer');
+    assert.equal(transferStep(prog({ qemuStatus: 'completed', state: 'completed' })), 'stop-and-copy');
+    assert.equal(transferStep(prog({ qemuStatus: 'completed', state: 'active' })), 'stop-and-copy');
+    assert.equal(transferStep(prog({ qemuStatus: 'device', rounds: 4 })), 'stop-and-copy');
+    assert.equal(transferStep(prog({ qemuStatus: 'pre-switchover', rounds: 1 })), 'stop-and-copy');
+    assert.equal(transferStep(prog({ qemuStatus: 'setup', rounds: 1 })), 'initial-transfer');
+    assert.equal(transferStep(prog({ qemuStatus: 'mirroring-disks', rounds: 0 })), 'initial-transfer');
+    assert.equal(transferStep(prog({ qemuStatus: 'setup', rounds: 4 })), 'iterative-transfer');
+    // Post-copy: pages still flow while the VM runs at the target; the rounds before it name the step.
+    assert.equal(transferStep(prog({ qemuStatus: 'postcopy-active', rounds: 1, switchedToPostcopy: true })), 'initial-transfer');
+    assert.equal(transferStep(prog({ qemuStatus: 'postcopy-active', rounds: 3, switchedToPostcopy: true })), 'iterative-transfer');
     assert.equal(transferPercent(prog({ percent: 50 })), 50);
     assert.equal(transferPercent(prog({ percent: 100 })), 90);
   });

@@ -1,4 +1,4 @@
-// Carries out one live migration as the seven steps of DESIGN.md, through the `MigrationIo`
+// Carries out one live migration as the seven steps of contracts/migration.ts, through the `MigrationIo`
 // it is given (agent calls, record keeping), so the step logic is tested against fakes.
 // Decisions come from planner.ts and steps.ts; this module only sequences the calls.
 //

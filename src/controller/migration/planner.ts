@@ -15,6 +15,7 @@
 //   demand), then post-copy.
 // `auto` picks pre-copy when it meets maxDowntime without throttling the guest below half its
 // CPU, otherwise hybrid. An explicit strategy is honoured; the plan says if it meets the limit.
+import { mib, rate } from '../../contracts/format.js';
 import type { ConcreteStrategy, ConcreteTransport, MigrationPlan, MigrationPrediction, MigrationStrategy, Transport } from '../../contracts/migration.js';
 
 export const MAX_ROUNDS = 30;
@@ -79,8 +80,6 @@ function precopyRounds(m: number, dirty: number, link: number, maxDowntimeMs: nu
   }
 }
 
-const mib = (b: number): string => `${(b / 1024 / 1024).toFixed(1)} MiB`;
-const rate = (b: number): string => `${mib(b)}/s`;
 const pauseMs = (bytes: number, link: number, rttMs: number): number => ((bytes + DEVICE_STATE_BYTES) / link) * 1000 + rttMs;
 
 function precopy(inp: PlannerInput, link: number): MigrationPrediction & { throttle: number } {

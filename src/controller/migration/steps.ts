@@ -1,8 +1,9 @@
 // Pure decisions of the migration task: which of the seven steps an agent's progress report
 // means, how transfer progress maps into the task's 0..100, what the task says meanwhile, and
 // how a report updates the record. The orchestrator does the calls; this decides.
+import { mib } from '../../contracts/format.js';
 import type { MigrationLive } from '../../contracts/web-console.js';
-import { MIGRATION_STEPS, type MigrationProgress, type MigrationRecord, type MigrationStep } from '../../contracts/migration.js';
+import type { MigrationProgress, MigrationRecord, MigrationStep } from '../../contracts/migration.js';
 
 /** Task progress at the start of each step; transfer (3-5) spans TRANSFER_FROM..TRANSFER_TO. */
 export const STEP_PERCENT: Record<MigrationStep, number> = {
@@ -17,12 +18,15 @@ export const STEP_PERCENT: Record<MigrationStep, number> = {
 export const TRANSFER_FROM = 10;
 export const TRANSFER_TO = 90;
 
-const TRANSFER_STEPS: readonly MigrationStep[] = MIGRATION_STEPS.filter((s) => s.endsWith('transfer') || s === 'stop-and-copy');
-const isTransferStep = (s: string): s is MigrationStep => (TRANSFER_STEPS as readonly string[]).includes(s);
-
-/** The transfer step (3-5) a source's report stands for: the agent's own word if it names one, else inferred. */
+/**
+ * The transfer step (3-5) a source's report stands for, from QEMU's status as the agent reports
+ * it: the guest stopped (device, pre-switchover) or the stream done (completed) is stop-and-copy;
+ * otherwise (including post-copy, whose pages still flow while the VM runs at the target) the first
+ * round is the initial transfer and later rounds iterate. A completed report or a measured
+ * downtime also means stop-and-copy happened.
+ */
 export function transferStep(p: MigrationProgress): MigrationStep {
-  if (isTransferStep(p.step)) return p.step;
+  if (p.qemuStatus === 'device' || p.qemuStatus === 'pre-switchover' || p.qemuStatus === 'completed') return 'stop-and-copy';
   if (p.state === 'completed' || p.downtimeMs !== undefined) return 'stop-and-copy';
   return p.rounds <= 1 ? 'initial-transfer' : 'iterative-transfer';
 }
@@ -31,8 +35,6 @@ export function transferPercent(p: MigrationProgress): number {
   const pct = Math.min(100, Math.max(0, Number.isFinite(p.percent) ? p.percent : 0));
   return TRANSFER_FROM + ((TRANSFER_TO - TRANSFER_FROM) * pct) / 100;
 }
-
-const mib = (b: number): string => `${(b / 1024 / 1024).toFixed(1)} MiB`;
 
 export function transferMessage(p: MigrationProgress): string {
   const parts = [`${transferStep(p)}: ${Math.floor(p.percent)}%`];

@@ -13,7 +13,7 @@ describe('console static files', () => {
   let root: string;
   before(() => {
     root = mkdtempSync(join(tmpdir(), 'ferry-console-static-'));
-    mkdirSync(join(root, 'dist/web-console/console'), { recursive: true });
+    mkdirSync(join(root, 'dist/web-console/web-console'), { recursive: true });
     mkdirSync(join(root, 'src/web-console/static'), { recursive: true });
     writeFileSync(join(root, 'dist/web-console/web-console/main.js'), 'export {};\n');
     writeFileSync(join(root, 'src/web-console/static/app.css'), 'body {}\n');

@@ -282,3 +282,20 @@ export interface BlockCommands {
   'block-export-add': { args: BlockExportAddArgs; ret: Empty };
   'block-export-del': { args: { id: string; mode?: 'safe' | 'hard' }; ret: Empty };
 }
+
+/** Data of BLOCK_JOB_READY, BLOCK_JOB_COMPLETED and BLOCK_JOB_CANCELLED (`error` on COMPLETED only, when it failed). */
+export interface BlockJobEventData {
+  type: BlockJobInfo['type'];
+  /** The job id. */
+  device: string;
+  len: number;
+  offset: number;
+  speed: number;
+  error?: string;
+}
+
+/** Data of JOB_STATUS_CHANGE: every job's status transitions (`null` once dismissed). */
+export interface JobStatusChangeEventData {
+  id: string;
+  status: JobStatus;
+}

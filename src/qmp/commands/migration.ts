@@ -204,3 +204,13 @@ export interface MigrationCommands {
   };
   'query-dirty-rate': { args: { 'calc-time-unit'?: TimeUnit } | NoArgs; ret: DirtyRateInfo };
 }
+
+/** Data of the MIGRATION event (needs the `events` capability): the new status. */
+export interface MigrationEventData {
+  status: MigrationStatus;
+}
+
+/** Data of the MIGRATION_PASS event: the dirty-sync pass that starts (1 = the first full pass). */
+export interface MigrationPassEventData {
+  pass: number;
+}

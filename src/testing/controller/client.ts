@@ -1,6 +1,8 @@
 // Small helpers for the controller's tests: raw HTTP calls that return status and parsed body
-// (tests need to see 401s and 400s, which ApiClient turns into exceptions), polling with a
-// failure limit, and reading a few events off the SSE stream.
+// (tests need to see 401s and 400s, which ApiClient turns into exceptions), waiting for a task to
+// end, and reading a few events off the SSE stream.
+import { waitFor } from '../wait-for.js';
+
 export interface Reply {
   status: number;
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests inspect arbitrary JSON
@@ -23,17 +25,6 @@ export async function call(base: string, method: string, path: string, opts: { t
   return { status: res.status, body, text, contentType: res.headers.get('content-type') ?? '' };
 }
 
-/** Polls `fn` until it returns a value other than undefined; `limitMs` is only a failure limit. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, limitMs = 10_000): Promise<T> {
-  const deadline = performance.now() + limitMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /**
  * A test's view of one controller: `api` with the admin token, `beat` for a fake agent's
  * heartbeat with the cluster secret, `finished` waits for a task to end and returns it.
@@ -47,7 +38,7 @@ export function controllerClient(url: () => string, adminToken: string, clusterS
       waitFor(`task ${id}`, async () => {
         const t = (await api('GET', `/tasks/${id}`)).body;
         return ['succeeded', 'failed', 'aborted'].includes(t.state) ? t : undefined;
-      }, taskLimitMs),
+      }, { timeoutMs: taskLimitMs, everyMs: 25 }),
   };
 }
 
@@ -101,7 +92,7 @@ export async function openEvents(base: string, token: string): Promise<{ status:
           setTimeout(r, 100);
         });
         return undefined;
-      }, limitMs);
+      }, { timeoutMs: limitMs, everyMs: 25 });
     },
     close: () => ac.abort(),
   };

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HostInfo } from '../../contracts/agent-api.js';
 import type { VmSpec, VmState, VmStatus } from '../../contracts/vm-spec.js';
+import { FERRY_VERSION } from '../../contracts/version.js';
 import { FakeDr } from './fake-dr.js';
 import { FakeMigrations } from './fake-migrations.js';
 
@@ -72,7 +73,7 @@ export class FakeAgent {
   }
 
   info(): HostInfo {
-    return { name: this.name, site: this.site, url: this.url, cpus: this.cpus, memoryMiB: this.memoryMiB, accel: 'tcg', qemuVersion: '10.0.0', agentVersion: '0.1.0', pid: process.pid, loadAvg1: 0.1, memoryFreeMiB: 4000, ...(this.dataUrl ? { dataUrl: this.dataUrl } : {}) };
+    return { name: this.name, site: this.site, url: this.url, cpus: this.cpus, memoryMiB: this.memoryMiB, accel: 'tcg', qemuVersion: '10.0.0', agentVersion: FERRY_VERSION, pid: process.pid, loadAvg1: 0.1, memoryFreeMiB: 4000, ...(this.dataUrl ? { dataUrl: this.dataUrl } : {}) };
   }
 
   heartbeat(): { host: HostInfo; vms: VmStatus[]; csr?: string } {

@@ -38,7 +38,7 @@ export class FakeMigrations {
       const vm = this.vms.get(req.vm);
       if (!vm) return err(404, 'NOT_FOUND', `no VM ${req.vm}`);
       if (req.transport === 'direct' && req.targetDirectPort === undefined) return err(400, 'INVALID_REQUEST', 'transport direct needs targetDirectPort (body.targetDirectPort)');
-      this.sessions.set(req.migrationId, { ...blank(req.migrationId, 'source', vm.spec.memoryMiB), vm: req.vm, state: 'active', step: 'initial-transfer' });
+      this.sessions.set(req.migrationId, { ...blank(req.migrationId, 'source', vm.spec.memoryMiB), vm: req.vm, state: 'active', qemuStatus: 'active' });
       return ok(this.view(req.migrationId));
     }
     const s = first ? this.sessions.get(first) : undefined;
@@ -46,7 +46,7 @@ export class FakeMigrations {
     if (method === 'GET' && verb === undefined) {
       if (s.role === 'source' && s.state === 'active') this.advance(s);
       // The target has received everything once asked (the fake has no stream to wait for).
-      if (s.role === 'target' && s.state === 'reserved') Object.assign(s, { state: 'completed', step: 'commitment', percent: 100, remainingBytes: 0 });
+      if (s.role === 'target' && s.state === 'reserved') Object.assign(s, { state: 'completed', qemuStatus: 'completed', percent: 100, remainingBytes: 0 });
       return ok(this.view(s.id));
     }
     if (method === 'POST' && verb === 'commit') {
@@ -73,13 +73,12 @@ export class FakeMigrations {
     s.streamBytes += s.memoryBytes / 2;
     s.wireBytes += s.memoryBytes / 2 + 4096;
     s.remainingBytes = Math.max(0, s.memoryBytes * (1 - s.percent / 100));
-    s.step = s.rounds <= 1 ? 'initial-transfer' : 'iterative-transfer';
     if (this.failAt && s.percent >= this.failAt.percent) {
       s.state = 'failed';
       s.error = { code: this.failAt.code, message: this.failAt.message };
       return;
     }
-    if (s.percent >= 100) Object.assign(s, { state: 'completed', step: 'stop-and-copy', downtimeMs: 42, totalMs: 1234 });
+    if (s.percent >= 100) Object.assign(s, { state: 'completed', qemuStatus: 'completed', downtimeMs: 42, totalMs: 1234 });
   }
 
   private view(id: string): MigrationProgress {
@@ -92,7 +91,7 @@ export class FakeMigrations {
 
 function blank(id: string, role: 'source' | 'target', memoryMiB: number): MigrationProgress {
   const memoryBytes = memoryMiB * 1024 * 1024;
-  return { id, role, state: 'reserved', step: 'reservation', percent: 0, rounds: 0, memoryBytes, remainingBytes: memoryBytes, streamBytes: 0, wireBytes: 0, dirtyRateBytesPerSec: 1024 * 1024, switchedToPostcopy: false };
+  return { id, role, state: 'reserved', qemuStatus: 'none', percent: 0, rounds: 0, memoryBytes, remainingBytes: memoryBytes, streamBytes: 0, wireBytes: 0, dirtyRateBytesPerSec: 1024 * 1024, switchedToPostcopy: false };
 }
 
 const ok = (body: unknown): Reply => ({ status: 200, body });

@@ -7,7 +7,7 @@ import type { BalancePlan } from '../../contracts/balance.js';
 import { api, API } from '../api.js';
 import { ask } from './confirm.js';
 import { remember, TaskStatus } from './task-status.js';
-import { bytes, duration } from './format.js';
+import { bytes, duration } from '../../contracts/format.js';
 
 const vol = (v: number): string => v.toFixed(2);
 const spread = (v: number): string => v.toFixed(3);

@@ -7,8 +7,8 @@ export interface ChartSeries {
   label: string;
   values: number[];
   color: string;
-  /** How a value reads in the legend, e.g. (v) => `${v.toFixed(0)} %`. */
-  format?: (v: number) => string;
+  /** How a value reads in the legend, e.g. `rate` from src/contracts/format.ts; undefined shows '–'. */
+  format?: (v: number) => string | undefined;
 }
 
 export interface ChartProps {
@@ -36,7 +36,7 @@ export function Chart({ title, t, series, height = 140, yRange }: ChartProps) {
       width: Math.max(200, el.clientWidth),
       height,
       scales: { x: { time: true }, y: yRange ? { range: yRange } : { auto: true } },
-      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, value: (_u: uPlot, v: number | null) => (v === null || Number.isNaN(v) ? '–' : s.format ? s.format(v) : v.toFixed(2)) }))],
+      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, value: (_u: uPlot, v: number | null) => (v === null || Number.isNaN(v) ? '–' : ((s.format ? s.format(v) : v.toFixed(2)) ?? '–')) }))],
       axes: [{}, { size: 50 }],
     };
     const u = new uPlot(opts, data(t, series), el);

@@ -6,7 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { CheckpointRecord, FailoverReport } from '../../contracts/dr.js';
 import { api, API } from '../api.js';
 import { DrReport } from './dr-report.js';
-import { bytes, duration } from './format.js';
+import { bytes, duration } from '../../contracts/format.js';
 
 const revisions = new Map<string, Signal<number>>();
 const revisionOf = (vm: string): Signal<number> => {

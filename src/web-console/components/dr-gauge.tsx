@@ -3,7 +3,7 @@
 // Zero-loss mode (RPO 0) has no target to fill towards: it shows the age alone.
 import { Badge } from './badge.js';
 import { Meter } from './balance-meter.js';
-import { duration } from './format.js';
+import { duration } from '../../contracts/format.js';
 
 export function RpoGauge({ vm, rpoMs, ageMs }: { vm: string; rpoMs: number; ageMs: number | undefined }) {
   if (ageMs === undefined) return <span class="muted">no checkpoint yet</span>;

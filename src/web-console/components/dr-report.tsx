@@ -3,7 +3,7 @@
 // evidence that the DR copy works.
 import type { FailoverReport } from '../../contracts/dr.js';
 import { Badge } from './badge.js';
-import { bytes, duration } from './format.js';
+import { bytes, duration } from '../../contracts/format.js';
 
 const KIND: Record<FailoverReport['kind'], string> = { test: 'DR test', planned: 'Planned failover', unplanned: 'Failover', failback: 'Failback' };
 

@@ -9,7 +9,7 @@ import type { MigrateRequest, MigrationPlan, MigrationRecord, MigrationStrategy 
 import { api, vmPath } from '../api.js';
 import * as store from '../store.js';
 import { Badge } from './badge.js';
-import { bytes, duration, rate } from './format.js';
+import { bytes, duration, rate } from '../../contracts/format.js';
 import { Progress } from './progress.js';
 import { remember, TaskStatus } from './task-status.js';
 
@@ -83,7 +83,7 @@ function Live({ record }: { record: MigrationRecord }) {
         <span class="num">{live ? `${Math.round(live.percent)} %` : '…'}</span>
       </div>
       <p class="muted">
-        round {live?.rounds ?? record.rounds} · dirty rate {rate(live?.dirtyRateBytesPerSec ?? record.dirtyRateBytesPerSec)} · remaining {bytes(live?.remainingBytes)} · ETA {live?.etaMs !== undefined ? duration(live.etaMs) : '–'}
+        round {live?.rounds ?? record.rounds} · dirty rate {rate(live?.dirtyRateBytesPerSec ?? record.dirtyRateBytesPerSec)} · remaining {bytes(live?.remainingBytes) ?? '–'} · ETA {live?.etaMs !== undefined ? duration(live.etaMs) : '–'}
       </p>
     </div>
   );

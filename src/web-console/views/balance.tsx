@@ -10,7 +10,7 @@ import { BalancePlanPanel } from '../components/balance-plan.js';
 import { Chart } from '../components/chart.js';
 import { Badge } from '../components/badge.js';
 import { Meter } from '../components/balance-meter.js';
-import { duration, pct } from '../components/format.js';
+import { duration, pct } from '../../contracts/format.js';
 import { onEvent } from '../events.js';
 import { href } from '../router.js';
 import * as store from '../store.js';
@@ -43,8 +43,8 @@ function LoadBar({ host, what, value, threshold }: { host: string; what: string;
   return (
     <div class="balance-load">
       <span class="balance-load-name">{what}</span>
-      <Meter fraction={value} label={`${what} of ${host}`} valueText={pct(value)} {...(value > threshold ? { tone: 'bad' as const } : {})} />
-      <span class="num">{pct(value)}</span>
+      <Meter fraction={value} label={`${what} of ${host}`} valueText={pct(value, 1) ?? '–'} {...(value > threshold ? { tone: 'bad' as const } : {})} />
+      <span class="num">{pct(value, 1)}</span>
     </div>
   );
 }
@@ -103,7 +103,7 @@ function Policy({ config }: { config: BalanceConfig }) {
   const p = config.policy;
   return (
     <p class="balance-policy">
-      Policy: <strong>{p.mode}</strong> mode; a host is hot when CPU, net or memory exceeds <strong>{pct(p.threshold)}</strong> in <strong>{p.k} of its last {p.n}</strong> samples of {duration(config.sampleMs)};
+      Policy: <strong>{p.mode}</strong> mode; a host is hot when CPU, net or memory exceeds <strong>{pct(p.threshold, 1)}</strong> in <strong>{p.k} of its last {p.n}</strong> samples of {duration(config.sampleMs)};
       at most {p.maxMoves} move{p.maxMoves === 1 ? '' : 's'} a plan, {config.maxConcurrent} at once; a VM rests {duration(p.cooldownMs)} after a move; CPU overcommit ×{p.cpuOvercommit}, {p.reserveMiB} MiB reserved per host
       {p.rules.length > 0 && <>; {p.rules.length} placement rule{p.rules.length === 1 ? '' : 's'}</>}.
     </p>

@@ -10,7 +10,8 @@ import type { HostSeries } from '../../contracts/metrics.js';
 import { api, API } from '../api.js';
 import { Badge } from '../components/badge.js';
 import { Chart } from '../components/chart.js';
-import { mib, pct } from '../components/format.js';
+import { pct, sizeMiB } from '../../contracts/format.js';
+import { WORKLOAD_EXAMPLES, WORKLOAD_INPUT } from '../../contracts/workload.js';
 import { seedHistory, seedOnce } from '../components/history.js';
 import { remember, TaskStatus } from '../components/task-status.js';
 import { href } from '../router.js';
@@ -80,7 +81,7 @@ function VmRow({ name }: { name: string }) {
     <tr data-testid={`vm-row-${name}`}>
       <td><a href={href({ view: 'vm', name })}>{name}</a></td>
       <td><Badge state={vm.state} /></td>
-      <td class="num">{mib(vm.memoryMiB)}</td>
+      <td class="num">{sizeMiB(vm.memoryMiB)}</td>
       <td class="num">{vm.vcpus}</td>
       <VmCpu name={name} />
       <td class="workload"><code>{vm.workload}</code></td>
@@ -112,7 +113,7 @@ function seedHost(name: string): void {
 }
 
 const toPct = (xs: number[] | undefined, n: number): number[] => (xs ?? new Array<number>(n).fill(NaN)).map((x) => x * 100);
-const fmtPct = (v: number): string => `${v.toFixed(0)} %`;
+const fmtPct = (v: number): string | undefined => pct(v / 100);
 
 function HostCharts({ name }: { name: string }) {
   useEffect(() => seedHost(name), [name]);
@@ -157,7 +158,7 @@ function HostHead({ name }: { name: string }) {
       <h3>{name}</h3>
       <Badge state={h.state} label="Host state" />
       <span class="muted">
-        {h.cpus} CPUs · {mib(h.memoryMiB)} · {vmCount} {vmCount === 1 ? 'VM' : 'VMs'} · {h.accel} · QEMU {h.qemuVersion}
+        {h.cpus} CPUs · {sizeMiB(h.memoryMiB)} · {vmCount} {vmCount === 1 ? 'VM' : 'VMs'} · {h.accel} · QEMU {h.qemuVersion}
       </span>
     </div>
   );
@@ -197,8 +198,6 @@ function HostOptions() {
     </>
   );
 }
-
-const WORKLOADS = ['idle', 'cpu', 'http', 'dirty:32:96'];
 
 function CreateVm() {
   const [f, setF] = useState({ name: '', memory: '128', vcpus: '1', disk: '', host: '', workload: 'idle' });
@@ -245,8 +244,8 @@ function CreateVm() {
             <HostOptions />
           </select>
         </label>
-        <label>Workload<input data-testid="create-workload" list="workloads" required pattern="(idle|cpu|http|dirty:[0-9]{1,5}:[0-9]{1,6})(,(idle|cpu|http|dirty:[0-9]{1,5}:[0-9]{1,6}))*" title="idle, cpu, http or dirty:RATE_MIBS:SET_MIB (comma-separated)" {...field('workload')} /></label>
-        <datalist id="workloads">{WORKLOADS.map((w) => <option value={w} />)}</datalist>
+        <label>Workload<input data-testid="create-workload" list="workloads" required {...WORKLOAD_INPUT} {...field('workload')} /></label>
+        <datalist id="workloads">{WORKLOAD_EXAMPLES.map((w) => <option value={w} />)}</datalist>
         <button type="submit" class="primary" data-testid="create-submit" disabled={busy}>Create</button>
       </form>
       {error && <p class="error" role="alert">{error}</p>}

@@ -14,7 +14,7 @@ import { DrDetail, bumpDetail } from '../components/dr-detail.js';
 import { RpoGauge } from '../components/dr-gauge.js';
 import { DrProtectForm } from '../components/dr-protect.js';
 import { remember, TaskStatus } from '../components/task-status.js';
-import { bytes, duration } from '../components/format.js';
+import { bytes, duration } from '../../contracts/format.js';
 import { onEvent } from '../events.js';
 import { href } from '../router.js';
 import * as store from '../store.js';

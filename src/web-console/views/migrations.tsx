@@ -7,7 +7,7 @@ import { useState } from 'preact/hooks';
 import { api, API } from '../api.js';
 import { ask } from '../components/confirm.js';
 import { Badge } from '../components/badge.js';
-import { bytes, duration, rate } from '../components/format.js';
+import { bytes, duration, rate } from '../../contracts/format.js';
 import { Progress } from '../components/progress.js';
 import * as store from '../store.js';
 import { href } from '../router.js';

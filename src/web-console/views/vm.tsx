@@ -9,7 +9,7 @@ import { api, API } from '../api.js';
 import { Badge } from '../components/badge.js';
 import { Chart } from '../components/chart.js';
 import { ConsoleTail } from '../components/console-tail.js';
-import { mib, rate } from '../components/format.js';
+import { rate, sizeMiB } from '../../contracts/format.js';
 import { seedHistory, seedOnce } from '../components/history.js';
 import { TaskStatus, taskEnded } from '../components/task-status.js';
 import { VmActions } from '../components/vm-actions.js';
@@ -58,14 +58,14 @@ function LoadLine({ name, live }: { name: string; live: boolean }) {
 
 function Spec({ vm }: { vm: Vm }) {
   const s = vm.spec;
-  const disks = s.disks.length === 0 ? 'none' : s.disks.map((d) => (d.image ? `on ${d.image}` : mib(d.sizeMiB))).join(', ');
+  const disks = s.disks.length === 0 ? 'none' : s.disks.map((d) => (d.image ? `on ${d.image}` : (sizeMiB(d.sizeMiB) ?? '–'))).join(', ');
   const ports = s.nics.flatMap((n) => (n.network === 'user' ? (n.forwardPorts ?? []) : []));
   const lan = s.nics.flatMap((n) => (n.network === 'bridged' ? [`${n.ip ?? '?'} on ${n.segment ?? '?'}`] : []));
   return (
     <dl class="spec">
       <div><dt>Host</dt><dd>{vm.host}</dd></div>
       <div><dt>Site</dt><dd>{vm.site}</dd></div>
-      <div><dt>Memory</dt><dd>{mib(s.memoryMiB)}{s.balloon ? ' (balloon)' : ''}</dd></div>
+      <div><dt>Memory</dt><dd>{sizeMiB(s.memoryMiB)}{s.balloon ? ' (balloon)' : ''}</dd></div>
       <div><dt>vCPUs</dt><dd>{s.vcpus}</dd></div>
       <div><dt>Disks</dt><dd>{disks}</dd></div>
       <div><dt>Boot</dt><dd>{s.boot.kind}</dd></div>

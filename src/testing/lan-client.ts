@@ -1,5 +1,5 @@
-// Drives test/support/lan-probe.js inside a segment's namespace (the test process cannot reach
-// guests there itself), and reads the site switch and host taps with `ip`/`bridge`.
+// Drives lan-probe.ts (its compiled .js, beside this module) inside a segment's namespace (the test
+// process cannot reach guests there itself), and reads the site switch and host taps with `ip`/`bridge`.
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';

@@ -4,6 +4,7 @@
 // of good answers give the longest gap a client saw around a move.
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from './wait-for.js';
 
 const HEARTBEAT = /^ferry-heartbeat seq=(\d+)\b/;
 
@@ -40,14 +41,8 @@ export class EndpointPoller {
   }
 
   /** Resolves at the first good answer after `t` (monotonic ms). */
-  async answerAfter(t: number, timeoutMs = 60_000): Promise<number> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const at = this.okAt.find((x) => x > t);
-      if (at !== undefined) return at;
-      if (performance.now() > deadline) throw new Error(`no answer through ${this.url} within ${timeoutMs} ms`);
-      await sleep(50);
-    }
+  answerAfter(t: number, timeoutMs = 60_000): Promise<number> {
+    return waitFor(`an answer through ${this.url}`, () => this.okAt.find((x) => x > t), { timeoutMs, everyMs: 50 });
   }
 
   /** The longest time without a good answer between `from` and the first good answer after `to`. */
