@@ -1,75 +1,111 @@
-// Self-fencing (high availability): the controller's heartbeat replies carry a lease naming the
-// VMs it may restart elsewhere should this host go silent (HeartbeatReply.fence). Each reply
-// renews it. If no reply comes for `leaseMs` — the host is cut off from the controller, which
-// will soon declare it failed — the agent kills those VMs' QEMU itself, before the controller
-// may start them anywhere else (it waits longer than the lease), so a VM never runs twice.
-// Time is measured on this process's monotonic clock from the moment a reply arrived. The lease
-// is also kept in <dataDir>/fence.json, so an agent restarted while cut off still fences on time
-// (QEMU outlives its agent).
-import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import type { HeartbeatReply } from '../contracts/index.js';
-import { terminate } from './actions.js';
+// The agent's side of fencing: it feeds the host's fence guard (src/agent/fence/) and passes on
+// what the guard saw. The guard, a process of its own, decides and kills; the agent only
+// - renews the lease with every heartbeat reply (HeartbeatReply.fence): it writes feed.json with
+//   the leased VMs' uuids and QEMU pids and the moment the lease ends on CLOCK_MONOTONIC (the
+//   reply's arrival + leaseMs), and the cluster's peer guards (HeartbeatReply.peers);
+// - reports the guard in its heartbeat (AgentHeartbeat.guard: whom it heard, what it fenced) and
+//   marks the VMs the guard fenced `stopped` with the reason;
+// - kills on sight the stale copies the controller names (HeartbeatReply.kill): VMs that run on
+//   another host now, found here when this host came back from being cut off;
+// - starts the guard if none runs (at start and, if it died, with a later heartbeat).
+// Nothing here stops a VM when the agent stops: the guard keeps the host's lease meanwhile.
+import type { GuardReport, HeartbeatReply, StaleCopy } from '../contracts/index.js';
+import { monoNowMs } from './fence/clock.js';
+import { fencePaths, readJson, writeJsonAtomic, type Feed, type FeedVm, type GuardStatus } from './fence/files.js';
+import { ensureGuard, guardPid, type GuardSpawnOptions } from './fence/spawn.js';
 import { log } from './log.js';
 import type { VmManager } from './manager.js';
-import { writeJsonAtomic } from './vm-dir.js';
+import { killPid } from './proc.js';
 
-const CHECK_EVERY_MS = 200;
+/** A guard status older than this is not believed: the guard may hang. */
+const STATUS_FRESH_MS = 2000;
+const RESPAWN_EVERY_MS = 5000;
 
-export class Fence {
-  #lease: Fence['lease'];
-  readonly #timer: NodeJS.Timeout;
-  /** VMs this agent fenced, and when (for status and tests). */
-  readonly fenced: { vm: string; at: string }[] = [];
+export class FenceFeeder {
+  readonly #paths;
+  #cluster: Feed['cluster'];
+  #lastEnsure = -Infinity;
+  /** Fenced records already applied to the VMs (vm@atMs). */
+  readonly #applied = new Set<string>();
 
-  readonly #file: string;
-
-  constructor(private readonly mgr: VmManager, dataDir: string, private readonly now: () => number = () => performance.now()) {
-    this.#file = join(dataDir, 'fence.json');
-    this.#lease = this.#load();
-    this.#timer = setInterval(() => void this.check(), CHECK_EVERY_MS);
-    this.#timer.unref();
+  constructor(
+    private readonly mgr: VmManager,
+    private readonly o: GuardSpawnOptions,
+  ) {
+    this.#paths = fencePaths(o.dataDir);
+    this.#cluster = readJson<Feed>(this.#paths.feed)?.cluster;
+    this.#ensure();
   }
 
-  /** A lease an earlier agent process held: it runs out when it would have for that process. */
-  #load(): Fence['lease'] {
-    try {
-      const f = JSON.parse(readFileSync(this.#file, 'utf8')) as { leaseMs: number; vms: string[]; renewedAtEpochMs: number };
-      if (!Array.isArray(f.vms) || typeof f.leaseMs !== 'number' || typeof f.renewedAtEpochMs !== 'number') return undefined;
-      return { leaseMs: f.leaseMs, vms: f.vms, renewedAt: this.now() - Math.max(0, Date.now() - f.renewedAtEpochMs) };
-    } catch {
-      return undefined;
-    }
-  }
-
-  get lease(): { leaseMs: number; vms: string[]; renewedAt: number } | undefined {
-    return this.#lease;
-  }
-
-  /** A heartbeat reply arrived: renew (or drop) the lease. */
-  renew(fence: HeartbeatReply['fence']): void {
-    this.#lease = fence && fence.vms.length > 0 ? { ...fence, renewedAt: this.now() } : undefined;
-    if (this.#lease) writeJsonAtomic(this.#file, { leaseMs: this.#lease.leaseMs, vms: this.#lease.vms, renewedAtEpochMs: Date.now() });
-    else rmSync(this.#file, { force: true });
-  }
-
-  /** Kills the leased VMs once the lease has run out; the lease is then gone. */
-  async check(): Promise<void> {
-    const lease = this.#lease;
-    if (!lease || this.now() - lease.renewedAt < lease.leaseMs) return;
-    this.#lease = undefined;
-    rmSync(this.#file, { force: true });
-    for (const name of lease.vms) {
+  /** A heartbeat reply arrived: feed the guard its lease and peers, kill what runs elsewhere now. */
+  renew(reply: Partial<HeartbeatReply>, arrivedAtMs = monoNowMs()): void {
+    if (reply.peers) this.#cluster = reply.peers;
+    const vms = (reply.fence?.vms ?? []).flatMap((name): FeedVm[] => {
       const vm = this.mgr.vms.get(name);
-      if (!vm || vm.rec.pid === undefined) continue;
-      log('fencing: no word from the controller for %d ms: stopping vm %s so it cannot run twice', Math.round(this.now() - lease.renewedAt), name);
-      await terminate(vm, 0).catch((err: Error) => log('fencing vm %s: %s', name, err.message));
-      vm.setState('stopped', `fenced: this host lost contact with the controller for more than ${lease.leaseMs} ms`);
-      this.fenced.push({ vm: name, at: new Date().toISOString() });
+      return vm ? [{ name, uuid: vm.rec.spec.uuid, ...(vm.rec.pid !== undefined ? { pid: vm.rec.pid } : {}) }] : [];
+    });
+    const feed: Feed = {
+      host: this.o.host, fedAtMs: arrivedAtMs,
+      ...(reply.fence && vms.length > 0 ? { lease: { expiresAtMs: arrivedAtMs + reply.fence.leaseMs, leaseMs: reply.fence.leaseMs, vms } } : {}),
+      ...(this.#cluster ? { cluster: this.#cluster } : {}),
+    };
+    try {
+      writeJsonAtomic(this.#paths.feed, feed);
+    } catch (err) {
+      log('fencing: cannot feed the guard (%s): it will fence when the lease it has runs out', (err as Error).message);
+    }
+    for (const k of reply.kill ?? []) this.#killStale(k);
+  }
+
+  /** The guard for the heartbeat (undefined: no guard runs); applies what it fenced. */
+  report(): GuardReport | undefined {
+    this.#ensure();
+    const now = monoNowMs();
+    const st = readJson<GuardStatus>(this.#paths.status);
+    const pid = guardPid(this.o.dataDir);
+    if (!st || pid === undefined || st.pid !== pid || now - st.writtenAtMs > STATUS_FRESH_MS) {
+      return pid === undefined ? undefined : { state: 'unknown', contacts: [], fenced: [] };
+    }
+    this.#applyFenced(st);
+    const ago = (at: number): number => Math.max(0, Math.round(now - at));
+    return {
+      state: 'running', url: st.url,
+      contacts: st.contacts.map((c) => ({ host: c.host, agoMs: ago(c.atMs), ...(c.self ? { self: c.self } : {}) })),
+      fenced: st.fenced.map((f) => ({ vm: f.vm, uuid: f.uuid, agoMs: ago(f.atMs) })),
+    };
+  }
+
+  #ensure(): void {
+    const now = monoNowMs();
+    if (now - this.#lastEnsure < RESPAWN_EVERY_MS) return;
+    this.#lastEnsure = now;
+    try {
+      ensureGuard(this.o);
+    } catch (err) {
+      log('fencing: cannot start the fence guard: %s', (err as Error).message);
     }
   }
 
-  stop(): void {
-    clearInterval(this.#timer);
+  /** The guard killed these VMs' QEMU: say so on the VM, once per fencing. */
+  #applyFenced(st: GuardStatus): void {
+    for (const f of st.fenced) {
+      const key = `${f.vm}@${f.atMs}`;
+      if (this.#applied.has(key)) continue;
+      const vm = this.mgr.vms.get(f.vm);
+      if (!vm || vm.rec.spec.uuid !== f.uuid || vm.pidAlive) continue;
+      this.#applied.add(key);
+      vm.setState('stopped', 'fenced: this host lost its lease and reached no quorum of its peers, so its guard killed the VM before anything could start it elsewhere');
+    }
+  }
+
+  #killStale(k: StaleCopy): void {
+    const vm = this.mgr.vms.get(k.vm);
+    if (!vm || vm.rec.spec.uuid !== k.uuid) return;
+    const pid = vm.rec.pid;
+    if (pid !== undefined && vm.pidAlive) {
+      log('killing vm %s on sight (pid %d): %s', k.vm, pid, k.reason);
+      killPid(pid, 'SIGKILL');
+    }
+    if (vm.rec.state !== 'stopped') vm.setState('stopped', `killed on sight: ${k.reason}`);
   }
 }

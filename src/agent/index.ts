@@ -1,5 +1,5 @@
-// Public surface of the agent: run one on this host, and find the QEMU processes a data dir
-// owns (for `ferry down`). Everything else in src/agent is internal.
+// Public surface of the agent: run one on this host, and find the QEMU processes and the fence
+// guard a data dir owns (for `ferry down`). Everything else in src/agent is internal.
 //
 // The agent never stops VMs when it stops: close() (and even SIGKILL) leaves every QEMU
 // running; the next agent on the same data dir re-attaches to them (reattach.ts).
@@ -19,11 +19,11 @@ import { isOurQemu } from './proc.js';
 import { reattachAll } from './reattach.js';
 import { MigrationService } from './migration/service.js';
 import { DrService } from './dr/service.js';
-import { Fence } from './fencing.js';
+import { FenceFeeder } from './fencing.js';
 import { loadOrCreateIdentity, storeCertificate, type TlsIdentity } from './data-plane/tls-identity.js';
 import { WirePlane } from './data-plane/wire-plane.js';
 import type { DataPlane } from './data-plane/plane.js';
-import type { HostInfo } from '../contracts/index.js';
+import type { GuardReport, HostInfo } from '../contracts/index.js';
 import { FERRY_VERSION } from '../contracts/version.js';
 import { GuestTaps, type GuestBridge } from './guest-taps.js';
 import { listVmNames, loadRecord, readPidFile, vmPaths, writeJsonAtomic } from './vm-dir.js';
@@ -63,6 +63,8 @@ export interface RunningAgent {
 }
 
 export { parseNetCapacity } from './host-stats.js';
+/** The pid of the host's fence guard, if one runs for this data dir (`ferry down` stops it). */
+export { guardPid as findGuardPid } from './fence/spawn.js';
 
 /** <repo>/build/guest, found by walking up from this module (dist/src/agent or src/agent) to package.json. */
 export function defaultGuestDir(): string {
@@ -114,14 +116,15 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   log('agent %s (%s) listening on %s, accel %s, guest %s', opts.name, opts.site, url, accel, guestDir);
 
   let hb: Heartbeat | undefined;
-  const fence = opts.controllerUrl ? new Fence(mgr, dataDir) : undefined;
+  const fence = opts.controllerUrl ? new FenceFeeder(mgr, { dataDir, host: opts.name, listenHost, secret: opts.secret }) : undefined;
   if (opts.controllerUrl) {
     hb = startHeartbeat(opts.controllerUrl, opts.secret, opts.heartbeatIntervalMs ?? 1000, async () => ({
       host: host(),
       vms: await Promise.all([...mgr.vms.values()].map((vm) => vmStatus(vm))),
       ...(plane.url() === undefined && csrPem ? { csr: csrPem } : {}),
+      ...withGuard(fence?.report()),
     }), async (reply) => {
-      fence?.renew(reply.fence);
+      fence?.renew(reply);
       if (!reply.certificate || !reply.caCertificate || !(plane instanceof WirePlane) || plane.url() !== undefined || !csrKey) return;
       storeCertificate(dataDir, reply.certificate, reply.caCertificate);
       await plane.setIdentity({ keyPem: csrKey, certPem: reply.certificate, caPem: reply.caCertificate });
@@ -134,7 +137,6 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
     close() {
       closing ??= (async () => {
         hb?.stop();
-        fence?.stop();
         await sampler.close();
         await taps?.close();
         await app.close();
@@ -149,6 +151,8 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
     },
   };
 }
+
+const withGuard = (guard: GuardReport | undefined): { guard?: GuardReport } => (guard ? { guard } : {});
 
 /** The data plane: ferry-wire on mutual TLS only (identity from options, <dataDir>/tls, or pending a CSR). */
 async function startDataPlane(opts: AgentOptions, dataDir: string, listenHost: string): Promise<{ plane: DataPlane; csrPem?: string; csrKey?: string }> {

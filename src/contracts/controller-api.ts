@@ -29,6 +29,7 @@ import { BalanceDecision } from './balance.js';
 import { LoadEvent, MigrationEvent } from './web-console.js';
 import { HostLoad, VmLoad } from './metrics.js';
 import { LocationEvent } from './endpoints.js';
+import { GuardPeers, GuardReport, StaleCopy } from './fence.js';
 import { Endpoint, GuestNetwork, VmMetrics, VmSpec, VmSpecInput, VmState, VmStatus } from './vm-spec.js';
 
 export const API_PREFIX = '/api/v1';
@@ -170,6 +171,8 @@ export const AgentHeartbeat = Type.Object(
     vms: Type.Array(VmStatus),
     /** PEM certificate signing request for the host's data-plane key, sent until a certificate is issued. */
     csr: Type.Optional(Type.String({ maxLength: 16384 })),
+    /** The host's fence guard, as the agent found it (src/contracts/fence.ts). */
+    guard: Type.Optional(GuardReport),
   },
   { additionalProperties: false },
 );
@@ -183,12 +186,17 @@ export const HeartbeatReply = Type.Object({
   /** PEM certificate of the cluster CA, which every data-plane peer must chain to. */
   caCertificate: Type.Optional(Type.String()),
   /**
-   * High availability lease: these VMs of the host may be restarted elsewhere if the host goes
-   * silent. Each reply renews the lease; once `leaseMs` passes without one, the agent stops
-   * them itself (fencing), and the controller waits longer than that before restarting them,
-   * so a VM never runs twice. Absent or empty: nothing to fence.
+   * High availability lease: these VMs of the host may be restarted elsewhere if the host is cut
+   * off. Each reply renews the lease; once `leaseMs` passes without one, the host's fence guard
+   * SIGKILLs them unless it still reaches a quorum of its peers (src/agent/fence/decide.ts), and
+   * the controller waits longer than that, and for the peers' word, before restarting them, so a
+   * VM never runs twice (docs/dr.md). Absent or empty: nothing to fence.
    */
   fence: Type.Optional(Type.Object({ leaseMs: Type.Integer({ minimum: 1000 }), vms: Type.Array(Type.String()) })),
+  /** The other hosts' fence guards, for this host's guard to ping (its isolation check). */
+  peers: Type.Optional(GuardPeers),
+  /** Copies of VMs on this host that run elsewhere now: the agent kills them at once. */
+  kill: Type.Optional(Type.Array(StaleCopy)),
 });
 export type HeartbeatReply = Static<typeof HeartbeatReply>;
 

@@ -13,6 +13,7 @@ export * from './metrics.js';
 export * from './balance.js';
 export * from './web-console.js';
 export * from './endpoints.js';
+export * from './fence.js';
 export { ApiClient, type RequestOptions } from './http-client.js';
 export { createApiServer, MAX_REQUEST_BYTES } from './http-server.js';
 export * from './agent-routes.js';

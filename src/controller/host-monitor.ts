@@ -7,7 +7,16 @@
 // names for the host — the monitor does not know why — and remembers, per host, when it sent the
 // last reply and what that lease named (`lastLease`), for the HA watcher to wait out. In memory:
 // after a restart every host counts as sent a lease naming its VMs at start, the safe side.
+// The lease comes first and never depends on bookkeeping: a reply whose database write or CSR
+// signing failed (a full disk) still renews it — a host must not fence for our own fault.
+// Each reply also names the other hosts' fence guards (`peers`), and each heartbeat tells what
+// this host's guard heard of them (host-witness.ts): the evidence HA needs to tell a host that
+// is cut off from one whose agent is merely silent (`evidence`).
+// A controller that was itself frozen (SIGSTOP, a long GC pause, a slow disk) must not count its
+// own pause as the hosts' silence: when the sweep timer fires far too late, every silence clock
+// starts again and every witness report is forgotten (`stalls`).
 import type { AgentHeartbeat, HeartbeatReply } from '../contracts/controller-api.js';
+import type { StaleCopy } from '../contracts/fence.js';
 import { signCsr, type KeyAndCert } from '../pki/index.js';
 import type { VmStatus } from '../contracts/vm-spec.js';
 import type { ClusterState } from './cluster-state.js';
@@ -19,11 +28,14 @@ import { InvalidRequestError } from './errors.js';
 import { createLog } from './log.js';
 import type { MetricsService } from './metrics/service.js';
 import { reconcile } from './reconcile.js';
+import { WitnessBook, type HostEvidence } from './host-witness.js';
 
 const log = createLog('ferry:controller:hosts');
 
 export const HEARTBEAT_INTERVAL_MS = 1000;
 export const SWEEP_INTERVAL_MS = 500;
+/** A sweep this much later than due means the controller itself was stalled. */
+export const STALL_MS = 2000;
 
 /** What heartbeat replies lease: for how long, and which VMs of a host. */
 export interface LeaseSource {
@@ -49,6 +61,11 @@ export class HostMonitor {
   private readonly lastSeen = new Map<string, number>(); // host -> performance.now()
   private readonly leases = new Map<string, SentLease>();
   private timer: NodeJS.Timeout | undefined;
+  private sweepEveryMs = SWEEP_INTERVAL_MS;
+  private lastSweepAt: number | undefined;
+  private readonly witnesses = new WitnessBook();
+  /** Stalls of the controller noticed so far (for status and tests). */
+  readonly stalls: { at: number; ms: number }[] = [];
 
   constructor(
     private readonly state: ClusterState,
@@ -70,7 +87,9 @@ export class HostMonitor {
       if (h.state === 'up') this.lastSeen.set(h.info.name, now);
       if (this.lease) this.leases.set(h.info.name, { at: now, vms: this.lease.vms(h.info.name) });
     }
-    this.timer ??= setInterval(() => this.sweep(), Math.min(sweepEveryMs, this.downAfterMs));
+    this.sweepEveryMs = Math.min(sweepEveryMs, this.downAfterMs);
+    this.lastSweepAt = now;
+    this.timer ??= setInterval(() => this.sweep(), this.sweepEveryMs);
     this.timer.unref();
   }
 
@@ -80,10 +99,54 @@ export class HostMonitor {
   }
 
   async heartbeat(hb: AgentHeartbeat): Promise<HeartbeatReply> {
-    const reply = this.beat(hb);
+    const host = hb.host.name;
+    const now = performance.now();
+    this.checkStall(now);
+    this.lastSeen.set(host, now);
+    this.witnesses.note(hb, now);
+    const lease = this.renewLease(host);
+    let kill: StaleCopy[] = [];
+    try {
+      kill = this.beat(hb);
+    } catch (err) {
+      log('heartbeat of host %s not recorded (%s); its lease is renewed all the same', host, (err as Error).message);
+    }
     this.sample(hb);
-    const certificate = this.ca && hb.csr !== undefined ? await this.certify(hb.host.name, hb.csr) : undefined;
-    return { ...reply, ...(certificate ? { certificate } : {}), ...(this.ca ? { caCertificate: this.ca.certPem } : {}), ...this.renewLease(hb.host.name) };
+    let certificate: string | undefined;
+    if (this.ca && hb.csr !== undefined) {
+      try {
+        certificate = await this.certify(host, hb.csr);
+      } catch (err) {
+        log('no certificate for host %s this time: %s', host, (err as Error).message);
+      }
+    }
+    return {
+      intervalMs: HEARTBEAT_INTERVAL_MS,
+      ...(certificate ? { certificate } : {}), ...(this.ca ? { caCertificate: this.ca.certPem } : {}),
+      ...lease, ...(kill.length > 0 ? { kill } : {}),
+    };
+  }
+
+  /** What the other hosts' guards testify about `host` (dr/ha.ts decides with it). */
+  evidence(host: string, now = performance.now()): HostEvidence {
+    this.checkStall(now);
+    const hosts = this.state.hosts.list();
+    const up = (h: string): boolean => hosts.some((x) => x.info.name === h && x.state === 'up');
+    return this.witnesses.evidence(host, hosts.map((h) => h.info.name), now, this.downAfterMs, up, this.lastSeen.get(host));
+  }
+
+  /**
+   * A timer that fires far too late means this process was stalled: what looks like the hosts'
+   * silence is our own. Every silence clock starts again, and reports from before are dropped.
+   */
+  private checkStall(now: number): void {
+    const last = this.lastSweepAt;
+    if (last === undefined || now - last <= this.sweepEveryMs + STALL_MS) return;
+    this.lastSweepAt = now;
+    this.stalls.push({ at: now, ms: Math.round(now - last) });
+    log('the controller was stalled for %d ms: restarting every host\'s silence clock', Math.round(now - last));
+    for (const h of this.lastSeen.keys()) this.lastSeen.set(h, now);
+    this.witnesses.forgetReports();
   }
 
   /** Monitoring must never cost a host its heartbeat. */
@@ -102,13 +165,22 @@ export class HostMonitor {
 
   /**
    * The lease this reply carries, noted as sent now: as late as the controller can note it. The
-   * agent counts from when the reply arrives, later still; the HA margin covers that delay.
+   * agent counts from when the reply arrives, later still; the HA margin covers that delay. If
+   * naming the VMs fails (the database), the last lease sent is renewed as it was.
    */
-  private renewLease(host: string): Pick<HeartbeatReply, 'fence'> {
+  private renewLease(host: string): Pick<HeartbeatReply, 'fence' | 'peers'> {
     if (!this.lease) return {};
-    const vms = this.lease.vms(host);
+    let vms: readonly string[];
+    try {
+      vms = this.lease.vms(host);
+    } catch (err) {
+      vms = this.leases.get(host)?.vms ?? [];
+      log('leased VMs of host %s not read (%s): renewing the last lease', host, (err as Error).message);
+    }
     this.leases.set(host, { at: performance.now(), vms });
-    return vms.length > 0 ? { fence: { leaseMs: this.lease.leaseMs, vms } } : {};
+    const all = this.state.hosts.list().map((h) => h.info.name);
+    const peers = this.witnesses.peersOf(host, all.includes(host) ? all : [...all, host]);
+    return { ...(vms.length > 0 ? { fence: { leaseMs: this.lease.leaseMs, vms: [...vms] } } : {}), peers };
   }
 
   /**
@@ -129,23 +201,25 @@ export class HostMonitor {
     return cert;
   }
 
-  private beat(hb: AgentHeartbeat): HeartbeatReply {
+  /** The bookkeeping of a heartbeat (database writes); returns the stale copies to kill. */
+  private beat(hb: AgentHeartbeat): StaleCopy[] {
     const { host: info } = hb;
     const before = this.state.hosts.get(info.name);
     const now = new Date().toISOString();
-    this.lastSeen.set(info.name, performance.now());
     this.state.hosts.upsert({ info, state: 'up', lastSeen: now, registeredAt: before?.registeredAt ?? now });
-    this.reconcileVms(info.name, hb.vms);
+    const kill = this.reconcileVms(info.name, hb.vms);
     const changed = !before || before.state !== 'up' || before.info.url !== info.url || before.info.site !== info.site;
     if (changed) {
       log(before ? 'host %s is up (%s)' : 'host %s registered (%s)', info.name, info.url);
       this.state.publishHost(info.name);
     }
-    return { intervalMs: HEARTBEAT_INTERVAL_MS };
+    return kill;
   }
 
   /** Marks silent hosts down. Public so tests can drive it without waiting for the timer. */
   sweep(now = performance.now()): void {
+    this.checkStall(now);
+    this.lastSweepAt = now;
     for (const h of this.state.hosts.list()) {
       if (h.state !== 'up') continue;
       const seen = this.lastSeen.get(h.info.name);
@@ -155,13 +229,18 @@ export class HostMonitor {
       }
       if (now - seen < this.downAfterMs) continue;
       log('host %s is down: silent for %d ms', h.info.name, Math.round(now - seen));
-      this.state.hosts.setState(h.info.name, 'down');
-      this.metrics?.hostDown(h.info.name);
-      this.state.publishHost(h.info.name);
+      try {
+        this.state.hosts.setState(h.info.name, 'down');
+        this.metrics?.hostDown(h.info.name);
+        this.state.publishHost(h.info.name);
+      } catch (err) {
+        log('host %s not marked down (%s); next sweep', h.info.name, (err as Error).message);
+      }
     }
   }
 
-  private reconcileVms(host: string, reported: readonly VmStatus[]): void {
+  private reconcileVms(host: string, reported: readonly VmStatus[]): StaleCopy[] {
+    const kill: StaleCopy[] = [];
     const site = this.state.hosts.get(host)?.info.site ?? '';
     const changes = reconcile({
       host,
@@ -203,7 +282,12 @@ export class HostMonitor {
         case 'ignore':
           log('VM %s reported by %s ignored: %s', c.name, host, c.why);
           break;
+        case 'kill':
+          log('VM %s on host %s is a stale copy: killing it on sight (%s)', c.name, host, c.why);
+          kill.push({ vm: c.name, uuid: c.uuid, reason: c.why });
+          break;
       }
     }
+    return kill;
   }
 }

@@ -107,7 +107,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     ...(opts.drConcurrency !== undefined ? { concurrency: opts.drConcurrency } : {}),
     ...(opts.drTickMs !== undefined ? { tickMs: opts.drTickMs } : {}),
     ...(opts.drHeartbeatWaitMs !== undefined ? { heartbeatWaitMs: opts.drHeartbeatWaitMs } : {}),
-    ha: { leaseMs, marginMs: opts.haMarginMs ?? HA_MARGIN_MS, lastLease: (host) => monitor.lastLease(host) },
+    ha: { leaseMs, marginMs: opts.haMarginMs ?? HA_MARGIN_MS, lastLease: (host) => monitor.lastLease(host), evidence: (host) => monitor.evidence(host) },
   });
   const endpoints = new EndpointService({ state, moves, agents, repo: new ExposuresRepo(db), bus });
   const balance = new BalanceService({ state, moves, migrations, repo: new BalanceRepo(db), bus, load: metrics, drHold: (vm) => dr.balanceHold(vm) });

@@ -30,9 +30,18 @@ describe('reconcile', () => {
   it('skips a DR test copy without a word: not adopted, not applied', () => {
     assert.deepEqual(run({ reported: [st('a-drtest-1', U2)], foreign: (n) => n === 'a-drtest-1' }), []);
   });
-  it('ignores a VM whose name belongs to another VM or host', () => {
+  it('ignores a VM whose name belongs to another VM, or a dead copy of one that lives on another host', () => {
     assert.equal(run({ records: [rec('a', U2)], reported: [st('a', U1)] })[0]?.kind, 'ignore');
-    assert.equal(run({ records: [rec('a', U1, 'h2')], reported: [st('a', U1)] })[0]?.kind, 'ignore');
+    for (const state of ['stopped', 'crashed', 'suspended'] as const) assert.equal(run({ records: [rec('a', U1, 'h2')], reported: [st('a', U1, { state })] })[0]?.kind, 'ignore', state);
+  });
+  it('kills on sight a live copy of a VM that runs on another host now (its host was cut off and HA moved it)', () => {
+    for (const state of ['running', 'paused', 'starting'] as const) {
+      const out = run({ records: [rec('a', U1, 'h2')], reported: [st('a', U1, { state })] });
+      assert.deepEqual(out.map((c) => c.kind), ['kill'], state);
+      assert.equal(out[0]?.kind === 'kill' && out[0].uuid, U1);
+    }
+    assert.deepEqual(run({ records: [rec('a', U1, 'h2', { state: 'stopped' })], reported: [st('a', U1)] }).map((c) => c.kind), ['kill'], 'the VM of record is on h2 even when stopped');
+    assert.ok(!run({ records: [rec('a', U1, 'h2')], reported: [st('a', U1)], busy: () => true }).some((c) => c.kind === 'kill'), 'not while a task holds the VM (it may be that move)');
   });
   it('notes a VM the host no longer reports, once', () => {
     assert.deepEqual(run({ records: [rec('a', U1), rec('b', U2, 'h2')] }), [{ kind: 'missing', name: 'a', error: missingMessage('h1') }]);

@@ -16,6 +16,11 @@
 // over the record; only the migration task moves the record, after the target's commit.
 // A DR test copy (`web-drtest-1`, restored from a checkpoint while production runs on) is not
 // a VM of record either: its name is held by the test task and its reports are skipped too.
+// Killed on sight: a live copy of a VM whose record is on another host now (its host was cut off,
+// and high availability restarted the VM elsewhere; or a migration's source that outlived the
+// commit) is not the VM of record, and a VM never runs twice: its agent is told to SIGKILL it.
+// Not while a task holds the VM (it may be that very move), and not a copy with another uuid
+// (a different VM that happens to share the name: logged and left alone).
 import type { Vm } from '../contracts/controller-api.js';
 import type { VmStatus } from '../contracts/vm-spec.js';
 import type { VmPatch } from './vms-repo.js';
@@ -24,7 +29,11 @@ export type ReconcileChange =
   | { kind: 'update'; name: string; patch: VmPatch; status: VmStatus }
   | { kind: 'adopt'; status: VmStatus }
   | { kind: 'missing'; name: string; error: string }
-  | { kind: 'ignore'; name: string; why: string };
+  | { kind: 'ignore'; name: string; why: string }
+  | { kind: 'kill'; name: string; uuid: string; why: string };
+
+/** Reported states in which a QEMU process exists. */
+const LIVE: ReadonlySet<VmStatus['state']> = new Set(['starting', 'running', 'paused', 'suspending', 'restoring', 'stopping']);
 
 export interface ReconcileInput {
   host: string;
@@ -55,6 +64,10 @@ export function reconcile(inp: ReconcileInput): ReconcileChange[] {
     if (!rec) {
       if (inp.recentlyRemoved(st.uuid)) out.push({ kind: 'ignore', name: st.name, why: 'deleted moments ago' });
       else out.push({ kind: 'adopt', status: st });
+      continue;
+    }
+    if (rec.uuid === st.uuid && rec.host !== inp.host && LIVE.has(st.state) && !inp.busy(st.name)) {
+      out.push({ kind: 'kill', name: st.name, uuid: st.uuid, why: `VM ${st.name} runs on host ${rec.host} now; this copy on ${inp.host} is stale` });
       continue;
     }
     if (rec.uuid !== st.uuid || rec.host !== inp.host) {

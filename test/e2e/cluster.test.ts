@@ -127,6 +127,7 @@ describe('ferry cluster, end to end', { timeout: 15 * 60_000 }, () => {
     assert.match(out, /Data kept in/);
     assert.deepEqual(pids.filter(isAlive), []);
     assert.deepEqual(c.qemuPids(), []);
+    assert.deepEqual(c.guardPids(), [], 'no fence guard is left either');
     assert.ok(!existsSync(join(c.home, 'cluster.json')));
     assert.match(await c.ok(['down']), /No cluster is up/);
   });

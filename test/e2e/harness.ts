@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findQemuPids } from '../../src/agent/index.js';
+import { findGuardPid, findQemuPids } from '../../src/agent/index.js';
 import type { ClusterFile } from '../../src/cli/config.js';
 import { isAlive, terminate } from '../../src/cli/process.js';
 import { lastHeartbeat, type Heartbeat } from '../../src/contracts/heartbeat.js';
@@ -90,16 +90,22 @@ export class TestCluster {
     return [...this.dataDirs].flatMap((d) => (existsSync(d) ? findQemuPids(d) : []));
   }
 
-  allPids(): number[] {
-    return [...this.pids, ...this.qemuPids()];
+  /** The hosts' fence guards (each outlives its agent). */
+  guardPids(): number[] {
+    return [...this.dataDirs].flatMap((d) => findGuardPid(d) ?? []);
   }
 
-  /** `ferry down`, then SIGTERM/SIGKILL whatever survived, by PID. */
-  async cleanup(): Promise<void> {
+  allPids(): number[] {
+    return [...this.pids, ...this.guardPids(), ...this.qemuPids()];
+  }
+
+  /** `ferry down`, then SIGTERM/SIGKILL whatever survived, by PID; `beforeRemove` runs before the home goes. */
+  async cleanup(beforeRemove?: () => void | Promise<void>): Promise<void> {
     this.remember();
     const before = this.allPids();
     await this.run(['down'], 120_000);
     await Promise.all([...new Set([...before, ...this.allPids()])].filter(isAlive).map((pid) => terminate(pid, 3000)));
+    await beforeRemove?.();
     if (!process.env.FERRY_E2E_KEEP) rmSync(this.home, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,8 @@
 // `ferry down`: stop everything `ferry up` started, by PID only, and check that nothing is
 // left. Order: the controller first (so no scheduler starts or moves a VM meanwhile), then the
-// agents (an agent never stops its VMs when it exits), then every QEMU found in each agent's
-// data dir. Data dirs stay unless --purge. A --net bridged cluster's namespaces go last (hosts,
+// agents (an agent never stops its VMs when it exits), then each host's fence guard (started by
+// its agent, it outlives it: <dataDir>/fence/guard.json names it), then every QEMU found in each
+// agent's data dir. Data dirs stay unless --purge. A --net bridged cluster's namespaces go last (hosts,
 // then sites): a QEMU still inside one would keep it alive, unseen, after `ip netns delete`.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -61,6 +62,11 @@ function purge(home: string): void {
   for (const p of ['controller', 'hosts', 'logs', 'admin-token', 'cluster-secret']) rmSync(join(home, p), { recursive: true, force: true });
 }
 
+async function guardPid(dataDir: string): Promise<number | undefined> {
+  const { findGuardPid } = await import('../../agent/index.js');
+  return findGuardPid(dataDir);
+}
+
 async function qemuPids(dataDir: string): Promise<number[]> {
   const { findQemuPids } = await import('../../agent/index.js');
   try {
@@ -77,6 +83,10 @@ export async function stopCluster(c: ClusterFile, onStopped: (what: string, pid:
   };
   if (isAliveRunning(c.controller.pid, 'ferry')) await stopOne('controller', c.controller.pid);
   await Promise.all(c.agents.filter((a) => isAliveRunning(a.pid, 'ferry')).map((a) => stopOne(`agent ${a.name}`, a.pid)));
+  await Promise.all(c.agents.map(async (a) => {
+    const pid = await guardPid(a.dataDir);
+    if (pid !== undefined) await stopOne(`fence guard of ${a.name}`, pid);
+  }));
   for (const a of c.agents) {
     await Promise.all((await qemuPids(a.dataDir)).map((pid) => stopOne(`qemu on ${a.name}`, pid)));
   }
@@ -84,6 +94,8 @@ export async function stopCluster(c: ClusterFile, onStopped: (what: string, pid:
   if (isAliveRunning(c.controller.pid, 'ferry')) survivors.push(`controller pid ${c.controller.pid}`);
   for (const a of c.agents) {
     if (isAliveRunning(a.pid, 'ferry')) survivors.push(`agent ${a.name} pid ${a.pid}`);
+    const guard = await guardPid(a.dataDir);
+    if (guard !== undefined) survivors.push(`fence guard of ${a.name} pid ${guard}`);
     for (const pid of await qemuPids(a.dataDir)) if (isAlive(pid)) survivors.push(`qemu pid ${pid} on ${a.name}`);
   }
   if (survivors.length > 0) throw new UsageError(`still running after SIGKILL: ${survivors.join(', ')}`, 1);

@@ -42,6 +42,8 @@ function world() {
     {
       protections, state, bus,
       lastLease: (h) => leases.get(h),
+      // h3 heartbeats and its guard has not heard h1: h1 is cut off once its lease is out.
+      evidence: () => ({ hosts: 2, witnesses: [{ host: 'h3', fresh: true, guard: 'running' }] }),
       busy: (vm) => (state.runner.busyWith(vmTarget(vm)) ? 'a task' : undefined),
       failover: (vm, reason) => {
         calls.push({ vm, reason });

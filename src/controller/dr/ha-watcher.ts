@@ -10,6 +10,7 @@ import { errorSummary } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { log } from './agent-io.js';
 import { decideHa, type HaVerdict, type SentLease } from './ha.js';
+import type { HostEvidence } from '../host-witness.js';
 import type { Protections } from './protections.js';
 import { TICK_MS } from './replicator.js';
 import { backoffMs } from './scheduler.js';
@@ -20,6 +21,8 @@ export interface HaDeps {
   bus: EventBus;
   /** The last heartbeat reply sent to the host (HostMonitor.lastLease). */
   lastLease(host: string): SentLease | undefined;
+  /** What the other hosts' fence guards hear of the host (HostMonitor.evidence). */
+  evidence(host: string): HostEvidence;
   /** The task holding the VM, in words; undefined if none. */
   busy(vm: string): string | undefined;
   /** Starts the unplanned failover, or throws what a failover by hand would be refused with. */
@@ -68,7 +71,7 @@ export class HaWatcher {
       const busy = this.d.busy(p.vm);
       const retryAt = this.failures.get(p.vm)?.retryAt;
       const verdict = decideHa({
-        vm: p.vm, ha: p.ha !== false, state: p.state, checkpoints: p.checkpoints, vmState: vm.state,
+        vm: p.vm, uuid: vm.uuid, evidence: this.d.evidence(vm.host), ha: p.ha !== false, state: p.state, checkpoints: p.checkpoints, vmState: vm.state,
         host: vm.host, hostUp: hostUp(vm.host), targetHost: p.targetHost, targetUp: hostUp(p.targetHost),
         leaseMs: this.opts.leaseMs, marginMs: this.opts.marginMs, now,
         ...(lease ? { lease } : {}), ...(busy !== undefined ? { busy } : {}), ...(retryAt !== undefined ? { retryAt } : {}),

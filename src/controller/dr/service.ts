@@ -27,6 +27,7 @@ import { Checkpointer } from './checkpointer.js';
 import { runFailover, type FailoverInput, type FailoverIo } from './failover.js';
 import type { SentLease } from './ha.js';
 import { HaWatcher } from './ha-watcher.js';
+import type { HostEvidence } from '../host-witness.js';
 import { Protections } from './protections.js';
 import { Replicator, type RunCheckpoint } from './replicator.js';
 import type { DrRepo } from './repo.js';
@@ -43,7 +44,7 @@ export interface DrOptions {
   heartbeatWaitMs?: number;
   limits?: PlacementLimits;
   /** High availability: the lease the heartbeat replies carry, and what was last sent to each host. */
-  ha?: { leaseMs: number; marginMs: number; lastLease(host: string): SentLease | undefined };
+  ha?: { leaseMs: number; marginMs: number; lastLease(host: string): SentLease | undefined; evidence(host: string): HostEvidence };
 }
 
 export interface DrDeps {
@@ -85,6 +86,7 @@ export class DrService {
         {
           protections: this.protections, state, bus,
           lastLease: (host) => ha.lastLease(host),
+          evidence: (host) => ha.evidence(host),
           busy: (vm) => this.busy(vm),
           failover: (vm, reason) => this.failover(vm, { mode: 'unplanned' }, { reason }),
         },
