@@ -23,7 +23,7 @@ const anchorOf = (fault: string): string => ANCHORS[Object.keys(ANCHORS).find((k
 
 function rows(r: FaultRow): (string | number)[][] {
   return r.vms.map((v) => [
-    r.fault, v.vm, v.maxCopies,
+    r.fault, v.vm, String(v.maxCopies),
     v.runningAgainMs !== undefined ? `${(v.runningAgainMs / 1000).toFixed(1)} s` : v.sameQemu ? 'never stopped' : 'stopped',
     v.dataWindowMs !== undefined ? `${(v.dataWindowMs / 1000).toFixed(0)} s` : v.sameQemu ? '0' : '?',
     anchorOf(r.fault) || '-',
