@@ -1,4 +1,4 @@
-// What the per-host fence guard (src/fence-guard) says on the wire: to its peer guards (the
+// What the per-host fence guard (src/agent/fence) says on the wire: to its peer guards (the
 // ping), and through its agent's heartbeat to the controller (GuardReport). docs/dr.md ("High
 // availability") tells the whole model. Times are ages in ms ("how long ago"), never clock
 // readings: two hosts' clocks are not comparable, an age measured on one clock is.

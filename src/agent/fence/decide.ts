@@ -2,7 +2,7 @@
 // host may keep its leased VMs or must SIGKILL them now. docs/dr.md ("High availability") tells
 // the model; the rule in one line: while the lease runs, hold; once it has run out, hold only
 // while this host reaches a quorum of its peer guards (it is not cut off, so the controller will
-// not restart its VMs elsewhere either: high-availability.ts on the controller asks the same
+// not restart its VMs elsewhere either: src/controller/dr/ha.ts on the controller asks the same
 // peers); otherwise fence, before the controller may act.
 //
 //            feed names VMs                 lease ends, quorum reached
