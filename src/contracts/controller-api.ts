@@ -24,7 +24,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { HostInfo, ResizeRequest, StopRequest } from './agent-api.js';
 import { CheckpointRecord, HaEvent, Protection } from './dr.js';
-import { FailureSummary } from './errors.js';
+import { ApiErrorBody, FailureSummary } from './errors.js';
 import { BalanceDecision } from './balance.js';
 import { LoadEvent, MigrationEvent } from './web-console.js';
 import { HostLoad, VmLoad } from './metrics.js';
@@ -185,6 +185,8 @@ export const HeartbeatReply = Type.Object({
   certificate: Type.Optional(Type.String()),
   /** PEM certificate of the cluster CA, which every data-plane peer must chain to. */
   caCertificate: Type.Optional(Type.String()),
+  /** Why the heartbeat's CSR was not signed (e.g. made out to another host). The lease is renewed all the same. */
+  csrRefused: Type.Optional(ApiErrorBody.properties.error),
   /**
    * High availability lease: these VMs of the host may be restarted elsewhere if the host is cut
    * off. Each reply renews the lease; once `leaseMs` passes without one, the host's fence guard

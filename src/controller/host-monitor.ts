@@ -25,6 +25,7 @@ import type { MoveRegistry } from './cluster/moves.js';
 import type { Tombstones } from './cluster/tombstones.js';
 import type { VmRevisions } from './cluster/vm-revisions.js';
 import { InvalidRequestError } from './errors.js';
+import { FerryError } from '../contracts/errors.js';
 import { createLog } from './log.js';
 import type { MetricsService } from './metrics/service.js';
 import { reconcile } from './reconcile.js';
@@ -113,16 +114,19 @@ export class HostMonitor {
     }
     this.sample(hb);
     let certificate: string | undefined;
+    let csrRefused: FerryError | undefined;
     if (this.ca && hb.csr !== undefined) {
       try {
         certificate = await this.certify(host, hb.csr);
       } catch (err) {
         log('no certificate for host %s this time: %s', host, (err as Error).message);
+        csrRefused = err instanceof FerryError ? err : new FerryError('INTERNAL', (err as Error).message);
       }
     }
     return {
       intervalMs: HEARTBEAT_INTERVAL_MS,
       ...(certificate ? { certificate } : {}), ...(this.ca ? { caCertificate: this.ca.certPem } : {}),
+      ...(csrRefused ? { csrRefused: csrRefused.toBody().error } : {}),
       ...lease, ...(kill.length > 0 ? { kill } : {}),
     };
   }

@@ -59,12 +59,13 @@ describe('controller: host certificates from heartbeats', () => {
     assert.equal(afterRestart.body.certificate, renewed.body.certificate);
   });
 
-  it('refuses a CSR made out to another host', async () => {
+  it('refuses a CSR made out to another host (and renews the lease all the same: issue 14)', async () => {
     agent.csr = (await createKeyAndCsr('h2')).csrPem;
     const r = await beat();
-    assert.equal(r.status, 400);
-    assert.equal(r.body.error.field, 'body.csr');
-    assert.match(r.body.error.message, /h2/);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.certificate, undefined, 'nothing signed for h2');
+    assert.equal(r.body.csrRefused.field, 'body.csr');
+    assert.match(r.body.csrRefused.message, /h2/);
     agent.csr = undefined;
   });
 });
