@@ -7,6 +7,9 @@ import { findQemuPids } from '../agent/index.js';
 import { readProcStat } from '../agent/proc.js';
 import { parseHeartbeats } from '../contracts/heartbeat.js';
 import { waitFor } from './wait-for.js';
+import { VmRuntime } from '../agent/vm-runtime.js';
+import { QmpClient } from '../qmp/index.js';
+import { FakeQmpServer, type FakeConnection } from './qmp-fake-server.js';
 
 export const P = AGENT_API_PREFIX;
 
@@ -68,4 +71,26 @@ export function killQemus(dataDir: string): void {
       // gone
     }
   }
+}
+
+/** A VmRuntime whose QMP connection goes to a scripted QMP server (for the agent's QMP-driving units). */
+export interface VmOnFakeQmp {
+  server: FakeQmpServer;
+  conn: FakeConnection;
+  vm: VmRuntime;
+  close(): Promise<void>;
+}
+
+export async function vmOnFakeQmp(name = 't'): Promise<VmOnFakeQmp> {
+  const server = await FakeQmpServer.start();
+  const vm = new VmRuntime('/nonexistent', { spec: demoSpec(name), state: 'running', endpoints: [] });
+  const [qmp, conn] = await Promise.all([QmpClient.connect(server.path), server.connection()]);
+  vm.qmp = qmp;
+  return {
+    server, conn, vm,
+    async close() {
+      vm.qmp?.destroy();
+      await server.close();
+    },
+  };
 }

@@ -2,30 +2,25 @@
 // stream, and ends on the MIGRATION event that ends it — completed, or failed with QEMU's reason.
 import { strict as assert } from 'node:assert';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { QmpClient } from '../../qmp/index.js';
 import type { QmpMessage } from '../../qmp/parser.js';
-import { demoSpec } from '../../testing/agent.js';
-import { FakeQmpServer, type FakeConnection } from '../../testing/qmp-fake-server.js';
+import { vmOnFakeQmp, type VmOnFakeQmp } from '../../testing/agent.js';
+import type { FakeConnection } from '../../testing/qmp-fake-server.js';
 import { AgentAbortedError, QemuCommandError, QemuMigrationError } from '../errors.js';
-import { VmRuntime } from '../vm-runtime.js';
+import type { VmRuntime } from '../vm-runtime.js';
 import { runMigration } from './migrate-file.js';
 import { qmp } from './monitor.js';
 
 describe('runMigration', () => {
-  let server: FakeQmpServer;
+  let fake: VmOnFakeQmp;
   let conn: FakeConnection;
   let vm: VmRuntime;
   const begin = () => runMigration(vm, (call) => qmp(vm, 'migrate', { uri: 'file:/x' }, call), { timeoutMs: 60_000 });
 
   beforeEach(async () => {
-    server = await FakeQmpServer.start();
-    vm = new VmRuntime('/nonexistent', { spec: demoSpec('t'), state: 'running', endpoints: [] });
-    [vm.qmp, conn] = await Promise.all([QmpClient.connect(server.path), server.connection()]);
+    fake = await vmOnFakeQmp();
+    ({ conn, vm } = fake);
   });
-  afterEach(async () => {
-    vm.qmp?.destroy();
-    await server.close();
-  });
+  afterEach(() => fake.close());
 
   /** Answers migrate-set-capabilities (checking it asks for events) and returns the `migrate` command. */
   async function started(): Promise<QmpMessage> {

@@ -3,27 +3,22 @@
 // query-status decides.
 import { strict as assert } from 'node:assert';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { QmpClient } from '../../qmp/index.js';
-import { demoSpec } from '../../testing/agent.js';
-import { FakeQmpServer, type FakeConnection } from '../../testing/qmp-fake-server.js';
+import { vmOnFakeQmp, type VmOnFakeQmp } from '../../testing/agent.js';
+import type { FakeConnection } from '../../testing/qmp-fake-server.js';
 import { QemuCommandError } from '../errors.js';
-import { VmRuntime } from '../vm-runtime.js';
+import type { VmRuntime } from '../vm-runtime.js';
 import { setRunning } from './run-state.js';
 
 describe('setRunning', () => {
-  let server: FakeQmpServer;
+  let fake: VmOnFakeQmp;
   let conn: FakeConnection;
   let vm: VmRuntime;
 
   beforeEach(async () => {
-    server = await FakeQmpServer.start();
-    vm = new VmRuntime('/nonexistent', { spec: demoSpec('t'), state: 'running', endpoints: [] });
-    [vm.qmp, conn] = await Promise.all([QmpClient.connect(server.path), server.connection()]);
+    fake = await vmOnFakeQmp();
+    ({ conn, vm } = fake);
   });
-  afterEach(async () => {
-    vm.qmp?.destroy();
-    await server.close();
-  });
+  afterEach(() => fake.close());
 
   it('stop is confirmed by STOP, which QEMU sends before its reply', async () => {
     const done = setRunning(vm, false);
