@@ -85,14 +85,14 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   const taps = opts.guestBridge ? new GuestTaps(opts.guestBridge) : undefined;
   const launch = { accel, guestDir, ...(taps ? { taps } : {}) };
   const mgr = new VmManager(dataDir, launch);
-  for (const vm of await reattachAll(dataDir)) mgr.adopt(vm);
+  const recovered = await reattachAll(dataDir, mgr);
   await taps?.adopt(mgr.vms.values());
   taps?.start();
 
   const listenHost = opts.listenHost ?? '127.0.0.1';
   const { plane, csrPem, csrKey } = await startDataPlane(opts, dataDir, listenHost);
   const migrationCtx = { hostName: opts.name, dataDir, mgr, launch, plane };
-  const migrations = new MigrationService(migrationCtx);
+  const migrations = new MigrationService(migrationCtx, recovered);
   const dr = new DrService(migrationCtx);
 
   let url = '';

@@ -114,6 +114,8 @@ function runDaemonizing(args: string[], cwd: string, prefix: string[], signal?: 
 export interface LaunchOptions {
   /** Start waiting for `migrate-incoming` (restore, migration target). */
   incoming?: boolean;
+  /** Keep the guest stopped until `cont` (a migration target until its commit). */
+  startPaused?: boolean;
   signal?: AbortSignal;
 }
 
@@ -147,7 +149,7 @@ async function startQemu(ctx: LaunchContext, vm: VmRuntime, opts: LaunchOptions,
   }
   const paths = vm.paths;
   rmSync(paths.pidFile, { force: true });
-  const args = buildQemuArgs({ spec, vmDir: paths.dir, accel: ctx.accel, guestDir: ctx.guestDir, hostPorts, incoming: opts.incoming ?? false, isolated: vm.rec.isolated ?? false, taps });
+  const args = buildQemuArgs({ spec, vmDir: paths.dir, accel: ctx.accel, guestDir: ctx.guestDir, hostPorts, incoming: opts.incoming ?? false, startPaused: opts.startPaused ?? false, isolated: vm.rec.isolated ?? false, taps });
   log('vm %s: %s %s %s', spec.name, prefix.join(' '), QEMU_BINARY, args.join(' '));
   const { code, stderr } = await runDaemonizing(args, paths.dir, prefix, opts.signal);
   if (code !== 0) throw new QemuLaunchError(stderr.trim() || `QEMU exited with code ${code} before the VM was set up`);

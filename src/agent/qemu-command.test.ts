@@ -52,6 +52,9 @@ test('disks, NIC forwards on loopback, balloon, incoming', () => {
   assert.ok(devices.includes('virtio-balloon-pci,id=balloon0'));
   assert.ok(devices.includes(`virtio-net-pci,netdev=net0,mac=${macFor(spec.uuid, 0)},romfile=`));
   assert.deepEqual(valueOf(args, '-incoming'), ['defer']);
+  assert.equal(args.includes('-S'), false, 'a restore runs once its stream is in');
+  const target = buildQemuArgs({ spec, vmDir: '/d/vms/web1', accel: 'tcg', guestDir: '/g', hostPorts: [[4000, 4001]], incoming: true, startPaused: true });
+  assert.equal(target.includes('-S'), true, 'a migration target waits for its commit');
   assert.throws(() => buildQemuArgs({ spec, vmDir: '/d', accel: 'tcg', guestDir: '/g', hostPorts: [[4000]] }), /no host port/);
 });
 

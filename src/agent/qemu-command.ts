@@ -27,6 +27,8 @@ export interface QemuLaunch {
   hostPorts: number[][];
   /** Start waiting for `migrate-incoming` (restore). */
   incoming?: boolean;
+  /** Keep the guest stopped until `cont` (-S): a migration target runs only once committed. */
+  startPaused?: boolean;
   /** The guest's NICs reach nothing outside (user net `restrict=on`); forwarded ports still answer on loopback (DR tests). */
   isolated?: boolean;
   /** The tap of each bridged NIC, by NIC index (made by guest-taps.ts before QEMU starts). */
@@ -85,6 +87,7 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
   });
   if (spec.balloon) args.push('-device', 'virtio-balloon-pci,id=balloon0');
   if (l.incoming) args.push('-incoming', 'defer');
+  if (l.startPaused) args.push('-S');
   return args;
 }
 

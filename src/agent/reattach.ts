@@ -1,23 +1,26 @@
 // On agent start: rebuild the in-memory VMs from <dataDir>/vms/*/vm.json. A VM whose QEMU is
 // still alive (its PID's cmdline carries the VM's uuid) gets its QMP connection back and the
 // state QEMU reports; a VM whose QEMU vanished while no agent watched becomes stopped or
-// crashed. Suspended VMs stay suspended. A VM dir left by an uncommitted incoming migration
-// is discarded (its QEMU killed).
+// crashed. Suspended VMs stay suspended. A VM in the middle of a migration (its directory carries
+// a mark, migration/markers.ts) is handed to migration/recovered.ts, which finishes or undoes the
+// part that is this host's and remembers the outcome for the controller's questions.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { VmState } from '../contracts/index.js';
 import { connectQmp } from './launch.js';
 import { log } from './log.js';
-import { isOurQemu, killPid } from './proc.js';
-import { INCOMING_MARKER } from './migration/target.js';
+import type { VmManager } from './manager.js';
+import { isOurQemu } from './proc.js';
+import { INCOMING_MARKER, OUTGOING_MARKER, readMark } from './migration/markers.js';
+import { RecoveredMigration } from './migration/recovered.js';
 import { qmp } from './qemu/monitor.js';
-import { listVmNames, loadRecord, readPidFile, removeVmDir } from './vm-dir.js';
+import { listVmNames, loadRecord, readPidFile } from './vm-dir.js';
 import { VmRuntime } from './vm-runtime.js';
 
 const REATTACH_QMP_TIMEOUT_MS = 5_000;
 
-export async function reattachAll(dataDir: string): Promise<VmRuntime[]> {
-  const out: VmRuntime[] = [];
+/** Re-attaches every VM of `dataDir` into `mgr`; returns the migrations they were in the middle of. */
+export async function reattachAll(dataDir: string, mgr: VmManager): Promise<RecoveredMigration[]> {
+  const migrations: RecoveredMigration[] = [];
   for (const name of listVmNames(dataDir)) {
     const rec = loadRecord(dataDir, name);
     if (!rec) {
@@ -25,18 +28,24 @@ export async function reattachAll(dataDir: string): Promise<VmRuntime[]> {
       continue;
     }
     const vm = new VmRuntime(dataDir, rec, connectQmp);
-    if (existsSync(join(vm.paths.dir, INCOMING_MARKER))) {
-      // An incoming migration that was never committed: the source is still the VM of record.
-      const pid = readPidFile(vm.paths.pidFile) ?? rec.pid;
-      if (isOurQemu(pid, rec.spec.uuid)) killPid(pid, 'SIGKILL');
-      removeVmDir(dataDir, name);
-      log('discarded uncommitted incoming vm %s', name);
-      continue;
+    const incoming = readMark(vm.paths.dir, INCOMING_MARKER);
+    try {
+      if (incoming) {
+        const { migration, keep } = await RecoveredMigration.incoming(vm, incoming, reattach);
+        migrations.push(migration);
+        if (keep) mgr.adopt(keep);
+        continue;
+      }
+      await reattach(vm);
+      mgr.adopt(vm);
+      const outgoing = readMark(vm.paths.dir, OUTGOING_MARKER);
+      if (outgoing) migrations.push(await RecoveredMigration.outgoing(vm, outgoing, mgr));
+    } catch (err) {
+      // Left as found (marks included) for the next start or a human; the agent still comes up.
+      log('vm %s: recovering its migration: %s', name, (err as Error).message);
     }
-    await reattach(vm);
-    out.push(vm);
   }
-  return out;
+  return migrations;
 }
 
 async function reattach(vm: VmRuntime): Promise<void> {

@@ -6,7 +6,7 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { AGENT_API_PREFIX, CloneRequest, ForwardRequest, HostInfo, ProbeRequest, ProbeResult, ResizeRequest, StopRequest } from './agent-api.js';
 import { CheckpointProgress, ReceiveCheckpointRequest, RestoreRequest, ScrubReport, SendCheckpointRequest, StoredCheckpoint } from './dr.js';
-import { IncomingMigrationRequest, MeasureRequest, MeasureResult, MigrationProgress, OutgoingMigrationRequest } from './migration.js';
+import { AbortMigrationRequest, IncomingMigrationRequest, MeasureRequest, MeasureResult, MigrationProgress, OutgoingMigrationRequest } from './migration.js';
 import { VM_NAME_PATTERN, VmSpec, VmStatus } from './vm-spec.js';
 
 export interface AgentRoute {
@@ -66,7 +66,7 @@ export const AGENT_ROUTES = {
   outgoing: { method: 'POST', url: `${P}/migrations/outgoing`, schema: { body: OutgoingMigrationRequest }, reply: MigrationProgress },
   migration: { method: 'GET', url: `${P}/migrations/:id`, schema: { params: JobIdParams }, reply: MigrationProgress },
   commitMigration: { method: 'POST', url: `${P}/migrations/:id/commit`, schema: { params: JobIdParams, body: EmptyBody }, reply: MigrationProgress },
-  abortMigration: { method: 'POST', url: `${P}/migrations/:id/abort`, schema: { params: JobIdParams, body: EmptyBody }, reply: MigrationProgress },
+  abortMigration: { method: 'POST', url: `${P}/migrations/:id/abort`, schema: { params: JobIdParams, body: AbortMigrationRequest }, reply: MigrationProgress },
 
   drReceive: { method: 'POST', url: `${P}/dr/receive`, schema: { body: ReceiveCheckpointRequest }, reply: CheckpointProgress },
   drSend: { method: 'POST', url: `${P}/dr/send`, schema: { body: SendCheckpointRequest }, reply: CheckpointProgress },

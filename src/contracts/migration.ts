@@ -155,6 +155,11 @@ export const IncomingMigrationRequest = Type.Object(
     copyDisks: Type.Boolean(),
     /** `direct`: the target QEMU listens for the source QEMU's TLS connection itself (default passthrough). */
     transport: Type.Optional(ConcreteTransport),
+    /**
+     * The target keeps the guest paused (-S) once it has the whole VM and kills it unless the
+     * controller's commit arrives within this many ms (default 60 s): a VM never runs on both hosts.
+     */
+    commitTimeoutMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 600_000 })),
   },
   { additionalProperties: false },
 );
@@ -216,3 +221,11 @@ export const MigrationProgress = Type.Object({
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
 });
 export type MigrationProgress = Static<typeof MigrationProgress>;
+
+/**
+ * Abort of either side. At the source, once QEMU completed (the target may hold the whole VM),
+ * the VM resumes there only with `targetGone`: the controller has heard from the target that its
+ * copy is gone (aborted or failed, QEMU killed) and can never run. Without it that abort is refused.
+ */
+export const AbortMigrationRequest = Type.Optional(Type.Object({ targetGone: Type.Optional(Type.Boolean()) }, { additionalProperties: false }));
+export type AbortMigrationRequest = Static<typeof AbortMigrationRequest>;

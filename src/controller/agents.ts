@@ -100,8 +100,9 @@ export class AgentClient {
   }
 
   /** Never takes the task's signal: an abort must reach the agent even when the task was aborted. */
-  abortMigration(id: string, timeoutMs = QUICK_TIMEOUT_MS * 3): Promise<MigrationProgress> {
-    return this.api.post<MigrationProgress>(migrationPath(id, '/abort'), {}, { timeoutMs });
+  abortMigration(id: string, opts: { targetGone?: boolean; timeoutMs?: number } = {}): Promise<MigrationProgress> {
+    const body = opts.targetGone ? { targetGone: true } : {};
+    return this.api.post<MigrationProgress>(migrationPath(id, '/abort'), body, { timeoutMs: opts.timeoutMs ?? QUICK_TIMEOUT_MS * 3 });
   }
 
   // --- disaster recovery (src/contracts/dr.ts) ---

@@ -32,7 +32,7 @@ import { MetricsService } from './metrics/service.js';
 import { MetricsStore } from './metrics/store.js';
 import { DEFAULT_LIMITS } from './placement.js';
 import { SseHub } from './sse.js';
-import { RESTART_MESSAGE, TaskRunner } from './task-runner.js';
+import { TaskRunner } from './task-runner.js';
 import { TasksRepo } from './tasks-repo.js';
 import { VmService } from './vm-service.js';
 
@@ -100,8 +100,9 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   const limits = { ...DEFAULT_LIMITS, cpuOvercommit: opts.cpuOvercommit ?? DEFAULT_LIMITS.cpuOvercommit };
   const vms = new VmService(state, agents, (vm) => metrics.vmLoad(vm), limits);
   const migrationRecords = new MigrationsRepo(db);
-  migrationRecords.failUnfinished(RESTART_MESSAGE);
   const migrations = new MigrationService(state, moves, agents, migrationRecords, limits, bus);
+  // Before any heartbeat is read: each settling task holds its VM, so no copy is killed on sight meanwhile.
+  migrations.settleInterrupted();
   const dr = new DrService({ state, moves, foreign, agents, repo: drRepo, bus }, {
     limits,
     ...(opts.drConcurrency !== undefined ? { concurrency: opts.drConcurrency } : {}),

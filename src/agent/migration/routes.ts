@@ -1,6 +1,6 @@
 // Agent API routes of the seven migration steps (route table: src/contracts/agent-routes.ts).
 import type { FastifyInstance } from 'fastify';
-import type { IncomingMigrationRequest, MeasureRequest, OutgoingMigrationRequest } from '../../contracts/index.js';
+import type { AbortMigrationRequest, IncomingMigrationRequest, MeasureRequest, OutgoingMigrationRequest } from '../../contracts/index.js';
 import { AGENT_ROUTES as R } from '../../contracts/agent-routes.js';
 import type { MigrationService } from './service.js';
 
@@ -12,5 +12,5 @@ export function registerMigrationRoutes(app: FastifyInstance, svc: () => Migrati
   app.post<{ Body: OutgoingMigrationRequest }>(R.outgoing.url, { schema: R.outgoing.schema }, async (req) => svc().outgoing(req.body));
   app.get<{ Params: JobId }>(R.migration.url, { schema: R.migration.schema }, async (req) => svc().progress(req.params.id));
   app.post<{ Params: JobId }>(R.commitMigration.url, { schema: R.commitMigration.schema }, async (req) => svc().commit(req.params.id));
-  app.post<{ Params: JobId }>(R.abortMigration.url, { schema: R.abortMigration.schema }, async (req) => svc().abort(req.params.id));
+  app.post<{ Params: JobId; Body: AbortMigrationRequest }>(R.abortMigration.url, { schema: R.abortMigration.schema }, async (req) => svc().abort(req.params.id, req.body ?? {}));
 }

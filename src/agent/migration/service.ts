@@ -1,11 +1,15 @@
 // The agent's migrations by id, on either side, and the measure step. Routes (routes.ts) call
-// in here; migrations stay listed after they end so the controller can read the outcome.
+// in here; migrations stay listed after they end so the controller can read the outcome — also
+// across an agent restart (recovered.ts), so a lost reply is resolved by asking.
 import { FerryError, type IncomingMigrationRequest, type MeasureRequest, type MeasureResult, type MigrationProgress, type OutgoingMigrationRequest } from '../../contracts/index.js';
 import { log } from '../log.js';
 import { measureDirtyRate } from '../sampler.js';
 import type { AgentContext } from '../agent-context.js';
+import { RecoveredMigration } from './recovered.js';
 import { OutgoingMigration } from './source.js';
 import { IncomingMigration } from './target.js';
+
+type Migration = IncomingMigration | OutgoingMigration | RecoveredMigration;
 
 const PROBE_BYTES = 8 * 1024 * 1024;
 const MAX_KEPT = 100;
@@ -13,17 +17,19 @@ const MAX_KEPT = 100;
 const MEASURE_SLACK_MS = 30_000;
 
 export class MigrationService {
-  readonly #all = new Map<string, IncomingMigration | OutgoingMigration>();
+  readonly #all = new Map<string, Migration>();
 
-  constructor(readonly ctx: AgentContext) {}
+  constructor(readonly ctx: AgentContext, recovered: readonly RecoveredMigration[] = []) {
+    for (const m of recovered) this.#all.set(m.id, m);
+  }
 
-  #get(id: string): IncomingMigration | OutgoingMigration {
+  #get(id: string): Migration {
     const m = this.#all.get(id);
     if (!m) throw new FerryError('NOT_FOUND', `no migration ${id} on this host`);
     return m;
   }
 
-  #add(id: string, m: IncomingMigration | OutgoingMigration): void {
+  #add(id: string, m: Migration): void {
     this.#all.set(id, m);
     for (const old of this.#all.keys()) {
       if (this.#all.size <= MAX_KEPT) break;
@@ -63,8 +69,10 @@ export class MigrationService {
     return this.#get(id).commit();
   }
 
-  abort(id: string): Promise<MigrationProgress> {
-    return this.#get(id).abort();
+  /** `targetGone` (source, once QEMU completed): the controller heard that the target's copy is gone. */
+  abort(id: string, opts: { targetGone?: boolean } = {}): Promise<MigrationProgress> {
+    const m = this.#get(id);
+    return m instanceof IncomingMigration ? m.abort() : m.abort('aborted by request', opts);
   }
 
   /** Dirty rate of the VM (QEMU calc-dirty-rate) and the link to the target's data endpoint, within MEASURE_SLACK_MS more than the rate takes. */
@@ -90,7 +98,9 @@ export class MigrationService {
   async close(): Promise<void> {
     for (const m of this.#all.values()) {
       const s = m.progress().state;
-      if (s === 'committed' || s === 'aborted' || (s === 'failed' && m instanceof OutgoingMigration)) continue;
+      if (m instanceof RecoveredMigration || s === 'committed' || s === 'aborted' || (s === 'failed' && m instanceof OutgoingMigration)) continue;
+      // A completed source refuses (its VM waits paused for the controller's word) and so does a
+      // target whose guest runs: both are picked up again by the next start (recovered.ts).
       if (m.progress().switchedToPostcopy) continue;
       await m.abort('the agent is shutting down').catch((err: Error) => log('migration %s: abort at close: %s', m.id, err.message));
     }

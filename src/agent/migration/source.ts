@@ -24,7 +24,8 @@
 //   -> failed                        from starting .. postcopy: QEMU failed or cancelled, a stream broke, the
 //                                    session ended early; once QEMU completed nothing is a failure any more
 //   -> aborted                       by request, from mirroring .. completed except postcopy (nor once
-//                                    switched to post-copy: the VM runs at the target)
+//                                    switched to post-copy: the VM runs at the target); once QEMU completed
+//                                    (finishing, completed) only with `targetGone` (below)
 //
 // The state moves only along SOURCE_TRANSITIONS; an action the state forbids (commit before
 // completed, abort once committed or in post-copy) is refused with TransitionRefusedError
@@ -36,8 +37,14 @@
 // Until commit the source is the VM of record: on any failure or abort before then the one
 // teardown (#end) cancels QEMU's migration and makes sure the VM runs here again (`cont` if QEMU
 // sits in postmigrate or paused — the VM was running when we started and lifecycle actions are
-// refused meanwhile, so a pause is ours). Documented exception: once post-copy has switched over,
-// the target holds the running VM and this side cannot resume it; a failure then loses the VM.
+// refused meanwhile, so a pause is ours). That is safe while QEMU has not completed: the target
+// keeps the guest paused (-S) until the controller commits, and the controller commits only a
+// migration this side reported completed. Once QEMU completed, the target may be running the VM
+// (the commit may have reached it with its reply lost): the VM resumes here only when the abort
+// says `targetGone` — the controller heard from the target that its copy is gone. A restarted
+// agent finds `outgoing.json` (markers.ts) and does the same (recovered.ts).
+// Documented exception: once post-copy has switched over, the target holds the running VM and
+// this side cannot resume it; a failure then loses the VM.
 // (QEMU can migrate-pause and recover a post-copy migration; not used yet.)
 //
 // Local disks (copyDisks): first every disk is mirrored into the target over NBD on channels
@@ -66,6 +73,7 @@ import { DriverState, type TransitionTable } from '../driver-state.js';
 import { TransitionRefusedError } from '../errors.js';
 import { shouldStartPostcopy, type PollSample } from './postcopy-rule.js';
 import { initialProgress, qemuStatusOf, withCounters, withDisks, withFailure, withMigrateInfo, withQemuStatus, withRounds, withState, withTotalMs, type ProgressSnapshot } from './progress.js';
+import { OUTGOING_MARKER, clearMark, writeMark } from './markers.js';
 import { cancelMigration, completedInfo, failureDesc, watchMigration, watchPasses } from './qemu-migration.js';
 import { configureSource } from './qemu-setup.js';
 import { sourceTls, startOutgoing } from './stream.js';
@@ -99,6 +107,9 @@ const SHOWN_AS: Record<SourceState, MigrationProgress['state']> = {
   starting: 'reserved', mirroring: 'active', migrating: 'active', 'postcopy-requested': 'active', 'switching-over': 'active',
   postcopy: 'active', finishing: 'active', completed: 'completed', committing: 'completed', committed: 'committed', failed: 'failed', aborted: 'aborted',
 };
+
+/** QEMU completed: the target may hold (and, committed, run) the whole VM. */
+const COMPLETED: readonly SourceState[] = ['finishing', 'completed', 'committing'];
 
 /** While QEMU's stream (or the disk copy before it) is under way: the sampler runs and failures count. */
 const TRANSFERRING: readonly SourceState[] = ['mirroring', 'migrating', 'postcopy-requested', 'switching-over', 'postcopy'];
@@ -142,6 +153,7 @@ export class OutgoingMigration {
     if (vm.rec.state !== 'running') throw new FerryError('INVALID_STATE', `vm ${req.vm} is ${vm.rec.state}; only a running vm can be migrated`);
     const m = new OutgoingMigration(ctx, req, vm);
     vm.migrationId = req.migrationId;
+    writeMark(vm.paths.dir, OUTGOING_MARKER, { migrationId: req.migrationId, targetHost: req.targetHost });
     try {
       await m.#setup();
     } catch (err) {
@@ -357,6 +369,7 @@ export class OutgoingMigration {
           const st = await qmp(vm, 'query-status');
           if (st.status === 'postmigrate' || st.status === 'paused') await qmp(vm, 'cont');
         }
+        if (!this.#state.is('committed')) clearMark(vm.paths.dir, OUTGOING_MARKER);
       } catch (err) {
         log('migration %s: resuming vm %s at the source: %s', this.id, vm.name, (err as Error).message);
       } finally {
@@ -385,11 +398,18 @@ export class OutgoingMigration {
     return this.progress();
   }
 
-  /** Cancel and resume the VM here. Idempotent; refused once committed or past a post-copy switch-over. */
-  async abort(reason = 'aborted by request'): Promise<MigrationProgress> {
+  /**
+   * Cancel and resume the VM here. Idempotent; refused once committed or past a post-copy
+   * switch-over, and once QEMU completed unless `targetGone` (the target's copy is known gone).
+   */
+  async abort(reason = 'aborted by request', opts: { targetGone?: boolean } = {}): Promise<MigrationProgress> {
     if (!this.#state.is('failed', 'aborted')) {
       if (this.#progress.progress.switchedToPostcopy) {
         throw new TransitionRefusedError(this.#state.machine, this.#state.current, 'aborted', 'switched to post-copy: the vm runs at the target and cannot come back');
+      }
+      if (this.#state.is(...COMPLETED) && !opts.targetGone) {
+        throw new TransitionRefusedError(this.#state.machine, this.#state.current, 'aborted',
+          'QEMU completed the migration, so the target may run the VM: it resumes here only once the target\'s copy is known gone (abort the target first, then abort here with targetGone)');
       }
       this.#state.to('aborted', `vm ${this.vm.name} no longer runs here`);
       this.#progress = withFailure(this.#progress, 'aborted', 'ABORTED', reason);

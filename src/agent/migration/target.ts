@@ -1,43 +1,44 @@
 // Target side of a migration (steps 2, 6 and 7 here): reserve the VM's name and start QEMU
-// with `-incoming defer` listening on a Unix socket in the VM dir, wait for the source's
-// session and join it to QEMU, follow QEMU's incoming stream; commit turns it into a normal
-// running VM of this host and announces it; abort kills QEMU and removes every file.
+// paused (-S) with `-incoming defer` listening on a Unix socket in the VM dir, wait for the
+// source's session and join it to QEMU, follow QEMU's incoming stream. The guest runs here only
+// once the controller's commit arrives (`cont`), or at a post-copy switch (the source can no longer
+// run it then); a target that has the whole VM but hears no commit within `commitTimeoutMs` kills
+// it. So a VM never runs on both hosts: the source resumes only once it knows this copy is gone.
 //
-//                         +----------- MIGRATION completed -----------+
-//                         |                                            v
-//   reserving --> awaiting-source --> receiving --MIGRATION completed--> finishing --> received
-//       |               |                 |                                               |
-//       |               |                 |                                             commit
-//       v               v                 v                                               v
-//     failed <----------+-----------------+                  committed <-- committing <---+
-//       |                                                                    |   (back to received
-//       v                                                                    |    if it fails)
-//     aborted <--- abort: from failed and from awaiting-source .. committing --+
+//   reserving --> awaiting-source --> receiving --MIGRATION completed (paused)--> finishing --> awaiting-commit
+//       |               |              |    \                                        ^              |      |
+//       |               |              |     +--postcopy-active (cont: runs here)--> postcopy -------+    commit
+//       v               v              v                                                  |              v      |
+//     failed <----------+--------------+----------------------------------------------------+       committing  |
+//       |                                                                                                |      |
+//       v                                                                                                v      |
+//     aborted <--- abort, or no commit in time: from awaiting-source .. awaiting-commit            committed <--+
 //
-//   reserving -> awaiting-source     QEMU listens (-incoming defer, migrate-incoming); the session is expected
+//   reserving -> awaiting-source     QEMU listens (-S, -incoming defer, migrate-incoming); the session is expected
 //   awaiting-source -> receiving     the source's session arrived and is joined to QEMU (and the NBD exports)
-//   -> finishing                     MIGRATION completed (QEMU runs the guest): TLS and exports are removed
-//   finishing -> received            shown as completed; the session ends once QEMU closed its stream
+//   receiving -> postcopy            MIGRATION postcopy-active: the VM must run here now; marked committing, `cont`
+//   -> finishing                     MIGRATION completed: TLS and exports are removed
+//   finishing -> awaiting-commit     shown as completed; the commit timer runs (unless post-copy ran it already)
+//   awaiting-commit -> committing    the controller's commit: marked committing on disk, then `cont`
+//   committing -> committed          the guest runs: announced, and adopted as a VM of this host
 //   -> failed                        QEMU failed or went away, or the stream ended and QEMU did not complete
-//                                    soon after; the half-received VM is discarded at once
+//                                    soon after; the half-received VM is discarded at once (never once it ran)
+//   -> aborted                       by request or when the commit timer fires; refused once the guest ran here
 //
 // The state moves only along TARGET_TRANSITIONS; an action the state forbids is refused with
-// TransitionRefusedError (INVALID_STATE). Commit and abort ask the table, not a list of states, so
-// a later `paused-awaiting-commit` (the target kept paused with -S until commit) is its row
-// (`['committing', 'aborted']`), its SHOWN_AS entry (completed), and finishing's successor.
-// QEMU's incoming status changes come as MIGRATION events (qemu-migration.ts); the byte counts
-// are the agent's own (relays, session) and are read when progress is asked: no polling here.
+// TransitionRefusedError (INVALID_STATE). QEMU's incoming status changes come as MIGRATION events
+// (qemu-migration.ts); the byte counts are the agent's own (relays, session) and are read when
+// progress is asked: no polling here.
 //
 // Until commit the VM is not in the manager's map (the source is the VM of record); its
-// directory carries an `incoming.json` marker so a restarted agent discards it (reattach.ts).
+// directory carries `incoming.json` (markers.ts) so a restarted agent knows: without `committing`
+// the guest never ran here and is discarded, with it the commit is finished (recovered.ts).
 // With copyDisks the VM's disks arrive over NBD on channels 1.. (disk-export.ts) while QEMU
-// waits for the memory stream; QEMU runs the guest on its own once the stream completes
-// (no -S), which the source holds back until the disks are complete and our exports removed
-// (source.ts, pause-before-switchover).
+// waits for the memory stream; the source makes them final before QEMU switches over (source.ts,
+// pause-before-switchover), since a post-copy switch runs the guest here at once.
 // With the `direct` transport QEMU listens on TCP at the data endpoint's address with QEMU's TLS,
 // admitting only the source host's certificate (../data-plane/qemu-tls.ts); the session carries disks only.
-import { mkdirSync, existsSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, existsSync } from 'node:fs';
 import type { MigrationStatus } from '../../qmp/index.js';
 import { FerryError, failureCodeOf, type FailureCode, type IncomingMigrationRequest, type MigrationProgress } from '../../contracts/index.js';
 import { terminate } from '../actions.js';
@@ -45,6 +46,7 @@ import type { AgentContext } from '../agent-context.js';
 import { connectQmp, launchQemu } from '../launch.js';
 import { log } from '../log.js';
 import { qmp } from '../qemu/monitor.js';
+import { TransitionRefusedError } from '../errors.js';
 import { removeVmDir, vmPaths } from '../vm-dir.js';
 import { VmRuntime } from '../vm-runtime.js';
 import type { DataSession } from '../data-plane/plane.js';
@@ -54,35 +56,42 @@ import { createEmptyDisks, DiskExports } from './disk-export.js';
 import { DriverState, type TransitionTable } from '../driver-state.js';
 import { initialProgress, qemuStatusOf, withCounters, withFailure, withListenPort, withQemuStatus, withState, type ProgressSnapshot } from './progress.js';
 import { failureDesc, watchMigration } from './qemu-migration.js';
+import { INCOMING_MARKER, clearMark, writeMark } from './markers.js';
 import { configureTarget } from './qemu-setup.js';
 import { joinIncoming, listenIncoming } from './stream.js';
 
-export const INCOMING_MARKER = 'incoming.json';
 const STREAM_END_GRACE_MS = 3_000;
+/** How long a target holding the whole (paused) VM waits for the commit before killing it. */
+export const DEFAULT_COMMIT_TIMEOUT_MS = 60_000;
 const RELAY_FLUSH_WAIT_MS = 10_000;
 const ANNOUNCE = { initial: 50, max: 550, rounds: 5, step: 100 };
 
-type TargetState = 'reserving' | 'awaiting-source' | 'receiving' | 'finishing' | 'received' | 'committing' | 'committed' | 'failed' | 'aborted';
+type TargetState =
+  | 'reserving' | 'awaiting-source' | 'receiving' | 'postcopy' | 'finishing' | 'awaiting-commit'
+  | 'committing' | 'committed' | 'failed' | 'aborted';
 
 export const TARGET_TRANSITIONS: TransitionTable<TargetState> = {
   reserving: ['awaiting-source', 'failed'],
   'awaiting-source': ['receiving', 'finishing', 'failed', 'aborted'],
-  receiving: ['finishing', 'failed', 'aborted'],
-  finishing: ['received', 'aborted'],
-  received: ['committing', 'aborted'],
-  committing: ['committed', 'received', 'aborted'],
+  receiving: ['postcopy', 'finishing', 'failed', 'aborted'],
+  // The guest runs here: nothing but its completion (or QEMU's failure) ends this.
+  postcopy: ['finishing', 'failed'],
+  finishing: ['awaiting-commit', 'aborted'],
+  'awaiting-commit': ['committing', 'aborted'],
+  // Marked on disk and `cont` sent: the guest may run; only done or retried from here.
+  committing: ['committed'],
   committed: [],
   failed: ['aborted'],
   aborted: [],
 };
 
 const SHOWN_AS: Record<TargetState, MigrationProgress['state']> = {
-  reserving: 'reserved', 'awaiting-source': 'reserved', receiving: 'active', finishing: 'active', received: 'completed',
-  committing: 'completed', committed: 'committed', failed: 'failed', aborted: 'aborted',
+  reserving: 'reserved', 'awaiting-source': 'reserved', receiving: 'active', postcopy: 'active', finishing: 'active',
+  'awaiting-commit': 'completed', committing: 'completed', committed: 'committed', failed: 'failed', aborted: 'aborted',
 };
 
 /** QEMU is taking the stream in: its events count, and so do the stream's failures. */
-const RECEIVING: readonly TargetState[] = ['awaiting-source', 'receiving'];
+const RECEIVING: readonly TargetState[] = ['awaiting-source', 'receiving', 'postcopy'];
 
 export class IncomingMigration {
   readonly vm: VmRuntime;
@@ -98,6 +107,12 @@ export class IncomingMigration {
   #tls: QemuTls | undefined;
   /** Fails the migration if QEMU does not complete soon after the stream ended. */
   #streamGrace: NodeJS.Timeout | undefined;
+  /** Kills the paused VM if no commit arrives in time (monotonic: a clock step does not move it). */
+  #commitTimer: NodeJS.Timeout | undefined;
+  /** The guest has been let run here (a post-copy switch, or a commit): never discarded from then on. */
+  #ranHere = false;
+  /** The commit under way (a retried commit joins it). */
+  #committing: Promise<void> | undefined;
   /** The one teardown, once started. */
   #ending: Promise<void> | undefined;
 
@@ -151,10 +166,10 @@ export class IncomingMigration {
     const { spec } = req;
     const signal = this.#abort.signal;
     mkdirSync(vm.paths.dir, { recursive: true });
-    writeFileSync(join(vm.paths.dir, INCOMING_MARKER), `${JSON.stringify({ migrationId: req.migrationId, sourceHost: req.sourceHost })}\n`);
+    writeMark(vm.paths.dir, INCOMING_MARKER, { migrationId: req.migrationId, sourceHost: req.sourceHost });
     vm.save();
     if (spec.disks.length > 0) await createEmptyDisks(vm.paths.dir, spec.disks);
-    await launchQemu(ctx.launch, vm, { incoming: true });
+    await launchQemu(ctx.launch, vm, { incoming: true, startPaused: true, signal });
     vm.save();
     if (spec.disks.length > 0) this.#exports = await DiskExports.start(vm, spec.disks.length, signal);
     await configureTarget(vm, req, signal);
@@ -202,12 +217,36 @@ export class IncomingMigration {
     if (!this.#state.is(...RECEIVING)) return;
     this.#progress = withQemuStatus(this.#progress, qemuStatusOf(status));
     if (status === 'completed') void this.#onReceived();
+    else if (status === 'postcopy-active') void this.#onPostcopy();
     else if (status === 'failed') {
       void failureDesc(this.vm, this.#abort.signal).then((desc) => this.#fail('QEMU_FAILED', `incoming migration failed${desc ? `: ${desc}` : ''}`));
     }
   }
 
-  /** QEMU has the whole VM (and runs it): release what the stream needed, then show completed. */
+  /**
+   * The source switched to post-copy: it can no longer run the guest, so it must run here now
+   * (QEMU's -S keeps it paused otherwise). Marked committing first, so a restarted agent keeps it.
+   */
+  async #onPostcopy(): Promise<void> {
+    if (!this.#state.can('postcopy')) return;
+    this.#enter('postcopy');
+    try {
+      await this.#letRun();
+      log('migration %s: post-copy switch: vm %s runs here', this.id, this.vm.name);
+    } catch (err) {
+      this.#fail(failureCodeOf(err, 'QEMU_FAILED'), `running the guest at the post-copy switch: ${(err as Error).message}`);
+    }
+  }
+
+  /** From here on the guest is this host's to run: marked on disk before QEMU is told. */
+  async #letRun(): Promise<void> {
+    this.#ranHere = true;
+    writeMark(this.vm.paths.dir, INCOMING_MARKER, { migrationId: this.id, sourceHost: this.req.sourceHost, committing: true });
+    const st = await qmp(this.vm, 'query-status', undefined, { signal: this.#abort.signal });
+    if (st.status !== 'running') await qmp(this.vm, 'cont', undefined, { signal: this.#abort.signal });
+  }
+
+  /** QEMU has the whole VM (paused, unless post-copy ran it): release what the stream needed, then show completed. */
   async #onReceived(): Promise<void> {
     if (!this.#state.can('finishing')) return;
     this.#enter('finishing');
@@ -218,20 +257,31 @@ export class IncomingMigration {
     // Normally a no-op by now: the exports went before the source let QEMU switch over.
     await this.#exports?.remove(signal).catch((err: Error) => log('migration %s: removing disk exports: %s', this.id, err.message));
     if (!this.#state.is('finishing')) return;
-    this.#enter('received');
-    log('migration %s: target received vm %s', this.id, this.vm.name);
+    this.#enter('awaiting-commit');
+    if (!this.#ranHere) {
+      const ms = this.req.commitTimeoutMs ?? DEFAULT_COMMIT_TIMEOUT_MS;
+      this.#commitTimer = setTimeout(() => void this.#commitTimedOut(ms), ms);
+    }
+    log('migration %s: target received vm %s%s', this.id, this.vm.name, this.#ranHere ? ' (running since the post-copy switch)' : ', paused until commit');
     // The session ends once QEMU has closed its end of the stream: before that its last words on
     // the return path (post-copy's shut message) may still be on their way to the source.
     await waitFlushed(this.#relay, RELAY_FLUSH_WAIT_MS, signal);
     this.#session?.close();
   }
 
-  /** Ends the migration as failed and discards the half-received VM at once. */
+  /** No commit came: the source is still the VM of record, and it may resume only once this copy is gone. */
+  async #commitTimedOut(ms: number): Promise<void> {
+    if (!this.#state.is('awaiting-commit')) return;
+    log('migration %s: no commit within %d ms: discarding the paused vm %s', this.id, ms, this.vm.name);
+    await this.abort(`no commit within ${ms} ms of receiving the whole VM: the paused copy was discarded`).catch((err: Error) => log('migration %s: %s', this.id, err.message));
+  }
+
+  /** Ends the migration as failed and discards the half-received VM at once (kept if the guest ran here: it is the only live copy). */
   #fail(code: FailureCode, message: string): void {
     if (!this.#state.can('failed')) return;
     this.#state.to('failed');
-    this.#progress = withFailure(this.#progress, 'failed', code, message);
-    log('migration %s: target failed: %s', this.id, message);
+    this.#progress = withFailure(this.#progress, 'failed', code, this.#ranHere ? `${message}; the guest had switched here (post-copy): its QEMU is kept for recovery` : message);
+    log('migration %s: target failed: %s', this.id, this.#progress.progress.error?.message);
     // A half-received VM can never run: the source is still the VM of record. Discard it now
     // rather than wait for an abort that may never come (the controller may not reach us).
     void this.#end();
@@ -244,45 +294,56 @@ export class IncomingMigration {
   #end(): Promise<void> {
     this.#ending ??= (async () => {
       clearTimeout(this.#streamGrace);
+      clearTimeout(this.#commitTimer);
       this.#following.abort();
       this.#abort.abort();
       this.ctx.plane.unexpect(this.id);
       this.#session?.destroy();
       this.#relay?.destroy();
       this.#exports?.destroy();
-      if (this.#state.is('committed')) return;
+      if (this.#state.is('committed') || this.#ranHere) return;
       if (this.vm.rec.pid !== undefined) await terminate(this.vm, 0).catch((err: Error) => log('migration %s: kill target QEMU: %s', this.id, err.message));
       if (!this.ctx.mgr.vms.has(this.vm.name)) removeVmDir(this.ctx.dataDir, this.vm.name);
     })();
     return this.#ending;
   }
 
-  /** Step 6/7 at the target: the VM runs here; announce it and make it ours. Idempotent once committed. */
+  /**
+   * Step 6/7 at the target: let the guest run here, announce it and make it ours. Idempotent once
+   * committed; a retry while a commit is under way joins it. Refused unless the whole VM is here.
+   */
   async commit(): Promise<MigrationProgress> {
     if (this.#state.is('committed')) return this.progress();
-    this.#enter('committing', 'only a received migration can be committed');
-    const signal = this.#abort.signal;
-    try {
-      const st = await qmp(this.vm, 'query-status', undefined, { signal });
-      if (st.status !== 'running') throw new FerryError('INVALID_STATE', `vm ${this.vm.name} is ${st.status} at the target, not running`);
-      await qmp(this.vm, 'announce-self', ANNOUNCE, { signal });
-    } catch (err) {
-      if (this.#state.is('committing')) this.#enter('received');
-      throw err;
+    if (!this.#state.is('committing')) {
+      this.#enter('committing', 'only a migration that has the whole VM (and is not aborted) can be committed');
+      clearTimeout(this.#commitTimer);
     }
-    // An abort that came meanwhile won: QEMU is gone.
-    this.#enter('committed', 'aborted while committing');
-    rmSync(join(this.vm.paths.dir, INCOMING_MARKER), { force: true });
-    this.vm.setState('running');
-    this.ctx.mgr.adopt(this.vm);
-    await this.#end();
-    log('migration %s: vm %s committed here', this.id, this.vm.name);
+    this.#committing ??= this.#runCommit().finally(() => (this.#committing = undefined));
+    await this.#committing;
     return this.progress();
   }
 
-  /** Kills the incoming QEMU and removes its files. Idempotent; refused once committed. */
+  async #runCommit(): Promise<void> {
+    const signal = this.#abort.signal;
+    await this.#letRun();
+    const st = await qmp(this.vm, 'query-status', undefined, { signal });
+    if (st.status !== 'running') throw new FerryError('QEMU_FAILED', `vm ${this.vm.name} is ${st.status} at the target after cont, not running`);
+    this.#enter('committed');
+    clearMark(this.vm.paths.dir, INCOMING_MARKER);
+    this.vm.setState('running');
+    this.ctx.mgr.adopt(this.vm);
+    await this.#end();
+    // Tell the network where the guest is now; a lost announcement costs a few seconds of ARP, not the VM.
+    await qmp(this.vm, 'announce-self', ANNOUNCE).catch((err: Error) => log('migration %s: announce-self: %s', this.id, err.message));
+    log('migration %s: vm %s committed here', this.id, this.vm.name);
+  }
+
+  /** Kills the incoming QEMU and removes its files. Idempotent; refused once the guest ran here. */
   async abort(reason = 'aborted'): Promise<MigrationProgress> {
     if (!this.#state.is('aborted')) {
+      if (this.#ranHere && !this.#state.is('failed')) {
+        throw new TransitionRefusedError(this.#state.machine, this.#state.current, 'aborted', `vm ${this.vm.name} runs here (committed or switched to post-copy)`);
+      }
       this.#state.to('aborted', `vm ${this.vm.name} runs here`);
       this.#progress = withFailure(this.#progress, 'aborted', 'ABORTED', reason);
     }

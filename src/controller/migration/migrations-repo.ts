@@ -33,12 +33,9 @@ export class MigrationsRepo {
     return rows.map((r) => fromJson(r.record));
   }
 
-  /** A controller that restarts mid-migration cannot finish it: the record says so. */
-  failUnfinished(message: string, now = new Date().toISOString()): void {
-    for (const row of this.q.unfinished.all()) {
-      const r = fromJson(row.record);
-      this.save({ ...r, outcome: 'failed', error: { code: 'INTERNAL', message }, finishedAt: now });
-    }
+  /** Migrations a previous controller left running (it stopped or died during them). */
+  unfinished(): MigrationRecord[] {
+    return this.q.unfinished.all().map((row) => fromJson(row.record));
   }
 }
 

@@ -35,7 +35,12 @@ function fakeIo(o: { reports?: MigrationProgress[]; failCommitTarget?: boolean; 
       calls.push('commit-source');
       if (o.failCommitSource) throw new Error('source unreachable');
     },
-    abortBoth: async () => void calls.push('abort-both'),
+    abortSource: async (targetGone) => (calls.push(targetGone ? 'abort-source-target-gone' : 'abort-source'), prog({ state: 'aborted' })),
+    abortTarget: async () => (calls.push('abort-target'), prog({ role: 'target', state: 'aborted' })),
+    targetHoldsVm: async () => false,
+    cleanupTarget: () => void calls.push('cleanup-target'),
+    pause: async () => undefined,
+    waiting: () => undefined,
     activate: async () => void calls.push('activate'),
     save: (r) => void saved.push(r),
     log: () => {},
@@ -62,17 +67,17 @@ describe('migration orchestration', () => {
     assert.equal(outgoing[0]?.targetDirectPort, 41234);
   });
 
-  it('direct transport without a port from the target: aborts both before any byte moves', async () => {
+  it('direct transport without a port from the target: rolls back before any byte moves', async () => {
     const { io, calls } = fakeIo({ listenPort: null });
     await assert.rejects(runMigration(io, inp, new LiveTask({ id: 't', kind: 'vm.migrate', target: 'vm/web' })), /named no port/);
-    assert.deepEqual(calls, ['measure', 'incoming', 'abort-both']);
+    assert.deepEqual(calls, ['measure', 'incoming', 'abort-source', 'cleanup-target']);
   });
 
-  it('a failure reported by the source aborts both sides and never activates', async () => {
+  it('a failure reported by the source rolls back (the source resumes, the target is cleaned up) and never activates', async () => {
     const { io, calls, saved } = fakeIo({ reports: [prog({ state: 'failed', error: { code: 'QEMU_FAILED', message: 'Broken pipe' } })] });
     const t = new LiveTask({ id: 't', kind: 'vm.migrate', target: 'vm/web' });
     await assert.rejects(runMigration(io, inp, t), /Broken pipe/);
-    assert.ok(calls.includes('abort-both') && !calls.includes('activate') && !calls.includes('commit-target'));
+    assert.ok(calls.includes('abort-source') && calls.includes('cleanup-target') && !calls.includes('activate') && !calls.includes('commit-target'));
     assert.deepEqual(saved.at(-1)?.error, { code: 'QEMU_FAILED', message: 'Broken pipe' });
     assert.equal(saved.at(-1)?.outcome, 'failed');
   });
@@ -89,17 +94,21 @@ describe('migration orchestration', () => {
     assert.equal(saved.at(-1)?.error?.code, 'MIGRATION_FAILED');
   });
 
-  it('a target that will not commit aborts both; the source is still the VM of record', async () => {
-    const { io, calls } = fakeIo({ failCommitTarget: true });
-    await assert.rejects(runMigration(io, inp, new LiveTask({ id: 't', kind: 'vm.migrate', target: 'vm/web' })), /not running/);
-    assert.deepEqual(calls.slice(-2), ['commit-target', 'abort-both']);
+  it('a target that refuses the commit and says its copy is gone: the source resumes (told targetGone); the record stays at the source', async () => {
+    const { io, calls, saved } = fakeIo({ failCommitTarget: true });
+    let asked = 0;
+    io.targetProgress = async () => (calls.push('target-progress'), prog({ role: 'target', ...(asked++ === 0 ? { state: 'completed' } : { state: 'aborted', error: { code: 'ABORTED', message: 'no commit within 60000 ms' } }) }));
+    await assert.rejects(runMigration(io, inp, new LiveTask({ id: 't', kind: 'vm.migrate', target: 'vm/web' })), /no commit within 60000 ms/);
+    assert.deepEqual(calls.slice(-3), ['commit-target', 'target-progress', 'abort-source-target-gone']);
+    assert.ok(!calls.includes('activate') && !calls.includes('commit-source'));
+    assert.equal(saved.at(-1)?.outcome, 'failed');
   });
 
   it('after the target committed, a source that cannot discard its copy does not undo the move', async () => {
     const { io, calls } = fakeIo({ failCommitSource: true });
     const rec = await runMigration(io, inp, new LiveTask({ id: 't', kind: 'vm.migrate', target: 'vm/web' }));
     assert.equal(rec.outcome, 'succeeded');
-    assert.ok(calls.includes('activate') && !calls.includes('abort-both'));
+    assert.ok(calls.includes('activate') && !calls.some((c) => c.startsWith('abort')));
   });
 });
 

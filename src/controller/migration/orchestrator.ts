@@ -2,16 +2,20 @@
 // it is given (agent calls, record keeping), so the step logic is tested against fakes.
 // Decisions come from planner.ts and steps.ts; this module only sequences the calls.
 //
-// The rule that matters: until the target has committed, the source is the VM of record. Any
-// failure or abort before that point aborts both sides (best effort, each with its own
-// timeout) and leaves the VM record untouched. After the target's commit nothing may stop
-// the migration: the source's commit and the activation run without the task's signal.
+// The rule that matters: until the target has committed, the source is the VM of record, and the
+// VM never runs on both hosts. The commit and any failure or abort are settled by asking the
+// agents, never by guessing (settle.ts): a failure rolls back (the VM resumes at its source only
+// once the target's copy is known gone) unless the target turns out to have committed, in which
+// case the migration goes forward. After the target's commit nothing may stop the migration: the
+// source's commit and the activation run without the task's signal.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Vm } from '../../contracts/controller-api.js';
 import type { MigrationLive } from '../../contracts/web-console.js';
 import type { IncomingMigrationRequest, MeasureResult, MigrationPlan, MigrationProgress, MigrationRecord, MigrationStep, OutgoingMigrationRequest } from '../../contracts/migration.js';
 import { errorSummary, MigrationFailedError, reportedCode } from '../errors.js';
+import { commitTarget, rollBack, type SettleIo, type Settled } from './settle.js';
 import type { TaskContext } from '../task.js';
+import { RESTART_MESSAGE } from '../task-runner.js';
 import { DowntimeWatcher, type ConsoleReader } from './downtime.js';
 import { plan, type PlannerInput } from './planner.js';
 import { liveOf, STEP_PERCENT, transferMessage, transferPercent, transferVerdict, withProgress } from './steps.js';
@@ -20,16 +24,14 @@ export const PROGRESS_POLL_MS = 250;
 const SOURCE_COMMIT_TRIES = 3;
 const TARGET_COMPLETION_MS = 60_000;
 
-export interface MigrationIo {
+export interface MigrationIo extends SettleIo {
   measure(signal: AbortSignal): Promise<MeasureResult>;
   incoming(req: IncomingMigrationRequest, signal: AbortSignal): Promise<MigrationProgress>;
   outgoing(req: OutgoingMigrationRequest, signal: AbortSignal): Promise<MigrationProgress>;
   sourceProgress(signal: AbortSignal): Promise<MigrationProgress>;
-  targetProgress(signal: AbortSignal): Promise<MigrationProgress>;
-  commitTarget(signal: AbortSignal): Promise<MigrationProgress>;
   commitSource(): Promise<unknown>;
-  /** Best effort; must not throw. */
-  abortBoth(): Promise<void>;
+  /** In the background, best effort: the target discards what it holds (it also does so by itself). */
+  cleanupTarget(): void;
   /** Step 7: the VM record moves to the target; publishes the `vm` event. */
   activate(record: MigrationRecord): Promise<void>;
   save(record: MigrationRecord): void;
@@ -37,7 +39,6 @@ export interface MigrationIo {
   live?(record: MigrationRecord, live: MigrationLive): void;
   /** Reads the VM's console on either host (for observed downtime); optional. */
   console?: ConsoleReader;
-  log(fmt: string, ...args: unknown[]): void;
 }
 
 export interface MigrationInput {
@@ -72,8 +73,16 @@ export async function runMigration(io: MigrationIo, inp: MigrationInput, t: Task
     t.progress(STEP_PERCENT[s], `${s}: ${message}`);
     io.live?.(rec, liveOf(rec, STEP_PERCENT[s]));
   };
+  const ended = (outcome: 'failed' | 'aborted', cause: unknown): void => {
+    rec = { ...rec, outcome, error: errorSummary(cause), totalMs: Math.round(performance.now() - started), finishedAt: new Date().toISOString() };
+    io.save(rec);
+  };
+  const hosts = { source: inp.vm.host, target: inp.to };
+  // While an agent does not answer, the task says what it waits for.
+  const settleIo: SettleIo = { ...io, waiting: (what) => (io.waiting(what), t.progress(STEP_PERCENT[rec.step as MigrationStep], `${rec.step}: ${what}`)) };
   const watcher = io.console ? new DowntimeWatcher(io.console) : undefined;
   let reserved = false;
+  let settled: Settled;
   try {
     step('pre-migration', `measuring ${inp.vm.name} and the link ${inp.vm.host} -> ${inp.to}`);
     const p = await measureAndPlan(io, inp, t.signal);
@@ -111,23 +120,68 @@ export async function runMigration(io: MigrationIo, inp: MigrationInput, t: Task
 
     step('commitment', `${inp.to} confirms the VM runs there`);
     await targetCompleted(io, t.signal);
-    await io.commitTarget(t.signal);
+    settled = await commitTarget(settleIo, hosts, t.signal);
   } catch (err) {
     const cause = t.signal.aborted ? t.signal.reason : err;
-    if (reserved) {
-      io.log('migration %s of %s failed before commitment (%s): aborting both sides', inp.id, inp.vm.name, errorSummary(cause).message);
-      await io.abortBoth();
+    if (!reserved) {
+      await watcher?.stop(0);
+      ended(t.signal.aborted ? 'aborted' : 'failed', cause);
+      throw err;
     }
+    io.log('migration %s of %s failed before commitment (%s): rolling back', inp.id, inp.vm.name, errorSummary(cause).message);
+    try {
+      settled = await rollBack(settleIo, hosts, errorSummary(cause).message);
+    } catch (unsettled) {
+      // Only when this controller shuts down: the record stays `running` for the next start to settle.
+      await watcher?.stop(0);
+      rec = { ...rec, error: errorSummary(unsettled) };
+      io.save(rec);
+      throw unsettled;
+    }
+    if (settled.outcome === 'rolled-back') {
+      io.cleanupTarget();
+      await watcher?.stop(0);
+      ended(t.signal.aborted ? 'aborted' : 'failed', cause);
+      throw err;
+    }
+    io.log('migration %s of %s: the target had committed; going forward', inp.id, inp.vm.name);
+  }
+  if (settled.outcome === 'rolled-back') {
+    const err = new MigrationFailedError('MIGRATION_FAILED', `the commit did not take: ${settled.why}; the VM runs at ${inp.vm.host}`);
     await watcher?.stop(0);
-    rec = { ...rec, outcome: t.signal.aborted ? 'aborted' : 'failed', error: errorSummary(cause), totalMs: Math.round(performance.now() - started), finishedAt: new Date().toISOString() };
-    io.save(rec);
+    ended('failed', err);
     throw err;
   }
 
   // Past the point of no return: the target holds the VM of record.
+  return finishCommitted(io, inp, t, rec, started, watcher);
+}
+
+/** A migration a previous controller left running: settled by asking (rolled back unless the target committed). */
+export async function settleInterrupted(io: MigrationIo, inp: MigrationInput, rec: MigrationRecord, t: TaskContext): Promise<MigrationRecord> {
+  const started = performance.now();
+  const hosts = { source: inp.vm.host, target: inp.to };
+  const settleIo: SettleIo = { ...io, waiting: (what) => (io.waiting(what), t.progress(STEP_PERCENT.commitment, `settling: ${what}`)) };
+  t.progress(STEP_PERCENT.commitment, `settling: asking ${hosts.source} and ${hosts.target} what they hold`);
+  const settled = await rollBack(settleIo, hosts, RESTART_MESSAGE);
+  if (settled.outcome === 'committed') {
+    io.log('migration %s of %s: the target had committed; finishing it', inp.id, inp.vm.name);
+    return finishCommitted(io, inp, t, { ...rec, step: 'commitment' }, started);
+  }
+  io.cleanupTarget();
+  const err = new MigrationFailedError('MIGRATION_FAILED', `${RESTART_MESSAGE}: rolled back, the VM runs at ${hosts.source}`);
+  io.save({ ...rec, outcome: 'failed', error: errorSummary(err), finishedAt: new Date().toISOString() });
+  throw err;
+}
+
+/** The target committed: discard the source's copy, move the record, and say how it went. */
+export async function finishCommitted(io: MigrationIo, inp: MigrationInput, t: TaskContext, rec: MigrationRecord, started: number, watcher?: DowntimeWatcher): Promise<MigrationRecord> {
   t.progress(STEP_PERCENT.commitment + 2, `commitment: discarding the copy on ${inp.vm.host}`);
   await commitSource(io, inp);
-  step('activation', `${inp.vm.name} runs on ${inp.to}`);
+  rec = { ...rec, step: 'activation' };
+  io.save(rec);
+  t.progress(STEP_PERCENT.activation, `activation: ${inp.vm.name} runs on ${inp.to}`);
+  io.live?.(rec, liveOf(rec, STEP_PERCENT.activation));
   await io.activate(rec);
   const observed = await watcher?.stop();
   rec = {
@@ -137,6 +191,7 @@ export async function runMigration(io: MigrationIo, inp: MigrationInput, t: Task
     ...(observed !== undefined ? { observedDowntimeMs: observed } : {}),
     finishedAt: new Date().toISOString(),
   };
+  delete rec.error;
   io.save(rec);
   return rec;
 }

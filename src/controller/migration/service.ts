@@ -16,7 +16,9 @@ import { createLog } from '../log.js';
 import { bridgedNeed, withBridgedNeed } from '../guest-net.js';
 import { checkFits, DEFAULT_LIMITS, type PlacementLimits } from '../placement.js';
 import type { MigrationsRepo } from './migrations-repo.js';
-import { measureAndPlan, runMigration, type MigrationInput, type MigrationIo } from './orchestrator.js';
+import { RESTART_MESSAGE } from '../task-runner.js';
+import { measureAndPlan, runMigration, settleInterrupted, type MigrationInput, type MigrationIo } from './orchestrator.js';
+import { unanswered } from './settle.js';
 import { DEFAULT_MAX_DOWNTIME_MS } from './planner.js';
 
 const log = createLog('ferry:controller:migration');
@@ -24,11 +26,9 @@ const log = createLog('ferry:controller:migration');
 /** A dry run answers synchronously; measuring takes a dirty-rate sample and a link probe. */
 const DRY_RUN_TIMEOUT_MS = 60_000;
 const CONSOLE_TAIL_BYTES = 2048;
-/** Background retries of an abort that did not reach an agent: every 5 s for 3 minutes. */
-const ABORT_ATTEMPTS = 36;
-const ABORT_RETRY_MS = 5000;
-/** How long a failing migration task waits for each side's first abort attempt. */
-const FIRST_ABORT_WAIT_MS = 20_000;
+/** Background clean-up of a target that did not hear the abort: every 5 s for 3 minutes (it also discards by itself). */
+const CLEANUP_ATTEMPTS = 36;
+const CLEANUP_RETRY_MS = 5000;
 
 const SWITCH_STEPS: ReadonlySet<string> = new Set(['stop-and-copy', 'commitment', 'activation']);
 
@@ -46,13 +46,17 @@ export class MigrationService {
     this.events = bus ? new MigrationEvents((e) => bus.publish(e)) : undefined;
   }
 
-  private closed = false;
+  /** Fires when the controller shuts down: a migration waiting for an agent's answer stops waiting. */
+  private readonly closing = new AbortController();
+  private get closed(): boolean {
+    return this.closing.signal.aborted;
+  }
   /** `migration` events for the console: live progress, then the end. */
   private readonly events: MigrationEvents | undefined;
 
   /** Stops background abort retries (the controller is shutting down). */
   close(): void {
-    this.closed = true;
+    this.closing.abort(new FerryError('ABORTED', 'the controller is shutting down; the migration is settled at its next start'));
     this.events?.close();
   }
 
@@ -68,6 +72,31 @@ export class MigrationService {
     // Same tick as the capacity check: a second migration to the same host sees this one.
     this.moves.reserveUntil(name, req.to, this.state.runner.settled(task.id));
     return { status: 202, task };
+  }
+
+  /**
+   * At start: a migration a previous controller left running is settled by asking its agents
+   * (settle.ts), as a task that holds the VM — it goes forward if the target committed, else the
+   * VM resumes at its source.
+   */
+  settleInterrupted(): void {
+    for (const rec of this.records.unfinished()) {
+      const vm = this.state.vms.get(rec.vm);
+      if (!vm || vm.host === rec.to) {
+        // Gone, or activated just before the stop (only the record's last save was lost).
+        const outcome = vm ? 'succeeded' : 'failed';
+        this.records.save({ ...rec, outcome, ...(vm ? {} : { error: { code: 'NOT_FOUND', message: `${RESTART_MESSAGE}; VM ${rec.vm} no longer exists` } }), finishedAt: new Date().toISOString() });
+        continue;
+      }
+      const inp: MigrationInput = {
+        id: rec.id, vm: { ...vm, host: rec.from }, to: rec.to, targetDataUrl: '',
+        planner: { vm: rec.vm, from: rec.from, to: rec.to, maxDowntimeMs: DEFAULT_MAX_DOWNTIME_MS, strategy: 'auto', transport: 'auto' },
+      };
+      log('migration %s of %s was running when the controller stopped: settling it', rec.id, rec.vm);
+      this.state.runner.submit({ kind: 'vm.migrate', target: vmTarget(rec.vm), message: `settling migration ${rec.id} of ${rec.vm} to ${rec.to} (${RESTART_MESSAGE})` }, (t) =>
+        settleInterrupted(this.io(inp), inp, rec, t),
+      );
+    }
   }
 
   list(vm?: string): MigrationRecord[] {
@@ -129,26 +158,22 @@ export class MigrationService {
     const agentOf = (host: string) => this.agents.forUrl(this.state.requireHostUp(host).info.url);
     const source = () => agentOf(inp.vm.host);
     const target = () => agentOf(inp.to);
-    // Aborts go out even to a host marked down (it may only be slow or cut off for a moment),
-    // and a failed one is retried in the background until it lands: an agent that never hears
-    // the abort would keep a half-received VM that blocks the next migration of the same name.
+    // Aborts and questions go out even to a host marked down (it may only be slow or cut off
+    // for a moment); settle.ts decides how long to keep asking.
     const anyAgent = (host: string) => {
       const h = this.state.hosts.get(host);
       if (!h) throw new NotFoundError(`host ${host}`);
       return this.agents.forUrl(h.info.url);
     };
-    const abortOn = async (side: string, host: string): Promise<void> => {
-      for (let attempt = 1; ; attempt++) {
+    const cleanupTarget = async (): Promise<void> => {
+      for (let attempt = 1; attempt <= CLEANUP_ATTEMPTS && !this.closed; attempt++) {
         try {
-          await anyAgent(host).abortMigration(inp.id);
-          if (attempt > 1) log('migration %s: abort on %s landed (attempt %d)', inp.id, side, attempt);
+          await anyAgent(inp.to).abortMigration(inp.id);
           return;
         } catch (err) {
-          log('migration %s: abort on %s failed (attempt %d): %s', inp.id, side, attempt, (err as Error).message);
-          // Only an agent we could not reach is worth asking again; any answer is final.
-          const unreachable = err instanceof FerryError && (err.code === 'HOST_DOWN' || err.code === 'TIMEOUT');
-          if (!unreachable || attempt >= ABORT_ATTEMPTS || this.closed) return;
-          await sleep(ABORT_RETRY_MS, undefined, { ref: false });
+          log('migration %s: clean-up at the target %s (attempt %d): %s', inp.id, inp.to, attempt, (err as Error).message);
+          if (!unanswered(err)) return;
+          await sleep(CLEANUP_RETRY_MS, undefined, { ref: false });
         }
       }
     };
@@ -157,14 +182,24 @@ export class MigrationService {
       incoming: async (req, signal) => target().incoming(req, signal),
       outgoing: async (req, signal) => source().outgoing(req, signal),
       sourceProgress: async (signal) => source().migration(inp.id, signal),
-      targetProgress: async (signal) => target().migration(inp.id, signal),
-      commitTarget: async (signal) => target().commitMigration(inp.id, signal),
-      commitSource: async () => source().commitMigration(inp.id),
-      abortBoth: async () => {
-        // Wait at most FIRST_ABORT_WAIT_MS per side; further retries go on in the background.
-        const first = (side: string, host: string) => Promise.race([abortOn(side, host), sleep(FIRST_ABORT_WAIT_MS, undefined, { ref: false })]);
-        await Promise.all([first(`source ${inp.vm.host}`, inp.vm.host), first(`target ${inp.to}`, inp.to)]);
+      targetProgress: async (signal) => anyAgent(inp.to).migration(inp.id, signal),
+      targetHoldsVm: async () => {
+        try {
+          return (await anyAgent(inp.to).get(name)).uuid === inp.vm.uuid;
+        } catch (err) {
+          if (err instanceof FerryError && err.code === 'NOT_FOUND') return false;
+          throw err;
+        }
       },
+      commitTarget: async (signal) => anyAgent(inp.to).commitMigration(inp.id, signal),
+      commitSource: async () => source().commitMigration(inp.id),
+      abortTarget: async () => anyAgent(inp.to).abortMigration(inp.id),
+      abortSource: async (targetGone) => anyAgent(inp.vm.host).abortMigration(inp.id, { targetGone }),
+      cleanupTarget: () => void cleanupTarget(),
+      pause: async (ms) => sleep(ms, undefined, { signal: this.closing.signal, ref: false }).catch(() => {
+        throw this.closing.signal.reason as Error;
+      }),
+      waiting: (what) => log('migration %s: %s', inp.id, what),
       activate: async () => {
         const site = this.state.hosts.get(inp.to)?.info.site ?? inp.vm.site;
         this.state.updateVm(name, { host: inp.to, site, error: undefined }, 'migrated');

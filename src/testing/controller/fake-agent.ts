@@ -174,7 +174,7 @@ export class FakeAgent {
       outgoing: (req) => m.outgoing(req.body as OutgoingMigrationRequest),
       migration: (req) => m.progress(req.params.id!),
       commitMigration: (req) => m.commit(req.params.id!),
-      abortMigration: (req) => m.abort(req.params.id!),
+      abortMigration: (req) => m.abort(req.params.id!, (req.body ?? {}) as { targetGone?: boolean }),
       drReceive: (req) => dr.receive(req.body as ReceiveCheckpointRequest),
       drSend: (req) => dr.send(req.body as SendCheckpointRequest),
       drJob: (req) => dr.job(req.params.id!),

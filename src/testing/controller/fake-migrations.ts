@@ -61,9 +61,12 @@ export class FakeMigrations {
     return ok(this.view(s.id));
   }
 
-  abort(id: string): FakeReply {
+  /** Like the real source: once its QEMU completed, the VM resumes only with targetGone. */
+  abort(id: string, opts: { targetGone?: boolean } = {}): FakeReply {
     const s = this.sessions.get(id);
     if (!s) return noSession(id);
+    if (s.role === 'source' && s.state === 'completed' && !opts.targetGone) return fail('INVALID_STATE', `migration ${id}: completed -> aborted refused: the target may run the VM (abort with targetGone)`);
+    if (s.state === 'committed' && s.role === 'target') return fail('INVALID_STATE', `migration ${id}: committed -> aborted refused: the VM runs here`);
     if (s.state !== 'committed') {
       s.state = 'aborted';
       if (s.role === 'target') this.vms.delete(s.vm);
