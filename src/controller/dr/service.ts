@@ -32,6 +32,7 @@ import { Protections } from './protections.js';
 import { Replicator, type RunCheckpoint } from './replicator.js';
 import type { DrRepo } from './repo.js';
 import { switchIo } from './switch-io.js';
+import { zeroLossHold } from './zero-loss.js';
 
 export const drTarget = (vm: string): string => `dr/${vm}`;
 export const DEFAULT_KEEP = 3;
@@ -112,10 +113,7 @@ export class DrService {
   /** Why the load balancer must leave this VM where it is now, or undefined. */
   balanceHold(vm: string): string | undefined {
     if (this.replicator.isRunning(vm)) return 'a DR checkpoint of it is in flight';
-    const p = this.protections.repo.get(vm)?.protection;
-    // Zero-loss mode holds the guest's output until the next commit; a migration would drop it.
-    if (p?.rpoMs === 0) return 'it is protected in zero-loss mode';
-    return undefined;
+    return zeroLossHold(this.protections.repo, vm);
   }
 
   get(vm: string): Protection {
