@@ -5,10 +5,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { request } from 'node:http';
 import { ApiClient, type CheckpointProgress, type VmStatus } from '../../src/contracts/index.js';
 import { MigrationLab } from './migration-lab.js';
-import { P, demoSpec, sleep, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
+import { P, demoSpec, httpStatus, sleep, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 
 const lab = new MigrationLab('ferry-zl');
@@ -18,18 +17,7 @@ let targetDataUrl: string;
 let url: string;
 const spec = demoSpec('z1', { memoryMiB: 128, workload: 'http', nics: [{ network: 'user', forwardPorts: [80] }] });
 
-/** One HTTP GET; resolves with the status, or undefined on a connection error. */
-function get(): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const req = request(url, { timeout: 120_000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    });
-    req.on('error', () => resolve(undefined));
-    req.on('timeout', () => req.destroy());
-    req.end();
-  });
-}
+const get = (): Promise<number | undefined> => httpStatus(url);
 
 before(async () => {
   ({ a, b, targetDataUrl } = await lab.startPair());
