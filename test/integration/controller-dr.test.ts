@@ -245,7 +245,10 @@ describe('controller disaster recovery', () => {
       assert.match(m.body.error.message, /ferry dr failover db --planned/);
     }
     assert.equal((await vmRecord('db')).host, 'h2', 'the VM stays where it was');
+    const before = h2.calls.filter((c) => c === 'dr store-delete').length;
     assert.equal((await api('DELETE', '/dr/protections/db')).status, 200);
+    // Unprotecting releases what the VM's host held (and frees its local checkpoint).
+    assert.equal(h2.calls.filter((c) => c === 'dr store-delete').length, before + 1);
   });
 
   it('unprotects: replication stops and the DR copies are freed', async () => {

@@ -168,6 +168,11 @@ export class DrService {
     this.replicator.forget(vm);
     await this.replicator.quiesce(vm, `VM ${vm} unprotected`);
     await this.calls.deleteStore(p.targetHost, vm);
+    // The VM's own host keeps the newest checkpoint it sent (for failback) and, in zero-loss
+    // mode, holds the guest's output: dropping the VM's store there frees the one and releases
+    // the other (src/agent/dr/service.ts drop), so the guest's network flows again.
+    const host = this.state.vms.get(vm)?.host;
+    if (host !== undefined && host !== p.targetHost) await this.calls.deleteStore(host, vm);
     log('unprotected %s', vm);
     return p;
   }
