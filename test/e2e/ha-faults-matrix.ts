@@ -348,6 +348,20 @@ export class HaFaultMatrix {
     });
   }
 
+  /** After a row that failed the VMs over: each one failed back to host1, running there, so later rows start as set up. */
+  async failBackHome(): Promise<void> {
+    for (const vm of VMS) {
+      if ((await this.c.json<Vm>(['vm', 'show', vm])).host !== 'host1') await this.c.ok(['dr', 'failback', vm], 600_000);
+    }
+    await waitFor('every VM running on host1 again', async () => {
+      for (const vm of VMS) {
+        const v = await this.c.json<Vm>(['vm', 'show', vm]);
+        if (v.host !== 'host1' || v.state !== 'running') return undefined;
+      }
+      return true;
+    }, { timeoutMs: 300_000, everyMs: 1000 });
+  }
+
   /** The controller's data dir is a small tmpfs (mounted by the test before `ferry up`): fill it. */
   controllerDiskFull(): Promise<FaultRow> {
     return this.run('controller disk full', 'control-plane', async (notes) => {
