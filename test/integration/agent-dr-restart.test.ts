@@ -7,7 +7,6 @@
 // releases them. The agent runs as a child process (FERRY_FAULT_HOOKS=1 holds it in the pause).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import { spawnAgent, type AgentProcess } from '../../src/testing/agent-process.j
 import { P, consoleOf, demoSpec, heartbeats, httpStatus, lastSeq, pidAlive, sleep, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { MigrationLab, SECRET, type Identity } from './migration-lab.js';
+import { CheckpointDriver, startHttpGuest } from './dr-lab.js';
 
 const lab = new MigrationLab('ferry-drr');
 const dirA = mkdtempSync(join(tmpdir(), 'ferry-drr-h1-'));
@@ -28,6 +28,7 @@ let a: ApiClient;
 let b: ApiClient;
 let targetDataUrl: string;
 let url: string;
+let cps: CheckpointDriver;
 const spec = demoSpec('z1', { memoryMiB: 128, workload: 'http', disks: [{ sizeMiB: 16 }], nics: [{ network: 'user', forwardPorts: [80] }] });
 
 async function startA(): Promise<void> {
@@ -40,13 +41,8 @@ before(async () => {
   b = await lab.startAgent('h2');
   targetDataUrl = (await b.get<{ dataUrl: string }>(`${P}/host`)).dataUrl;
   await startA();
-  await a.post(`${P}/vms`, spec);
-  const st = await a.post<VmStatus>(`${P}/vms/z1/start`);
-  const ep = (st.endpoints.length > 0 ? st : await statusOf(a, 'z1')).endpoints.find((e) => e.guestPort === 80);
-  assert.ok(ep, 'the http workload is forwarded');
-  url = `http://${ep.host}:${ep.port}/`;
-  await waitSeqAbove(a, 'z1', 1);
-  await waitFor('the guest answers http', async () => ((await httpStatus(url)) === 200 ? true : undefined), { timeoutMs: 90_000, everyMs: 500 });
+  url = await startHttpGuest(a, spec);
+  cps = new CheckpointDriver(() => a, b, { spec, targetDataUrl, keep: 3 });
 });
 
 after(async () => {
@@ -54,35 +50,19 @@ after(async () => {
   await lab.close();
 });
 
-let seq = 0;
-async function startCheckpoint(holdOutput: boolean): Promise<string> {
-  const jobId = randomUUID();
-  seq++;
-  await b.post(`${P}/dr/receive`, { jobId, vm: 'z1', seq, sourceHost: 'h1', spec, keep: 3 });
-  await a.post(`${P}/dr/send`, { jobId, vm: 'z1', seq, targetHost: 'h2', targetDataUrl, holdOutput });
-  return jobId;
-}
-
-async function checkpoint(holdOutput: boolean): Promise<void> {
-  const jobId = await startCheckpoint(holdOutput);
-  const p = await waitFor(`checkpoint ${seq}`, async () => {
-    const j = await a.get<CheckpointProgress>(`${P}/dr/jobs/${jobId}`);
-    return j.state === 'committed' || j.state === 'failed' ? j : undefined;
-  }, { timeoutMs: 180_000, everyMs: 100 });
-  assert.equal(p.state, 'committed', JSON.stringify(p.error));
-}
+const checkpoint = (holdOutput: boolean): Promise<void> => cps.run(holdOutput);
 
 const consoleSeq = (): number => lastSeq(readFileSync(join(vmDir, 'console.log'), 'utf8'));
 
 test('SIGKILL inside a checkpoint pause: the guest resumes, held output stays held until a commit, the DR copy stays good', { timeout: 15 * 60_000 }, async () => {
   await checkpoint(true);
-  const committed = seq;
+  const committed = cps.seq;
   const { pid } = await statusOf(a, 'z1');
 
   // The next checkpoint stops in its pause; the agent dies there.
   const hook = pausePaths(vmDir);
   writeFileSync(hook.faultHold, '');
-  const stuckJob = await startCheckpoint(true);
+  const stuckJob = await cps.start(true);
   await waitFor('the capture inside its pause', () => (existsSync(hook.faultReached) ? true : undefined), { timeoutMs: 120_000, everyMs: 50 });
   assert.ok(existsSync(hook.record), 'the pause is recorded on disk before the guest is stopped');
   await agentA!.kill();
@@ -134,7 +114,7 @@ test('SIGKILL inside a checkpoint pause: the guest resumes, held output stays he
 
   // The DR host's newest checkpoint restores: the guest goes on from it, memory intact.
   const stored = await b.get<StoredCheckpoint[]>(`${P}/dr/store/z1`);
-  assert.equal(stored[0]?.seq, seq);
+  assert.equal(stored[0]?.seq, cps.seq);
   const copy = await b.post<VmStatus>(`${P}/dr/restore`, { vm: 'z1', asName: 'z1-check', isolated: true });
   assert.equal(copy.state, 'running');
   await waitSeqAbove(b, 'z1-check', stored[0]!.guestSeq! + 1);
