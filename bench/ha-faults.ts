@@ -17,6 +17,7 @@ process.env.FERRY_FAULT_HOOKS = '1';
 
 /** Published figures (docs/dr.md "What each fault costs" cites them); the others have no published time. */
 const ANCHORS: Record<string, string> = {
+  guard: 'Proxmox HA: a watchdog-mux that stops feeding the watchdog gets its node reset by the (soft)watchdog, and its services recover after the fence',
   link: 'vSphere HA: host failed after 15 s (isolation response at 14-15 s), then the restart; Proxmox HA: fenced after 60 s without quorum, recovery typically 2-3 min',
 };
 const anchorOf = (fault: string): string => ANCHORS[Object.keys(ANCHORS).find((k) => fault.includes(k)) ?? ''] ?? '';
@@ -42,7 +43,17 @@ try {
   }
   process.stderr.write('setting up (two VMs, protected, first checkpoints)…\n');
   await m.setup();
-  for (const f of [() => m.agentSigkill(), () => m.agentSigstop(), () => m.controllerSigstop(), () => m.controllerSigkill(), ...(mounted ? [() => m.controllerDiskFull()] : []), () => m.hostLinkCut()]) {
+  const faults = [
+    () => m.agentSigkill(), () => m.agentSigstop(), () => m.agentSigkillInCheckpointPause(), () => m.controllerSigstop(), () => m.controllerSigkill(),
+    ...(mounted ? [() => m.controllerDiskFull()] : []),
+    async () => {
+      const r = await m.guardSigstopAgentSigkill();
+      await m.failBackHome();
+      return r;
+    },
+    () => m.hostLinkCut(),
+  ];
+  for (const f of faults) {
     const r = await f();
     process.stderr.write(`${r.fault}: done\n`);
   }

@@ -19,6 +19,7 @@ import { HA_LEASE_MS, HA_MARGIN_MS } from './dr/ha.js';
 import { leaseSource } from './dr/leases.js';
 import { DrRepo } from './dr/repo.js';
 import { DrService } from './dr/service.js';
+import { zeroLossHold } from './dr/zero-loss.js';
 import { EventBus } from './events.js';
 import { ExposuresRepo } from './endpoints/repo.js';
 import { EndpointService } from './endpoints/service.js';
@@ -100,7 +101,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   const limits = { ...DEFAULT_LIMITS, cpuOvercommit: opts.cpuOvercommit ?? DEFAULT_LIMITS.cpuOvercommit };
   const vms = new VmService(state, agents, (vm) => metrics.vmLoad(vm), limits);
   const migrationRecords = new MigrationsRepo(db);
-  const migrations = new MigrationService(state, moves, agents, migrationRecords, limits, bus);
+  const migrations = new MigrationService(state, moves, agents, migrationRecords, limits, bus, (vm) => zeroLossHold(drRepo, vm));
   // Before any heartbeat is read: each settling task holds its VM, so no copy is killed on sight meanwhile.
   migrations.settleInterrupted();
   const dr = new DrService({ state, moves, foreign, agents, repo: drRepo, bus }, {

@@ -24,7 +24,7 @@ const TYPED_COMMANDS = [
   'block-job-cancel', 'block-job-complete', 'query-block-jobs', 'block-dirty-bitmap-add',
   'block-dirty-bitmap-remove', 'block-dirty-bitmap-clear', 'block-dirty-bitmap-merge', 'transaction',
   'nbd-server-start', 'nbd-server-stop', 'block-export-add', 'block-export-del', 'getfd', 'closefd',
-  'object-add', 'object-del', 'qom-set', 'qom-get', 'netdev_add', 'netdev_del', 'announce-self', 'query-qmp-schema',
+  'object-add', 'object-del', 'qom-set', 'qom-get', 'qom-list', 'netdev_add', 'netdev_del', 'announce-self', 'query-qmp-schema',
   'block-commit',
 ] as const satisfies ReadonlyArray<keyof QmpCommands>;
 type Untested = Exclude<keyof QmpCommands, (typeof TYPED_COMMANDS)[number]>;

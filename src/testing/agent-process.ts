@@ -1,57 +1,68 @@
-// An agent in a child process of its own, for tests that crash it (SIGKILL, SIGSTOP) and start a
-// new one on the same data dir: what a real agent crash or upgrade looks like to its QEMUs.
-// `stop()` kills it by PID (also after a failed test); it never touches the QEMUs it started.
+// An agent in a child process of the test, so the test can SIGKILL or SIGSTOP it while the
+// QEMUs it started live on (an in-process agent can only be closed gracefully).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiClient } from '../contracts/index.js';
 import type { AgentOptions } from '../agent/index.js';
+import { ApiClient } from '../contracts/index.js';
 
-const agentModule = resolve(fileURLToPath(import.meta.url), '../../agent/index.js');
+const agentModule = fileURLToPath(new URL('../agent/index.js', import.meta.url));
 
-export class AgentProcess {
-  #proc: ChildProcess | undefined;
-  url = '';
+export interface AgentProcess {
+  proc: ChildProcess;
+  url: string;
+  /** SIGKILL, resolved once the process is gone. Idempotent. */
+  kill(): Promise<void>;
+}
+
+/** Starts `runAgent(opts)` in a child process (opts must survive JSON) and resolves once it listens. */
+export function spawnAgent(opts: AgentOptions, env: NodeJS.ProcessEnv = process.env): Promise<AgentProcess> {
+  const code = `import(${JSON.stringify(agentModule)}).then((m) => m.runAgent(${JSON.stringify(opts)})).then((a) => console.log('URL ' + a.url))`;
+  const proc = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'], env });
+  const gone = new Promise<void>((res) => proc.once('exit', () => res()));
+  const kill = async (): Promise<void> => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    await gone;
+  };
+  return new Promise((res, rej) => {
+    let out = '';
+    proc.stdout!.setEncoding('utf8');
+    proc.stdout!.on('data', (s: string) => {
+      out += s;
+      const m = /URL (\S+)/.exec(out);
+      if (m) res({ proc, url: m[1]!, kill });
+    });
+    proc.once('exit', (code) => rej(new Error(`agent exited with ${code} before listening`)));
+  });
+}
+
+/** One host's agent that a test crashes (SIGKILL, SIGSTOP) and starts again on the same data dir. */
+export class RestartableAgent {
+  #current: AgentProcess | undefined;
 
   constructor(readonly opts: AgentOptions) {}
 
-  get pid(): number | undefined {
-    return this.#proc?.pid;
+  get url(): string {
+    return this.#current?.url ?? '';
   }
 
   get alive(): boolean {
-    return this.#proc !== undefined && this.#proc.exitCode === null && this.#proc.signalCode === null;
+    const p = this.#current?.proc;
+    return p !== undefined && p.exitCode === null && p.signalCode === null;
   }
 
   /** Starts the agent (again, after a kill) and returns a client once it listens. */
   async start(): Promise<ApiClient> {
-    const code = `import(${JSON.stringify(agentModule)}).then((m) => m.runAgent(${JSON.stringify(this.opts)})).then((a) => console.log('URL ' + a.url))`;
-    const proc = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-    this.#proc = proc;
-    this.url = await new Promise<string>((res, rej) => {
-      let out = '';
-      proc.stdout!.setEncoding('utf8');
-      proc.stdout!.on('data', (s: string) => {
-        out += s;
-        const m = /URL (\S+)/.exec(out);
-        if (m) res(m[1]!);
-      });
-      proc.once('exit', (code) => rej(new Error(`agent ${this.opts.name} exited with ${code} before listening`)));
-    });
-    return new ApiClient(this.url, this.opts.secret);
+    this.#current = await spawnAgent(this.opts);
+    return new ApiClient(this.#current.url, this.opts.secret);
   }
 
   /** SIGKILL, and wait until it is gone. */
   async kill(): Promise<void> {
-    const proc = this.#proc;
-    if (!proc || !this.alive) return;
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGKILL');
-    await exited;
+    await this.#current?.kill();
   }
 
   signal(sig: 'SIGSTOP' | 'SIGCONT'): void {
-    if (this.alive) this.#proc!.kill(sig);
+    if (this.alive) this.#current!.proc.kill(sig);
   }
 
   /** For `after`: continue it if stopped, then kill it. */

@@ -2,6 +2,7 @@
 // the demo guest, heartbeat parsing from the console, waiting for a heartbeat (wait-for.ts),
 // and PID-based cleanup. Not part of the agent's public surface.
 import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
 import { ApiClient, AGENT_API_PREFIX, type VmSpec, type VmStatus } from '../contracts/index.js';
 import { findQemuPids } from '../agent/index.js';
 import { readProcStat } from '../agent/proc.js';
@@ -34,6 +35,19 @@ export const heartbeats = parseHeartbeats;
 export function lastSeq(text: string): number {
   const hb = heartbeats(text);
   return hb.length ? hb[hb.length - 1]!.seq : -1;
+}
+
+/** One HTTP GET of a guest's forwarded port; its status, or undefined on a connection error or after `timeoutMs`. */
+export function httpStatus(url: string, timeoutMs = 120_000): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const req = request(url, { timeout: timeoutMs }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', () => resolve(undefined));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -10,6 +10,11 @@
 // emulated: the host's agent is frozen (it neither hears nor is heard) and its fence guard's
 // network is cut through its test hook (FERRY_FAULT_HOOKS=1, <dataDir>/fence/fault-link-down):
 // a local cluster runs every host's control plane on one loopback, which no namespace cuts.
+// Two faults of the host's own safety machinery: an agent SIGKILLed inside a DR checkpoint's
+// pause (the capture's test hook holds it there, src/agent/dr/pause-record.ts) must cost the
+// guest only that pause; a fence guard SIGSTOPped while its agent is SIGKILLed cannot fence, so
+// nothing may start the VMs elsewhere while it is frozen (its host still answers TCP: peer-link.ts),
+// and once continued it fences if its lease ran out, after which the VMs run again at DR.
 // A clock step is not injected (stepping the real clock on a shared machine is dangerous): the
 // lease path reads no wall clock, which unit tests prove (src/agent/fence/*.test.ts).
 import { spawn } from 'node:child_process';
@@ -22,6 +27,8 @@ import { parseHeartbeats, type Heartbeat } from '../../src/contracts/heartbeat.j
 import { writeClusterFile } from '../../src/cli/config.js';
 import { scanHostQemus } from '../../src/agent/fence/qemu-procs.js';
 import { fencePaths } from '../../src/agent/fence/files.js';
+import { guardPid } from '../../src/agent/fence/spawn.js';
+import { pausePaths } from '../../src/agent/dr/pause-record.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { BIN, TestCluster } from './harness.js';
 
@@ -67,8 +74,12 @@ export interface VmOutcome {
 
 export interface FaultRow {
   fault: string;
-  /** Ferry's own fault (no VM may stop) or the host really cut off (its VMs must run again elsewhere). */
-  kind: 'control-plane' | 'host-cut';
+  /**
+   * Ferry's own fault (no VM may stop), the host really cut off (its VMs must run again
+   * elsewhere), or the host's fence guard frozen with its agent dead (never two copies; each VM
+   * runs at the end, wherever).
+   */
+  kind: 'control-plane' | 'host-cut' | 'guard-frozen';
   vms: VmOutcome[];
   notes: string[];
 }
@@ -118,6 +129,10 @@ export class HaFaultMatrix {
 
   private async protect(rpo: string, checkpoints: number): Promise<void> {
     for (const vm of VMS) await this.c.ok(['dr', 'protect', vm, '--to', 'dr', '--rpo', rpo]);
+    await this.waitCheckpoints(checkpoints);
+  }
+
+  private async waitCheckpoints(checkpoints: number): Promise<void> {
     await waitFor(`${checkpoints} checkpoint(s) of each VM at the DR site`, async () => {
       const ps = await this.c.json<Protection[]>(['dr', 'status']);
       return VMS.every((vm) => (ps.find((p) => p.vm === vm)?.checkpoints ?? 0) >= checkpoints) ? true : undefined;
@@ -179,7 +194,7 @@ export class HaFaultMatrix {
     const sampler = setInterval(() => {
       const n = this.copies();
       for (const vm of VMS) max.set(vm, Math.max(max.get(vm)!, n.get(this.uuids.get(vm)!) ?? 0));
-      if (kind !== 'host-cut') return;
+      if (kind === 'control-plane') return;
       for (const vm of VMS) {
         if (!firstBeatAt.has(vm) && this.beatsSince('host2', vm, before.get(vm)!.offsets.get('host2')!).length > 0) firstBeatAt.set(vm, performance.now() - t0);
       }
@@ -231,7 +246,7 @@ export class HaFaultMatrix {
       await waitFor(`${vm} heartbeat after the fault`, async () => (this.lastSeq(rec.host, vm) > s ? true : undefined), { timeoutMs: 60_000, everyMs: 250 });
     }
     // A stale copy found when a cut-off host comes back is killed on its next heartbeat.
-    if (kind === 'host-cut') await sleep(5000);
+    if (kind !== 'control-plane') await sleep(5000);
   }
 
   // --- the faults ---------------------------------------------------------------------------
@@ -277,6 +292,74 @@ export class HaFaultMatrix {
       await this.restartController();
       await sleep(8000);
     });
+  }
+
+  /**
+   * host1's agent SIGKILLed while both VMs are paused for a checkpoint (protected anew, so the
+   * first checkpoint starts at once; the capture's hook holds it in the pause). With no agent the
+   * guests stay paused; the restarted agent resumes them and replication goes on.
+   */
+  agentSigkillInCheckpointPause(): Promise<FaultRow> {
+    return this.run('agent SIGKILL in a checkpoint pause', 'control-plane', async (notes) => {
+      const h1 = this.host('host1');
+      const hooks = VMS.map((vm) => pausePaths(join(h1.dataDir, 'vms', vm)));
+      for (const vm of VMS) await this.c.ok(['dr', 'unprotect', vm]);
+      for (const h of hooks) writeFileSync(h.faultHold, '');
+      try {
+        for (const vm of VMS) await this.c.ok(['dr', 'protect', vm, '--to', 'dr', '--rpo', '10m']);
+        await waitFor('both captures inside their pause', () => (hooks.every((h) => existsSync(h.faultReached)) ? true : undefined), { timeoutMs: 180_000, everyMs: 100 });
+        process.kill(h1.pid, 'SIGKILL');
+      } finally {
+        for (const h of hooks) rmSync(h.faultHold, { force: true });
+      }
+      const paused = VMS.map((vm) => this.lastSeq('host1', vm));
+      await sleep(this.timing.holdMs);
+      const stalled = VMS.filter((vm, i) => this.lastSeq('host1', vm) === paused[i]);
+      notes.push(`with no agent, ${stalled.length} of ${VMS.length} guests stayed paused for ${this.timing.holdMs / 1000} s`);
+      const out = await this.c.ok(['up']);
+      if (!/restarted agent host1/.test(out)) notes.push(`ferry up said: ${out.trim()}`);
+      await this.waitCheckpoints(1);
+      notes.push('a checkpoint of each VM committed after the restart');
+    });
+  }
+
+  /**
+   * host1's fence guard SIGSTOPped and its agent SIGKILLed: nobody on host1 can fence. The VMs
+   * must not be started at DR meanwhile; once the guard runs again it fences (its lease ran out
+   * long ago), the DR site takes over, and the restarted agent finds its VMs gone.
+   */
+  guardSigstopAgentSigkill(): Promise<FaultRow> {
+    return this.run(`guard SIGSTOP ${this.timing.holdMs / 1000} s + agent SIGKILL`, 'guard-frozen', async (notes) => {
+      const h1 = this.host('host1');
+      const guard = guardPid(h1.dataDir);
+      if (guard === undefined) throw new Error('host1 runs no fence guard');
+      process.kill(guard, 'SIGSTOP');
+      try {
+        process.kill(h1.pid, 'SIGKILL');
+        await sleep(this.timing.holdMs);
+        const at = await Promise.all(VMS.map(async (vm) => `${vm} on ${(await this.c.json<Vm>(['vm', 'show', vm])).host}`));
+        notes.push(`while the guard was frozen: ${at.join(', ')}`);
+      } finally {
+        process.kill(guard, 'SIGCONT');
+      }
+      await sleep(8000); // the guard decides, the controller hears of it through host2's guard
+      const out = await this.c.ok(['up']);
+      if (!/restarted agent host1/.test(out)) notes.push(`ferry up said: ${out.trim()}`);
+    });
+  }
+
+  /** After a row that failed the VMs over: each one failed back to host1, running there, so later rows start as set up. */
+  async failBackHome(): Promise<void> {
+    for (const vm of VMS) {
+      if ((await this.c.json<Vm>(['vm', 'show', vm])).host !== 'host1') await this.c.ok(['dr', 'failback', vm], 600_000);
+    }
+    await waitFor('every VM running on host1 again', async () => {
+      for (const vm of VMS) {
+        const v = await this.c.json<Vm>(['vm', 'show', vm]);
+        if (v.host !== 'host1' || v.state !== 'running') return undefined;
+      }
+      return true;
+    }, { timeoutMs: 300_000, everyMs: 1000 });
   }
 
   /** The controller's data dir is a small tmpfs (mounted by the test before `ferry up`): fill it. */

@@ -61,6 +61,10 @@ describe('high availability: the fault matrix', { timeout: (LONG ? 25 : 15) * 60
     untouched(await m.agentSigstop());
   });
 
+  it('agent SIGKILL inside a checkpoint pause: the restarted agent resumes the guests, replication goes on', async () => {
+    untouched(await m.agentSigkillInCheckpointPause());
+  });
+
   it('controller SIGSTOP beyond lease + margin: no VM fenced, none failed over after it resumes', async () => {
     untouched(await m.controllerSigstop());
   });
@@ -71,6 +75,17 @@ describe('high availability: the fault matrix', { timeout: (LONG ? 25 : 15) * 60
 
   it('controller disk full: leases go on, no VM fenced', { skip: ROOT ? false : 'needs root for a tmpfs' }, async () => {
     untouched(await m.controllerDiskFull());
+  });
+
+  it('fence guard frozen while its agent is dead: no second copy while it cannot fence; every VM runs at the end', async () => {
+    const r = await m.guardSigstopAgentSigkill();
+    for (const v of r.vms) {
+      assert.ok(v.maxCopies <= 1, `${v.vm} ran ${v.maxCopies} times at once`);
+      assert.ok(v.running, `${v.vm} is not running (on ${v.host})`);
+      assert.equal(v.bad, 0, `${v.vm} memory`);
+      assert.ok(!v.seqRestarted && v.seqAfter > 0, `${v.vm} heartbeat`);
+    }
+    assert.ok(r.notes.some((n) => /while the guard was frozen: ha-a on host1, ha-b on host1/.test(n)), r.notes.join('; '));    await m.failBackHome(); // the next row starts from host1
   });
 
   it('a host cut off: it fences its VMs and they run again at the DR site, never twice', async () => {

@@ -4,11 +4,10 @@
 // still missing just before the next checkpoint starts, and arrives once it has committed.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { request } from 'node:http';
-import { ApiClient, type CheckpointProgress, type VmStatus } from '../../src/contracts/index.js';
+import type { ApiClient } from '../../src/contracts/index.js';
 import { MigrationLab } from './migration-lab.js';
-import { P, demoSpec, sleep, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
+import { demoSpec, httpStatus, sleep } from '../../src/testing/agent.js';
+import { CheckpointDriver, startHttpGuest } from './dr-lab.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 
 const lab = new MigrationLab('ferry-zl');
@@ -16,48 +15,22 @@ let a: ApiClient;
 let b: ApiClient;
 let targetDataUrl: string;
 let url: string;
+let cps: CheckpointDriver;
 const spec = demoSpec('z1', { memoryMiB: 128, workload: 'http', nics: [{ network: 'user', forwardPorts: [80] }] });
 
-/** One HTTP GET; resolves with the status, or undefined on a connection error. */
-function get(): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const req = request(url, { timeout: 120_000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    });
-    req.on('error', () => resolve(undefined));
-    req.on('timeout', () => req.destroy());
-    req.end();
-  });
-}
+const get = (): Promise<number | undefined> => httpStatus(url);
 
 before(async () => {
   ({ a, b, targetDataUrl } = await lab.startPair());
-  await a.post(`${P}/vms`, spec);
-  const st = await a.post<VmStatus>(`${P}/vms/z1/start`);
-  const ep = (st.endpoints.length > 0 ? st : await statusOf(a, 'z1')).endpoints.find((e) => e.guestPort === 80);
-  assert.ok(ep, 'the http workload is forwarded');
-  url = `http://${ep.host}:${ep.port}/`;
-  await waitSeqAbove(a, 'z1', 1);
-  await waitFor('the guest answers http', async () => ((await get()) === 200 ? true : undefined), { timeoutMs: 90_000, everyMs: 500 });
+  url = await startHttpGuest(a, spec);
+  cps = new CheckpointDriver(() => a, b, { spec, targetDataUrl, keep: 2 });
 });
 
 after(async () => {
   await lab.close();
 });
 
-let seq = 0;
-async function checkpoint(holdOutput: boolean): Promise<void> {
-  const jobId = randomUUID();
-  seq++;
-  await b.post(`${P}/dr/receive`, { jobId, vm: 'z1', seq, sourceHost: 'h1', spec, keep: 2 });
-  await a.post(`${P}/dr/send`, { jobId, vm: 'z1', seq, targetHost: 'h2', targetDataUrl, holdOutput });
-  const p = await waitFor(`checkpoint ${seq}`, async () => {
-    const j = await a.get<CheckpointProgress>(`${P}/dr/jobs/${jobId}`);
-    return j.state === 'committed' || j.state === 'failed' ? j : undefined;
-  }, { timeoutMs: 180_000, everyMs: 100 });
-  assert.equal(p.state, 'committed', JSON.stringify(p.error));
-}
+const checkpoint = (holdOutput: boolean): Promise<void> => cps.run(holdOutput);
 
 test('answers wait for the checkpoint after them; leaving zero-loss mode releases everything', async () => {
   await checkpoint(true);

@@ -3,18 +3,17 @@
 // and controls it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { ApiClient, type VmStatus } from '../../src/contracts/index.js';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
 import { P, demoSpec, killQemus, lastSeq, pidAlive, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
+import { spawnAgent, type AgentProcess } from '../../src/testing/agent-process.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 
 const SECRET = 'restart-secret';
-const agentModule = resolve(fileURLToPath(import.meta.url), '../../../src/agent/index.js');
 let dataDir: string;
 let child: ChildProcess | undefined;
 let agent2: RunningAgent | undefined;
@@ -30,20 +29,10 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function startChildAgent(): Promise<{ proc: ChildProcess; url: string }> {
-  const opts = JSON.stringify({ name: 'h1', site: 'main', dataDir, secret: SECRET, accel: 'tcg' });
-  const code = `import(${JSON.stringify(agentModule)}).then((m) => m.runAgent(${opts})).then((a) => console.log('URL ' + a.url))`;
-  const proc = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  child = proc;
-  return new Promise((res, rej) => {
-    let out = '';
-    proc.stdout!.setEncoding('utf8');
-    proc.stdout!.on('data', (s: string) => {
-      out += s;
-      const m = /URL (\S+)/.exec(out);
-      if (m) res({ proc, url: m[1]! });
-    });
-    proc.once('exit', (code) => rej(new Error(`agent exited with ${code} before listening`)));
+function startChildAgent(): Promise<AgentProcess> {
+  return spawnAgent({ name: 'h1', site: 'main', dataDir, secret: SECRET, accel: 'tcg' }).then((a) => {
+    child = a.proc;
+    return a;
   });
 }
 

@@ -2,7 +2,8 @@
 // side is tested with real VMs elsewhere): protection and the refusals, checkpoints committed on
 // schedule with their records, an RPO alarm that says why and clears, a DR test that leaves
 // production and replication alone and deletes its copy, a planned failover and the failback,
-// an unplanned failover refused while the VM's host is up and done once it is down, unprotect.
+// an unplanned failover refused while the VM's host is up and done once it is down, a live
+// migration of a zero-loss VM refused, unprotect.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -229,6 +230,25 @@ describe('controller disaster recovery', () => {
     const vm = await vmRecord();
     assert.deepEqual([vm.host, vm.site, vm.state], ['h3', 'dr', 'running']);
     assert.equal((await protection()).state, 'failed-over');
+  });
+
+  it('refuses to live-migrate a zero-loss VM, saying why and what to do instead', async () => {
+    const r = await api('POST', '/dr/protections', { vm: 'db', toSite: 'dr', rpoMs: 0 });
+    assert.equal(r.status, 201, r.text);
+    await checkpointsAtLeast(1, 'db');
+    for (const body of [{ to: 'h1' }, { to: 'h1', dryRun: true }]) {
+      const m = await api('POST', '/vms/db/migrate', body);
+      assert.equal(m.status, 409, m.text);
+      assert.equal(m.body.error.code, 'INVALID_STATE');
+      assert.match(m.body.error.message, /zero-loss/);
+      assert.match(m.body.error.message, /ferry dr unprotect db/);
+      assert.match(m.body.error.message, /ferry dr failover db --planned/);
+    }
+    assert.equal((await vmRecord('db')).host, 'h2', 'the VM stays where it was');
+    const before = h2.calls.filter((c) => c === 'dr store-delete').length;
+    assert.equal((await api('DELETE', '/dr/protections/db')).status, 200);
+    // Unprotecting releases what the VM's host held (and frees its local checkpoint).
+    assert.equal(h2.calls.filter((c) => c === 'dr store-delete').length, before + 1);
   });
 
   it('unprotects: replication stops and the DR copies are freed', async () => {

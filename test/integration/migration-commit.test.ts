@@ -13,21 +13,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient, FerryError, type HostInfo, type MigrationProgress, type VmSpec } from '../../src/contracts/index.js';
 import { findQemuPids } from '../../src/agent/index.js';
-import { AgentProcess } from '../../src/testing/agent-process.js';
+import { RestartableAgent } from '../../src/testing/agent-process.js';
 import { P, demoSpec, heartbeats, killQemus, lastSeq, sleep, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { MigrationLab, SECRET } from './migration-lab.js';
 
 const lab = new MigrationLab('ferry-commit');
-let source: AgentProcess;
-let target: AgentProcess;
+let source: RestartableAgent;
+let target: RestartableAgent;
 let a: ApiClient;
 let b: ApiClient;
 
 before(async () => {
   const agent = async (name: string) => {
     const dataDir = mkdtempSync(join(tmpdir(), `ferry-commit-${name}-`));
-    return new AgentProcess({ name, site: 'main', dataDir, secret: SECRET, accel: 'tcg', tls: await lab.identity(name) });
+    return new RestartableAgent({ name, site: 'main', dataDir, secret: SECRET, accel: 'tcg', tls: await lab.identity(name) });
   };
   source = await agent('h1');
   target = await agent('h2');
@@ -44,7 +44,7 @@ after(async () => {
   }
 });
 
-const consoleAt = (ag: AgentProcess, vm: string): string => {
+const consoleAt = (ag: RestartableAgent, vm: string): string => {
   const file = join(ag.opts.dataDir, 'vms', vm, 'console.log');
   return existsSync(file) ? readFileSync(file, 'utf8') : '';
 };
@@ -86,7 +86,7 @@ async function assertNeitherRuns(vm: string, seq: number): Promise<void> {
 }
 
 /** The guest runs at `c` again, counting on from `seq` with memory intact. */
-async function assertRunsOn(c: ApiClient, ag: AgentProcess, vm: string, seq: number): Promise<void> {
+async function assertRunsOn(c: ApiClient, ag: RestartableAgent, vm: string, seq: number): Promise<void> {
   await waitSeqAbove(c, vm, seq + 2);
   const hb = heartbeats(consoleAt(ag, vm)).filter((h) => h.seq > seq);
   assert.ok(hb.length > 0 && hb.every((h) => h.bad === 0), JSON.stringify(hb.slice(-3)));

@@ -9,8 +9,10 @@
 //                                               failed ◀───────── teardown (once) ───────▶ released
 //
 //   preparing     each disk gets an overlay image, added to QEMU unattached (overlays.ts);
-//   pausing       `stop`: the instant (the guest's last heartbeat is noted as guestSeq), then
-//                 `atInstant` (zero-loss mode starts holding output, output-hold.ts);
+//   pausing       the pause is recorded on disk (pause-record.ts: an agent killed inside it is
+//                 followed by one that resumes the guest, recover.ts), then `stop`: the instant
+//                 (the guest's last heartbeat is noted as guestSeq), then `atInstant` (zero-loss
+//                 mode starts holding output, output-hold.ts);
 //   switching     one `transaction` makes every overlay its disk's active layer: images frozen;
 //   snapshotting  `migrate` to a file with background-snapshot + mapped-ram, until QEMU has saved
 //                 the device state and write-protected RAM (memory-file.ts); then `cont`, unless
@@ -42,6 +44,7 @@ import { TransitionRefusedError } from '../errors.js';
 import { checkTransition, type TransitionTable } from '../driver-state.js';
 import { MEMORY_FILE, MemorySnapshot, checkpointCapabilities } from './memory-file.js';
 import { addOverlay, commitOverlay, dropOverlay, switchToOverlays } from './overlays.js';
+import { clearPause, faultHoldInPause, notePause } from './pause-record.js';
 import type { FileToSend } from './transfer.js';
 
 export const diskFileName = (i: number): string => `disk${i}`;
@@ -145,11 +148,13 @@ export class CheckpointCapture {
     for (const i of this.#disks) await addOverlay(vm, i, join(this.workDir, `overlay${i}.qcow2`), call);
 
     this.#to('pausing');
+    if (!opts.leavePaused) notePause(vm, this.workDir);
     const guestSeq = lastHeartbeat(readTail(vm.paths.consoleLog, CONSOLE_TAIL_BYTES))?.seq;
     const t0 = performance.now();
     await qmp(vm, 'stop', undefined, call);
     const takenAt = new Date().toISOString();
     await opts.atInstant?.();
+    await faultHoldInPause(vm, opts.signal);
 
     this.#to('switching');
     await switchToOverlays(vm, this.#disks, call);
@@ -159,7 +164,10 @@ export class CheckpointCapture {
     const snapshot = await MemorySnapshot.start(vm, memFile, opts.signal);
     try {
       await snapshot.writeProtected();
-      if (!opts.leavePaused) await qmp(vm, 'cont', undefined, call);
+      if (!opts.leavePaused) {
+        await qmp(vm, 'cont', undefined, call);
+        clearPause(vm);
+      }
       const pauseMs = Math.round(performance.now() - t0);
       this.#to('saving');
       await snapshot.saved();
@@ -197,7 +205,7 @@ export class CheckpointCapture {
     const errors: unknown[] = [];
     const attempt = (p: Promise<unknown>): Promise<unknown> => p.catch((err: unknown) => errors.push(err));
     if (undo.cancel) await qmp(vm, 'migrate_cancel').catch(() => undefined);
-    if (undo.cont && !this.opts.leavePaused) await attempt(qmp(vm, 'cont'));
+    if (undo.cont && !this.opts.leavePaused) await attempt(qmp(vm, 'cont').then(() => clearPause(vm)));
     if (state !== 'idle') {
       for (const i of this.#disks) {
         if (undo.merge === 'yes') await attempt(commitOverlay(vm, i));

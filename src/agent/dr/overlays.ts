@@ -2,9 +2,10 @@
 // qcow2 overlay backed by its image, added to QEMU unattached; at the instant one `transaction`
 // makes every overlay its disk's active layer, which freezes the images; afterwards an active
 // `block-commit` merges each overlay back, so `disk<i>` is the active node again as the rest of
-// the agent expects, and the overlay node is deleted.
+// the agent expects, and the overlay node is deleted. After an agent restart, finishLeftOverlay
+// completes what a checkpoint the old agent was taking left behind (recover.ts).
 import { qemuImg } from '../disks.js';
-import { qmp, waitEvent, type CallOptions } from '../qemu/monitor.js';
+import { pollUntil, qmp, waitEvent, type CallOptions } from '../qemu/monitor.js';
 import { diskFile } from '../vm-dir.js';
 import type { VmRuntime } from '../vm-runtime.js';
 import type { BlockJobEventData, JobStatusChangeEventData, QmpEvent } from '../../qmp/index.js';
@@ -70,3 +71,27 @@ const failedWith = (ev: QmpEvent): string => {
   const error = eventData<BlockJobEventData>(ev).error;
   return error ? `: ${error}` : '';
 };
+
+/**
+ * After an agent restart: whatever a checkpoint left of disk i's overlay is merged back and
+ * deleted, so `disk<i>` is the active node again. A commit the old agent had started is finished
+ * (QEMU keeps the job; it waits in `ready` for a block-job-complete nobody will send); an
+ * attached overlay is committed; an unattached one is only deleted.
+ */
+export async function finishLeftOverlay(vm: VmRuntime, i: number, opts: { deadline: number; signal?: AbortSignal }): Promise<void> {
+  const job = `ckpt-commit-${i}`;
+  const call = opts.signal ? { signal: opts.signal } : {};
+  const jobNow = async () => (await qmp(vm, 'query-block-jobs', undefined, call)).find((j) => j.device === job);
+  if (await jobNow()) {
+    // Gone (done or failed) or ready, whichever comes first; a ready job is told to pivot back.
+    const ready = await pollUntil(vm, `left commit ${job} ready`, async () => {
+      const j = await jobNow();
+      return j ? (j.ready ? true : undefined) : false;
+    }, opts);
+    if (ready) await qmp(vm, 'block-job-complete', { device: job }, call);
+    await pollUntil(vm, `left commit ${job} done`, async () => ((await jobNow()) ? undefined : true), opts);
+  } else if ((await qmp(vm, 'query-block', undefined, call)).some((b) => b.inserted?.['node-name'] === overlayNode(i))) {
+    await commitOverlay(vm, i, call);
+  }
+  await dropOverlay(vm, i, call).catch(() => undefined);
+}

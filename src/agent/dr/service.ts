@@ -5,7 +5,9 @@
 // replication session from the protected host and commits the checkpoint into its store only
 // when every file arrived; the protected host (`send`, send-job.ts) captures the VM, streams
 // the files and keeps the checkpoint both sides now share. Jobs stay listed after they end so
-// the controller can read the outcome.
+// the controller can read the outcome. On start it first undoes what a checkpoint of the agent
+// before it left in each VM (recover.ts: a guest left paused, overlays, held output), and no
+// new checkpoint of a VM starts before that is done.
 import { join } from 'node:path';
 import {
   FerryError, type CheckpointProgress, type ReceiveCheckpointRequest, type RestoreRequest, type ScrubReport, type SendCheckpointRequest, type StoredCheckpoint,
@@ -17,6 +19,7 @@ import { CheckpointJob } from './job.js';
 import { OutputHold } from './output-hold.js';
 import { receiveCheckpoint } from './receive-job.js';
 import { CheckpointRestore } from './restore.js';
+import { recoverCheckpoint } from './recover.js';
 import { sendCheckpoint } from './send-job.js';
 import { ChunkStore, type CommittedCheckpoint } from './store/index.js';
 import type { CheckpointMeta } from './transfer.js';
@@ -38,7 +41,12 @@ export class DrService {
   /** Fires when the agent closes: restores still under way tear themselves down. */
   readonly #closing = new AbortController();
 
-  constructor(readonly ctx: AgentContext) {}
+  /** Settles once every VM's leftovers of the previous agent's checkpoints are dealt with (recover.ts). */
+  readonly recovered: Promise<void>;
+
+  constructor(readonly ctx: AgentContext) {
+    this.recovered = Promise.all([...ctx.mgr.vms.values()].map((vm) => recoverCheckpoint(vm, this.#hold, this.#closing.signal))).then(() => undefined);
+  }
 
   /** Opened on first use: opening syncs the store's directories, which a host that never replicates need not pay at start. */
   get store(): ChunkStore {
@@ -69,7 +77,7 @@ export class DrService {
     if (vm.migrationId) throw new FerryError('CONFLICT', `vm ${req.vm} is being migrated (migration ${vm.migrationId})`);
     if (vm.rec.state !== 'running') throw new FerryError('INVALID_STATE', `vm ${req.vm} is ${vm.rec.state}; only a running vm can be checkpointed`);
     const job = this.#add(new CheckpointJob(req.jobId, 'source', req.vm, req.seq));
-    job.track(sendCheckpoint({ ctx: this.ctx, store: this.store, hold: this.#hold }, job, req).catch((err: unknown) => {
+    job.track(this.recovered.then(() => sendCheckpoint({ ctx: this.ctx, store: this.store, hold: this.#hold }, job, req)).catch((err: unknown) => {
       job.settle(err);
       log('dr job %s: checkpoint %d of vm %s failed: %s', req.jobId, req.seq, req.vm, err instanceof Error ? err.message : String(err));
     }));
@@ -89,6 +97,7 @@ export class DrService {
 
   async drop(vm: string): Promise<{ freedBytes: number }> {
     for (const job of this.#jobs.values()) if (job.vm === vm) job.abort();
+    await this.recovered;
     const local = this.ctx.mgr.vms.get(vm);
     if (local && this.#hold.holding(vm) > 0) await this.#hold.releaseAll(local);
     return { freedBytes: this.store.drop(vm) };
@@ -104,6 +113,7 @@ export class DrService {
 
   async close(): Promise<void> {
     this.#closing.abort();
+    await this.recovered;
     for (const job of this.#jobs.values()) job.abort();
     await Promise.all([...this.#jobs.values()].map((job) => job.done));
     this.#store?.close();

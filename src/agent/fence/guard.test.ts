@@ -1,7 +1,8 @@
 // The fence guard with stand-in QEMUs (node processes whose command line carries a uuid and a
 // -pidfile under the data dir, as QEMU's does): fencing kills every leased one at once, before
 // the lease ends, when the host reaches no peer; a host that reaches its peer holds on after the
-// lease; a cut link then fences it; a stepped wall clock changes nothing.
+// lease; a cut link then fences it; a peer whose guard is stopped is still heard through its
+// host; a stepped wall clock changes nothing.
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -18,7 +19,7 @@ import { FenceFeeder } from '../fencing.js';
 import type { VmManager } from '../manager.js';
 import { killAllNow } from './qemu-procs.js';
 import { PING_PATH } from './peer-link.js';
-import { connect } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 
 const SECRET = 'guard-test-secret';
@@ -119,6 +120,33 @@ describe('fence guard', () => {
     feed(d2, { host: 'h2', fedAtMs: monoNowMs(), cluster: { hosts: 2, guards: [{ host: 'h1', url: url.origin }] } });
     await waitFor('h1 heard by h2 after the aborted pings', () => status(d2)?.contacts.some((c) => c.host === 'h1'));
     void g2;
+  });
+
+  it('a peer whose guard is stopped but whose host answers TCP is heard (its old words dropped); a refused port is not', async () => {
+    // A stopped guard's listening socket still completes handshakes; it never answers a ping.
+    const held: Socket[] = [];
+    const frozen = createServer((sock) => void held.push(sock));
+    frozen.listen(0, '127.0.0.1');
+    await once(frozen, 'listening');
+    const closed = createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const closedPort = (closed.address() as { port: number }).port;
+    await new Promise((r) => closed.close(r));
+    try {
+      const d2 = dataDir();
+      const g2 = await startGuard(d2, 'h2');
+      const guards = [{ host: 'h1', url: `http://127.0.0.1:${(frozen.address() as { port: number }).port}` }, { host: 'h3', url: `http://127.0.0.1:${closedPort}` }];
+      feed(d2, { host: 'h2', fedAtMs: monoNowMs(), cluster: { hosts: 3, guards } });
+      const st = await waitFor('h1 heard through its host', () => status(d2)?.contacts.find((c) => c.host === 'h1') ? status(d2) : undefined, { timeoutMs: 15_000 });
+      assert.equal(st!.contacts.find((c) => c.host === 'h1')!.self, undefined);
+      await sleep(1500);
+      assert.equal(status(d2)?.contacts.some((c) => c.host === 'h3'), false, 'a refused connection is no contact');
+      void g2;
+    } finally {
+      for (const sock of held) sock.destroy();
+      frozen.close();
+    }
   });
 
   it('a stepped wall clock neither keeps an old lease alive nor ends a fresh one early', async () => {

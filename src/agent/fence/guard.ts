@@ -5,8 +5,8 @@
 // (decide.ts) and then SIGKILLs every leased QEMU at once. So a dead, stopped or hung agent
 // can neither stop a VM it should keep nor keep one it must stop.
 //
-// It also pings its peer guards (peer-link.ts): a host that reaches a quorum of them is not cut
-// off and keeps its VMs after the lease has run out — the controller, which asks the same peers,
+// It also pings its peer guards (peer-link.ts): a host that reaches a quorum of them (or their
+// hosts, when a guard is stopped or hung) is not cut off and keeps its VMs after the lease has run out — the controller, which asks the same peers,
 // restarts nothing of a host some peer still hears. What it heard from each peer (and what that
 // peer said about its own host) goes into status.json, which the agent passes on in its
 // heartbeat: a peer that still hears a host whose agent is dead is how the controller learns
@@ -84,6 +84,7 @@ export class FenceGuard {
   tick(): void {
     if (this.#closed) return;
     if (this.#replaced()) return this.#exit();
+    if (this.o.faultHooks) void this.#link.applyCut(this.#cut());
     this.#feed = readJson<Feed>(this.#paths.feed) ?? this.#feed;
     const now = monoNowMs();
     const lease = this.#feed?.lease;
@@ -107,6 +108,10 @@ export class FenceGuard {
       if (await this.#link.ping(p.host, p.url, self, GUARD_PING_TIMEOUT_MS)) {
         const prev = this.#contacts.get(p.host);
         this.#contacts.set(p.host, { host: p.host, atMs: monoNowMs(), ...(prev?.self ? { self: prev.self } : {}) });
+      } else if (await this.#link.reachable(p.url, GUARD_PING_TIMEOUT_MS)) {
+        // Its host answers, its guard does not (stopped, hung): not cut off, and what it last
+        // said about its VMs may be out of date, so it is not passed on.
+        this.#contacts.set(p.host, { host: p.host, atMs: monoNowMs() });
       }
     }));
   }

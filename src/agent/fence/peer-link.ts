@@ -1,9 +1,16 @@
 // The guards' own network: each guard answers POST /fence/v1/ping from its peers and pings
 // every peer itself. A ping that gets through, either way, is a contact: proof that these two
 // hosts can still reach each other. The cluster secret authenticates both directions.
-// A test hook (`cut`) makes the link look cut: inbound pings are dropped unanswered and outbound
-// ones fail, as if the host's cable were pulled (see files.ts, fault-link-down).
+// A peer whose guard does not answer but whose host completes a TCP connection to the guard's
+// port (`reachable`) is not cut off either: its kernel answers, only its guard is stopped or
+// hung (a frozen process's listening socket still completes handshakes). Such a host cannot
+// promise to fence, and nothing may start its VMs elsewhere, so that counts as a contact too.
+// A refused connection does not count (the loopback emulation of a cut below refuses).
+// A test hook (`cut`) makes the link look cut: the guard stops listening (connections are
+// refused), inbound pings are dropped unanswered and outbound ones fail, as if the host's cable
+// were pulled (see files.ts, fault-link-down).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import { once } from 'node:events';
 import { timingSafeEqual } from 'node:crypto';
 import { Value } from '@sinclair/typebox/value';
@@ -26,6 +33,9 @@ export interface PeerLinkOptions {
 export class PeerLink {
   #server: Server | undefined;
   #url = '';
+  #port: number | undefined;
+  /** The hook's cut as last applied: the server is closed while it holds. */
+  #cutApplied = false;
   readonly #inflight = new Map<string, AbortController>();
 
   constructor(private readonly o: PeerLinkOptions) {}
@@ -35,15 +45,43 @@ export class PeerLink {
   }
 
   async listen(): Promise<string> {
+    await this.#open(this.o.port ?? 0);
+    return this.#url;
+  }
+
+  async #open(port: number): Promise<void> {
     // A peer that gives up mid-request (its ping timed out) must not take the guard down.
     const server = createServer((req, res) => void this.#serve(req, res).catch(() => req.socket.destroy()));
     server.keepAliveTimeout = 5_000;
-    server.listen(this.o.port ?? 0, this.o.listenHost);
+    server.listen(port, this.o.listenHost);
     await once(server, 'listening');
     this.#server = server;
-    const addr = server.address() as { port: number };
-    this.#url = `http://${this.o.listenHost.includes(':') ? `[${this.o.listenHost}]` : this.o.listenHost}:${addr.port}`;
-    return this.#url;
+    this.#port = (server.address() as { port: number }).port;
+    this.#url = `http://${this.o.listenHost.includes(':') ? `[${this.o.listenHost}]` : this.o.listenHost}:${this.#port}`;
+  }
+
+  /** Test hook: stop listening while the link is cut, listen again (same port) once it is not. */
+  async applyCut(cut: boolean): Promise<void> {
+    if (cut === this.#cutApplied || this.#port === undefined) return;
+    this.#cutApplied = cut;
+    if (cut) await this.#shut();
+    else await this.#open(this.#port);
+  }
+
+  /** True if a TCP connection to the peer guard's port completes within `timeoutMs` (see the header). */
+  reachable(url: string, timeoutMs: number): Promise<boolean> {
+    if (this.o.cut()) return Promise.resolve(false);
+    const u = new URL(url);
+    return new Promise((resolve) => {
+      const sock = connect({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port), timeout: timeoutMs });
+      const end = (ok: boolean): void => {
+        sock.destroy();
+        resolve(ok);
+      };
+      sock.once('connect', () => end(true));
+      sock.once('timeout', () => end(false));
+      sock.once('error', () => end(false));
+    });
   }
 
   /** Pings `url` unless a ping to that peer is still on its way; true if it got through. */
@@ -64,6 +102,11 @@ export class PeerLink {
 
   async close(): Promise<void> {
     for (const a of this.#inflight.values()) a.abort();
+    this.#port = undefined;
+    await this.#shut();
+  }
+
+  async #shut(): Promise<void> {
     const s = this.#server;
     this.#server = undefined;
     if (!s) return;

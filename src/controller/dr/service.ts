@@ -32,6 +32,7 @@ import { Protections } from './protections.js';
 import { Replicator, type RunCheckpoint } from './replicator.js';
 import type { DrRepo } from './repo.js';
 import { switchIo } from './switch-io.js';
+import { zeroLossHold } from './zero-loss.js';
 
 export const drTarget = (vm: string): string => `dr/${vm}`;
 export const DEFAULT_KEEP = 3;
@@ -112,10 +113,7 @@ export class DrService {
   /** Why the load balancer must leave this VM where it is now, or undefined. */
   balanceHold(vm: string): string | undefined {
     if (this.replicator.isRunning(vm)) return 'a DR checkpoint of it is in flight';
-    const p = this.protections.repo.get(vm)?.protection;
-    // Zero-loss mode holds the guest's output until the next commit; a migration would drop it.
-    if (p?.rpoMs === 0) return 'it is protected in zero-loss mode';
-    return undefined;
+    return zeroLossHold(this.protections.repo, vm);
   }
 
   get(vm: string): Protection {
@@ -170,6 +168,11 @@ export class DrService {
     this.replicator.forget(vm);
     await this.replicator.quiesce(vm, `VM ${vm} unprotected`);
     await this.calls.deleteStore(p.targetHost, vm);
+    // The VM's own host keeps the newest checkpoint it sent (for failback) and, in zero-loss
+    // mode, holds the guest's output: dropping the VM's store there frees the one and releases
+    // the other (src/agent/dr/service.ts drop), so the guest's network flows again.
+    const host = this.state.vms.get(vm)?.host;
+    if (host !== undefined && host !== p.targetHost) await this.calls.deleteStore(host, vm);
     log('unprotected %s', vm);
     return p;
   }

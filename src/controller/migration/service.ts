@@ -20,6 +20,7 @@ import { RESTART_MESSAGE } from '../task-runner.js';
 import { measureAndPlan, runMigration, settleInterrupted, type MigrationInput, type MigrationIo } from './orchestrator.js';
 import { unanswered } from './settle.js';
 import { DEFAULT_MAX_DOWNTIME_MS } from './planner.js';
+import { zeroLossMigrateRefusal } from '../dr/zero-loss.js';
 
 const log = createLog('ferry:controller:migration');
 
@@ -42,6 +43,8 @@ export class MigrationService {
     readonly records: MigrationsRepo,
     private readonly limits: PlacementLimits = DEFAULT_LIMITS,
     bus?: EventBus,
+    /** Why DR forbids moving a VM by live migration (zero-loss mode, dr/zero-loss.ts), or undefined. */
+    private readonly drHold: (vm: string) => string | undefined = () => undefined,
   ) {
     this.events = bus ? new MigrationEvents((e) => bus.publish(e)) : undefined;
   }
@@ -109,10 +112,12 @@ export class MigrationService {
     return r;
   }
 
-  /** 404 VM, 409 busy, 404/503 target, 400 same host, 503 source down, 409 not running, 507 no room. */
+  /** 404 VM, 409 busy, 409 zero-loss, 404/503 target, 400 same host, 503 source down, 409 not running, 507 no room. */
   private precheck(name: string, req: MigrateRequest): MigrationInput {
     const vm = this.state.requireVm(name);
     this.state.runner.assertIdle(vmTarget(name));
+    const held = this.drHold(name);
+    if (held) throw new InvalidStateError(zeroLossMigrateRefusal(name, held));
     const target = this.state.hosts.get(req.to);
     if (!target) throw new NotFoundError(`host ${req.to}`);
     if (req.to === vm.host) throw new InvalidRequestError('body.to', `is the host VM ${name} already runs on`);

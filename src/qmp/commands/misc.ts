@@ -25,6 +25,13 @@ export interface AnnounceSelfArgs {
   id?: string;
 }
 
+/** One property of a QOM object; a child object is a property of type `child<TYPE>`. */
+export interface ObjectPropertyInfo {
+  name: string;
+  type: string;
+  description?: string;
+}
+
 export interface MiscCommands {
   /** The fd itself travels as SCM_RIGHTS ancillary data, which net.Socket cannot send. */
   getfd: { args: { fdname: string }; ret: Empty };
@@ -33,6 +40,7 @@ export interface MiscCommands {
   'object-del': { args: { id: string }; ret: Empty };
   'qom-set': { args: { path: string; property: string; value: unknown }; ret: Empty };
   'qom-get': { args: { path: string; property: string }; ret: unknown };
+  'qom-list': { args: { path: string }; ret: ObjectPropertyInfo[] };
   'netdev_add': { args: NetdevAddArgs; ret: Empty };
   'netdev_del': { args: { id: string }; ret: Empty };
   'announce-self': { args: AnnounceSelfArgs; ret: Empty };
