@@ -29,6 +29,7 @@ export const WIRE_ERROR_CODES = [
   'WIRE_PEER_SILENT', // missedPingsLimit pings unanswered
   'WIRE_CONNECTION_LOST', // the socket ended or failed before DONE
   'WIRE_REFUSED', // the acceptor refused the session
+  'WIRE_LIMIT', // the peer went past a session limit (channels, unacknowledged bytes)
   'WIRE_REMOTE', // the peer reported an error
   'WIRE_ABORTED', // the caller's AbortSignal fired, or destroy() without a cause
   'WIRE_TIMEOUT',

@@ -25,6 +25,8 @@ export type DiskSpec = Static<typeof DiskSpec>;
 
 /** Forwarded guest ports per NIC at most (user-mode networking). */
 export const MAX_FORWARD_PORTS = 16;
+/** Disks of one VM (a migration carries each on its own data-plane channel). */
+export const MAX_DISKS = 8;
 
 const MAC = Type.String({ pattern: '^([0-9a-f]{2}:){5}[0-9a-f]{2}$' });
 
@@ -102,7 +104,7 @@ export const VmSpecInput = Type.Object(
     memoryMiB: Type.Integer({ minimum: 32, maximum: 1024 * 1024 }),
     vcpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
     boot: Type.Optional(BootSpec),
-    disks: Type.Optional(Type.Array(DiskSpec, { maxItems: 8 })),
+    disks: Type.Optional(Type.Array(DiskSpec, { maxItems: MAX_DISKS })),
     nics: Type.Optional(Type.Array(NicSpec, { maxItems: 4 })),
     balloon: Type.Optional(Type.Boolean()),
     /** The demo guest's workloads: src/contracts/workload.ts. */
