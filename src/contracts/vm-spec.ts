@@ -11,13 +11,19 @@ const IPV4 = '(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9
 export const IPV4_PATTERN = `^${IPV4}$`;
 /** ADDR/PREFIX, e.g. 10.77.1.10/24. */
 export const IPV4_CIDR_PATTERN = `^${IPV4}/([89]|[12][0-9]|30)$`;
+/**
+ * A host file: absolute and normalised (no `.` or `..` segment, no empty one). Where it may point
+ * is the agent's to say (src/agent/allowed-paths.ts); what the shape alone shows is refused here.
+ */
+export const HOST_PATH_PATTERN = '^(/(?!\\.\\.?(/|$))[^/\\x00]+)+$';
+const HostPath = Type.String({ minLength: 2, maxLength: 4096, pattern: HOST_PATH_PATTERN });
 
 export const DiskSpec = Type.Object(
   {
     /** Size of a new, empty qcow2 disk in MiB (ignored when `image` is given). */
     sizeMiB: Type.Optional(Type.Integer({ minimum: 1, maximum: 4 * 1024 * 1024 })),
     /** Absolute path of an existing qcow2 image on the host to use as a read-only base (layered). */
-    image: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: '^/' })),
+    image: Type.Optional(HostPath),
   },
   { additionalProperties: false },
 );
@@ -86,8 +92,8 @@ export const BootSpec = Type.Union([
   Type.Object(
     {
       kind: Type.Literal('kernel'),
-      kernel: Type.String({ minLength: 1, maxLength: 4096, pattern: '^/' }),
-      initrd: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: '^/' })),
+      kernel: HostPath,
+      initrd: Type.Optional(HostPath),
       cmdline: Type.Optional(Type.String({ maxLength: 4096 })),
     },
     { additionalProperties: false },
