@@ -6,6 +6,7 @@
  *
  *   ferry-heartbeat seq=N bad=M uptime=S wl=LIST [dirtied_mib=.. verified_mib=.. sweeps=..]
  *                   disk=N|none|off|foreign|error [boots=B disk_prev=P] [http_reqs=R] [cpu_mloops=C]
+ *                   [dial_ok=O dial_failed=F]
  *                   [err=...]
  *
  * seq starts at 0 and grows by exactly one per line; it never jumps ahead to catch up with
@@ -17,7 +18,11 @@
  * restarts it.
  *
  * Configuration comes from /proc/cmdline (or `--cmdline STRING` for testing on a host):
- *   ferry.workload=LIST      comma-separated: idle | cpu | http | dirty:RATE_MIBS:SET_MIB
+ *   ferry.workload=LIST      comma-separated: idle | cpu | http | echo | dirty:RATE_MIBS:SET_MIB
+ *                            | dial:PORT (once a second, open a TCP connection to the
+ *                            gateway's PORT and count whether it connected: shows what a
+ *                            guest can reach of its host, e.g. 10.0.2.2 under user-mode NICs)
+ *   ferry.gw=ADDR            the gateway dial connects to (default 10.0.2.2)
  *   ferry.disk=0|1           0: never touch /dev/vda; 1: use it even if sector 0 holds
  *                            foreign data; default: use it if it is blank or already ours
  *   ferry.selftest_corrupt=1 dirty workload corrupts one page 3 s after it starts (proves
@@ -48,6 +53,7 @@
 #include <linux/input.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -83,6 +89,8 @@ struct shared {
   uint64_t sweeps;         /* completed full background sweeps */
   uint64_t http_reqs;
   uint64_t cpu_mloops;
+  uint64_t dial_ok;
+  uint64_t dial_failed;
   uint32_t dirty_ready;
   uint32_t bad_reports;
   uint32_t line_gen; /* seqlock for line[] */
@@ -98,7 +106,9 @@ static char cfg_workload[256] = "idle";
 static int cfg_disk = -1; /* -1 auto, 0 off, 1 force */
 static int cfg_selftest_corrupt;
 static int cfg_http_port = 80;
-static int wl_dirty, wl_cpu, wl_http, wl_echo;
+static char cfg_gw[32] = "10.0.2.2";
+static int wl_dirty, wl_cpu, wl_http, wl_echo, wl_dial;
+static unsigned dial_port;
 static unsigned dirty_rate_mib, dirty_set_mib;
 static char wl_err[160];
 
@@ -160,6 +170,8 @@ static void parse_cmdline(const char *cmdline) {
       cfg_selftest_corrupt = atoi(tok + 23) != 0;
     else if (!strncmp(tok, "ferry.http_port=", 16))
       cfg_http_port = atoi(tok + 16);
+    else if (!strncmp(tok, "ferry.gw=", 9))
+      snprintf(cfg_gw, sizeof cfg_gw, "%s", tok + 9);
   }
   if (!cfg_workload[0]) snprintf(cfg_workload, sizeof cfg_workload, "idle");
   if (cfg_http_port <= 0 || cfg_http_port > 65535) cfg_http_port = 80;
@@ -179,13 +191,16 @@ static void parse_workloads(void) {
       wl_echo = 1;
     } else if (!strcmp(w, "http")) {
       wl_http = 1;
+    } else if (!strncmp(w, "dial:", 5) && sscanf(w + 5, "%u%c", &r, &extra) == 1 && r > 0 && r <= 65535) {
+      wl_dial = 1;
+      dial_port = r;
     } else if (!strncmp(w, "dirty:", 6) && sscanf(w + 6, "%u:%u%c", &r, &s, &extra) == 2 && s > 0 &&
                s <= 1048576 && r <= 1048576) {
       wl_dirty = 1;
       dirty_rate_mib = r;
       dirty_set_mib = s;
     } else {
-      out("ferry-error unknown workload '%s' (known: idle, cpu, http, dirty:RATE_MIBS:SET_MIB)", w);
+      out("ferry-error unknown workload '%s' (known: idle, cpu, http, echo, dirty:RATE_MIBS:SET_MIB, dial:PORT)", w);
       snprintf(wl_err, sizeof wl_err, "unknown-workload:%.100s", w);
     }
   }
@@ -399,6 +414,28 @@ static void echo_main(void) {
   }
 }
 
+/* ---------- dial workload: can this guest open a connection to its gateway's PORT? ---------- */
+static void dial_main(void) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)dial_port)};
+  if (inet_pton(AF_INET, cfg_gw, &a.sin_addr) != 1) {
+    out("ferry-error dial: bad gateway address '%s'", cfg_gw);
+    _exit(3);
+  }
+  for (;;) {
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int ok = 0;
+    if (s >= 0 && (connect(s, (struct sockaddr *)&a, sizeof a) == 0 || errno == EINPROGRESS)) {
+      struct pollfd p = {.fd = s, .events = POLLOUT};
+      int err = 0;
+      socklen_t len = sizeof err;
+      ok = poll(&p, 1, 1000) == 1 && getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+    }
+    if (s >= 0) close(s);
+    ATOMIC_ADD(ok ? &sh->dial_ok : &sh->dial_failed, 1);
+    sleep_s(1);
+  }
+}
+
 /* ---------- http workload ---------- */
 
 static void copy_line(char *dst, size_t n) {
@@ -476,7 +513,7 @@ struct child {
   char last_err[64];
 };
 
-static struct child children[4];
+static struct child children[5];
 static int nchildren;
 
 static void start_child(struct child *c) {
@@ -777,6 +814,7 @@ int main(int argc, char **argv) {
   if (wl_cpu) children[nchildren++] = (struct child){.name = "cpu", .fn = cpu_main};
   if (wl_http) children[nchildren++] = (struct child){.name = "http", .fn = http_main};
   if (wl_echo) children[nchildren++] = (struct child){.name = "echo", .fn = echo_main};
+  if (wl_dial) children[nchildren++] = (struct child){.name = "dial", .fn = dial_main};
   for (int i = 0; i < nchildren; i++) start_child(&children[i]);
 
   scan_input();
@@ -815,6 +853,9 @@ int main(int argc, char **argv) {
     }
     if (wl_http) ADD(" http_reqs=%llu", (unsigned long long)ATOMIC_LOAD(&sh->http_reqs));
     if (wl_cpu) ADD(" cpu_mloops=%llu", (unsigned long long)ATOMIC_LOAD(&sh->cpu_mloops));
+    if (wl_dial)
+      ADD(" dial_ok=%llu dial_failed=%llu", (unsigned long long)ATOMIC_LOAD(&sh->dial_ok),
+          (unsigned long long)ATOMIC_LOAD(&sh->dial_failed));
     char errs[400] = "";
     size_t en = 0;
 #define EADD(s)                                                                                    \

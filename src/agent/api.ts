@@ -9,6 +9,7 @@ import type { VmManager } from './manager.js';
 import { addForward } from './forwards.js';
 import { probeHttp } from './probe.js';
 import type { AgentMetrics } from './prometheus.js';
+import type { AllowedPaths } from './allowed-paths.js';
 import { registerDrRoutes } from './dr/routes.js';
 import type { DrService } from './dr/service.js';
 import { registerMigrationRoutes } from './migration/routes.js';
@@ -17,16 +18,25 @@ import type { MigrationService } from './migration/service.js';
 type VmName = { name: string };
 
 export function buildAgentApi(
-  mgr: VmManager, secret: string, host: () => HostInfo, migrations: () => MigrationService, dr: () => DrService, metrics: AgentMetrics,
+  mgr: VmManager, secret: string, host: () => HostInfo, migrations: () => MigrationService, dr: () => DrService, metrics: AgentMetrics, paths: AllowedPaths,
 ): FastifyInstance {
   const app = createApiServer({ credentials: [{ prefix: AGENT_API_PREFIX, tokens: () => [secret] }, { prefix: METRICS_PATH, tokens: () => [secret] }] });
+  const R = AGENT_ROUTES;
+
+  // Every route that takes a VM spec (define; an incoming migration's and a restore's `spec`)
+  // may name host files only under the allowed image directories (allowed-paths.ts).
+  app.addHook('preHandler', async (req) => {
+    const body = req.body as (VmSpec & { spec?: undefined }) | { spec?: VmSpec } | null | undefined;
+    if (!body || typeof body !== 'object') return;
+    if (req.method === 'POST' && req.routeOptions.url === R.define.url) paths.check(body as VmSpec, 'body');
+    else if (body.spec && typeof body.spec === 'object') paths.check(body.spec, 'body.spec');
+  });
 
   app.get(METRICS_PATH, async (req, reply) => {
     const { contentType, body } = await metrics.scrape(req.headers.accept);
     return reply.type(contentType).send(body);
   });
 
-  const R = AGENT_ROUTES;
   app.get(R.host.url, async () => host());
   app.get(R.listVms.url, async () => mgr.list());
   app.post<{ Body: VmSpec }>(R.define.url, { schema: R.define.schema }, async (req) => mgr.define(req.body));

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildAgentApi } from './api.js';
+import { AllowedPaths } from './allowed-paths.js';
 import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { resolveAccel, type AccelChoice } from './kvm-probe.js';
 import { log } from './log.js';
@@ -44,6 +45,11 @@ export interface AgentOptions {
   accel?: AccelChoice;
   /** Demo guest dir (vmlinuz, initrd.img). Default $FERRY_GUEST_DIR or <repo>/build/guest. */
   guestDir?: string;
+  /**
+   * Directories whose files VM specs may name (kernel, initrd, disk base images), realpath-checked.
+   * Default: <dataDir>/images and the demo guest dir (allowed-paths.ts).
+   */
+  imageDirs?: string[];
   /** Default 1000. */
   heartbeatIntervalMs?: number;
   /** Port of the ferry-wire data endpoint on listenHost. Default 0: any free port. */
@@ -75,6 +81,11 @@ export function defaultGuestDir(): string {
     dir = dirname(dir);
   }
   return resolve('build', 'guest');
+}
+
+/** Where VM specs may name files when no --image-dir is given: this host's own images and the demo guest. */
+export function defaultImageDirs(dataDir: string, guestDir: string): string[] {
+  return [join(dataDir, 'images'), guestDir];
 }
 
 export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
@@ -109,7 +120,8 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   };
   const sampler = new Sampler(() => mgr.vms.values()).start();
   const metrics = new AgentMetrics(async () => ({ host: host(), vms: await mgr.list() }));
-  const app = buildAgentApi(mgr, opts.secret, host, () => migrations, () => dr, metrics);
+  const paths = new AllowedPaths(opts.imageDirs ?? defaultImageDirs(dataDir, guestDir));
+  const app = buildAgentApi(mgr, opts.secret, host, () => migrations, () => dr, metrics, paths);
   const address = await app.listen({ host: listenHost, port: opts.port ?? 0 });
   url = address.replace('[::1]', '127.0.0.1');
   writeJsonAtomic(join(dataDir, 'agent.json'), { pid: process.pid, url });

@@ -47,7 +47,7 @@ test('identity, sizing, accel and detachment options', () => {
 test('disks, NIC forwards on loopback, balloon, incoming', () => {
   const args = buildQemuArgs({ spec, vmDir: '/d/vms/web1', accel: 'tcg', guestDir: '/g', hostPorts: [[4000, 4001]], incoming: true });
   assert.deepEqual(valueOf(args, '-blockdev'), ['driver=qcow2,node-name=disk0,file.driver=file,file.filename=/d/vms/web1/disk0.qcow2']);
-  assert.deepEqual(valueOf(args, '-netdev'), ['user,id=net0,hostfwd=tcp:127.0.0.1:4000-:80,hostfwd=tcp:127.0.0.1:4001-:22']);
+  assert.deepEqual(valueOf(args, '-netdev'), ['user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:4000-:80,hostfwd=tcp:127.0.0.1:4001-:22']);
   const devices = valueOf(args, '-device');
   assert.ok(devices.includes('virtio-balloon-pci,id=balloon0'));
   assert.ok(devices.includes(`virtio-net-pci,netdev=net0,mac=${macFor(spec.uuid, 0)},romfile=`));

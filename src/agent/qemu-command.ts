@@ -29,7 +29,7 @@ export interface QemuLaunch {
   incoming?: boolean;
   /** Keep the guest stopped until `cont` (-S): a migration target runs only once committed. */
   startPaused?: boolean;
-  /** The guest's NICs reach nothing outside (user net `restrict=on`); forwarded ports still answer on loopback (DR tests). */
+  /** An isolated copy (DR test): its bridged NICs become user-mode NICs, which reach nothing outside. */
   isolated?: boolean;
   /** The tap of each bridged NIC, by NIC index (made by guest-taps.ts before QEMU starts). */
   taps?: Record<number, string>;
@@ -95,6 +95,10 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
  * The backend of NIC `i`. A bridged NIC is a tap on the host's guest bridge (vhost off: TCG).
  * An isolated copy (DR test) never joins the segment, where the VM of record answers at the
  * same address: its bridged NICs become restricted user-mode NICs.
+ * Every user-mode NIC is `restrict=on`: without it the guest reaches the host's loopback at
+ * 10.0.2.2 (other VMs' forwards, the agent's and controller's ports) and anything the host can
+ * reach. Restricted, the guest opens no connection out; only the explicit `hostfwd`s (and those
+ * hostfwd_add adds later) come in. The price: no outbound network for user-mode guests.
  */
 function netdevArg(l: QemuLaunch, i: number): string {
   const nic = l.spec.nics[i]!;
@@ -108,5 +112,5 @@ function netdevArg(l: QemuLaunch, i: number): string {
     if (hostPort === undefined) throw new Error(`no host port for nic ${i} guest port ${guestPort}`);
     return `,hostfwd=${hostfwdRule(hostPort, guestPort)}`;
   });
-  return `user,id=${netdevId(i)}${l.isolated ? ',restrict=on' : ''}${fwd.join('')}`;
+  return `user,id=${netdevId(i)},restrict=on${fwd.join('')}`;
 }

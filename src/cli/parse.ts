@@ -106,3 +106,6 @@ export function parseNet(value: string): 'user' | 'bridged' {
   if (value !== 'user' && value !== 'bridged') throw new InvalidArgumentError('must be user or bridged');
   return value;
 }
+
+/** For a repeatable option: each value joins the list. */
+export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];

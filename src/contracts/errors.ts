@@ -6,12 +6,13 @@ import { Type, type Static } from '@sinclair/typebox';
 export const ERROR_CODES = [
   'UNAUTHORIZED', // missing or wrong credential
   'FORBIDDEN', // a credential, but not enough for this request (a console change without its CSRF header)
-  'RATE_LIMITED', // too many failed logins: wait (retry-after)
+  'RATE_LIMITED', // too many from this client (failed logins, open event streams): wait (retry-after)
   'INVALID_REQUEST', // body/query failed validation; `field` names the bad field
   'NOT_FOUND', // no such VM, host or task
   'CONFLICT', // e.g. a VM with that name exists
   'INVALID_STATE', // the VM's state forbids the action (pause a stopped VM)
   'NO_CAPACITY', // placement found no host with enough free memory/CPU
+  'BUSY', // the server is at a limit of its own (event streams): try again later
   'HOST_DOWN', // the host that owns the VM is not answering
   'QEMU_FAILED', // QEMU refused or failed; message carries QEMU's own words
   'TIMEOUT',
@@ -29,6 +30,7 @@ export const WIRE_ERROR_CODES = [
   'WIRE_PEER_SILENT', // missedPingsLimit pings unanswered
   'WIRE_CONNECTION_LOST', // the socket ended or failed before DONE
   'WIRE_REFUSED', // the acceptor refused the session
+  'WIRE_LIMIT', // the peer went past a session limit (channels, unacknowledged bytes)
   'WIRE_REMOTE', // the peer reported an error
   'WIRE_ABORTED', // the caller's AbortSignal fired, or destroy() without a cause
   'WIRE_TIMEOUT',
@@ -97,6 +99,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   INVALID_STATE: 409,
   NO_CAPACITY: 507,
   HOST_DOWN: 503,
+  BUSY: 503,
   QEMU_FAILED: 502,
   TIMEOUT: 504,
   ABORTED: 499,

@@ -57,6 +57,9 @@ test('an invalid body gets 400 naming the field', async () => {
       [{ name: 'a', memoryMiB: 64, nics: [{ network: 'bridged', forwardPorts: [80] }] }, 'body.nics.0.forwardPorts'],
       [{ name: 'a', memoryMiB: 64, nics: [{ network: 'user', ip: '10.0.0.3/24' }] }, 'body.nics.0.ip'],
       [{ name: 'a', memoryMiB: 64, nics: [{ network: 'wifi' }] }, 'body.nics.0.network'],
+      // Where a host path may point is the agent's to say; a path that climbs with .. is refused by its shape.
+      [{ name: 'a', memoryMiB: 64, disks: [{ image: '/var/lib/ferry/images/../../../../etc/shadow' }] }, 'body.disks.0.image'],
+      [{ name: 'a', memoryMiB: 64, boot: { kind: 'kernel', kernel: 'vmlinuz' } }, 'body.boot.kernel'],
     ];
     for (const [body, field] of cases) {
       await assert.rejects(api.post('/api/vms', body), (err: FerryError) => {

@@ -5,11 +5,36 @@
 // Optional, for a browser: routes that need no credential (`isPublic`), and a session cookie
 // that stands in for the bearer token under some prefixes (`cookieAuth`), with a CSRF header
 // required on requests that change something.
+// Limits against slow or idle clients (HttpLimits): the headers and the whole request must
+// arrive in time, an idle keep-alive connection is closed, connections are capped. There is no
+// limit on how long a handler may take (an agent's scrub runs for minutes; callers put their
+// own timeout on each call), so an event stream or a long call is never cut by the server.
 import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
 import { bearerMatches } from './auth.js';
 import { FerryError } from './errors.js';
 
 export const MAX_REQUEST_BYTES = 1024 * 1024;
+
+export interface HttpLimits {
+  /** The request line and headers must arrive within this (slowloris); answered 408. */
+  headersTimeoutMs: number;
+  /** The whole request, body included, must arrive within this; answered 408. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Connections open at once; more are closed at accept. */
+  maxConnections: number;
+  /** How often the server checks the two request timeouts (Node checks on an interval). */
+  checkEveryMs: number;
+}
+
+export const HTTP_LIMITS: HttpLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 10_000,
+  maxConnections: 1024,
+  checkEveryMs: 1_000,
+};
 
 export interface ApiServerOptions {
   /** Tokens accepted per URL prefix; a request whose path matches no prefix is refused. */
@@ -18,6 +43,7 @@ export interface ApiServerOptions {
   isPublic?(method: string, path: string): boolean;
   cookieAuth?: CookieAuth;
   logger?: boolean;
+  limits?: Partial<HttpLimits>;
 }
 
 export interface CookieAuth {
@@ -44,11 +70,17 @@ export function readCookie(header: string | undefined, name: string): string | u
 }
 
 export function createApiServer(opts: ApiServerOptions): FastifyInstance {
+  const limits = { ...HTTP_LIMITS, ...opts.limits };
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: MAX_REQUEST_BYTES,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: { headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: limits.checkEveryMs },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
+
+  app.server.maxConnections = limits.maxConnections;
 
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?')[0] ?? '';

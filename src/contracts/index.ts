@@ -15,5 +15,5 @@ export * from './web-console.js';
 export * from './endpoints.js';
 export * from './fence.js';
 export { ApiClient, type RequestOptions } from './http-client.js';
-export { createApiServer, MAX_REQUEST_BYTES } from './http-server.js';
+export { createApiServer, HTTP_LIMITS, MAX_REQUEST_BYTES, type HttpLimits } from './http-server.js';
 export * from './agent-routes.js';

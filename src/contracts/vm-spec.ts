@@ -11,13 +11,19 @@ const IPV4 = '(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9
 export const IPV4_PATTERN = `^${IPV4}$`;
 /** ADDR/PREFIX, e.g. 10.77.1.10/24. */
 export const IPV4_CIDR_PATTERN = `^${IPV4}/([89]|[12][0-9]|30)$`;
+/**
+ * A host file: absolute and normalised (no `.` or `..` segment, no empty one). Where it may point
+ * is the agent's to say (src/agent/allowed-paths.ts); what the shape alone shows is refused here.
+ */
+export const HOST_PATH_PATTERN = '^(/(?!\\.\\.?(/|$))[^/\\x00]+)+$';
+const HostPath = Type.String({ minLength: 2, maxLength: 4096, pattern: HOST_PATH_PATTERN });
 
 export const DiskSpec = Type.Object(
   {
     /** Size of a new, empty qcow2 disk in MiB (ignored when `image` is given). */
     sizeMiB: Type.Optional(Type.Integer({ minimum: 1, maximum: 4 * 1024 * 1024 })),
     /** Absolute path of an existing qcow2 image on the host to use as a read-only base (layered). */
-    image: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: '^/' })),
+    image: Type.Optional(HostPath),
   },
   { additionalProperties: false },
 );
@@ -25,6 +31,8 @@ export type DiskSpec = Static<typeof DiskSpec>;
 
 /** Forwarded guest ports per NIC at most (user-mode networking). */
 export const MAX_FORWARD_PORTS = 16;
+/** Disks of one VM (a migration carries each on its own data-plane channel). */
+export const MAX_DISKS = 8;
 
 const MAC = Type.String({ pattern: '^([0-9a-f]{2}:){5}[0-9a-f]{2}$' });
 
@@ -84,8 +92,8 @@ export const BootSpec = Type.Union([
   Type.Object(
     {
       kind: Type.Literal('kernel'),
-      kernel: Type.String({ minLength: 1, maxLength: 4096, pattern: '^/' }),
-      initrd: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: '^/' })),
+      kernel: HostPath,
+      initrd: Type.Optional(HostPath),
       cmdline: Type.Optional(Type.String({ maxLength: 4096 })),
     },
     { additionalProperties: false },
@@ -102,7 +110,7 @@ export const VmSpecInput = Type.Object(
     memoryMiB: Type.Integer({ minimum: 32, maximum: 1024 * 1024 }),
     vcpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
     boot: Type.Optional(BootSpec),
-    disks: Type.Optional(Type.Array(DiskSpec, { maxItems: 8 })),
+    disks: Type.Optional(Type.Array(DiskSpec, { maxItems: MAX_DISKS })),
     nics: Type.Optional(Type.Array(NicSpec, { maxItems: 4 })),
     balloon: Type.Optional(Type.Boolean()),
     /** The demo guest's workloads: src/contracts/workload.ts. */

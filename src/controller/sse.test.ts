@@ -22,7 +22,7 @@ describe('SSE', () => {
     const bus = new EventBus();
     const hub = new SseHub(bus);
     const { res, out } = fakeResponse();
-    hub.attach(res);
+    hub.attach(res, '127.0.0.1');
     assert.equal(bus.listenerCount(), 1);
     bus.publish({ type: 'vm.removed', name: 'a' });
     res.destroy();
@@ -34,5 +34,20 @@ describe('SSE', () => {
       assert.match(out(), /event: vm.removed/);
       resolve();
     }));
+  });
+
+  it('caps streams per client (429) and in total (503); a closed stream frees its slot', () => {
+    const hub = new SseHub(new EventBus(), { perClient: 2, total: 3 });
+    const a = [fakeResponse().res, fakeResponse().res];
+    for (const res of a) hub.attach(res, '10.0.0.1');
+    assert.throws(() => hub.admit('10.0.0.1'), { code: 'RATE_LIMITED' });
+    assert.throws(() => hub.attach(fakeResponse().res, '10.0.0.1'), { code: 'RATE_LIMITED' });
+    hub.attach(fakeResponse().res, '10.0.0.2');
+    assert.throws(() => hub.admit('10.0.0.3'), { code: 'BUSY' });
+    a[0]!.emit('close');
+    hub.admit('10.0.0.1');
+    hub.admit('10.0.0.3');
+    hub.closeAll();
+    assert.equal(hub.size, 0);
   });
 });

@@ -32,6 +32,8 @@ export class Channel extends Duplex {
     super({ allowHalfOpen: true, readableHighWaterMark: CHANNEL_HIGH_WATER_MARK, writableHighWaterMark: CHANNEL_HIGH_WATER_MARK });
     this.n = n;
     this.#io = io;
+    // Everything read: return the last credit too, so the peer's session window does not shrink for good.
+    this.once('end', () => this.#grantRest());
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -64,6 +66,12 @@ export class Channel extends Duplex {
     return n;
   }
 
+  /** Gives back credit taken but not used (the session window allowed less). */
+  refund(n: number): void {
+    this.#credit += n;
+    this.#wake();
+  }
+
   addCredit(n: number): void {
     this.#credit += n;
     if (this.#credit > 2 ** 32) throw new WireError('WIRE_PROTOCOL', `channel ${this.n}: window overflow`);
@@ -83,11 +91,13 @@ export class Channel extends Duplex {
     if (this.#remoteEnded) throw new WireError('WIRE_PROTOCOL', `channel ${this.n}: data after CLOSE`);
   }
 
-  deliver(data: Buffer): void {
-    if (this.destroyed || this.readableEnded) return;
+  /** Hands the peer's bytes to our reader; false when nobody will read them (dropped). */
+  deliver(data: Buffer): boolean {
+    if (this.destroyed || this.readableEnded) return false;
     this.#held += data.length;
     if (!this.push(data)) this.#readPaused = true;
     this.#maybeGrant();
+    return true;
   }
 
   remoteEnd(): void {
@@ -98,6 +108,14 @@ export class Channel extends Duplex {
 
   get remoteEnded(): boolean {
     return this.#remoteEnded;
+  }
+
+  #grantRest(): void {
+    if (this.#held === 0 || this.destroyed) return;
+    const n = this.#held;
+    this.#held = 0;
+    this.#allowance += n;
+    this.#io.grantWindow(this, n);
   }
 
   #maybeGrant(): void {

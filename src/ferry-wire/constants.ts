@@ -67,6 +67,19 @@ export const INITIAL_WINDOW = 16 * MiB;
 /** The receiver returns credit in WINDOW frames once at least this much is consumed. */
 export const WINDOW_UPDATE_THRESHOLD = INITIAL_WINDOW / 8;
 export const CHANNEL_HIGH_WATER_MARK = 1 * MiB;
+/**
+ * Channels one session may use (claimed by this side or opened by the peer): a migration needs
+ * 1 + its disks (at most 8), replication 2, a probe 1. More is refused (WIRE_LIMIT).
+ */
+export const MAX_SESSION_CHANNELS = 16;
+/**
+ * Channel payload one side may have unacknowledged across all channels of a session (a writer
+ * waits for WINDOW credit beyond it; a reader holding more from its peer fails the session with
+ * WIRE_LIMIT). Bounds a session's receive buffers, whatever number of channels the peer uses.
+ */
+export const SESSION_WINDOW = 4 * INITIAL_WINDOW;
+/** Control frames (PONG) are held back while this much is already queued on the socket. */
+export const CONTROL_BACKLOG_BYTES = 2 * MAX_FRAME_BYTES;
 
 export const DEFAULT_PING_INTERVAL_MS = 1000;
 export const DEFAULT_MISSED_PINGS_LIMIT = 5;

@@ -1,12 +1,16 @@
 // A ferry-wire session over one Duplex (a TLS socket in production). One cleanup path: every
 // failure goes through destroy(), which clears timers and listeners, errors the channels and
 // rejects `closed` and pending pings. Spec: docs/ferry-wire.md.
+// Limits against a hostile peer (it holds a cluster certificate, nothing more): a frame on a
+// channel neither side opened fails the session; a session has at most MAX_SESSION_CHANNELS
+// channels and at most SESSION_WINDOW unacknowledged bytes across them (writers wait, readers
+// refuse more); PONGs wait while the socket's queue is long, so an unread peer cannot grow it.
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Channel, type ChannelIo } from './channel.js';
 import { ChunkReceiver } from './chunk-receiver.js';
 import { ChunkSender } from './chunk-sender.js';
-import { CHANNEL_MAIN, DEFAULT_CHUNK_BYTES, DEFAULT_MISSED_PINGS_LIMIT, DEFAULT_PING_INTERVAL_MS, MAX_CHANNEL, MAX_CHUNK_BYTES, MAX_DATA_PAYLOAD } from './constants.js';
+import { CHANNEL_MAIN, CONTROL_BACKLOG_BYTES, DEFAULT_CHUNK_BYTES, DEFAULT_MISSED_PINGS_LIMIT, DEFAULT_PING_INTERVAL_MS, MAX_CHANNEL, MAX_CHUNK_BYTES, MAX_DATA_PAYLOAD, MAX_SESSION_CHANNELS, SESSION_WINDOW } from './constants.js';
 import { encodeFrame, encodeFrameParts } from './encoder.js';
 import { errorCodeOf, remoteError, WireError } from './errors.js';
 import type { Frame, Hello, TransferMode } from './frames.js';
@@ -25,6 +29,15 @@ export class Session implements WireSession, ChannelIo {
   #socket: Duplex;
   #parser: FrameParser;
   #channels = new Map<number, Channel>();
+  /** The peer may open channels 0..peerChannels-1 by sending on them; any other must be ours. */
+  readonly #peerChannels: number;
+  /** Channel bytes we sent that the peer has not granted back yet (≤ SESSION_WINDOW). */
+  #sentUnacked = 0;
+  #sessionCreditWaiters: (() => void)[] = [];
+  /** Channel bytes the peer sent that we have not granted back yet (refused past SESSION_WINDOW). */
+  #receivedUnacked = 0;
+  /** The newest PING not answered yet because the socket's queue was long. */
+  #pendingPong: { seq: number; time: number } | undefined;
   #sender: ChunkSender | undefined;
   #receiver: ChunkReceiver | undefined;
   #resolve!: () => void;
@@ -51,6 +64,7 @@ export class Session implements WireSession, ChannelIo {
     this.closed = new Promise<void>((res, rej) => ((this.#resolve = res), (this.#reject = rej)));
     this.closed.catch(noop); // callers may never look; a failed session must not crash the process
     this.#doneReceivedP = new Promise<void>((res) => (this.#doneReceived = res));
+    this.#peerChannels = Math.min(MAX_SESSION_CHANNELS, Math.max(1, opts.peerChannels ?? 1));
     if (opts.bandwidthBytesPerSec) this.bucket = new TokenBucket(opts.bandwidthBytesPerSec);
     if (opts.mode === 'chunked') {
       const chunkBytes = Math.min(MAX_CHUNK_BYTES, Math.max(4096, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES));
@@ -86,15 +100,24 @@ export class Session implements WireSession, ChannelIo {
   }
 
   channel(n: number): Channel {
+    if (!Number.isInteger(n) || n < 0 || n > MAX_CHANNEL) throw new RangeError(`no channel ${n}`);
     const ch = this.#channel(n);
     ch.claimed = true;
     return ch;
   }
 
+  /** The channel a peer's frame names: one we opened, or a new one in the peer's range; else refused. */
+  #peerChannel(n: number): Channel {
+    const ch = this.#channels.get(n);
+    if (ch) return ch;
+    if (n >= this.#peerChannels) throw new WireError('WIRE_PROTOCOL', `frame on channel ${n}, which nobody opened`);
+    return this.#channel(n);
+  }
+
   #channel(n: number): Channel {
-    if (!Number.isInteger(n) || n < 0 || n > MAX_CHANNEL) throw new RangeError(`no channel ${n}`);
     let ch = this.#channels.get(n);
     if (!ch) {
+      if (this.#channels.size >= MAX_SESSION_CHANNELS) throw new WireError('WIRE_LIMIT', `more than ${MAX_SESSION_CHANNELS} channels in one session`);
       ch = new Channel(n, this);
       if (this.#finished) ch.destroy();
       this.#channels.set(n, ch);
@@ -144,6 +167,9 @@ export class Session implements WireSession, ChannelIo {
     const d = this.#drain;
     this.#drain = undefined;
     d?.resolve();
+    const pong = this.#pendingPong;
+    this.#pendingPong = undefined;
+    if (pong && !this.#finished) this.#answerPing(pong.seq, pong.time);
   }
 
   get maxDataPayload(): number {
@@ -153,7 +179,8 @@ export class Session implements WireSession, ChannelIo {
   async writeChannel(ch: Channel, data: Buffer): Promise<void> {
     const chunked = this.#sender && ch.n === CHANNEL_MAIN;
     for (let o = 0; o < data.length; ) {
-      const n = await ch.takeCredit(Math.min(data.length - o, this.maxDataPayload));
+      const n = await this.#takeSessionCredit(ch, await ch.takeCredit(Math.min(data.length - o, this.maxDataPayload)));
+      if (n === 0) continue;
       const piece = data.subarray(o, o + n);
       o += n;
       if (chunked) await this.#sender!.write(piece);
@@ -162,13 +189,41 @@ export class Session implements WireSession, ChannelIo {
     }
   }
 
+  /** Of `n` bytes of channel credit, keeps what the session window allows (returns the rest); 0 after waiting. */
+  async #takeSessionCredit(ch: Channel, n: number): Promise<number> {
+    const room = SESSION_WINDOW - this.#sentUnacked;
+    const take = Math.max(0, Math.min(n, room));
+    if (take < n) ch.refund(n - take);
+    if (take === 0) {
+      if (this.#finished) throw new WireError('WIRE_ABORTED', 'session is closed');
+      await new Promise<void>((resolve) => this.#sessionCreditWaiters.push(resolve));
+    }
+    this.#sentUnacked += take;
+    return take;
+  }
+
+  #returnSessionCredit(bytes: number): void {
+    this.#sentUnacked = Math.max(0, this.#sentUnacked - bytes);
+    const waiters = this.#sessionCreditWaiters;
+    this.#sessionCreditWaiters = [];
+    for (const w of waiters) w();
+  }
+
   async endChannel(ch: Channel): Promise<void> {
     if (this.#sender && ch.n === CHANNEL_MAIN) await this.#sender.finish();
     if (!this.#finished) this.writeFrame({ type: 'CLOSE', channel: ch.n });
   }
 
   grantWindow(ch: Channel, bytes: number): void {
+    this.#receivedUnacked = Math.max(0, this.#receivedUnacked - bytes);
     if (!this.#finished) this.writeFrame({ type: 'WINDOW', channel: ch.n, increment: bytes });
+  }
+
+  /** Counts bytes handed to a channel's reader against the session window. */
+  #received(delivered: boolean, bytes: number): void {
+    if (!delivered) return;
+    this.#receivedUnacked += bytes;
+    if (this.#receivedUnacked > SESSION_WINDOW) throw new WireError('WIRE_LIMIT', `peer has more than ${SESSION_WINDOW} bytes unacknowledged in one session`);
   }
 
   // ---- inbound -----------------------------------------------------------------------------
@@ -188,16 +243,17 @@ export class Session implements WireSession, ChannelIo {
   #handle(f: Frame): void {
     switch (f.type) {
       case 'DATA': {
-        const ch = this.#channel(f.channel);
+        const ch = this.#peerChannel(f.channel);
         ch.accountIncoming(f.data.length);
         this.stats.payloadBytesIn += f.data.length;
-        return ch.deliver(f.data);
+        return this.#received(ch.deliver(f.data), f.data.length);
       }
       case 'WINDOW':
-        return this.#channel(f.channel).addCredit(f.increment);
+        this.#peerChannel(f.channel).addCredit(f.increment);
+        return this.#returnSessionCredit(f.increment);
       case 'CLOSE':
         if (this.#receiver && f.channel === CHANNEL_MAIN) return this.#receiver.onFrame(f);
-        return this.#channel(f.channel).remoteEnd();
+        return this.#peerChannel(f.channel).remoteEnd();
       case 'MANIFEST':
       case 'CHUNK':
         if (!this.#receiver || f.channel !== CHANNEL_MAIN) throw new WireError('WIRE_PROTOCOL', `unexpected ${f.type}`);
@@ -207,8 +263,7 @@ export class Session implements WireSession, ChannelIo {
         if (!this.#sender || f.channel !== CHANNEL_MAIN) throw new WireError('WIRE_PROTOCOL', `unexpected ${f.type}`);
         return this.#sender.onFrame(f);
       case 'PING':
-        this.writeFrame({ type: 'PONG', channel: 0, seq: f.seq, time: f.time });
-        return;
+        return this.#answerPing(f.seq, f.time);
       case 'PONG': {
         this.#unanswered = 0;
         const p = this.#pings.get(f.seq);
@@ -233,13 +288,19 @@ export class Session implements WireSession, ChannelIo {
   /** Delivers reassembled channel-0 bytes (chunked mode, receiver). */
   deliverMain(data: Buffer): void {
     this.stats.payloadBytesIn += data.length;
-    this.#channel(CHANNEL_MAIN).deliver(data);
+    this.#received(this.#channel(CHANNEL_MAIN).deliver(data), data.length);
   }
   mainChannel(): Channel {
     return this.#channel(CHANNEL_MAIN);
   }
 
   // ---- liveness and lifecycle --------------------------------------------------------------
+
+  /** A peer that pings without reading gets no growing queue of PONGs: only the newest waits for drain. */
+  #answerPing(seq: number, time: number): void {
+    if (this.#socket.writableLength < CONTROL_BACKLOG_BYTES) return void this.writeFrame({ type: 'PONG', channel: 0, seq, time });
+    this.#pendingPong = { seq, time };
+  }
 
   #heartbeat(limit: number): void {
     if (this.#unanswered >= limit) {
@@ -293,6 +354,7 @@ export class Session implements WireSession, ChannelIo {
     for (const ch of this.#channels.values()) ch.destroy(ch.claimed ? cause : undefined);
     const local = tellPeer && !(cause instanceof WireError && cause.code === 'WIRE_CONNECTION_LOST');
     if (local && this.#socket.writable) {
+      this.#socket.pause(); // read nothing more from a peer we are refusing
       this.#socket.end(encodeFrame({ type: 'ERROR', channel: 0, code: errorCodeOf(cause), message: cause.message }));
       setTimeout(() => this.#socket.destroy(), 1000).unref();
     } else this.#socket.destroy();
@@ -307,6 +369,7 @@ export class Session implements WireSession, ChannelIo {
     this.#listeners = [];
     this.#socket.on('error', noop);
     this.#wakeDrain();
+    this.#returnSessionCredit(0);
   }
 
   get doneSent(): boolean {

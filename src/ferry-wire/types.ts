@@ -19,6 +19,11 @@ export interface SessionOptions {
   /** Chunked mode: chunk size (default 64 KiB, at most 1 MiB). */
   chunkBytes?: number;
   signal?: AbortSignal;
+  /**
+   * Channels the peer may open by sending on them: 0..peerChannels-1 (default 1: channel 0 only;
+   * at most MAX_SESSION_CHANNELS). A frame on any other channel this side did not open fails the session.
+   */
+  peerChannels?: number;
   /** Receiver: chunks held before the session started. */
   store?: ChunkStore;
 }

@@ -3,11 +3,11 @@
 // between the tests of this file, which run in order.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, existsSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient, FerryError, type VmStatus } from '../../src/contracts/index.js';
-import { runAgent, type RunningAgent } from '../../src/agent/index.js';
+import { ApiClient, FerryError, type VmSpec, type VmStatus } from '../../src/contracts/index.js';
+import { defaultGuestDir as agentGuestDir, runAgent, type RunningAgent } from '../../src/agent/index.js';
 import { P, consoleOf, demoSpec, heartbeats, killQemus, lastSeq, pidAlive, sleep, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 
@@ -43,8 +43,24 @@ test('API requires the cluster secret', async () => {
   assert.match(host.qemuVersion, /^\d+\.\d+/);
 });
 
+test('a spec naming a host file outside the allowed image directories is a 400 naming the field', async () => {
+  const images = join(dataDir, 'images');
+  mkdirSync(images, { recursive: true });
+  symlinkSync('/etc/shadow', join(images, 'escape'));
+  const cases: [Partial<VmSpec>, string][] = [
+    [{ boot: { kind: 'kernel', kernel: join(agentGuestDir(), 'vmlinuz'), initrd: '/etc/shadow' } }, 'body.boot.initrd'],
+    [{ disks: [{ sizeMiB: 8 }, { image: '/etc/shadow' }] }, 'body.disks.1.image'],
+    [{ boot: { kind: 'kernel', kernel: join(images, 'escape') } }, 'body.boot.kernel'],
+  ];
+  for (const [over, field] of cases) {
+    const err = await rejectsWith(c.post(`${P}/vms`, demoSpec('snoop', over)), 'INVALID_REQUEST', /not under a directory this host allows/);
+    assert.equal(err.field, field);
+  }
+  await rejectsWith(statusOf(c, 'snoop'), 'NOT_FOUND');
+});
+
 test('QEMU failing to start is QEMU_FAILED with QEMU\'s message', async () => {
-  await c.post(`${P}/vms`, demoSpec('bad', { boot: { kind: 'kernel', kernel: '/nonexistent/vmlinuz' } }));
+  await c.post(`${P}/vms`, demoSpec('bad', { boot: { kind: 'kernel', kernel: join(dataDir, 'images', 'nonexistent', 'vmlinuz') } }));
   const err = await rejectsWith(c.post(`${P}/vms/bad/start`), 'QEMU_FAILED', /nonexistent\/vmlinuz/);
   assert.match(err.message, /qemu/i);
   const st = await statusOf(c, 'bad');

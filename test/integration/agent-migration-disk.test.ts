@@ -125,8 +125,7 @@ test('VM with a local disk: the disk arrives over NBD and the guest keeps writin
 
 /** A 256 MiB qcow2 whose first 32 MiB hold random data: the mirror must really carry them. */
 function dataImage(): { img: string; data: Buffer } {
-  const dir = mkdtempSync(join(tmpdir(), 'ferry-migdisk-img-'));
-  dirs.push(dir);
+  const dir = mkdtempSync(join(lab.imagesDir(), 'img-'));
   const raw = join(dir, 'data.raw');
   const data = randomBytes(32 * 1024 * 1024);
   writeFileSync(raw, data);

@@ -10,8 +10,22 @@ import { runController, type RunningController } from '../../src/controller/inde
 import { call, openEvents } from '../../src/testing/controller/client.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
+import { MAX_STREAMS_PER_CLIENT } from '../../src/controller/sse.js';
+import { get as httpGet } from 'node:http';
 
 const ADMIN = 'admin-token-for-tests';
+
+/** The status of GET /api/v1/events sent from another loopback address (a different client); the stream is closed at once. */
+function streamStatusFrom(base: string, localAddress: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(new URL('/api/v1/events', base), { localAddress, headers: { authorization: `Bearer ${ADMIN}` } }, (res) => {
+      resolve(res.statusCode ?? 0);
+      res.destroy();
+    });
+    req.on('error', reject);
+  });
+}
+
 const SECRET = 'cluster-secret-for-tests';
 
 const ROUTES: [string, string][] = [
@@ -134,6 +148,28 @@ describe('controller API', () => {
       assert.ok(Number(up.id) > Number(down.id), 'event ids increase');
     } finally {
       events.close();
+    }
+  });
+
+  it('caps event streams per client: the next one is a 429, another client still gets its stream', async () => {
+    const streams = [];
+    try {
+      for (let i = 0; i < MAX_STREAMS_PER_CLIENT; i++) streams.push(await openEvents(ctl.url, ADMIN));
+      assert.ok(streams.every((s) => s.status === 200));
+      const refused = await call(ctl.url, 'GET', '/api/v1/events', { token: ADMIN });
+      assert.equal(refused.status, 429);
+      assert.equal(refused.body.error.code, 'RATE_LIMITED');
+      assert.equal(await streamStatusFrom(ctl.url, '127.0.0.2'), 200, 'another address is not refused');
+      streams.pop()!.close();
+      const again = await waitFor('a stream once one closed', async () => {
+        const s = await openEvents(ctl.url, ADMIN);
+        if (s.status === 200) return s;
+        s.close();
+        return undefined;
+      });
+      streams.push(again);
+    } finally {
+      for (const s of streams) s.close();
     }
   });
 

@@ -1,6 +1,7 @@
 // Two in-process agents with data-plane certificates from a throw-away cluster CA: the set-up
 // every agent-level migration test shares. `close()` stops every QEMU the agents started (by
-// PID), then the agents, and removes their data dirs.
+// PID), then the agents, and removes their data dirs. Base disk images a test makes go in
+// `imagesDir()`, the one directory both agents allow specs to name (the stand-in for shared storage).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,7 @@ export class MigrationLab {
   readonly dirs: string[] = [];
   readonly agents: RunningAgent[] = [];
   private ca: KeyAndCert | undefined;
+  #images: string | undefined;
 
   constructor(private readonly prefix: string) {}
 
@@ -32,10 +34,19 @@ export class MigrationLab {
     return { keyPem, certPem: await signCsr(this.ca, csrPem, name), caPem: this.ca.certPem };
   }
 
+  /** A directory every agent of the lab allows VM specs to name files in. */
+  imagesDir(): string {
+    if (!this.#images) {
+      this.#images = mkdtempSync(join(tmpdir(), `${this.prefix}-images-`));
+      this.dirs.push(this.#images);
+    }
+    return this.#images;
+  }
+
   async startAgent(name: string): Promise<ApiClient> {
     const dataDir = mkdtempSync(join(tmpdir(), `${this.prefix}-${name}-`));
     this.dirs.push(dataDir);
-    const agent = await runAgent({ name, site: 'main', dataDir, secret: SECRET, accel: 'tcg', tls: await this.identity(name) });
+    const agent = await runAgent({ name, site: 'main', dataDir, secret: SECRET, accel: 'tcg', tls: await this.identity(name), imageDirs: [this.imagesDir()] });
     this.agents.push(agent);
     return new ApiClient(agent.url, SECRET);
   }

@@ -3,17 +3,25 @@
 // CN is the host it meant to reach, the server checks that a migration session comes from the
 // host the controller named in POST /migrations/incoming. The endpoint listens once the host
 // has its certificate (at once with AgentOptions.tls, else after the controller signs the CSR).
+// Limits: connections per peer and in total (connection-caps.ts), a TLS handshake timeout, and
+// per session the channels each kind needs (ferry-wire refuses frames on any other).
 import { once } from 'node:events';
 import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
-import { FerryError } from '../../contracts/index.js';
+import { FerryError, MAX_DISKS } from '../../contracts/index.js';
 import { peerHostName, tlsOptions } from '../../pki/index.js';
 import { acceptSession, measureLink, openSession, WireError, type WireSession } from '../../ferry-wire/index.js';
 import { log } from '../log.js';
 import type { ConnectOptions, DataPlane, DataSession, ExpectOptions, SessionHello } from './plane.js';
 import { parseDataUrl } from './plane.js';
 import type { TlsIdentity } from './tls-identity.js';
+import { ConnectionCaps, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-caps.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
+/** A connection that has not finished its TLS handshake by then is dropped. */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** Channels a peer may open per session kind: a migration's stream and one per disk, replication's data and control. */
+const PEER_CHANNELS = { migration: 1 + MAX_DISKS, replication: 2, probe: 1 } as const;
 
 function adapt(s: WireSession): DataSession {
   s.closed.catch(() => undefined);
@@ -43,7 +51,11 @@ export class WirePlane implements DataPlane {
   readonly #sockets = new Set<TLSSocket>();
   readonly #expected = new Map<string, { peer: string; onSession: (s: DataSession) => void; opts: ExpectOptions }>();
 
-  constructor(readonly host: string, readonly port: number) {}
+  readonly #caps: ConnectionCaps;
+
+  constructor(readonly host: string, readonly port: number, limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS) {
+    this.#caps = new ConnectionCaps(limits);
+  }
 
   url(): string | undefined {
     return this.#url;
@@ -58,7 +70,8 @@ export class WirePlane implements DataPlane {
     this.#identity = id;
     if (this.#server) return this.#server.setSecureContext(tlsOptions(id).server);
     if (this.#closed) return;
-    const server = createServer(tlsOptions(id).server, (sock) => this.#onConnection(sock));
+    const server = createServer({ ...tlsOptions(id).server, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, (sock) => this.#onConnection(sock));
+    server.maxConnections = this.#caps.limits.total;
     server.on('tlsClientError', () => undefined);
     this.#server = server;
     server.listen(this.port, this.host);
@@ -82,18 +95,22 @@ export class WirePlane implements DataPlane {
     } catch {
       return void sock.destroy();
     }
+    const release = this.#caps.admit(peer);
+    if (release) sock.once('close', release);
     let onSession: ((s: DataSession) => void) | undefined;
     acceptSession(sock, (hello) => {
+      if (!release) throw new WireError('WIRE_LIMIT', `${peer} already has ${this.#caps.limits.perPeer} data connections to this host`);
       const mode = hello.mode ?? 'passthrough';
-      if (hello.kind === 'probe') return { mode };
+      const peerChannels = PEER_CHANNELS[hello.kind];
+      if (hello.kind === 'probe') return { mode, peerChannels };
       if (hello.kind !== 'migration' && hello.kind !== 'replication') throw new FerryError('INVALID_REQUEST', `this endpoint takes no ${hello.kind} sessions`);
       const exp = this.#expected.get(hello.sessionId);
       if (!exp || (exp.opts.kind ?? 'migration') !== hello.kind) throw new FerryError('NOT_FOUND', `no ${hello.kind} ${hello.sessionId} is expected here`);
       if (exp.peer !== peer) throw new FerryError('UNAUTHORIZED', `${hello.kind} ${hello.sessionId} is expected from ${exp.peer}, not ${peer}`);
       this.#expected.delete(hello.sessionId);
       onSession = exp.onSession;
-      if (hello.kind === 'replication') return { mode: 'chunked', ...(exp.opts.store ? { store: exp.opts.store } : {}) };
-      return { mode };
+      if (hello.kind === 'replication') return { mode: 'chunked', peerChannels, ...(exp.opts.store ? { store: exp.opts.store } : {}) };
+      return { mode, peerChannels };
     }).then((s) => onSession?.(adapt(s)), (err: Error) => log('data endpoint: session from %s refused: %s', peer, err.message));
   }
 
@@ -117,7 +134,7 @@ export class WirePlane implements DataPlane {
     const sock = await this.#dial(url, peerHost, opts.signal);
     try {
       const s = await openSession(sock, { kind: hello.kind, sessionId: hello.sessionId, meta: { sourceHost: hello.sourceHost } }, {
-        mode: opts.mode, ...(opts.bandwidthBytesPerSec ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}), ...(opts.signal ? { signal: opts.signal } : {}),
+        mode: opts.mode, peerChannels: PEER_CHANNELS[hello.kind], ...(opts.bandwidthBytesPerSec ? { bandwidthBytesPerSec: opts.bandwidthBytesPerSec } : {}), ...(opts.signal ? { signal: opts.signal } : {}),
       });
       return adapt(s);
     } catch (err) {
@@ -137,7 +154,7 @@ export class WirePlane implements DataPlane {
   async measure(url: string, peerHost: string, opts: { bytes: number; signal?: AbortSignal }): Promise<{ bytesPerSec: number; rttMs: number }> {
     const sock = await this.#dial(url, peerHost, opts.signal);
     try {
-      const s = await openSession(sock, { kind: 'probe', sessionId: `probe-${Date.now()}` }, { mode: 'passthrough', ...(opts.signal ? { signal: opts.signal } : {}) });
+      const s = await openSession(sock, { kind: 'probe', sessionId: `probe-${Date.now()}` }, { mode: 'passthrough', peerChannels: PEER_CHANNELS.probe, ...(opts.signal ? { signal: opts.signal } : {}) });
       s.closed.catch(() => undefined);
       const r = await measureLink(s, opts);
       await s.close().catch(() => undefined);

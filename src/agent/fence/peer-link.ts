@@ -14,7 +14,7 @@ import { connect } from 'node:net';
 import { once } from 'node:events';
 import { timingSafeEqual } from 'node:crypto';
 import { Value } from '@sinclair/typebox/value';
-import { ApiClient, GuardPing, type GuardPingReply, type GuardSelf } from '../../contracts/index.js';
+import { ApiClient, GuardPing, HTTP_LIMITS, type GuardPingReply, type GuardSelf } from '../../contracts/index.js';
 
 export const PING_PATH = '/fence/v1/ping';
 const MAX_BODY = 64 * 1024;
@@ -51,8 +51,11 @@ export class PeerLink {
 
   async #open(port: number): Promise<void> {
     // A peer that gives up mid-request (its ping timed out) must not take the guard down.
-    const server = createServer((req, res) => void this.#serve(req, res).catch(() => req.socket.destroy()));
+    // A peer that trickles its request is dropped like at the API servers (HTTP_LIMITS).
+    const { headersTimeoutMs, requestTimeoutMs, maxConnections } = HTTP_LIMITS;
+    const server = createServer({ headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs }, (req, res) => void this.#serve(req, res).catch(() => req.socket.destroy()));
     server.keepAliveTimeout = 5_000;
+    server.maxConnections = maxConnections;
     server.listen(port, this.o.listenHost);
     await once(server, 'listening');
     this.#server = server;

@@ -8,7 +8,7 @@ import type { Task } from '../../contracts/controller-api.js';
 import { configLine, formatBalancePlan, formatDecisions, formatStatus } from '../balance-format.js';
 import { connect } from '../config.js';
 import { printJson, UsageError } from '../output.js';
-import { parseChoice, parseDuration, parsePositiveInt } from '../parse.js';
+import { collect, parseChoice, parseDuration, parsePositiveInt } from '../parse.js';
 import { followTask, jsonOption, waitOptions, type JsonOpt, type WaitOpts } from './common.js';
 
 const B = '/api/v1/balance';
@@ -34,7 +34,6 @@ function parseFraction(v: string): number {
   return n;
 }
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 function rulesOf(o: ConfigOpts, current: VmRule[]): VmRule[] | undefined {
   if (!o.together && !o.apart && !o.clearRules) return undefined;

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError, note } from '../output.js';
-import { parseAccel, parsePort, parsePositiveInt, type Accel } from '../parse.js';
+import { collect, parseAccel, parsePort, parsePositiveInt, type Accel } from '../parse.js';
 import type { GuestBridge } from '../../agent/guest-taps.js';
 import { IPV4_CIDR_PATTERN, IPV4_PATTERN, SEGMENT_PATTERN } from '../../contracts/vm-spec.js';
 
@@ -81,6 +81,7 @@ export function registerRoles(program: Command): void {
     .option('--port <PORT>', 'port (0 = any free)', parsePort, 0)
     .option('--accel <A>', 'auto | tcg | kvm (default: $FERRY_ACCEL or auto)', parseAccel)
     .option('--guest-dir <DIR>', 'where the demo guest image is (default: build/guest)')
+    .option('--image-dir <DIR>', 'a directory whose files VM specs may name as kernel, initrd or disk image; repeat for more (default: <data-dir>/images and the guest dir)', collect, undefined)
     .option('--net-capacity <RATE>', "the host's link capacity: bytes/s (125000000) or e.g. 100mbit, 1gbit (default 1gbit)")
     .option('--guest-bridge <BRIDGE>', 'bridge for bridged guest NICs (with --guest-segment and --guest-subnet)')
     .option('--guest-netns <NS>', 'network namespace holding the guest bridge (QEMU runs in it)')
@@ -90,7 +91,7 @@ export function registerRoles(program: Command): void {
     .action(
       async (o: {
         name: string; site: string; dataDir: string; controller: string; secretFile: string; listenHost: string; port: number; accel?: Accel; guestDir?: string;
-        netCapacity?: string; guestBridge?: string; guestNetns?: string; guestSegment?: string; guestSubnet?: string; guestGateway?: string;
+        imageDir?: string[]; netCapacity?: string; guestBridge?: string; guestNetns?: string; guestSegment?: string; guestSubnet?: string; guestGateway?: string;
       }) => {
         const accel = o.accel ?? (process.env.FERRY_ACCEL ? parseAccel(process.env.FERRY_ACCEL) : 'auto');
         const { runAgent, parseNetCapacity } = await import('../../agent/index.js');
@@ -110,6 +111,7 @@ export function registerRoles(program: Command): void {
           secret: readSecret(o.secretFile, 'secret'),
           accel,
           ...(o.guestDir !== undefined ? { guestDir: o.guestDir } : {}),
+          ...(o.imageDir !== undefined ? { imageDirs: o.imageDir } : {}),
           ...(netBytesPerSec !== undefined ? { netBytesPerSec } : {}),
           ...guestBridgeOption(o),
         });

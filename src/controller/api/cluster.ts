@@ -56,9 +56,11 @@ export function clusterRoutes(app: FastifyInstance, deps: () => ClusterDeps): vo
         response: { 200: { content: { 'text/event-stream': { schema: ClusterEvent } } }, ...errorReplies },
       },
     },
-    (_req, reply) => {
+    (req, reply) => {
+      const sse = deps().sse;
+      sse.admit(req.ip); // refused with a JSON error before the stream starts
       reply.hijack();
-      deps().sse.attach(reply.raw);
+      sse.attach(reply.raw, req.ip);
     },
   );
 

@@ -1,7 +1,10 @@
-// Failed console logins are rate-limited with token buckets, one per remote address and one for
-// everybody: the admin token is the only secret, and a bucket that is empty answers 429 before
-// the token is even compared. Only failures take from the buckets, so an operator who types the
-// token right is never slowed down by the limit (unless a guesser has emptied it first).
+// Failed console logins are rate-limited with a token bucket per client: the admin token is the
+// only secret, and a bucket that is empty answers 429 before the token is even compared. Only
+// failures take from a bucket, so an operator who types the token right is never slowed down.
+// There is no bucket shared by everybody: one guesser would empty it and lock every operator
+// out. A client is its IPv4 address, or its IPv6 /64 (one machine usually holds a whole /64).
+// Guessing stays hopeless without a global limit: the token is 256 random bits.
+import { clientKey } from '../client-key.js';
 export interface BucketRate {
   /** Failures allowed in a burst. */
   burst: number;
@@ -10,7 +13,6 @@ export interface BucketRate {
 }
 
 export const PER_ADDRESS: BucketRate = { burst: 5, perSec: 0.2 };
-export const GLOBAL: BucketRate = { burst: 30, perSec: 2 };
 /** Addresses remembered at most; a full (forgiven) bucket is forgotten first. */
 export const MAX_ADDRESSES = 1024;
 
@@ -48,26 +50,21 @@ export class TokenBucket {
 }
 
 export class LoginLimiter {
-  private readonly global: TokenBucket;
   private readonly byAddress = new Map<string, TokenBucket>();
 
   constructor(
     private readonly now: () => number = () => performance.now(),
     private readonly perAddress: BucketRate = PER_ADDRESS,
-    global: BucketRate = GLOBAL,
-  ) {
-    this.global = new TokenBucket(global, now());
-  }
+  ) {}
 
-  /** Ms to wait before this address may try again; 0 when it may try now. */
+  /** Ms to wait before this client may try again; 0 when it may try now. */
   waitMs(address: string): number {
-    const now = this.now();
-    return Math.max(this.global.waitMs(now), this.byAddress.get(address)?.waitMs(now) ?? 0);
+    return this.byAddress.get(clientKey(address))?.waitMs(this.now()) ?? 0;
   }
 
   failed(address: string): void {
     const now = this.now();
-    this.global.take(now);
+    address = clientKey(address);
     let b = this.byAddress.get(address);
     if (!b) {
       this.forget(now);

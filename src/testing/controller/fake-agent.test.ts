@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildAgentApi } from '../../agent/api.js';
+import { AllowedPaths } from '../../agent/allowed-paths.js';
 import { AGENT_ROUTES } from '../../contracts/agent-routes.js';
 import { withDefaults, type VmState } from '../../contracts/vm-spec.js';
 import type { ContractBreach } from './contract-server.js';
@@ -51,7 +52,7 @@ describe('the fake agent refuses what the real agent refuses', () => {
     const none = (): never => {
       throw new Error('no service behind this agent API');
     };
-    real = buildAgentApi({} as never, SECRET, none, none, none, {} as never);
+    real = buildAgentApi({} as never, SECRET, none, none, none, {} as never, new AllowedPaths([]));
     realUrl = await real.listen({ host: '127.0.0.1', port: 0 });
   });
   after(async () => {
