@@ -17,20 +17,18 @@
 // and once continued it fences if its lease ran out, after which the VMs run again at DR.
 // A clock step is not injected (stepping the real clock on a shared machine is dangerous): the
 // lease path reads no wall clock, which unit tests prove (src/agent/fence/*.test.ts).
-import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Host, Vm } from '../../src/contracts/controller-api.js';
 import type { Protection } from '../../src/contracts/dr.js';
 import { parseHeartbeats, type Heartbeat } from '../../src/contracts/heartbeat.js';
-import { writeClusterFile } from '../../src/cli/config.js';
 import { scanHostQemus } from '../../src/agent/fence/qemu-procs.js';
 import { fencePaths } from '../../src/agent/fence/files.js';
 import { guardPid } from '../../src/agent/fence/spawn.js';
 import { pausePaths } from '../../src/agent/dr/pause-record.js';
 import { waitFor } from '../../src/testing/wait-for.js';
-import { BIN, TestCluster } from './harness.js';
+import { TestCluster } from './harness.js';
 
 export const VMS = ['ha-a', 'ha-b'] as const;
 
@@ -289,7 +287,7 @@ export class HaFaultMatrix {
     return this.run('controller SIGKILL', 'control-plane', async () => {
       process.kill(this.c.clusterFile().controller.pid, 'SIGKILL');
       await sleep(this.timing.holdMs);
-      await this.restartController();
+      await this.c.restartController();
       await sleep(8000);
     });
   }
@@ -411,26 +409,6 @@ export class HaFaultMatrix {
         process.kill(h1.pid, 'SIGCONT');
       }
     });
-  }
-
-  /** The controller again, on its old port, as `ferry up` started it; cluster.json names it. */
-  async restartController(): Promise<void> {
-    const file = this.c.clusterFile();
-    const port = new URL(file.url).port;
-    const dir = join(this.c.home, 'controller');
-    const log = file.controller.log ?? join(this.c.home, 'logs', 'controller.log');
-    const fd = openSync(log, 'a');
-    try {
-      const child = spawn(process.execPath, [BIN, 'controller', '--data-dir', dir, '--listen-host', '127.0.0.1', '--port', port, '--token-file', join(this.c.home, 'admin-token'), '--secret-file', join(this.c.home, 'cluster-secret')], {
-        detached: true, stdio: ['ignore', fd, fd], env: this.c.env(),
-      });
-      child.unref();
-      writeClusterFile(this.c.home, { ...file, controller: { ...file.controller, pid: child.pid! } });
-      this.c.remember();
-    } finally {
-      closeSync(fd);
-    }
-    await waitFor('the restarted controller answers', async () => ((await this.c.run(['status'])).code === 0 ? true : undefined), { timeoutMs: 60_000, everyMs: 500 });
   }
 
   /** The last lines of every host's fence guard log and the controller's HA lines: why it did what it did. */

@@ -1,12 +1,12 @@
 // Runs the real `ferry` CLI as child processes against a cluster in a temporary FERRY_HOME,
 // and cleans up every process by PID afterwards, whatever happened.
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findGuardPid, findQemuPids } from '../../src/agent/index.js';
-import type { ClusterFile } from '../../src/cli/config.js';
+import { writeClusterFile, type ClusterFile } from '../../src/cli/config.js';
 import { isAlive, terminate } from '../../src/cli/process.js';
 import { lastHeartbeat, type Heartbeat } from '../../src/contracts/heartbeat.js';
 import { waitFor } from '../../src/testing/wait-for.js';
@@ -53,6 +53,24 @@ export class TestCluster {
 
   async json<T>(args: string[]): Promise<T> {
     return JSON.parse(await this.ok([...args, '--json'])) as T;
+  }
+
+  /** The controller again (after a SIGKILL), on its old port and data dir, as `ferry up` started it; cluster.json names it. */
+  async restartController(): Promise<void> {
+    const file = this.clusterFile();
+    const log = file.controller.log ?? join(this.home, 'logs', 'controller.log');
+    const fd = openSync(log, 'a');
+    try {
+      const args = [BIN, 'controller', '--data-dir', join(this.home, 'controller'), '--listen-host', '127.0.0.1', '--port', new URL(file.url).port,
+        '--token-file', join(this.home, 'admin-token'), '--secret-file', join(this.home, 'cluster-secret')];
+      const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env: this.env() });
+      child.unref();
+      writeClusterFile(this.home, { ...file, controller: { ...file.controller, pid: child.pid! } });
+      this.remember();
+    } finally {
+      closeSync(fd);
+    }
+    await waitFor('the restarted controller answers', async () => ((await this.run(['status'])).code === 0 ? true : undefined), { timeoutMs: 60_000, everyMs: 500 });
   }
 
   clusterFile(): ClusterFile {

@@ -7,17 +7,22 @@
 //     answers, the closest honest stand-in for a cut cable without a product hook).
 // Each time: the task ends and says why, the VM is still running at its source with its
 // heartbeat counting on and bad=0, and the target holds no leftover (no VM dir, no QEMU).
+// And the commit (issue 14): the target's reply to it lost (test hook, FERRY_FAULT_HOOKS=1), and
+// the controller SIGKILLed mid-transfer — each settled by asking, the VM running exactly once.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Host, Task, Vm } from '../../src/contracts/controller-api.js';
+import type { MigrationRecord } from '../../src/contracts/migration.js';
 import { findQemuPids } from '../../src/agent/index.js';
 import { isAlive } from '../../src/cli/process.js';
 import { TestCluster, type Heartbeat } from './harness.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 
 const VM = 'faulty';
+// Agents started by `ferry up` inherit it: the lost-commit-reply hook (src/agent/migration/fault-hooks.ts).
+process.env.FERRY_FAULT_HOOKS = '1';
 
 /** PIDs of live (non-zombie) processes whose command line carries `needle` (the VM's uuid). */
 function pidsWith(needle: string): number[] {
@@ -203,5 +208,41 @@ describe('live migration faults, end to end', { timeout: 20 * 60_000 }, () => {
       console.log(`silent target: leftover ${join(agent(target).dataDir, 'vms', VM)}; next migration to ${target}: exit ${r.code}: ${r.stderr.trim()}`);
       throw err;
     }
+  });
+
+  it('the commit reply is lost: the controller asks the target, finds the VM committed there and finishes; it runs once', async () => {
+    const source = (await c.json<Vm>(['vm', 'show', VM])).host;
+    const target = other(source);
+    const before = await c.waitBeat(VM, 0);
+    const hook = join(agent(target).dataDir, 'fault-drop-commit-reply');
+    writeFileSync(hook, '');
+    const task = await c.json<Task>(['vm', 'migrate', VM, '--to', target, '--strategy', 'precopy', '--no-wait']);
+    const done = await waitTaskEnd(task.id);
+    assert.equal(done.state, 'succeeded', JSON.stringify(done));
+    assert.equal(existsSync(hook), false, 'the target took the hook: the commit happened and its reply was dropped');
+    const shown = await c.json<Vm>(['vm', 'show', VM]);
+    assert.equal(shown.host, target);
+    assert.deepEqual(findQemuPids(agent(source).dataDir), [], 'no copy left at the source');
+    assert.equal(findQemuPids(agent(target).dataDir).length, 1, 'one QEMU at the target');
+    const hb = await c.waitBeat(VM, before.seq);
+    assert.equal(hb.bad, 0, JSON.stringify(hb));
+    console.log(`lost commit reply: task ${done.state}; ${VM} on ${shown.host}, heartbeat ${before.seq} -> ${hb.seq}`);
+  });
+
+  it('the controller is SIGKILLed mid-transfer: the restarted controller settles the migration; the VM runs once, at its source', async () => {
+    const source = (await c.json<Vm>(['vm', 'show', VM])).host;
+    const target = other(source);
+    await startSlowMigration(target);
+    process.kill(c.clusterFile().controller.pid, 'SIGKILL');
+    await c.restartController();
+    const rec = await waitFor('the migration settled', async () => {
+      const [newest] = await c.json<MigrationRecord[]>(['vm', 'migrations', VM]);
+      return newest && newest.outcome !== 'running' ? newest : undefined;
+    }, { timeoutMs: 120_000, everyMs: 500 });
+    assert.equal(rec.outcome, 'failed', JSON.stringify(rec));
+    assert.match(rec.error?.message ?? '', /controller restarted/);
+    console.log(`controller SIGKILL mid-transfer: ${rec.outcome}: ${rec.error?.message}`);
+    await assertStillAtSource(source);
+    await waitNoLeftover(source, target);
   });
 });

@@ -37,8 +37,8 @@ export class MigrationLab {
   /** A directory every agent of the lab allows VM specs to name files in. */
   imagesDir(): string {
     if (!this.#images) {
+      // Not in `dirs`: dirs[i] is the i-th agent's data dir.
       this.#images = mkdtempSync(join(tmpdir(), `${this.prefix}-images-`));
-      this.dirs.push(this.#images);
     }
     return this.#images;
   }
@@ -63,6 +63,6 @@ export class MigrationLab {
   async close(): Promise<void> {
     for (const d of this.dirs) killQemus(d);
     for (const ag of this.agents) await ag.close();
-    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+    for (const d of [...this.dirs, ...(this.#images ? [this.#images] : [])]) rmSync(d, { recursive: true, force: true });
   }
 }
