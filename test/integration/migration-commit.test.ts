@@ -147,3 +147,38 @@ test('the source agent is SIGKILLed once its QEMU completed: the restarted agent
   await rejectsWith(statusOf(a, 'c3'), 'NOT_FOUND');
   await b.post(`${P}/vms/c3/stop`, { force: true });
 });
+
+test('post-copy over the direct transport survives both agents SIGKILLed mid-stream: QEMU finishes it, the commit moves the VM', async () => {
+  const spec = demoSpec('c4', { memoryMiB: 256, workload: 'dirty:64:128' });
+  await a.post(`${P}/vms`, spec);
+  await a.post(`${P}/vms/c4/start`);
+  await waitSeqAbove(a, 'c4', 2);
+  const { dataUrl } = await b.get<HostInfo>(`${P}/host`);
+  const id = randomUUID();
+  const res = await b.post<MigrationProgress>(`${P}/migrations/incoming`, { migrationId: id, spec, sourceHost: 'h1', strategy: 'postcopy', copyDisks: false, transport: 'direct' });
+  await a.post(`${P}/migrations/outgoing`, {
+    migrationId: id, vm: 'c4', targetHost: 'h2', targetDataUrl: dataUrl, strategy: 'postcopy', maxDowntimeMs: 300, transport: 'direct', copyDisks: false,
+    targetDirectPort: res.listenPort, bandwidthBytesPerSec: 6 * 1024 * 1024,
+  });
+  await waitFor('the switch to post-copy', async () => {
+    const p = await a.get<MigrationProgress>(`${P}/migrations/${id}`);
+    assert.ok(p.state === 'active' || p.state === 'reserved', `ended before the agents were killed: ${JSON.stringify(p)}`);
+    return p.switchedToPostcopy ? p : undefined;
+  }, { timeoutMs: 120_000, everyMs: 200 });
+  const atSwitch = lastSeq(consoleAt(source, 'c4'));
+  await target.kill();
+  b = await target.start();
+  await source.kill();
+  a = await source.start();
+  const done = await waitFor('post-copy completed between the QEMUs', async () => {
+    const p = await a.get<MigrationProgress>(`${P}/migrations/${id}`);
+    return p.state === 'active' ? undefined : p;
+  }, { timeoutMs: 180_000, everyMs: 500 });
+  assert.equal(done.state, 'completed', JSON.stringify(done));
+  assert.equal((await b.post<MigrationProgress>(`${P}/migrations/${id}/commit`)).state, 'committed');
+  assert.equal((await a.post<MigrationProgress>(`${P}/migrations/${id}/commit`)).state, 'committed');
+  assert.ok(lastSeq(consoleAt(source, 'c4')) <= atSwitch + 1, 'the source never ran again after the switch');
+  await assertRunsOn(b, target, 'c4', atSwitch);
+  assert.deepEqual(findQemuPids(source.opts.dataDir), []);
+  await b.post(`${P}/vms/c4/stop`, { force: true });
+});

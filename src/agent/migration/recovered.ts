@@ -8,11 +8,13 @@
 //                                   paused, and the VM is this host's                          -> committed
 //   source, QEMU completed          the target may run the VM: held paused (lifecycle refused)   -> completed
 //                                   until commit (discard it here) or abort with targetGone (resume)
-//   source, QEMU switched to        the VM runs at the target: held until commit                 -> active
-//   post-copy                       (abort refused)
+//   source, QEMU switched to        the VM runs at the target: held, and followed until QEMU     -> active
+//   post-copy                       completes (a `direct` stream, QEMU to QEMU, outlives the       -> completed
+//                                   agents; through the agents' relay it broke); abort refused
 //   source, otherwise               QEMU's migration never completed, so the target cannot run
 //                                   the VM: cancelled and resumed here at once                  -> failed
 import type { MigrationProgress } from '../../contracts/index.js';
+import type { MigrationStatus } from '../../qmp/index.js';
 import { terminate } from '../actions.js';
 import { TransitionRefusedError } from '../errors.js';
 import { log } from '../log.js';
@@ -23,7 +25,7 @@ import { readPidFile, removeVmDir } from '../vm-dir.js';
 import type { VmRuntime } from '../vm-runtime.js';
 import { INCOMING_MARKER, OUTGOING_MARKER, clearMark, type IncomingMark, type OutgoingMark } from './markers.js';
 import { initialProgress, withFailure, withQemuStatus, withState, type ProgressSnapshot } from './progress.js';
-import { cancelMigration, isActiveStatus } from './qemu-migration.js';
+import { cancelMigration, isActiveStatus, watchMigration } from './qemu-migration.js';
 
 const CANCEL_WAIT_MS = 10_000;
 const RESTARTED = 'the agent restarted during the migration';
@@ -50,6 +52,27 @@ export class RecoveredMigration {
     if (state === 'failed' || state === 'aborted') p = withFailure(p, state, state === 'failed' ? 'MIGRATION_FAILED' : 'ABORTED', message);
     else p = withState(p, state === 'postcopy' ? 'active' : state);
     this.#progress = p;
+    if (state === 'postcopy' && held) this.#followPostcopy(held.vm);
+  }
+
+  /** Post-copy goes on between the QEMUs: completed (commit may follow) or failed (the VM is lost). */
+  #followPostcopy(vm: VmRuntime): void {
+    const stop = new AbortController();
+    const onStatus = (status: MigrationStatus | undefined): void => {
+      if (this.#state !== 'postcopy') return stop.abort();
+      if (status === 'completed') {
+        this.#state = 'completed';
+        this.#progress = withState(this.#progress, 'completed');
+      } else if (status === 'failed' || status === 'postcopy-paused') {
+        this.#state = 'failed';
+        this.#progress = withFailure(this.#progress, 'failed', 'QEMU_FAILED', `post-copy stream broke (${status}) after ${RESTARTED}`);
+      } else return;
+      log('migration %s: post-copy %s (recovered)', this.id, status);
+      stop.abort();
+    };
+    void watchMigration(vm, onStatus, stop.signal).catch(() => undefined);
+    // It may have ended between the caller's query and the watch.
+    void qmp(vm, 'query-migrate', undefined, { signal: stop.signal }).then((info) => onStatus(info.status), () => undefined);
   }
 
   progress(): MigrationProgress {

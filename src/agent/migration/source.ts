@@ -182,7 +182,10 @@ export class OutgoingMigration {
       // A graceful end also comes with success (the target closes once its QEMU has it all):
       // QEMU's completion decides, failing only if it does not come soon after.
       () => this.#onSessionEnded(),
-      (err: Error) => this.#fail(failureCodeOf(err, 'WIRE_FAILED'), `data session to ${req.targetHost} failed: ${err.message}`),
+      (err: Error) => {
+        if (this.#qemuCarriesOn()) return log('migration %s: data session to %s failed (%s); QEMU carries the post-copy stream on', this.id, req.targetHost, err.message);
+        this.#fail(failureCodeOf(err, 'WIRE_FAILED'), `data session to ${req.targetHost} failed: ${err.message}`);
+      },
     );
     const direct = req.transport === 'direct';
     // The plane caps what it carries; QEMU must cap what bypasses it.
@@ -308,8 +311,16 @@ export class OutgoingMigration {
     return this.req.transport === 'direct' ? session + (info?.ram?.transferred ?? 0) : session;
   }
 
+  /**
+   * Past a post-copy switch over `direct`, the stream is QEMU's own connection: losing the session
+   * (the target's agent restarting) loses nothing, and QEMU's status alone decides.
+   */
+  #qemuCarriesOn(): boolean {
+    return this.req.transport === 'direct' && this.#state.is('postcopy');
+  }
+
   #onSessionEnded(): void {
-    if (!this.#state.is(...TRANSFERRING) || this.#sessionGrace) return;
+    if (!this.#state.is(...TRANSFERRING) || this.#sessionGrace || this.#qemuCarriesOn()) return;
     this.#sessionGrace = setTimeout(() => {
       this.#fail('WIRE_CLOSED', `the data session to ${this.req.targetHost} ended before the migration completed`);
     }, SESSION_END_GRACE_MS);
@@ -369,7 +380,8 @@ export class OutgoingMigration {
           const st = await qmp(vm, 'query-status');
           if (st.status === 'postmigrate' || st.status === 'paused') await qmp(vm, 'cont');
         }
-        if (!this.#state.is('committed')) clearMark(vm.paths.dir, OUTGOING_MARKER);
+        // Kept once switched to post-copy: the VM is the target's, and a restarted agent must know.
+        if (!this.#state.is('committed') && !this.#progress.progress.switchedToPostcopy) clearMark(vm.paths.dir, OUTGOING_MARKER);
       } catch (err) {
         log('migration %s: resuming vm %s at the source: %s', this.id, vm.name, (err as Error).message);
       } finally {

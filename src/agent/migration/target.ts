@@ -200,6 +200,8 @@ export class IncomingMigration {
 
   #streamEnded(why: string): void {
     if (!this.#state.is(...RECEIVING) || this.#streamGrace) return;
+    // Post-copy over `direct`: the stream is QEMU's own connection, and QEMU's status decides.
+    if (this.req.transport === 'direct' && this.#state.is('postcopy')) return log('migration %s: %s; QEMU carries the post-copy stream on', this.id, why);
     this.#streamGrace = setTimeout(() => {
       this.#fail('QEMU_FAILED', `${why} before QEMU had the whole VM (${this.#progress.progress.qemuStatus})`);
     }, STREAM_END_GRACE_MS);
