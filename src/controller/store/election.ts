@@ -28,6 +28,9 @@ const TRANSITIONS: Readonly<Record<ElectionRole, readonly ElectionRole[]>> = {
 /** The lease a leader holds unless told otherwise: agents' leases (5 s by default) must outlast a takeover. */
 export const LEADER_LEASE_MS = 2_000;
 
+/** A standby tries at least this often, so a resignation is taken up at once whatever the lease. */
+const STANDBY_EVERY_MS = 250;
+
 export interface LeaderSeen {
   term: number;
   url: string | undefined;
@@ -106,7 +109,7 @@ export class LeaderElection {
       .catch((err: Error) => log('%s: %s', this.current === 'leader' ? 'renewal failed' : 'election attempt failed', err.message))
       .finally(() => {
         this.busy = undefined;
-        if (this.current !== 'closed') this.timer = setTimeout(() => this.tick(), this.current === 'leader' ? this.leaseMs / 4 : this.leaseMs / 8);
+        if (this.current !== 'closed') this.timer = setTimeout(() => this.tick(), this.current === 'leader' ? this.leaseMs / 4 : Math.min(this.leaseMs / 8, STANDBY_EVERY_MS));
       });
   }
 
