@@ -10,6 +10,7 @@
 //   standby     acquired the expired row               leader
 //   leader      renewal refused (row taken)            standby
 //   leader      no renewal before the local deadline   standby
+//   leader      relinquish() (its writes were refused) standby
 //   standby|leader  close()                            closed  (a leader resigns: expiry -infinity)
 import type pg from 'pg';
 import { createLog } from '../log.js';
@@ -162,6 +163,11 @@ export class LeaderElection {
     clearTimeout(this.deadline);
     const left = sentAt + (this.leaseMs * 3) / 4 - performance.now();
     this.deadline = setTimeout(() => this.stepDown(`term ${this.heldTerm}: could not renew the lease in time`), Math.max(0, left));
+  }
+
+  /** Stops leading at once (the store's writes were refused: someone else holds the term). */
+  relinquish(reason: string): void {
+    this.stepDown(reason);
   }
 
   private stepDown(reason: string): void {

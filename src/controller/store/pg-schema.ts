@@ -23,6 +23,11 @@ export const PG_MIGRATIONS: readonly string[] = [
      op TEXT NOT NULL,                        -- 'upsert' | 'delete'
      pk JSONB NOT NULL,                       -- primary key values, in key order
      row JSONB                                -- the whole row, for upserts
+   );
+   CREATE TABLE ferry_ca (                    -- the cluster CA every controller issues host certificates from (shared-ca.ts)
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     key_pem TEXT NOT NULL,
+     cert_pem TEXT NOT NULL
    );`,
   `CREATE TABLE hosts (
      name TEXT PRIMARY KEY, site TEXT NOT NULL, state TEXT NOT NULL, url TEXT NOT NULL, info TEXT NOT NULL,
