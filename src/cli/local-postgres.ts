@@ -3,7 +3,9 @@
 // cluster service), `initdb` once, then the postmaster started directly so its pid is ours to
 // stop. It listens only on a Unix socket in <dir>/socket (no port to collide with, nothing on the
 // network) and trusts local connections. initdb refuses to run as root: as root the server runs as
-// the `postgres` user (or `nobody`), through setpriv.
+// the `postgres` user (or `nobody`), through setpriv, and its socket directory is opened to all
+// (the socket is how the controllers, running as root, reach it; it trusts whoever connects, so
+// the cluster home above it stays private to its owner).
 import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,7 +55,10 @@ function serverUser(): { uid: number; gid: number; name: string } | undefined {
 }
 
 function asUser(user: { uid: number; gid: number } | undefined, cmd: string, args: string[]): [string, string[]] {
-  return user ? ['setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--clear-groups', '--', cmd, ...args]] : [cmd, args];
+  // CAP_DAC_READ_SEARCH only lets it pass through directories private to root on the way to its
+  // own (a cluster home under /root is mode 0700); everything it writes is in directories it owns.
+  const caps = ['--inh-caps', '+dac_read_search', '--ambient-caps', '+dac_read_search'];
+  return user ? ['setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--clear-groups', ...caps, '--', cmd, ...args]] : [cmd, args];
 }
 
 export function connectionUrl(dir: string): string {
