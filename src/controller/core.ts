@@ -132,7 +132,7 @@ export function openCore(store: StateStore, ca: KeyAndCert, opts: ControllerOpti
       await endpoints.start();
       monitor.start();
       metrics.start();
-      dr.start();
+      await dr.start();
       balance.start();
       load.start();
     },
