@@ -12,7 +12,7 @@ import { openCore, type ControllerCore } from './core.js';
 import { HA_LEASE_MS } from './dr/ha.js';
 import { Leadership } from './leadership.js';
 import { createLog } from './log.js';
-import { openPool } from './store/pg-pool.js';
+import { openPool, PG_QUERY_TIMEOUT_MS } from './store/pg-pool.js';
 import { loadOrCreateSharedCa } from './store/shared-ca.js';
 import { openSqliteStore } from './store/state-store.js';
 
@@ -117,7 +117,9 @@ async function postgresMode(opts: ControllerOptions & { db: string }, leaseMs: n
   const pool = await openPool(opts.db);
   try {
     const ca = await loadOrCreateSharedCa(pool);
-    const leadership = new Leadership(pool, ca, opts, leaseMs);
+    // The election has connections of its own: a long flush must never delay a lease renewal.
+    const electionPool = await openPool(opts.db, PG_QUERY_TIMEOUT_MS, 1);
+    const leadership = new Leadership({ data: pool, election: electionPool }, ca, opts, leaseMs);
     await leadership.open();
     return {
       current: () => leadership.current(),
@@ -126,6 +128,7 @@ async function postgresMode(opts: ControllerOptions & { db: string }, leaseMs: n
       close: async () => {
         await leadership.close();
         await pool.end();
+        await electionPool.end();
       },
     };
   } catch (err) {

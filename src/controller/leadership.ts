@@ -40,12 +40,18 @@ export class Leadership implements LeadershipView {
   private url = '';
   readonly holder = randomUUID();
 
+  private readonly pool: pg.Pool;
+  private readonly electionPool: pg.Pool;
+
   constructor(
-    private readonly pool: pg.Pool,
+    pools: { data: pg.Pool; election: pg.Pool },
     private readonly ca: KeyAndCert,
     private readonly opts: ControllerOptions,
     private readonly leaseMs: number,
-  ) {}
+  ) {
+    this.pool = pools.data;
+    this.electionPool = pools.election;
+  }
 
   /** Opens as a standby (reads served at once), before the HTTP server listens. */
   async open(): Promise<void> {
@@ -55,7 +61,7 @@ export class Leadership implements LeadershipView {
   /** Starts standing for election, once this controller's URL is known. */
   startElection(url: string): void {
     this.url = url;
-    this.election = new LeaderElection(this.pool, {
+    this.election = new LeaderElection(this.electionPool, {
       holder: this.holder,
       url,
       ...(this.opts.leaderLeaseMs !== undefined ? { leaseMs: this.opts.leaderLeaseMs } : {}),

@@ -30,6 +30,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     async database() {
       const name = `ferry_test_${process.pid}_${++n}`;
       const admin = new pg.Client({ connectionString: server.url });
+      admin.on('error', () => undefined);
       await admin.connect();
       try {
         await admin.query(`CREATE DATABASE ${name}`);

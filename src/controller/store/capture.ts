@@ -4,6 +4,7 @@
 // back so a flush is scheduled. pendingChanges() turns the notes into the rows to write — one
 // per key, its latest state, deletes first (so a name freed and taken in one batch never
 // collides) — and followers apply the same changes to their own copy with applyChanges().
+import type Database from 'better-sqlite3';
 import type { Db } from '../db.js';
 
 export interface TableShape {
@@ -24,6 +25,17 @@ export interface Change {
 }
 
 const LOG = '_ferry_changes';
+
+// Statements are prepared once per database and SQL text: a flush reads thousands of rows.
+type Statement = Database.Statement<unknown[]>;
+const prepared = new WeakMap<Db, Map<string, Statement>>();
+function stmt(db: Db, sql: string): Statement {
+  let m = prepared.get(db);
+  if (!m) prepared.set(db, (m = new Map()));
+  let st = m.get(sql);
+  if (!st) m.set(sql, (st = db.prepare<unknown[]>(sql)));
+  return st;
+}
 const ident = (s: string): string => `"${s.replaceAll('"', '""')}"`;
 
 /** Every table of the controller's schema, as SQLite knows it. */
@@ -61,12 +73,15 @@ export function installCapture(db: Db, shapes: readonly TableShape[], onChange: 
 
 /** The id of the newest change noted (0 when none). */
 export function lastChangeId(db: Db): number {
-  return (db.prepare(`SELECT coalesce(max(id), 0) FROM ${LOG}`).pluck().get() as number) ?? 0;
+  return (stmt(db, `SELECT coalesce(max(id), 0) AS n FROM ${LOG}`).get() as { n: number }).n;
 }
 
-/** Every change noted up to now, coalesced to one per key with the row as it is now. */
-export function pendingChanges(db: Db, shapes: readonly TableShape[]): { upTo: number; changes: Change[] } {
-  const notes = db.prepare(`SELECT id, tbl, op, pk FROM ${LOG} ORDER BY id`).all() as { id: number; tbl: string; op: 'upsert' | 'delete'; pk: string }[];
+/** Notes read per flush: a bounded batch keeps each flush's synchronous part short (the event loop also renews the leader's lease). */
+export const NOTES_PER_BATCH = 4_000;
+
+/** The oldest changes noted (at most `limit` notes), coalesced to one per key with the row as it is now. */
+export function pendingChanges(db: Db, shapes: readonly TableShape[], limit = NOTES_PER_BATCH): { upTo: number; changes: Change[] } {
+  const notes = stmt(db, `SELECT id, tbl, op, pk FROM ${LOG} ORDER BY id LIMIT ?`).all(limit) as { id: number; tbl: string; op: 'upsert' | 'delete'; pk: string }[];
   const latest = new Map<string, { tbl: string; op: 'upsert' | 'delete'; pk: string }>();
   for (const n of notes) {
     const k = `${n.tbl}\0${n.pk}`;
@@ -89,18 +104,18 @@ export function pendingChanges(db: Db, shapes: readonly TableShape[]): { upTo: n
 
 /** Drops the notes a committed flush covered. */
 export function forgetChanges(db: Db, upTo: number): void {
-  db.prepare(`DELETE FROM ${LOG} WHERE id <= ?`).run(upTo);
+  stmt(db, `DELETE FROM ${LOG} WHERE id <= ?`).run(upTo);
 }
 
 function readRow(db: Db, shape: TableShape, pk: unknown[]): Row | undefined {
   const where = shape.pk.map((c) => `${ident(c)} = ?`).join(' AND ');
-  return db.prepare(`SELECT * FROM ${ident(shape.name)} WHERE ${where}`).get(...pk) as Row | undefined;
+  return stmt(db, `SELECT * FROM ${ident(shape.name)} WHERE ${where}`).get(...pk) as Row | undefined;
 }
 
 /** Writes rows as they are (loading a copy, or following the leader); a row with a taken key or unique value replaces it. */
 export function putRows(db: Db, shape: TableShape, rows: readonly Row[]): void {
   const cols = shape.columns.map(ident).join(', ');
-  const put = db.prepare(`INSERT OR REPLACE INTO ${ident(shape.name)} (${cols}) VALUES (${shape.columns.map(() => '?').join(', ')})`);
+  const put = stmt(db, `INSERT OR REPLACE INTO ${ident(shape.name)} (${cols}) VALUES (${shape.columns.map(() => '?').join(', ')})`);
   for (const r of rows) put.run(...shape.columns.map((c) => sqliteValue(r[c])));
 }
 
@@ -112,7 +127,7 @@ export function applyChanges(db: Db, shapes: readonly TableShape[], changes: rea
       const shape = byName.get(c.tbl);
       if (!shape) continue;
       if (c.op === 'upsert' && c.row) putRows(db, shape, [c.row]);
-      else db.prepare(`DELETE FROM ${ident(shape.name)} WHERE ${shape.pk.map((k) => `${ident(k)} = ?`).join(' AND ')}`).run(...c.pk.map(sqliteValue));
+      else stmt(db, `DELETE FROM ${ident(shape.name)} WHERE ${shape.pk.map((k) => `${ident(k)} = ?`).join(' AND ')}`).run(...c.pk.map(sqliteValue));
     }
   })();
 }

@@ -106,11 +106,17 @@ export class LeaderElection {
 
   private tick(): void {
     if (this.current === 'closed') return;
+    let failed = false;
     this.busy = (this.current === 'leader' ? this.renew() : this.tryAcquire())
-      .catch((err: Error) => log('%s: %s', this.current === 'leader' ? 'renewal failed' : 'election attempt failed', err.message))
+      .catch((err: Error) => {
+        failed = true;
+        log('%s: %s', this.current === 'leader' ? 'renewal failed' : 'election attempt failed', err.message);
+      })
       .finally(() => {
         this.busy = undefined;
-        if (this.current !== 'closed') this.timer = setTimeout(() => this.tick(), this.current === 'leader' ? this.leaseMs / 4 : Math.min(this.leaseMs / 8, STANDBY_EVERY_MS));
+        // A leader whose renewal failed tries again at once: its deadline is running.
+        const wait = this.current === 'leader' ? (failed ? 0 : this.leaseMs / 4) : Math.min(this.leaseMs / 8, STANDBY_EVERY_MS);
+        if (this.current !== 'closed') this.timer = setTimeout(() => this.tick(), wait);
       });
   }
 
@@ -151,7 +157,7 @@ export class LeaderElection {
       `UPDATE ferry_leader SET expires_at = clock_timestamp() + make_interval(secs => $3::double precision / 1000)
        WHERE id = 1 AND term = $1 AND holder = $2 AND expires_at > clock_timestamp() RETURNING term`,
       [term, this.opts.holder, this.leaseMs],
-      this.leaseMs / 4,
+      this.leaseMs / 2,
     );
     if (this.current !== 'leader' || this.heldTerm !== term) return;
     if (r.rowCount === 1) this.armDeadline(sentAt);

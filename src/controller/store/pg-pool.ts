@@ -11,10 +11,10 @@ export const PG_QUERY_TIMEOUT_MS = 5_000;
 const CONNECT_TIMEOUT_MS = 5_000;
 const INT8_OID = 20;
 
-export async function openPool(url: string, queryTimeoutMs = PG_QUERY_TIMEOUT_MS): Promise<pg.Pool> {
+export async function openPool(url: string, queryTimeoutMs = PG_QUERY_TIMEOUT_MS, max = 4): Promise<pg.Pool> {
   const pool = new pg.Pool({
     connectionString: url,
-    max: 4,
+    max,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     query_timeout: queryTimeoutMs,
     idleTimeoutMillis: 30_000,
@@ -23,6 +23,9 @@ export async function openPool(url: string, queryTimeoutMs = PG_QUERY_TIMEOUT_MS
   });
   // An idle client whose server went away errors on the pool; the next query reconnects.
   pool.on('error', (err) => log('idle connection failed: %s', err.message));
+  // A connection lost while checked out with no query running is reported on the client itself;
+  // unheard, that would end the process. The next query on it fails and the pool replaces it.
+  pool.on('connect', (client) => client.on('error', (err) => log('connection failed: %s', err.message)));
   const client = await pool.connect();
   try {
     await migratePg(client);

@@ -10,7 +10,9 @@ import type pg from 'pg';
 export const PG_MIGRATIONS: readonly string[] = [
   `CREATE TABLE ferry_leader (
      id INTEGER PRIMARY KEY CHECK (id = 1),
-     term BIGINT NOT NULL,                    -- the fencing token: +1 at every election
+     -- The fencing token: +1 at every election. UNIQUE makes it a key column, so an election (which
+     -- changes it) waits for a flush holding FOR KEY SHARE, while a renewal (which does not) never does.
+     term BIGINT NOT NULL UNIQUE,
      holder TEXT,                             -- the leading controller's instance id
      url TEXT,                                -- where it serves
      expires_at TIMESTAMPTZ NOT NULL          -- database time; a standby may take over after it

@@ -1,8 +1,8 @@
 // The PostgreSQL backend of the state store, on the leader (state-store.ts says why the
 // repositories work on an SQLite copy). Writes land in the copy at once and are noted
 // (capture.ts); one flush at a time carries them to PostgreSQL in order, each batch in one
-// transaction that first locks the leadership row and checks it still names this leader's term
-// and holder with a lease not yet expired — the fencing token: once another controller has
+// transaction that, last before COMMIT, locks the leadership row and checks it still names this
+// leader's term and holder with a lease not yet expired — the fencing token: once another controller has
 // been elected, this one's late writes are refused (NotLeaderError) and the store stays failed.
 // Each batch also goes to ferry_changes, which standbys follow (follower.ts). A flush that fails
 // for any other reason (PostgreSQL slow, restarting) is retried with the same and newer changes;
@@ -154,11 +154,6 @@ export class PgLeaderStore implements StateStore {
   private async commit(changes: readonly Change[]): Promise<void> {
     const { term, holder } = this.term;
     await inTransaction(this.pool, async (c) => {
-      const held = await c.query(
-        'SELECT 1 FROM ferry_leader WHERE id = 1 AND term = $1 AND holder = $2 AND expires_at > clock_timestamp() FOR UPDATE',
-        [term, holder],
-      );
-      if (held.rowCount !== 1) throw new NotLeaderError(`term ${term} is over: another controller leads or may lead, so this one's writes are refused`);
       const byName = new Map(this.shapes.map((s) => [s.name, s]));
       for (const ch of changes.filter((x) => x.op === 'delete')) {
         const s = byName.get(ch.tbl)!;
@@ -176,6 +171,15 @@ export class PgLeaderStore implements StateStore {
       if (++this.flushes % PRUNE_EVERY_FLUSHES === 0) {
         await c.query('DELETE FROM ferry_changes WHERE seq <= (SELECT max(seq) FROM ferry_changes) - $1', [CHANGES_KEPT]);
       }
+      // The fencing check comes last and holds a KEY SHARE lock on the leadership row until COMMIT:
+      // an election (it changes `term`, a key column) either happened before it (refused, everything
+      // rolls back) or waits for the commit (and the new leader's copy holds these rows). A renewal
+      // changes no key column, so a slow commit never holds it up.
+      const held = await c.query(
+        'SELECT 1 FROM ferry_leader WHERE id = 1 AND term = $1 AND holder = $2 AND expires_at > clock_timestamp() FOR KEY SHARE',
+        [term, holder],
+      );
+      if (held.rowCount !== 1) throw new NotLeaderError(`term ${term} is over: another controller leads or may lead, so this one's writes are refused`);
     });
   }
 }
