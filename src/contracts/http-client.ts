@@ -101,7 +101,7 @@ export class ApiClient {
         signal,
       });
     } catch (err) {
-      throw transportError(err, method, path, base, timeoutMs, opts.signal ?? this.client.signal);
+      throw transportError(err, method, path, base, timeoutMs, [opts.signal, this.client.signal].find((s) => s?.aborted) ?? opts.signal);
     }
     const raw = await readLimited(res, MAX_RESPONSE_BYTES);
     const leader = res.headers.get(LEADER_HEADER);
@@ -141,7 +141,8 @@ function followable(err: unknown, method: string): boolean {
 }
 
 function transportError(err: unknown, method: string, path: string, base: string, timeoutMs: number, caller?: AbortSignal): FerryError {
-  if (caller?.aborted) return new FerryError('ABORTED', `${method} ${path}: aborted`, { cause: err });
+  // A reason with a code of ours is the answer (a standby controller's agent calls end with NOT_LEADER).
+  if (caller?.aborted) return caller.reason instanceof FerryError ? caller.reason : new FerryError('ABORTED', `${method} ${path}: aborted`, { cause: err });
   const name = (err as Error)?.name;
   if (name === 'TimeoutError') return new FerryError('TIMEOUT', `${method} ${path}: no answer from ${base} within ${timeoutMs} ms`, { cause: err });
   const cause = (err as { cause?: { code?: string } })?.cause;

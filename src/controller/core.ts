@@ -20,6 +20,7 @@ import { DrRepo } from './dr/repo.js';
 import { DrService } from './dr/service.js';
 import { ExposuresRepo } from './endpoints/repo.js';
 import { EndpointService } from './endpoints/service.js';
+import { NotLeaderError } from './errors.js';
 import { EventBus } from './events.js';
 import { HostMonitor } from './host-monitor.js';
 import { MigrationStats } from './metrics/migration-stats.js';
@@ -74,7 +75,9 @@ export function openCore(store: StateStore, ca: KeyAndCert, opts: ControllerOpti
   const sse = new SseHub(bus);
   const fence = new AbortController();
   const agents = new AgentPool(opts.clusterSecret, opts.agentTimeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS, fence.signal);
-  if (!leader) fence.abort(); // a standby never calls an agent
+  // A standby never calls an agent: a read that needs one (a console) is refused as NOT_LEADER, which clients follow to the leader.
+  const notLeading = (): NotLeaderError => new NotLeaderError('this controller does not lead, so it calls no agent; ask the leader');
+  if (!leader) fence.abort(notLeading());
   const limits = { ...DEFAULT_LIMITS, cpuOvercommit: opts.cpuOvercommit ?? DEFAULT_LIMITS.cpuOvercommit };
   const vms = new VmService(state, agents, (vm) => metrics.vmLoad(vm), limits);
   const migrationRecords = new MigrationsRepo(db);
@@ -138,7 +141,7 @@ export function openCore(store: StateStore, ca: KeyAndCert, opts: ControllerOpti
     },
     close: ({ deposed = false } = {}) =>
       (closing ??= (async () => {
-        if (deposed) fence.abort();
+        if (deposed) fence.abort(notLeading());
         monitor.stop();
         load.close();
         balance.close();

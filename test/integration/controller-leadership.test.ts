@@ -71,6 +71,11 @@ describe('controllers on PostgreSQL', () => {
     // The standby's copy follows: it serves the VM and the task.
     await waitFor('the standby to read db1', async () => (await call(standbyUrl, 'GET', '/api/v1/vms/db1', { token: ADMIN })).status === 200);
     assert.equal((await call(standbyUrl, 'GET', `/api/v1/tasks/${created.id}`, { token: ADMIN })).body.state, 'succeeded');
+    // A read that needs an agent (the console) is the leader's: a standby calls no agent.
+    const console = await call(standbyUrl, 'GET', '/api/v1/vms/db1/console', { token: ADMIN });
+    assert.equal(console.body.error.code, 'NOT_LEADER');
+    assert.equal(console.headers.get(LEADER_HEADER), leaderUrl);
+    assert.match(await cli.get<string>('/api/v1/vms/db1/console', { text: true }), /ferry-heartbeat/);
 
     // The leader goes; the standby leads with everything the leader made durable.
     const old = controllers.find((c) => c.url === leaderUrl)!;
