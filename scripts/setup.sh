@@ -4,6 +4,8 @@
 #     pre-copy under TCG — see docs/qemu.md), qemu-utils
 #   - busybox-static, Debian's cloud kernel and gcc: the demo guest image is built from them
 #   - chromium, for the web console's end-to-end tests
+#   - postgresql: `ferry up --controllers N --db postgres` starts its own server from Debian's
+#     binaries in /usr/lib/postgresql/<major>/bin (never the distribution's cluster service)
 #   - build tools for the one native npm dependency (better-sqlite3)
 #   - npm dependencies, the compiled TypeScript, and the guest image (build/guest/)
 # Run as root. Each step is skipped when already done.
@@ -41,6 +43,9 @@ missing=()
 # The guest needs the static busybox (a dynamic one, e.g. from initramfs-tools, cannot run as /init).
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1 || missing+=(linux-image-cloud-amd64)
+# PostgreSQL's server binaries are not on PATH: look where Debian puts them (src/cli/local-postgres.ts).
+postgres_bins() { ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; }
+postgres_bins || missing+=(postgresql)
 # rsync: only the DR benchmark's comparison column (bench/dr.ts). chromium: the web console's
 # end-to-end tests drive Debian's browser with playwright-core (no browser download).
 # Every external command the product, its tests, benchmarks and the guest build call, with the
@@ -72,5 +77,6 @@ absent=()
 for pair in "${COMMANDS[@]}" qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils node:nodejs npm:npm; do
   command -v "${pair%%:*}" >/dev/null || absent+=("${pair%%:*} (${pair#*:})")
 done
+postgres_bins || absent+=("initdb and postgres in /usr/lib/postgresql/*/bin (postgresql)")
 [ ${#absent[@]} -eq 0 ] || { echo "setup: still missing after installing: ${absent[*]}" >&2; exit 1; }
 log "ready (QEMU $(qemu-system-x86_64 --version | head -1 | awk '{print $4}'), guest image in build/guest/)"

@@ -12,7 +12,8 @@ export interface Heartbeat {
   stop(): void;
 }
 
-export function startHeartbeat(controllerUrl: string, secret: string, intervalMs: number, collect: () => Promise<AgentHeartbeat>, onReply?: (reply: Partial<HeartbeatReply>) => Promise<void> | void): Heartbeat {
+export function startHeartbeat(controllerUrl: string | readonly string[], secret: string, intervalMs: number, collect: () => Promise<AgentHeartbeat>, onReply?: (reply: Partial<HeartbeatReply>) => Promise<void> | void): Heartbeat {
+  // Several controllers (one leading): the client follows the leader, trying the others when it fails.
   const client = new ApiClient(controllerUrl, secret);
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -26,7 +27,7 @@ export function startHeartbeat(controllerUrl: string, secret: string, intervalMs
       if (res && typeof res.intervalMs === 'number' && res.intervalMs >= 100 && res.intervalMs <= 60_000) interval = res.intervalMs;
       if (res && onReply) await onReply(res);
     } catch (err) {
-      if (!stopped) warnRateLimited('ferry:agent', `heartbeat:${controllerUrl}`, WARN_EVERY_MS, 'heartbeat to %s failed: %s', controllerUrl, (err as Error).message);
+      if (!stopped) warnRateLimited('ferry:agent', 'heartbeat', WARN_EVERY_MS, 'heartbeat to %s failed: %s', client.baseUrl, (err as Error).message);
     }
   };
   const loop = (): void => {

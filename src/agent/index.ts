@@ -38,7 +38,8 @@ export interface AgentOptions {
   /** Default 0: any free port (see RunningAgent.url). */
   port?: number;
   /** Where to send heartbeats; omitted = none (tests). */
-  controllerUrl?: string;
+  /** Every controller's URL when there are several (one leads; heartbeats follow it). */
+  controllerUrl?: string | readonly string[];
   /** Cluster secret: required on this agent's API, and sent to the controller. */
   secret: string;
   /** Default 'auto': probe KVM (cached per host boot), fall back to TCG. */

@@ -55,6 +55,17 @@ export interface ClusterFile {
   agents: AgentRecord[];
   /** Absent: user-mode (slirp) guest networking, as before --net existed. */
   net?: ClusterNet;
+  /** `ferry up --controllers N --db postgres`: every controller, the first being `controller` (one leads at a time). */
+  controllers?: ControllerRecord[];
+  /** `--db postgres`: the PostgreSQL server `ferry up` started and `ferry down` stops. */
+  postgres?: { pid: number; dir: string; url: string; log: string };
+}
+
+export interface ControllerRecord {
+  url: string;
+  pid: number;
+  dataDir: string;
+  log: string;
 }
 
 export interface Connection {
@@ -93,10 +104,21 @@ export function resolveConnection(env: NodeJS.ProcessEnv, cluster: ClusterFile |
   return undefined;
 }
 
+/** How long a command keeps looking for the leader while several controllers elect a new one. */
+export const FOLLOW_LEADER_MS = 20_000;
+
+/** FERRY_URL may name several controllers (URL,URL,...); so may cluster.json (`controllers`). The client follows the leader. */
 export function connect(env: NodeJS.ProcessEnv = process.env): ApiClient {
-  const conn = resolveConnection(env, readClusterFile(ferryHome(env)));
+  const cluster = readClusterFile(ferryHome(env));
+  const conn = resolveConnection(env, cluster);
   if (!conn) throw new UsageError(NO_CLUSTER, 1);
-  return new ApiClient(conn.url, conn.token);
+  return new ApiClient(controllerUrls(conn, cluster), conn.token, { followMs: FOLLOW_LEADER_MS });
+}
+
+export function controllerUrls(conn: Connection, cluster: ClusterFile | undefined): string[] {
+  const urls = conn.url.split(',').filter((u) => u.length > 0);
+  if (conn.source === 'cluster.json' && cluster?.controllers) return [...new Set([...urls, ...cluster.controllers.map((c) => c.url)])];
+  return urls;
 }
 
 /** Written atomically with mode 0600: it holds the admin token. */

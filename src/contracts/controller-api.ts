@@ -130,12 +130,29 @@ export const Task = Type.Object({
 });
 export type Task = Static<typeof Task>;
 
+export const ControllerRole = Type.Union([Type.Literal('leader'), Type.Literal('standby')]);
+export type ControllerRole = Static<typeof ControllerRole>;
+
+export const ControllerAbout = Type.Object({
+  url: Type.String(),
+  role: ControllerRole,
+  store: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')]),
+  /** The leader's URL, when known (a standby between two leaders knows none). */
+  leaderUrl: Type.Optional(Type.String()),
+  /** The leader's term (PostgreSQL): grows by one at every election. */
+  term: Type.Optional(Type.Integer()),
+  pid: Type.Integer(),
+});
+export type ControllerAbout = Static<typeof ControllerAbout>;
+
 export const ClusterStatus = Type.Object({
   version: Type.String(),
   uptimeSeconds: Type.Number(),
   hosts: Type.Object({ up: Type.Integer(), down: Type.Integer() }),
   vms: Type.Record(Type.String(), Type.Integer()),
   tasksRunning: Type.Integer(),
+  /** The controller that answered: its store, and among several sharing PostgreSQL, its role and the leader's URL. */
+  controller: Type.Optional(ControllerAbout),
 });
 export type ClusterStatus = Static<typeof ClusterStatus>;
 

@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   'TIMEOUT',
   'ABORTED',
   'INTERNAL',
+  'NOT_LEADER', // a standby controller, or one whose leadership ended: ask the leader (x-ferry-leader names it when known)
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -104,6 +105,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   TIMEOUT: 504,
   ABORTED: 499,
   INTERNAL: 500,
+  NOT_LEADER: 503,
 };
 
 /** An error reported by a remote Ferry API, or raised locally with a wire code. */

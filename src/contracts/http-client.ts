@@ -1,6 +1,10 @@
 // A small JSON-over-HTTP client used between components (CLI → controller, controller →
 // agent). Every call has a timeout and an AbortSignal, responses are size-limited, and error
 // bodies become FerryError with the server's code, so callers match on codes, not strings.
+// Given several controllers (PostgreSQL-backed, one leading), the client follows the leader: a
+// standby's NOT_LEADER answer names the leader (LEADER_HEADER), and a controller that cannot be
+// reached is skipped; with `followMs` it keeps trying that long while a new leader is elected.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError, isErrorCode } from './errors.js';
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
@@ -14,30 +18,94 @@ export interface RequestOptions {
   text?: boolean;
 }
 
+/** On a NOT_LEADER answer: the leader's URL, when the controller knows it. */
+export const LEADER_HEADER = 'x-ferry-leader';
+
+export interface ClientOptions {
+  /** Every request also ends when this fires (a controller that stopped leading cuts its agent calls at once). */
+  signal?: AbortSignal;
+  /** With several URLs: how long to keep looking for the leader while none answers (default 0: one pass over the list). */
+  followMs?: number;
+}
+
+const FOLLOW_PAUSE_MS = 250;
+/** Transport failures that mean the request never reached the server, so even a POST may go elsewhere. */
+const NEVER_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'];
+
 export class ApiClient {
+  private readonly urls: readonly string[];
+  private current = 0;
+
   constructor(
-    readonly baseUrl: string,
+    baseUrl: string | readonly string[],
     private readonly token: string,
-  ) {}
+    private readonly client: ClientOptions = {},
+  ) {
+    this.urls = typeof baseUrl === 'string' ? [baseUrl] : [...baseUrl];
+    if (this.urls.length === 0) throw new Error('ApiClient: no URL');
+  }
+
+  /** The URL requests go to now (the leader, as far as this client knows). */
+  get baseUrl(): string {
+    return this.urls[this.current]!;
+  }
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const deadline = performance.now() + (this.urls.length > 1 ? (this.client.followMs ?? 0) : 0);
+    for (;;) {
+      const tried = new Set<string>();
+      for (;;) {
+        const base = this.baseUrl;
+        tried.add(base);
+        let hint: string | undefined;
+        try {
+          return await this.once<T>(base, method, path, opts, (h) => (hint = h));
+        } catch (err) {
+          const next = this.urls.length > 1 ? this.nextAfter(err, method, tried, hint) : undefined;
+          if (next === undefined) {
+            if (this.urls.length > 1 && followable(err, method) && performance.now() < deadline && !opts.signal?.aborted) break;
+            throw err;
+          }
+          this.current = next;
+        }
+      }
+      await sleep(FOLLOW_PAUSE_MS, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined);
+      this.current = (this.current + 1) % this.urls.length;
+    }
+  }
+
+  /** Where to try next after `err`: the leader a standby named, else the next URL not yet tried. */
+  private nextAfter(err: unknown, method: string, tried: ReadonlySet<string>, hint: string | undefined): number | undefined {
+    if (!followable(err, method)) return undefined;
+    const named = hint === undefined ? -1 : this.urls.indexOf(hint);
+    if (named >= 0 && !tried.has(hint!)) return named;
+    for (let i = 1; i < this.urls.length; i++) {
+      const j = (this.current + i) % this.urls.length;
+      if (!tried.has(this.urls[j]!)) return j;
+    }
+    return undefined;
+  }
+
+  private async once<T>(base: string, method: string, path: string, opts: RequestOptions, onHint: (leader: string) => void): Promise<T> {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const signals = [AbortSignal.timeout(timeoutMs), ...(opts.signal ? [opts.signal] : [])];
+    const signals = [AbortSignal.timeout(timeoutMs), ...(opts.signal ? [opts.signal] : []), ...(this.client.signal ? [this.client.signal] : [])];
     const signal = AbortSignal.any(signals);
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(new URL(path, this.baseUrl), {
+      res = await fetch(new URL(path, base), {
         method,
         headers,
         body: opts.body === undefined ? null : JSON.stringify(opts.body),
         signal,
       });
     } catch (err) {
-      throw transportError(err, method, path, this.baseUrl, timeoutMs, opts.signal);
+      throw transportError(err, method, path, base, timeoutMs, [opts.signal, this.client.signal].find((s) => s?.aborted) ?? opts.signal);
     }
     const raw = await readLimited(res, MAX_RESPONSE_BYTES);
+    const leader = res.headers.get(LEADER_HEADER);
+    if (leader) onHint(leader);
     if (!res.ok) throw errorFromResponse(res.status, raw, `${method} ${path}`);
     if (opts.text) return raw as T;
     if (res.status === 204 || raw.length === 0) return undefined as T;
@@ -62,8 +130,19 @@ export class ApiClient {
   }
 }
 
+/** A standby's refusal, or a controller that cannot be reached (for a change: one the request never reached). */
+function followable(err: unknown, method: string): boolean {
+  if (!(err instanceof FerryError)) return false;
+  if (err.code === 'NOT_LEADER') return true;
+  if (err.code !== 'HOST_DOWN') return false;
+  if (method === 'GET' || method === 'HEAD') return true;
+  const code = (err.cause as { cause?: { code?: string } } | undefined)?.cause?.code;
+  return code !== undefined && NEVER_SENT.includes(code);
+}
+
 function transportError(err: unknown, method: string, path: string, base: string, timeoutMs: number, caller?: AbortSignal): FerryError {
-  if (caller?.aborted) return new FerryError('ABORTED', `${method} ${path}: aborted`, { cause: err });
+  // A reason with a code of ours is the answer (a standby controller's agent calls end with NOT_LEADER).
+  if (caller?.aborted) return caller.reason instanceof FerryError ? caller.reason : new FerryError('ABORTED', `${method} ${path}: aborted`, { cause: err });
   const name = (err as Error)?.name;
   if (name === 'TimeoutError') return new FerryError('TIMEOUT', `${method} ${path}: no answer from ${base} within ${timeoutMs} ms`, { cause: err });
   const cause = (err as { cause?: { code?: string } })?.cause;

@@ -29,8 +29,9 @@ export class AgentClient {
     url: string,
     secret: string,
     private readonly timeoutMs: number,
+    stopped?: AbortSignal,
   ) {
-    this.api = new ApiClient(url, secret);
+    this.api = new ApiClient(url, secret, stopped ? { signal: stopped } : {});
   }
 
   define(spec: VmSpec, signal?: AbortSignal): Promise<VmStatus> {
@@ -150,18 +151,23 @@ export class AgentClient {
   }
 }
 
-/** One client per agent URL, made on demand (an agent's URL can change when it restarts). */
+/**
+ * One client per agent URL, made on demand (an agent's URL can change when it restarts). When
+ * `stopped` fires, every call in flight and every later one ends at once: a controller that
+ * stopped leading must not act on any agent (not even to abort), the new leader does.
+ */
 export class AgentPool {
   private readonly clients = new Map<string, AgentClient>();
   constructor(
     private readonly secret: string,
     private readonly timeoutMs = DEFAULT_AGENT_TIMEOUT_MS,
+    private readonly stopped?: AbortSignal,
   ) {}
 
   forUrl(url: string): AgentClient {
     let c = this.clients.get(url);
     if (!c) {
-      c = new AgentClient(url, this.secret, this.timeoutMs);
+      c = new AgentClient(url, this.secret, this.timeoutMs, this.stopped);
       this.clients.set(url, c);
     }
     return c;

@@ -13,6 +13,7 @@ import { balanceRoutes } from './api/balance.js';
 import { clusterRoutes, type ClusterDeps } from './api/cluster.js';
 import { drRoutes } from './api/dr.js';
 import { endpointRoutes } from './api/endpoints.js';
+import { leadershipHooks, type LeadershipView } from './api/leadership.js';
 import { addSharedSchemas } from './api/schemas.js';
 import { metricsRoutes } from './api/metrics.js';
 import { migrationRoutes } from './api/migrations.js';
@@ -43,6 +44,8 @@ export interface AppOptions {
   deps: () => AppDeps;
   /** The console's app shell (tests); default src/web-console/static/index.html of the checkout. */
   consoleShell?: string;
+  /** Several controllers on one PostgreSQL: refuse changes on a standby, answer changes once durable (api/leadership.ts). */
+  leadership?: LeadershipView;
 }
 
 export const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
@@ -93,6 +96,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   addSharedSchemas(app);
+  if (opts.leadership) leadershipHooks(app, opts.leadership);
 
   vmRoutes(app, () => opts.deps().vms);
   migrationRoutes(app, () => opts.deps().migrations);

@@ -38,6 +38,17 @@ export class NoCapacityError extends FerryError {
   }
 }
 
+/** This controller does not lead (any more): its writes are refused; `leaderUrl` is who does, when known. */
+export class NotLeaderError extends FerryError {
+  constructor(
+    message: string,
+    readonly leaderUrl?: string,
+  ) {
+    super('NOT_LEADER', message);
+    this.name = 'NotLeaderError';
+  }
+}
+
 export class InvalidRequestError extends FerryError {
   constructor(field: string, message: string) {
     super('INVALID_REQUEST', `${field} ${message}`, { field });

@@ -1,41 +1,20 @@
-// Public surface of the controller: `runController` starts it (database, services, sweep,
+// Public surface of the controller: `runController` starts it (state store, services, sweep,
 // HTTP API) and returns its URL and an idempotent `close`. Nothing else is imported from
-// outside this folder.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// outside this folder. With SQLite (the default) it is the only controller and leads from the
+// start; with PostgreSQL (`db`) it is one of several and leads only when elected (leadership.ts).
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClusterStatus } from '../contracts/controller-api.js';
-import { FERRY_VERSION } from '../contracts/version.js';
-import { AgentPool, DEFAULT_AGENT_TIMEOUT_MS } from './agents.js';
-import { buildApp, type AppDeps } from './app.js';
-import { LoadPublisher } from './web-console/live.js';
+import type { ControllerAbout } from '../contracts/controller-api.js';
+import type { KeyAndCert } from '../pki/index.js';
+import { buildApp } from './app.js';
 import { loadOrCreateCa } from './ca.js';
-import { openCluster } from './cluster/index.js';
-import { HostViews } from './cluster/host-views.js';
-import { openDb } from './db.js';
-import { BalanceRepo } from './balance/decisions-repo.js';
-import { balanceGauges } from './balance/prometheus.js';
-import { BalanceService } from './balance/service.js';
-import { HA_LEASE_MS, HA_MARGIN_MS } from './dr/ha.js';
-import { leaseSource } from './dr/leases.js';
-import { DrRepo } from './dr/repo.js';
-import { DrService } from './dr/service.js';
-import { zeroLossHold } from './dr/zero-loss.js';
-import { EventBus } from './events.js';
-import { ExposuresRepo } from './endpoints/repo.js';
-import { EndpointService } from './endpoints/service.js';
-import { HostMonitor } from './host-monitor.js';
-import { MigrationsRepo } from './migration/migrations-repo.js';
-import { MigrationService } from './migration/service.js';
+import { openCore, type ControllerCore } from './core.js';
+import { HA_LEASE_MS } from './dr/ha.js';
+import { Leadership } from './leadership.js';
 import { createLog } from './log.js';
-import { MigrationStats } from './metrics/migration-stats.js';
-import { PrometheusEndpoint } from './metrics/prometheus.js';
-import { MetricsService } from './metrics/service.js';
-import { MetricsStore } from './metrics/store.js';
-import { DEFAULT_LIMITS } from './placement.js';
-import { SseHub } from './sse.js';
-import { TaskRunner } from './task-runner.js';
-import { TasksRepo } from './tasks-repo.js';
-import { VmService } from './vm-service.js';
+import { openPool, PG_QUERY_TIMEOUT_MS } from './store/pg-pool.js';
+import { loadOrCreateSharedCa } from './store/shared-ca.js';
+import { openSqliteStore } from './store/state-store.js';
 
 const log = createLog('ferry:controller');
 
@@ -65,6 +44,13 @@ export interface ControllerOptions {
   haMarginMs?: number;
   /** The web console's app shell (tests); default src/web-console/static/index.html of the checkout. */
   consoleShell?: string;
+  /**
+   * A PostgreSQL URL: keep the state there and run as one of several controllers sharing it, one
+   * leading (leadership.ts). Default: SQLite in dataDir, and this controller alone.
+   */
+  db?: string;
+  /** With `db`: the leader's lease on PostgreSQL (default 2000 ms, store/election.ts). */
+  leaderLeaseMs?: number;
 }
 
 export interface RunningController {
@@ -74,117 +60,120 @@ export interface RunningController {
 
 export const CONTROLLER_FILE = 'controller.json';
 
+/** SQLite is one file that one controller owns: refuse a second one on the same data directory. */
+export class SqliteTakenError extends Error {
+  constructor(dataDir: string, pid: number) {
+    super(
+      `another controller (pid ${pid}) already runs on the SQLite database in ${dataDir}. SQLite serves exactly one controller: ` +
+        'several would each act as the leader on their own copy of the truth. To run several controllers, keep the state in PostgreSQL (--db postgres://...)',
+    );
+    this.name = 'SqliteTakenError';
+  }
+}
+
+function refuseSecondOnSqlite(dataDir: string): void {
+  const file = join(dataDir, CONTROLLER_FILE);
+  if (!existsSync(file)) return;
+  try {
+    const { pid } = JSON.parse(readFileSync(file, 'utf8')) as { pid?: number };
+    if (typeof pid === 'number' && pid !== process.pid && isRunning(pid)) throw new SqliteTakenError(dataDir, pid);
+  } catch (err) {
+    if (err instanceof SqliteTakenError) throw err;
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+interface Mode {
+  current(): ControllerCore;
+  leadership?: Leadership;
+  /** Once the URL is known. */
+  started(url: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function sqliteMode(opts: ControllerOptions, ca: KeyAndCert, leaseMs: number, about: () => ControllerAbout): Promise<Mode> {
+  refuseSecondOnSqlite(opts.dataDir);
+  const store = openSqliteStore(opts.dataDir);
+  const core = openCore(store, ca, opts, leaseMs, 'leader', about);
+  return {
+    current: () => core,
+    started: () => core.start(),
+    close: async () => {
+      await core.close();
+      await store.close();
+    },
+  };
+}
+
+async function postgresMode(opts: ControllerOptions & { db: string }, leaseMs: number): Promise<Mode> {
+  const pool = await openPool(opts.db);
+  try {
+    const ca = await loadOrCreateSharedCa(pool);
+    // The election has connections of its own: a long flush must never delay a lease renewal.
+    const electionPool = await openPool(opts.db, PG_QUERY_TIMEOUT_MS, 1);
+    const leadership = new Leadership({ data: pool, election: electionPool }, ca, opts, leaseMs);
+    await leadership.open();
+    return {
+      current: () => leadership.current(),
+      leadership,
+      started: async (url) => leadership.startElection(url),
+      close: async () => {
+        await leadership.close();
+        await pool.end();
+        await electionPool.end();
+      },
+    };
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+}
+
 export async function runController(opts: ControllerOptions): Promise<RunningController> {
   mkdirSync(opts.dataDir, { recursive: true });
   const leaseMs = opts.haLeaseMs ?? HA_LEASE_MS;
   if (!Number.isInteger(leaseMs) || leaseMs < 1000) throw new Error(`haLeaseMs must be a whole number of ms, at least 1000 (not ${leaseMs})`);
-  const ca = await loadOrCreateCa(opts.dataDir);
-  const db = openDb(join(opts.dataDir, 'ferry.db'));
-  // Each service is built from what it needs, and only after it: dependencies point one way
-  // (docs/architecture.md, "The controller's wiring"). Where two need each other, the cycle is
-  // broken by an event (ClusterState.watchHosts -> HostViews) or by a narrow read built first
-  // (leaseSource, from the protections alone).
-  const bus = new EventBus();
-  const runner = new TaskRunner(new TasksRepo(db), bus);
-  runner.recoverInterrupted();
-  const { state, moves, tombstones, revisions, foreign } = openCluster(db, runner, bus);
-  const metrics = new MetricsService({
-    vmHost: (vm) => state.vms.get(vm)?.host,
-    isHost: (host) => state.hosts.get(host) !== undefined,
-    usage: (host) => state.usage(host),
-    store: new MetricsStore(db),
-  });
-  const drRepo = new DrRepo(db);
-  const monitor = new HostMonitor(state, { tombstones, moves, revisions, foreign }, opts.hostDownAfterMs ?? 3000, ca, leaseSource(leaseMs, drRepo, state.vms), metrics);
-  const sse = new SseHub(bus);
-  const agents = new AgentPool(opts.clusterSecret, opts.agentTimeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS);
-  const limits = { ...DEFAULT_LIMITS, cpuOvercommit: opts.cpuOvercommit ?? DEFAULT_LIMITS.cpuOvercommit };
-  const vms = new VmService(state, agents, (vm) => metrics.vmLoad(vm), limits);
-  const migrationRecords = new MigrationsRepo(db);
-  const migrations = new MigrationService(state, moves, agents, migrationRecords, limits, bus, (vm) => zeroLossHold(drRepo, vm));
-  // Before any heartbeat is read: each settling task holds its VM, so no copy is killed on sight meanwhile.
-  migrations.settleInterrupted();
-  const dr = new DrService({ state, moves, foreign, agents, repo: drRepo, bus }, {
-    limits,
-    ...(opts.drConcurrency !== undefined ? { concurrency: opts.drConcurrency } : {}),
-    ...(opts.drTickMs !== undefined ? { tickMs: opts.drTickMs } : {}),
-    ...(opts.drHeartbeatWaitMs !== undefined ? { heartbeatWaitMs: opts.drHeartbeatWaitMs } : {}),
-    ha: { leaseMs, marginMs: opts.haMarginMs ?? HA_MARGIN_MS, lastLease: (host) => monitor.lastLease(host), evidence: (host) => monitor.evidence(host) },
-  });
-  const endpoints = new EndpointService({ state, moves, agents, repo: new ExposuresRepo(db), bus });
-  const balance = new BalanceService({ state, moves, migrations, repo: new BalanceRepo(db), bus, load: metrics, drHold: (vm) => dr.balanceHold(vm) });
-  const hosts = new HostViews({ state, bus, measured: (host) => metrics.hostLoad(host), isHot: (host) => balance.isHot(host) });
-  const version = FERRY_VERSION;
-  const startedAt = performance.now();
-
-  const status = (): ClusterStatus => {
-    const hostList = state.hosts.list();
-    const byState: Record<string, number> = {};
-    for (const vm of state.vms.list()) byState[vm.state] = (byState[vm.state] ?? 0) + 1;
-    return {
-      version,
-      uptimeSeconds: Math.round((performance.now() - startedAt) / 1000),
-      hosts: { up: hostList.filter((h) => h.state === 'up').length, down: hostList.filter((h) => h.state !== 'up').length },
-      vms: byState,
-      tasksRunning: runner.runningCount(),
-    };
-  };
-  const prometheus = new PrometheusEndpoint({
-    hosts: () => hosts.list(),
-    vms: () => state.vms.list(),
-    metrics,
-    migrations: new MigrationStats(db),
-    protections: () => dr.list(),
-    tasksRunning: () => runner.runningCount(),
-    more: [balanceGauges(balance)],
-  });
-  const deps: AppDeps = { hosts, runner, monitor, sse, vms, migrations, dr, status, metrics, prometheus, balance, endpoints };
+  let url = '';
+  const mode = opts.db
+    ? await postgresMode({ ...opts, db: opts.db }, leaseMs)
+    : await sqliteMode(opts, await loadOrCreateCa(opts.dataDir), leaseMs, () => ({ url, role: 'leader', store: 'sqlite', leaderUrl: url, pid: process.pid }));
   const app = await buildApp({
     adminToken: opts.adminToken,
     clusterSecret: opts.clusterSecret,
-    deps: () => deps,
+    deps: () => mode.current().deps,
     ...(opts.consoleShell !== undefined ? { consoleShell: opts.consoleShell } : {}),
+    ...(mode.leadership ? { leadership: mode.leadership } : {}),
   });
-  const load = new LoadPublisher(
-    { listeners: () => sse.size, hosts: () => state.hosts.list().map((h) => h.info.name), vms: () => state.vms.list().map((v) => v.name), hostLoad: (h) => hosts.load(h), vmLoad: (v) => metrics.vmLoad(v) },
-    (e) => bus.publish(e),
-  );
 
   let address: string;
   try {
     address = await app.listen({ host: opts.listenHost ?? '127.0.0.1', port: opts.port ?? 0 });
   } catch (err) {
-    db.close();
+    await mode.close();
     throw err;
   }
-  await endpoints.start();
-  monitor.start();
-  metrics.start();
-  dr.start();
-  balance.start();
-  load.start();
-  const url = address.replace('[::1]', '127.0.0.1');
+  url = address.replace('[::1]', '127.0.0.1');
+  await mode.started(url);
   const infoFile = join(opts.dataDir, CONTROLLER_FILE);
   // Written then renamed, so `ferry up` polling for it never reads half a file.
   writeFileSync(`${infoFile}.tmp`, `${JSON.stringify({ pid: process.pid, url }, null, 2)}\n`);
   renameSync(`${infoFile}.tmp`, infoFile);
-  log('listening on %s (data in %s)', url, opts.dataDir);
+  log('listening on %s (%s)', url, opts.db ? 'state in PostgreSQL' : `data in ${opts.dataDir}`);
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       log('closing');
-      monitor.stop();
-      load.close();
-      balance.close();
-      sse.closeAll();
-      await endpoints.close();
-      migrations.close();
-      await dr.close();
-      await runner.close();
+      await mode.close();
       await app.close();
-      metrics.close();
-      db.close();
       rmSync(infoFile, { force: true });
     })());
   return { url, close };

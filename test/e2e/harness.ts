@@ -82,6 +82,8 @@ export class TestCluster {
     try {
       const c = this.clusterFile();
       this.pids.add(c.controller.pid);
+      for (const x of c.controllers ?? []) this.pids.add(x.pid);
+      if (c.postgres) this.pids.add(c.postgres.pid);
       for (const a of c.agents) {
         this.pids.add(a.pid);
         this.dataDirs.add(a.dataDir);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { runController } from '../../src/controller/index.js';
 import { openDb } from '../../src/controller/db.js';
 import { TasksRepo } from '../../src/controller/tasks-repo.js';
+import { DrRepo } from '../../src/controller/dr/repo.js';
 import { call } from '../../src/testing/controller/client.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
@@ -64,5 +65,25 @@ describe('controller restart', () => {
     } finally {
       await ctl.close();
     }
+  });
+
+  it('aborts, on both hosts, the checkpoint job a previous controller left in flight, and forgets it', async () => {
+    const db = openDb(join(dir, 'ferry.db'));
+    const now = new Date().toISOString();
+    new DrRepo(db).insert(
+      { vm: 'db1', uuid: 'u', fromSite: 'main', toSite: 'dr', targetHost: 'h1', rpoMs: 60_000, keep: 3, state: 'protected', checkpoints: 1, bytesSent: 0, createdAt: now, updatedAt: now },
+      { syncingSince: now, checkpointInFlight: { jobId: 'left-job', from: 'h1', to: 'h1' } },
+    );
+    db.close();
+    agent.calls.length = 0;
+    const ctl = await runController({ dataDir: dir, adminToken: ADMIN, clusterSecret: SECRET, hostDownAfterMs: 300 });
+    try {
+      assert.deepEqual(agent.calls.filter((c) => c === 'dr abort'), ['dr abort', 'dr abort'], 'the job aborted at its source and its target');
+    } finally {
+      await ctl.close();
+    }
+    const after = openDb(join(dir, 'ferry.db'));
+    assert.equal(new DrRepo(after).get('db1')?.meta.checkpointInFlight, undefined);
+    after.close();
   });
 });

@@ -1,15 +1,16 @@
 // `ferry down`: stop everything `ferry up` started, by PID only, and check that nothing is
-// left. Order: the controller first (so no scheduler starts or moves a VM meanwhile), then the
+// left. Order: the controllers first (so no scheduler starts or moves a VM meanwhile), then the
 // agents (an agent never stops its VMs when it exits), then each host's fence guard (started by
 // its agent, it outlives it: <dataDir>/fence/guard.json names it), then every QEMU found in each
-// agent's data dir. Data dirs stay unless --purge. A --net bridged cluster's namespaces go last (hosts,
+// agent's data dir, then the PostgreSQL server of --db postgres. Data dirs stay unless --purge. A --net bridged cluster's namespaces go last (hosts,
 // then sites): a QEMU still inside one would keep it alive, unseen, after `ip netns delete`.
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { clusterFilePath, ferryHome, readClusterFile, type ClusterFile } from '../config.js';
 import { deleteTopology, teardownProblems, type NetTeardown } from '../net/topology.js';
 import { UsageError, note, printJson } from '../output.js';
+import { stopLocalPostgres } from '../local-postgres.js';
 import { isAlive, isAliveRunning, terminate } from '../process.js';
 
 const GRACE_MS = 5000;
@@ -47,7 +48,7 @@ export function registerDown(program: Command): void {
       if (o.json) return printJson({ home, running: false, stopped, ...(net ? { net: netSummary(net) } : {}), purged: o.purge === true });
       const qemus = stopped.filter((s) => s.what.startsWith('qemu')).length;
       process.stdout.write(
-        `Stopped the cluster in ${home}: controller, ${cluster.agents.length} agent(s), ${qemus} QEMU process(es).\n` +
+        `Stopped the cluster in ${home}: ${cluster.controllers && cluster.controllers.length > 1 ? `${cluster.controllers.length} controllers` : 'controller'}${cluster.postgres ? ', PostgreSQL' : ''}, ${cluster.agents.length} agent(s), ${qemus} QEMU process(es).\n` +
           (net ? `Deleted ${net.deleted.length} network namespace(s) of cluster net ${cluster.net?.id}${net.missing.length > 0 ? ` (${net.missing.length} already gone)` : ''}.\n` : '') +
           (o.purge ? 'Data, logs and credentials removed.\n' : `Data kept in ${join(home, 'controller')} and ${join(home, 'hosts')} (ferry down --purge removes them).\n`),
       );
@@ -59,7 +60,8 @@ function netSummary(t: NetTeardown): { deleted: string[]; missing: string[]; lef
 }
 
 function purge(home: string): void {
-  for (const p of ['controller', 'hosts', 'logs', 'admin-token', 'cluster-secret']) rmSync(join(home, p), { recursive: true, force: true });
+  for (const p of ['controller', 'hosts', 'logs', 'postgres', 'admin-token', 'cluster-secret']) rmSync(join(home, p), { recursive: true, force: true });
+  for (const d of existsSync(home) ? readdirSync(home) : []) if (/^controller\d+$/.test(d)) rmSync(join(home, d), { recursive: true, force: true });
 }
 
 async function guardPid(dataDir: string): Promise<number | undefined> {
@@ -81,7 +83,8 @@ export async function stopCluster(c: ClusterFile, onStopped: (what: string, pid:
   const stopOne = async (what: string, pid: number): Promise<void> => {
     if (await terminate(pid, GRACE_MS)) onStopped(what, pid);
   };
-  if (isAliveRunning(c.controller.pid, 'ferry')) await stopOne('controller', c.controller.pid);
+  const controllers = c.controllers ?? [c.controller];
+  await Promise.all(controllers.filter((x) => isAliveRunning(x.pid, 'ferry')).map((x, i) => stopOne(i === 0 ? 'controller' : `controller ${x.dataDir}`, x.pid)));
   await Promise.all(c.agents.filter((a) => isAliveRunning(a.pid, 'ferry')).map((a) => stopOne(`agent ${a.name}`, a.pid)));
   await Promise.all(c.agents.map(async (a) => {
     const pid = await guardPid(a.dataDir);
@@ -90,8 +93,14 @@ export async function stopCluster(c: ClusterFile, onStopped: (what: string, pid:
   for (const a of c.agents) {
     await Promise.all((await qemuPids(a.dataDir)).map((pid) => stopOne(`qemu on ${a.name}`, pid)));
   }
+  // PostgreSQL last: the controllers flush to it while they stop.
+  if (c.postgres && isAliveRunning(c.postgres.pid, 'postgres')) {
+    await stopLocalPostgres(c.postgres.pid);
+    if (!isAlive(c.postgres.pid)) onStopped('postgres', c.postgres.pid);
+  }
   const survivors: string[] = [];
-  if (isAliveRunning(c.controller.pid, 'ferry')) survivors.push(`controller pid ${c.controller.pid}`);
+  for (const x of controllers) if (isAliveRunning(x.pid, 'ferry')) survivors.push(`controller pid ${x.pid}`);
+  if (c.postgres && isAliveRunning(c.postgres.pid, 'postgres')) survivors.push(`postgres pid ${c.postgres.pid}`);
   for (const a of c.agents) {
     if (isAliveRunning(a.pid, 'ferry')) survivors.push(`agent ${a.name} pid ${a.pid}`);
     const guard = await guardPid(a.dataDir);

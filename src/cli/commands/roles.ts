@@ -47,14 +47,17 @@ export function registerRoles(program: Command): void {
   program
     .command('controller')
     .description('run the controller in the foreground (ferry up does this for you)')
-    .requiredOption('--data-dir <DIR>', 'state directory (SQLite, controller.json)')
+    .requiredOption('--data-dir <DIR>', 'state directory (SQLite unless --db, controller.json)')
+    .option('--db <URL>', 'keep the state in PostgreSQL (postgres://...) and run as one of several controllers, one leading')
+    .option('--leader-lease-ms <MS>', 'with --db: the leader lease on PostgreSQL (default 2000)', parsePositiveInt)
     .option('--listen-host <HOST>', 'address to listen on', '127.0.0.1')
     .option('--port <PORT>', 'port (0 = any free)', parsePort, 7440)
     .requiredOption('--token-file <FILE>', 'file holding the admin token')
     .requiredOption('--secret-file <FILE>', 'file holding the cluster secret')
     .option('--host-down-after <MS>', 'declare a silent host down after this long', parsePort)
     .option('--cpu-overcommit <N>', 'vCPUs placed per host CPU at most (default 4)', parsePositiveInt)
-    .action(async (o: { dataDir: string; listenHost: string; port: number; tokenFile: string; secretFile: string; hostDownAfter?: number; cpuOvercommit?: number }) => {
+    .action(async (o: { dataDir: string; db?: string; leaderLeaseMs?: number; listenHost: string; port: number; tokenFile: string; secretFile: string; hostDownAfter?: number; cpuOvercommit?: number }) => {
+      if (o.db !== undefined && !/^postgres(ql)?:\/\//.test(o.db)) throw new UsageError(`--db must be a postgres:// URL (not ${o.db}); without --db the state is SQLite in --data-dir`);
       const { runController } = await import('../../controller/index.js');
       const c = await runController({
         dataDir: o.dataDir,
@@ -64,6 +67,8 @@ export function registerRoles(program: Command): void {
         clusterSecret: readSecret(o.secretFile, 'secret'),
         ...(o.hostDownAfter !== undefined ? { hostDownAfterMs: o.hostDownAfter } : {}),
         ...(o.cpuOvercommit !== undefined ? { cpuOvercommit: o.cpuOvercommit } : {}),
+        ...(o.db !== undefined ? { db: o.db } : {}),
+        ...(o.leaderLeaseMs !== undefined ? { leaderLeaseMs: o.leaderLeaseMs } : {}),
       });
       note(`controller: listening on ${c.url} (pid ${process.pid})`);
       await untilSignal(() => c.close(), 'controller');
@@ -75,7 +80,7 @@ export function registerRoles(program: Command): void {
     .requiredOption('--name <NAME>', 'host name')
     .requiredOption('--site <SITE>', 'site the host belongs to')
     .requiredOption('--data-dir <DIR>', "the host's directory (VM disks, QEMU sockets, agent.json)")
-    .requiredOption('--controller <URL>', 'controller URL to report to')
+    .requiredOption('--controller <URL>', 'controller URL to report to; several controllers (one leading) as URL,URL,...')
     .requiredOption('--secret-file <FILE>', 'file holding the cluster secret')
     .option('--listen-host <HOST>', 'address to listen on', '127.0.0.1')
     .option('--port <PORT>', 'port (0 = any free)', parsePort, 0)
@@ -107,7 +112,7 @@ export function registerRoles(program: Command): void {
           dataDir: o.dataDir,
           listenHost: o.listenHost,
           port: o.port,
-          controllerUrl: o.controller,
+          controllerUrl: o.controller.split(',').filter((u) => u.length > 0),
           secret: readSecret(o.secretFile, 'secret'),
           accel,
           ...(o.guestDir !== undefined ? { guestDir: o.guestDir } : {}),

@@ -20,7 +20,8 @@ import type { Command } from 'commander';
 import { newToken } from '../../contracts/auth.js';
 import type { ClusterStatus, Host } from '../../contracts/controller-api.js';
 import { ApiClient } from '../../contracts/http-client.js';
-import { clusterFilePath, ferryHome, readClusterFile, writeClusterFile, type AgentRecord, type ClusterFile } from '../config.js';
+import { clusterFilePath, ferryHome, FOLLOW_LEADER_MS, readClusterFile, writeClusterFile, type AgentRecord, type ClusterFile, type ControllerRecord } from '../config.js';
+import { startLocalPostgres } from '../local-postgres.js';
 import { agentNetArgs, bridgedProblem, freeNetId, parseNetMode, planNet, type NetMode, type NetPlan } from '../net/plan.js';
 import { createTopology, deleteTopology, listNetns, missingNetns, netnsSupport, teardownProblems } from '../net/topology.js';
 import { UsageError, note, printJson } from '../output.js';
@@ -41,7 +42,19 @@ interface UpOpts {
   netCapacity?: string;
   /** Undefined means user (the default) but lets `ferry up` on a running cluster spot a change. */
   net?: NetMode;
+  controllers: number;
+  db?: 'sqlite' | 'postgres';
   json?: boolean;
+}
+
+/** Why several controllers need PostgreSQL: said when --controllers N comes without --db postgres. */
+export const ONE_CONTROLLER_ON_SQLITE =
+  'SQLite is one file on one machine that one controller owns: several controllers on it would each act as the leader on its own copy of the truth, ' +
+  'and none could take over from another. Several controllers share their state and elect a leader in PostgreSQL: add --db postgres';
+
+function parseDb(s: string): 'sqlite' | 'postgres' {
+  if (s === 'sqlite' || s === 'postgres') return s;
+  throw new UsageError(`option '--db <KIND>' argument '${s}' is invalid: sqlite or postgres`);
 }
 
 export function registerUp(program: Command): void {
@@ -55,8 +68,11 @@ export function registerUp(program: Command): void {
     .option('--cpu-overcommit <N>', 'vCPUs placed per host CPU at most (default 4)', parsePositiveInt)
     .option('--net-capacity <RATE>', "every host's link capacity for the balancer: bytes/s or e.g. 100mbit (default 1gbit)")
     .option('--net <MODE>', 'guest networking: user (default, QEMU user-mode NAT) or bridged (needs root: one L2 segment per site in network namespaces)', parseNetMode)
+    .option('--controllers <N>', 'number of controllers (more than one needs --db postgres; one leads, the others stand by)', parsePositiveInt, 1)
+    .option('--db <KIND>', 'sqlite (default: one controller, state in a file) or postgres (a local PostgreSQL server in $FERRY_HOME)', parseDb)
     .option('--json', 'print cluster.json instead of text')
     .action(async (o: UpOpts) => {
+      if (o.controllers > 1 && o.db !== 'postgres') throw new UsageError(`--controllers ${o.controllers}: ${ONE_CONTROLLER_ON_SQLITE}`);
       const sites = o.sites ? parseSitesOrUsage(o.sites) : [{ site: 'main', count: o.hosts }];
       await up(ferryHome(), planHosts(sites), o);
     });
@@ -82,17 +98,34 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
   const secretFile = writeSecret(join(home, 'cluster-secret'));
   const token = readFileSync(tokenFile, 'utf8').trim();
 
-  const ctlDir = join(home, 'controller');
-  mkdirSync(ctlDir, { recursive: true });
-  rmSync(join(ctlDir, 'controller.json'), { force: true });
-  const ctlLog = join(logs, 'controller.log');
-  const ctlArgs = ['controller', '--data-dir', ctlDir, '--listen-host', '127.0.0.1', '--port', String(o.port), '--token-file', tokenFile, '--secret-file', secretFile];
-  if (o.cpuOvercommit !== undefined) ctlArgs.push('--cpu-overcommit', String(o.cpuOvercommit));
-  const ctlPid = startDetached(ctlArgs, ctlLog);
-  const cluster: ClusterFile = { url: '', token, controller: { pid: ctlPid, dataDir: ctlDir, log: ctlLog }, agents: [] };
+  const cluster: ClusterFile = { url: '', token, controller: { pid: 0 }, agents: [] };
   try {
-    cluster.url = await waitController(ctlDir, ctlPid, token, ctlLog);
+    if (o.db === 'postgres') {
+      const pgLog = join(logs, 'postgres.log');
+      const server = await startLocalPostgres(join(home, 'postgres'), pgLog);
+      cluster.postgres = { pid: server.pid, dir: join(home, 'postgres'), url: server.url, log: pgLog };
+      writeClusterFile(home, cluster);
+    }
+    const controllers: ControllerRecord[] = [];
+    for (let i = 1; i <= o.controllers; i++) {
+      const ctlDir = join(home, i === 1 ? 'controller' : `controller${i}`);
+      mkdirSync(ctlDir, { recursive: true });
+      rmSync(join(ctlDir, 'controller.json'), { force: true });
+      const ctlLog = join(logs, i === 1 ? 'controller.log' : `controller${i}.log`);
+      const port = o.port === 0 ? 0 : o.port + i - 1;
+      const ctlArgs = ['controller', '--data-dir', ctlDir, '--listen-host', '127.0.0.1', '--port', String(port), '--token-file', tokenFile, '--secret-file', secretFile];
+      if (o.cpuOvercommit !== undefined) ctlArgs.push('--cpu-overcommit', String(o.cpuOvercommit));
+      if (cluster.postgres) ctlArgs.push('--db', cluster.postgres.url);
+      const pid = startDetached(ctlArgs, ctlLog);
+      if (i === 1) cluster.controller = { pid, dataDir: ctlDir, log: ctlLog };
+      controllers.push({ url: '', pid, dataDir: ctlDir, log: ctlLog });
+      if (o.db === 'postgres') cluster.controllers = controllers;
+      writeClusterFile(home, cluster);
+    }
+    for (const c of controllers) c.url = await waitController(c.dataDir, c.pid, token, c.log);
+    cluster.url = controllers[0]!.url;
     writeClusterFile(home, cluster);
+    const controllerArg = controllers.map((c) => c.url).join(',');
     if (netPlan) {
       cluster.net = { mode: 'bridged', id: netPlan.id, sites: [], hosts: [] };
       await createTopology(netPlan, cluster.net, () => writeClusterFile(home, cluster));
@@ -100,7 +133,7 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
     for (const h of hosts) {
       const dataDir = join(home, 'hosts', h.name);
       mkdirSync(dataDir, { recursive: true });
-      const args = ['agent', '--name', h.name, '--site', h.site, '--data-dir', dataDir, '--controller', cluster.url, '--secret-file', secretFile];
+      const args = ['agent', '--name', h.name, '--site', h.site, '--data-dir', dataDir, '--controller', controllerArg, '--secret-file', secretFile];
       if (o.accel) args.push('--accel', o.accel);
       if (o.netCapacity) args.push('--net-capacity', o.netCapacity);
       if (netPlan) args.push(...agentNetArgsFor(netPlan, h.name));
@@ -108,7 +141,7 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
       cluster.agents.push({ name: h.name, site: h.site, pid: startDetached(args, log), dataDir, args, log });
       writeClusterFile(home, cluster);
     }
-    await waitHosts(new ApiClient(cluster.url, token), cluster.agents);
+    await waitHosts(new ApiClient(controllers.map((c) => c.url), token, { followMs: FOLLOW_LEADER_MS }), cluster.agents);
   } catch (err) {
     await stopCluster(cluster, () => undefined).catch(() => undefined);
     // Keep cluster.json if part of the network is left, so that `ferry down` can retry.
@@ -119,10 +152,11 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
   process.stdout.write(
     [
       `Ferry cluster is up in ${home} (${cluster.agents.map((a) => `${a.name}@${a.site}`).join(', ')}).`,
+      ...(cluster.controllers ? [`  ${cluster.controllers.length} controllers, one leading, state in PostgreSQL (${cluster.postgres?.dir}); ferry status lists them.`] : []),
       `  console:  ${cluster.url}/   (log in with the token below)`,
       `  token:    ${token}`,
       `The ferry CLI finds it through ${join(home, 'cluster.json')}; from elsewhere:`,
-      `  export FERRY_URL=${cluster.url} FERRY_TOKEN=${token}`,
+      `  export FERRY_URL=${(cluster.controllers ?? [cluster]).map((c) => c.url).join(',')} FERRY_TOKEN=${token}`,
       ...netLines(cluster),
       `Logs are in ${logs}. Stop it with: ferry down`,
       '',

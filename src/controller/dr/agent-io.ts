@@ -50,7 +50,8 @@ export class DrAgents {
     };
   }
 
-  private async abort(host: string, jobId: string): Promise<void> {
+  /** Never throws: a host that does not answer is logged (its job fails on its own once its peer's is gone). */
+  async abort(host: string, jobId: string): Promise<void> {
     try {
       await this.any(host).drAbort(jobId, ABORT_TIMEOUT_MS);
     } catch (err) {

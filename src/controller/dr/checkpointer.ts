@@ -3,11 +3,13 @@
 // checkpoints, planned failover and failback for theirs.
 import { randomUUID } from 'node:crypto';
 import type { CheckpointProgress, CheckpointRecord } from '../../contracts/dr.js';
+import type { VmSpec } from '../../contracts/vm-spec.js';
 import type { ClusterState } from '../cluster-state.js';
 import { InvalidStateError } from '../errors.js';
 import type { DrAgents } from './agent-io.js';
 import { runCheckpoint } from './cycle.js';
 import type { Protections } from './protections.js';
+import type { ProtectionMeta } from './repo.js';
 
 export interface CheckpointRoute {
   from: string;
@@ -29,7 +31,6 @@ export class Checkpointer {
   ) {}
 
   async run(vm: string, route: CheckpointRoute, signal: AbortSignal): Promise<CheckpointRecord> {
-    const p = this.protections.row(vm).protection;
     const rec = this.state.requireVm(vm);
     const targetDataUrl = this.state.requireHostUp(route.to).info.dataUrl;
     if (!targetDataUrl) throw new InvalidStateError(`host ${route.to} has no data endpoint (ferry-wire) to receive checkpoints`);
@@ -39,10 +40,43 @@ export class Checkpointer {
       committed: (r) => this.protections.committed(r, route.atDrSite),
       ...(route.progress ? { progress: route.progress } : {}),
     });
+    this.noteInFlight(vm, { jobId, from: route.from, to: route.to });
+    try {
+      return await this.runJob(io, vm, jobId, seq, route, rec.spec, targetDataUrl, signal);
+    } finally {
+      this.noteInFlight(vm, undefined, jobId);
+    }
+  }
+
+  /** Jobs a previous controller left running (it died mid-checkpoint): aborted on both hosts, then forgotten. */
+  async abortLeftovers(): Promise<void> {
+    const left = this.protections.repo.list().filter((r) => r.meta.checkpointInFlight);
+    await Promise.all(
+      left.map(async (r) => {
+        const job = r.meta.checkpointInFlight!;
+        await Promise.all([this.calls.abort(job.from, job.jobId), this.calls.abort(job.to, job.jobId)]);
+        this.noteInFlight(r.protection.vm, undefined, job.jobId);
+      }),
+    );
+  }
+
+  /** Notes (or, if it is still `ifJob`, clears) the VM's checkpoint job in flight. */
+  private noteInFlight(vm: string, job: ProtectionMeta['checkpointInFlight'], ifJob?: string): void {
+    this.protections.repo.update(vm, (r) => {
+      if (ifJob !== undefined && r.meta.checkpointInFlight?.jobId !== ifJob) return r;
+      const meta: ProtectionMeta = { ...r.meta };
+      if (job) meta.checkpointInFlight = job;
+      else delete meta.checkpointInFlight;
+      return { ...r, meta };
+    });
+  }
+
+  private runJob(io: ReturnType<DrAgents['checkpointIo']>, vm: string, jobId: string, seq: number, route: CheckpointRoute, spec: VmSpec, targetDataUrl: string, signal: AbortSignal): Promise<CheckpointRecord> {
+    const p = this.protections.row(vm).protection;
     return runCheckpoint(
       io,
       {
-        jobId, spec: rec.spec, seq, sourceHost: route.from, targetHost: route.to, targetDataUrl, keep: p.keep,
+        jobId, spec, seq, sourceHost: route.from, targetHost: route.to, targetDataUrl, keep: p.keep,
         ...(p.bandwidthBytesPerSec !== undefined ? { bandwidthBytesPerSec: p.bandwidthBytesPerSec } : {}),
         ...(route.leavePaused ? { leavePaused: true } : {}),
         // Zero-loss mode holds output on the protected side; a failback's checkpoints run the other way.

@@ -13,6 +13,12 @@ export interface ProtectionMeta {
   homeHost?: string;
   /** Since when the DR site has held no checkpoint of the VM's current life (protect, failback). */
   syncingSince: string;
+  /**
+   * The checkpoint job running now, noted before the agents are asked to start it: a controller
+   * that takes over after this one died (a restart, or a new leader) aborts it on both hosts
+   * before it replicates again (DrService.start), so the job is never left half-done.
+   */
+  checkpointInFlight?: { jobId: string; from: string; to: string };
 }
 
 export interface ProtectionRow {

@@ -96,7 +96,9 @@ export class DrService {
     }
   }
 
-  start(): void {
+  /** First aborts the checkpoint jobs a controller that died left running (checkpointer.ts), so they are retried from scratch. */
+  async start(): Promise<void> {
+    await this.checkpointer.abortLeftovers();
     this.replicator.start();
     this.ha?.start();
   }

@@ -8,6 +8,7 @@ export interface Reply {
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests inspect arbitrary JSON
   text: string;
   contentType: string;
+  headers: Headers;
 }
 
 export async function call(base: string, method: string, path: string, opts: { token?: string; body?: unknown } = {}): Promise<Reply> {
@@ -22,7 +23,7 @@ export async function call(base: string, method: string, path: string, opts: { t
   } catch {
     body = undefined;
   }
-  return { status: res.status, body, text, contentType: res.headers.get('content-type') ?? '' };
+  return { status: res.status, body, text, contentType: res.headers.get('content-type') ?? '', headers: res.headers };
 }
 
 /**
