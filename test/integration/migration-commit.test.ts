@@ -5,7 +5,7 @@
 //   - an agent killed at that moment leaves its part for the restarted agent, which finishes or
 //     undoes it and answers for the migration id (so a lost reply is settled by asking).
 // At every point at most one copy of the guest runs: the guests' consoles show who ran.
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -42,6 +42,11 @@ after(async () => {
     killQemus(ag.opts.dataDir);
     rmSync(ag.opts.dataDir, { recursive: true, force: true });
   }
+});
+
+// Each test counts the QEMUs of its own VM only if no other test left one behind (a failed test stops nothing).
+afterEach(() => {
+  for (const ag of [source, target]) if (ag) killQemus(ag.opts.dataDir);
 });
 
 const consoleAt = (ag: RestartableAgent, vm: string): string => {

@@ -282,11 +282,14 @@ export class IncomingMigration {
   #fail(code: FailureCode, message: string): void {
     if (!this.#state.can('failed')) return;
     this.#state.to('failed');
-    this.#progress = withFailure(this.#progress, 'failed', code, this.#ranHere ? `${message}; the guest had switched here (post-copy): its QEMU is kept for recovery` : message);
-    log('migration %s: target failed: %s', this.id, this.#progress.progress.error?.message);
+    const why = this.#ranHere ? `${message}; the guest had switched here (post-copy): its QEMU is kept for recovery` : message;
+    log('migration %s: target failed: %s', this.id, why);
     // A half-received VM can never run: the source is still the VM of record. Discard it now
-    // rather than wait for an abort that may never come (the controller may not reach us).
-    void this.#end();
+    // rather than wait for an abort that may never come (the controller may not reach us), and
+    // show the failure once it is gone (an abort meanwhile keeps its own verdict).
+    void this.#end().then(() => {
+      if (this.#state.is('failed')) this.#progress = withFailure(this.#progress, 'failed', code, why);
+    });
   }
 
   /**
@@ -347,6 +350,8 @@ export class IncomingMigration {
         throw new TransitionRefusedError(this.#state.machine, this.#state.current, 'aborted', `vm ${this.vm.name} runs here (committed or switched to post-copy)`);
       }
       this.#state.to('aborted', `vm ${this.vm.name} runs here`);
+      // Shown as aborted only once the copy is gone: whoever reads `aborted` may resume the source.
+      await this.#end();
       this.#progress = withFailure(this.#progress, 'aborted', 'ABORTED', reason);
     }
     await this.#end();
