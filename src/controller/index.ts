@@ -4,6 +4,8 @@
 // start; with PostgreSQL (`db`) it is one of several and leads only when elected (leadership.ts).
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+// A SIGKILLed controller may linger as a zombie until reaped: isAlive counts that as gone.
+import { isAlive } from '../cli/process.js';
 import type { ControllerAbout } from '../contracts/controller-api.js';
 import type { KeyAndCert } from '../pki/index.js';
 import { buildApp } from './app.js';
@@ -76,18 +78,9 @@ function refuseSecondOnSqlite(dataDir: string): void {
   if (!existsSync(file)) return;
   try {
     const { pid } = JSON.parse(readFileSync(file, 'utf8')) as { pid?: number };
-    if (typeof pid === 'number' && pid !== process.pid && isRunning(pid)) throw new SqliteTakenError(dataDir, pid);
+    if (typeof pid === 'number' && pid !== process.pid && isAlive(pid)) throw new SqliteTakenError(dataDir, pid);
   } catch (err) {
     if (err instanceof SqliteTakenError) throw err;
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -70,7 +70,15 @@ export class TestCluster {
     } finally {
       closeSync(fd);
     }
-    await waitFor('the restarted controller answers', async () => ((await this.run(['status'])).code === 0 ? true : undefined), { timeoutMs: 60_000, everyMs: 500 });
+    let last = '';
+    await waitFor('the restarted controller answers', async () => {
+      const r = await this.run(['status']);
+      last = r.stderr.trim();
+      return r.code === 0 ? true : undefined;
+    }, { timeoutMs: 60_000, everyMs: 500 }).catch((err: Error) => {
+      const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-30).join('\n') : '(no log)';
+      throw new Error(`${err.message}; ferry status said: ${last}\ncontroller log ${log}:\n${tail}`);
+    });
   }
 
   clusterFile(): ClusterFile {
