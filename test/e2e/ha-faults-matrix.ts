@@ -346,6 +346,33 @@ export class HaFaultMatrix {
     });
   }
 
+  /**
+   * The wall clock of every Ferry process — controller, agents, fence guards — stepped an hour
+   * forward, held, then an hour back, held (libfaketime reads `clockFile`; the test preloads it
+   * into everything `ferry` starts; QEMU gets a clean environment and keeps the real clock). The
+   * note records what the controller's clock read while stepped (a host's lastSeen), so the row
+   * shows the step really happened.
+   */
+  clockStep(clockFile: string): Promise<FaultRow> {
+    return this.run('clock step +1 h, then -1 h', 'control-plane', async (notes) => {
+      try {
+        for (const [offset, hours] of [['+1h', 1], ['-1h', -1]] as const) {
+          writeFileSync(clockFile, `${offset}\n`);
+          const seen = await waitFor(`the controller's clock ${offset}`, async () => {
+            const h = (await this.c.json<Host[]>(['host', 'list'])).find((x) => x.name === 'host1');
+            const skew = h ? Date.parse(h.lastSeen) - Date.now() : NaN;
+            return Math.abs(skew - hours * 3_600_000) < 60_000 ? skew : undefined;
+          }, { timeoutMs: 30_000, everyMs: 500 });
+          notes.push(`stepped ${offset}: the controller's clock read ${Math.round(seen / 60_000)} min off the real one`);
+          await sleep(this.timing.holdMs);
+        }
+      } finally {
+        writeFileSync(clockFile, '+0\n');
+      }
+      await sleep(8000);
+    });
+  }
+
   /** After a row that failed the VMs over: each one failed back to host1, running there, so later rows start as set up. */
   async failBackHome(): Promise<void> {
     for (const vm of VMS) {
