@@ -90,14 +90,20 @@ interface Before {
   offsets: Map<string, number>;
 }
 
+const FAKETIME_LIB = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1'].find((f) => existsSync(f));
+
 export class HaFaultMatrix {
   readonly rows: FaultRow[] = [];
+  /** What libfaketime reads: the offset of every Ferry process's wall clock. */
+  readonly clockFile: string;
   private uuids = new Map<string, string>();
 
   constructor(
     readonly c: TestCluster,
     readonly timing: MatrixTiming,
-  ) {}
+  ) {
+    this.clockFile = join(c.home, 'faketime');
+  }
 
   private host(name: string): { name: string; pid: number; dataDir: string } {
     const a = this.c.clusterFile().agents.find((x) => x.name === name);
@@ -116,6 +122,11 @@ export class HaFaultMatrix {
    * fence's); the host-cut fault protects again with a short RPO first.
    */
   async setup(upArgs: string[] = []): Promise<void> {
+    // Every process `ferry` starts reads the wall clock through libfaketime (scripts/setup.sh
+    // installs it), offset by what clockFile says: "+0" until clockStep(). Monotonic clocks stay real.
+    if (!FAKETIME_LIB) throw new Error('libfaketime is missing: run scripts/setup.sh (Debian package faketime)');
+    writeFileSync(this.clockFile, '+0\n');
+    Object.assign(process.env, { LD_PRELOAD: FAKETIME_LIB, FAKETIME_TIMESTAMP_FILE: this.clockFile, FAKETIME_CACHE_DURATION: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' });
     await this.c.ok(['up', '--sites', 'main:1,dr:1', '--port', '0', '--accel', 'tcg', ...upArgs]);
     for (const vm of VMS) {
       const v = await this.c.json<Vm>(['vm', 'create', vm, '--memory', '96', '--workload', 'dirty:2:16', '--host', 'host1']);
@@ -348,12 +359,13 @@ export class HaFaultMatrix {
 
   /**
    * The wall clock of every Ferry process — controller, agents, fence guards — stepped an hour
-   * forward, held, then an hour back, held (libfaketime reads `clockFile`; the test preloads it
-   * into everything `ferry` starts; QEMU gets a clean environment and keeps the real clock). The
+   * forward, held, then an hour back, held (libfaketime reads `clockFile`, see setup(); QEMU gets
+   * a clean environment and keeps the real clock). The
    * note records what the controller's clock read while stepped (a host's lastSeen), so the row
    * shows the step really happened.
    */
-  clockStep(clockFile: string): Promise<FaultRow> {
+  clockStep(): Promise<FaultRow> {
+    const clockFile = this.clockFile;
     return this.run('clock step +1 h, then -1 h', 'control-plane', async (notes) => {
       try {
         for (const [offset, hours] of [['+1h', 1], ['-1h', -1]] as const) {

@@ -8,7 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestCluster } from './harness.js';
 import { HaFaultMatrix, type FaultRow } from './ha-faults-matrix.js';
@@ -17,9 +17,6 @@ process.env.FERRY_FAULT_HOOKS = '1';
 // The controller says what HA decided and why (printed after the matrix).
 process.env.DEBUG = [process.env.DEBUG, 'ferry:controller:hosts,ferry:controller:dr'].filter(Boolean).join(',');
 const LONG = process.env.FERRY_LONG_FAULTS === '1';
-// Every process `ferry` starts reads the wall clock through libfaketime (scripts/setup.sh installs
-// it), offset by what the file says: "+0" until the clock-step row steps it. Monotonic clocks stay real.
-const FAKETIME_LIB = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1'].find((f) => existsSync(f));
 const ROOT = process.getuid?.() === 0;
 
 describe('high availability: the fault matrix', { timeout: (LONG ? 25 : 15) * 60_000 }, () => {
@@ -28,12 +25,7 @@ describe('high availability: the fault matrix', { timeout: (LONG ? 25 : 15) * 60
   const ctlDir = join(c.home, 'controller');
   let mounted = false;
 
-  const clockFile = join(c.home, 'faketime');
-
   before(async () => {
-    if (!FAKETIME_LIB) throw new Error('libfaketime is missing: run scripts/setup.sh (Debian package faketime)');
-    writeFileSync(clockFile, '+0\n');
-    Object.assign(process.env, { LD_PRELOAD: FAKETIME_LIB, FAKETIME_TIMESTAMP_FILE: clockFile, FAKETIME_CACHE_DURATION: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' });
     if (ROOT) {
       mkdirSync(ctlDir, { recursive: true });
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48m,mode=0700', 'ferry-ha-faults', ctlDir]);
@@ -82,7 +74,7 @@ describe('high availability: the fault matrix', { timeout: (LONG ? 25 : 15) * 60
   });
 
   it('clock step of +1 h and -1 h on the controller, the agents and their guards: no VM fenced or failed over', async () => {
-    const r = await m.clockStep(clockFile);
+    const r = await m.clockStep();
     assert.equal(r.notes.length, 2, r.notes.join('; '));
     untouched(r);
   });
