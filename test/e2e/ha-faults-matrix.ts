@@ -473,7 +473,6 @@ export class HaFaultMatrix {
       }
       for (const n of r.notes) lines.push([r.fault, `note: ${n}`]);
     }
-    lines.push(['clock step ±1 h', 'not stepped here: the lease path reads only CLOCK_MONOTONIC (src/agent/fence/clock.test.ts, decide.test.ts, guard.test.ts)']);
     const widths = head.map((_, i) => Math.max(...lines.filter((l) => l.length === head.length).map((l) => (l[i] ?? '').length)));
     return lines.map((l) => (l.length === head.length ? l.map((c, i) => c.padEnd(widths[i]!)).join('  ') : l.join('  '))).join('\n');
   }
