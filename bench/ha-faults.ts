@@ -44,7 +44,7 @@ try {
   process.stderr.write('setting up (two VMs, protected, first checkpoints)…\n');
   await m.setup();
   const faults = [
-    () => m.agentSigkill(), () => m.agentSigstop(), () => m.agentSigkillInCheckpointPause(), () => m.controllerSigstop(), () => m.controllerSigkill(),
+    () => m.agentSigkill(), () => m.agentSigstop(), () => m.agentSigkillInCheckpointPause(), () => m.controllerSigstop(), () => m.controllerSigkill(), () => m.clockStep(),
     ...(mounted ? [() => m.controllerDiskFull()] : []),
     async () => {
       const r = await m.guardSigstopAgentSigkill();

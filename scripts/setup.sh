@@ -47,12 +47,13 @@ ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1 || missing+=(linux-image-cloud-am
 postgres_bins() { ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; }
 postgres_bins || missing+=(postgresql)
 # rsync: only the DR benchmark's comparison column (bench/dr.ts). chromium: the web console's
-# end-to-end tests drive Debian's browser with playwright-core (no browser download).
+# end-to-end tests drive Debian's browser with playwright-core (no browser download). faketime:
+# its library steps the wall clock of the HA fault matrix's processes (test/e2e/ha-faults.test.ts).
 # Every external command the product, its tests, benchmarks and the guest build call, with the
 # Debian package that has it. The same list is checked once more at the end.
 COMMANDS=(cpio:cpio gzip:gzip xz:xz-utils zstd:zstd strip:binutils gcc:gcc make:make g++:g++ python3:python3
   ip:iproute2 ss:iproute2 bridge:iproute2 tc:iproute2 ping:iputils-ping curl:curl rsync:rsync chromium:chromium
-  setpriv:util-linux mount:mount umount:mount getconf:libc-bin)
+  setpriv:util-linux mount:mount umount:mount getconf:libc-bin faketime:faketime)
 for pair in "${COMMANDS[@]}"; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
@@ -78,5 +79,6 @@ for pair in "${COMMANDS[@]}" qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-ut
   command -v "${pair%%:*}" >/dev/null || absent+=("${pair%%:*} (${pair#*:})")
 done
 postgres_bins || absent+=("initdb and postgres in /usr/lib/postgresql/*/bin (postgresql)")
+ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || absent+=("libfaketime.so.1 (libfaketime)")
 [ ${#absent[@]} -eq 0 ] || { echo "setup: still missing after installing: ${absent[*]}" >&2; exit 1; }
 log "ready (QEMU $(qemu-system-x86_64 --version | head -1 | awk '{print $4}'), guest image in build/guest/)"

@@ -82,11 +82,16 @@ interface Daemonized {
   stderr: string;
 }
 
+/** QEMU inherits nothing of the agent's environment (tokens, DEBUG, preloads): only where to find programs. */
+function qemuEnv(): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
+}
+
 function runDaemonizing(args: string[], cwd: string, prefix: string[], signal?: AbortSignal): Promise<Daemonized> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new AgentAbortedError('starting QEMU', signal.reason));
     const [file, ...argv] = [...prefix, QEMU_BINARY, ...args];
-    const child = spawn(file!, argv, { cwd, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(file!, argv, { cwd, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: qemuEnv() });
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (s: string) => {

@@ -9,7 +9,7 @@ import type { Task, Vm } from '../contracts/controller-api.js';
 import type { Protection } from '../contracts/dr.js';
 import type { FailureCode } from '../contracts/errors.js';
 import type { MigrationRecord } from '../contracts/migration.js';
-import { withDefaults } from '../contracts/vm-spec.js';
+import { withDefaults, type VmMetrics } from '../contracts/vm-spec.js';
 import { claimTerm, startTestPostgres, type TestPostgres } from '../testing/postgres.js';
 import { DEFAULT_CONFIG } from './balance/config.js';
 import { BalanceRepo } from './balance/decisions-repo.js';
@@ -133,6 +133,24 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.equal(vms.update('zz', { state: 'running' }), undefined);
       assert.equal(vms.remove('a'), true);
       assert.equal(vms.remove('a'), false);
+    });
+
+    it('vms: live metrics are shown but never written; a metrics-only heartbeat leaves the row alone', () => {
+      const vms = new VmsRepo(db);
+      vms.insert(vm('m', '00000000-0000-4000-8000-000000000003'));
+      const stored = () => db.prepare('SELECT metrics, updated_at FROM vms WHERE name = ?').get('m') as { metrics: string | null; updated_at: string };
+      const before = stored();
+      const metrics: VmMetrics = { cpuSeconds: 1.5, rssBytes: 4096, diskReadBytes: 0, diskWriteBytes: 512, diskReadOps: 0, diskWriteOps: 1 };
+      const r = vms.update('m', { metrics }, 't9')!;
+      assert.deepEqual(r.after.metrics, metrics);
+      assert.deepEqual(vms.get('m')!.metrics, metrics);
+      assert.deepEqual(vms.list().find((x) => x.name === 'm')!.metrics, metrics);
+      assert.deepEqual(stored(), before, 'no write for readings alone');
+      vms.update('m', { state: 'running', metrics }, 't10');
+      assert.deepEqual(stored(), { metrics: null, updated_at: 't10' }, 'a state change is written, without the readings');
+      vms.remove('m');
+      vms.insert(vm('m', '00000000-0000-4000-8000-000000000003'));
+      assert.equal(vms.get('m')!.metrics, undefined, 'a removed VM\'s readings go with it');
     });
 
     it('tasks: newest first, and unfinished ones fail after a restart', () => {

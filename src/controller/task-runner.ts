@@ -12,7 +12,7 @@ import type { TasksRepo } from './tasks-repo.js';
 
 const log = createLog('ferry:controller:tasks');
 
-export const RESTART_MESSAGE = 'controller restarted while the task was running';
+export const RESTART_MESSAGE = 'controller restarted (or the leader changed) while the task was running';
 
 export interface SubmitOptions {
   kind: string;

@@ -1,5 +1,8 @@
 // SQL for the `vms` table. Rows map straight to the wire `Vm` (memoryMiB, vcpus and workload
-// are read from the spec, so they can never disagree with it).
+// are read from the spec, so they can never disagree with it). A VM's live metrics are readings,
+// not state: every heartbeat brings them again, so they stay in memory and are never written (a
+// row rewritten per VM per heartbeat was 2,000 writes a second at 2,000 VMs, replicated to
+// PostgreSQL — enough to cost the leader its lease). The `metrics` column stays for old files.
 import type { Vm } from '../contracts/controller-api.js';
 import type { Endpoint, VmMetrics, VmSpec, VmState } from '../contracts/vm-spec.js';
 import type { Db } from './db.js';
@@ -18,7 +21,7 @@ interface Row {
   updated_at: string;
 }
 
-function fromRow(r: Row): Vm {
+function fromRow(r: Row, metrics: VmMetrics | undefined): Vm {
   const spec = JSON.parse(r.spec) as VmSpec;
   return {
     name: r.name,
@@ -30,7 +33,7 @@ function fromRow(r: Row): Vm {
     vcpus: spec.vcpus,
     workload: spec.workload,
     spec,
-    ...(r.metrics ? { metrics: JSON.parse(r.metrics) as VmMetrics } : {}),
+    ...(metrics ? { metrics } : {}),
     endpoints: JSON.parse(r.endpoints) as Endpoint[],
     ...(r.error !== null ? { error: r.error } : {}),
     createdAt: r.created_at,
@@ -46,7 +49,7 @@ function toParams(vm: Vm): Record<string, unknown> {
     site: vm.site,
     state: vm.state,
     spec: JSON.stringify(vm.spec),
-    metrics: vm.metrics ? JSON.stringify(vm.metrics) : null,
+    metrics: null,
     endpoints: JSON.stringify(vm.endpoints),
     error: vm.error ?? null,
     createdAt: vm.createdAt,
@@ -57,8 +60,20 @@ function toParams(vm: Vm): Record<string, unknown> {
 /** Fields that change after creation. `error: undefined` clears the error. */
 export type VmPatch = Partial<Pick<Vm, 'host' | 'site' | 'state' | 'metrics' | 'endpoints' | 'error' | 'spec'>>;
 
+/** Does the patch change anything but the live metrics? */
+function changesRecord(before: Vm, patch: VmPatch): boolean {
+  for (const [k, v] of Object.entries(patch)) {
+    if (k === 'metrics') continue;
+    const differs = k === 'error' && v === undefined ? before.error !== undefined : JSON.stringify(before[k as keyof Vm]) !== JSON.stringify(v);
+    if (differs) return true;
+  }
+  return false;
+}
+
 export class VmsRepo {
   private readonly q;
+  /** Live readings by VM name, from the heartbeats (see the top of the file). */
+  private readonly metrics = new Map<string, VmMetrics>();
   constructor(db: Db) {
     this.q = {
       insert: db.prepare(
@@ -78,21 +93,24 @@ export class VmsRepo {
   /** Throws better-sqlite3's SQLITE_CONSTRAINT_UNIQUE if the name or uuid is taken. */
   insert(vm: Vm): void {
     this.q.insert.run(toParams(vm));
+    if (vm.metrics) this.metrics.set(vm.name, vm.metrics);
   }
 
   get(name: string): Vm | undefined {
     const row = this.q.get.get(name);
-    return row ? fromRow(row) : undefined;
+    return row ? fromRow(row, this.metrics.get(row.name)) : undefined;
   }
 
   list(): Vm[] {
-    return this.q.list.all().map(fromRow);
+    return this.q.list.all().map((r) => fromRow(r, this.metrics.get(r.name)));
   }
 
   /** Applies the patch and returns the record before and after, or undefined if it is gone. */
   update(name: string, patch: VmPatch, now = new Date().toISOString()): { before: Vm; after: Vm } | undefined {
     const before = this.get(name);
     if (!before) return undefined;
+    if (patch.metrics) this.metrics.set(name, patch.metrics);
+    if (!changesRecord(before, patch)) return { before, after: { ...before, ...(patch.metrics ? { metrics: patch.metrics } : {}) } };
     const after: Vm = { ...before, ...patch, updatedAt: now };
     if (patch.spec) Object.assign(after, { memoryMiB: patch.spec.memoryMiB, vcpus: patch.spec.vcpus, workload: patch.spec.workload });
     if ('error' in patch && patch.error === undefined) delete after.error;
@@ -101,6 +119,7 @@ export class VmsRepo {
   }
 
   remove(name: string): boolean {
+    this.metrics.delete(name);
     return this.q.remove.run(name).changes > 0;
   }
 }

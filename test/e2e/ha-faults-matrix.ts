@@ -90,14 +90,20 @@ interface Before {
   offsets: Map<string, number>;
 }
 
+const FAKETIME_LIB = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1'].find((f) => existsSync(f));
+
 export class HaFaultMatrix {
   readonly rows: FaultRow[] = [];
+  /** What libfaketime reads: the offset of every Ferry process's wall clock. */
+  readonly clockFile: string;
   private uuids = new Map<string, string>();
 
   constructor(
     readonly c: TestCluster,
     readonly timing: MatrixTiming,
-  ) {}
+  ) {
+    this.clockFile = join(c.home, 'faketime');
+  }
 
   private host(name: string): { name: string; pid: number; dataDir: string } {
     const a = this.c.clusterFile().agents.find((x) => x.name === name);
@@ -116,6 +122,11 @@ export class HaFaultMatrix {
    * fence's); the host-cut fault protects again with a short RPO first.
    */
   async setup(upArgs: string[] = []): Promise<void> {
+    // Every process `ferry` starts reads the wall clock through libfaketime (scripts/setup.sh
+    // installs it), offset by what clockFile says: "+0" until clockStep(). Monotonic clocks stay real.
+    if (!FAKETIME_LIB) throw new Error('libfaketime is missing: run scripts/setup.sh (Debian package faketime)');
+    writeFileSync(this.clockFile, '+0\n');
+    Object.assign(process.env, { LD_PRELOAD: FAKETIME_LIB, FAKETIME_TIMESTAMP_FILE: this.clockFile, FAKETIME_CACHE_DURATION: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' });
     await this.c.ok(['up', '--sites', 'main:1,dr:1', '--port', '0', '--accel', 'tcg', ...upArgs]);
     for (const vm of VMS) {
       const v = await this.c.json<Vm>(['vm', 'create', vm, '--memory', '96', '--workload', 'dirty:2:16', '--host', 'host1']);
@@ -346,6 +357,34 @@ export class HaFaultMatrix {
     });
   }
 
+  /**
+   * The wall clock of every Ferry process — controller, agents, fence guards — stepped an hour
+   * forward, held, then an hour back, held (libfaketime reads `clockFile`, see setup(); QEMU gets
+   * a clean environment and keeps the real clock). The
+   * note records what the controller's clock read while stepped (a host's lastSeen), so the row
+   * shows the step really happened.
+   */
+  clockStep(): Promise<FaultRow> {
+    const clockFile = this.clockFile;
+    return this.run('clock step +1 h, then -1 h', 'control-plane', async (notes) => {
+      try {
+        for (const [offset, hours] of [['+1h', 1], ['-1h', -1]] as const) {
+          writeFileSync(clockFile, `${offset}\n`);
+          const seen = await waitFor(`the controller's clock ${offset}`, async () => {
+            const h = (await this.c.json<Host[]>(['host', 'list'])).find((x) => x.name === 'host1');
+            const skew = h ? Date.parse(h.lastSeen) - Date.now() : NaN;
+            return Math.abs(skew - hours * 3_600_000) < 60_000 ? skew : undefined;
+          }, { timeoutMs: 30_000, everyMs: 500 });
+          notes.push(`stepped ${offset}: the controller's clock read ${Math.round(seen / 60_000)} min off the real one`);
+          await sleep(this.timing.holdMs);
+        }
+      } finally {
+        writeFileSync(clockFile, '+0\n');
+      }
+      await sleep(8000);
+    });
+  }
+
   /** After a row that failed the VMs over: each one failed back to host1, running there, so later rows start as set up. */
   async failBackHome(): Promise<void> {
     for (const vm of VMS) {
@@ -434,7 +473,6 @@ export class HaFaultMatrix {
       }
       for (const n of r.notes) lines.push([r.fault, `note: ${n}`]);
     }
-    lines.push(['clock step ±1 h', 'not stepped here: the lease path reads only CLOCK_MONOTONIC (src/agent/fence/clock.test.ts, decide.test.ts, guard.test.ts)']);
     const widths = head.map((_, i) => Math.max(...lines.filter((l) => l.length === head.length).map((l) => (l[i] ?? '').length)));
     return lines.map((l) => (l.length === head.length ? l.map((c, i) => c.padEnd(widths[i]!)).join('  ') : l.join('  '))).join('\n');
   }

@@ -73,6 +73,12 @@ describe('high availability: the fault matrix', { timeout: (LONG ? 25 : 15) * 60
     untouched(await m.controllerSigkill());
   });
 
+  it('clock step of +1 h and -1 h on the controller, the agents and their guards: no VM fenced or failed over', async () => {
+    const r = await m.clockStep();
+    assert.equal(r.notes.length, 2, r.notes.join('; '));
+    untouched(r);
+  });
+
   it('controller disk full: leases go on, no VM fenced', { skip: ROOT ? false : 'needs root for a tmpfs' }, async () => {
     untouched(await m.controllerDiskFull());
   });

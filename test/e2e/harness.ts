@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findGuardPid, findQemuPids } from '../../src/agent/index.js';
 import { writeClusterFile, type ClusterFile } from '../../src/cli/config.js';
-import { isAlive, terminate } from '../../src/cli/process.js';
+import { cmdlineOf, isAlive, terminate } from '../../src/cli/process.js';
 import { lastHeartbeat, type Heartbeat } from '../../src/contracts/heartbeat.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 
@@ -118,6 +118,14 @@ export class TestCluster {
     return [...this.dataDirs].flatMap((d) => (existsSync(d) ? findQemuPids(d) : []));
   }
 
+  /** Every QEMU of `vm` on any host of the cluster, by its `-name VM,process=ferry-VM` argument. */
+  qemusOf(vm: string): { host: string; pid: number }[] {
+    this.remember();
+    return this.clusterFile().agents.flatMap((a) => (existsSync(a.dataDir) ? findQemuPids(a.dataDir) : [])
+      .filter((pid) => (cmdlineOf(pid) ?? []).includes(`${vm},process=ferry-${vm}`))
+      .map((pid) => ({ host: a.name, pid })));
+  }
+
   /** The hosts' fence guards (each outlives its agent). */
   guardPids(): number[] {
     return [...this.dataDirs].flatMap((d) => findGuardPid(d) ?? []);
@@ -150,3 +158,4 @@ export function findFiles(dir: string, name: string): string[] {
   }
   return out;
 }
+

@@ -17,7 +17,7 @@ const NOW = Date.parse('2026-01-01T00:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
 const info = (name: string, site: string): HostInfo => ({ name, site, url: `http://${name}`, cpus: 2, memoryMiB: 8192, accel: 'tcg', qemuVersion: '10', agentVersion: '0.1', pid: 1, loadAvg1: 0, memoryFreeMiB: 4000, dataUrl: `ferry-wire://${name}` });
 
-function world() {
+function world(clocks: { now: () => number; wall?: () => number } = { now: () => NOW }) {
   const db = openDb(':memory:');
   const bus = new EventBus();
   const events: BusMessage[] = [];
@@ -47,12 +47,35 @@ function world() {
         fail: reject,
       });
     });
-  }, { concurrency: 2, now: () => NOW });
+  }, { concurrency: 2, ...clocks });
   const settle = () => new Promise((r) => setImmediate(r));
   return { db, state, protections, protect, rep, started, pending, events, settle };
 }
 
 describe('replication loop', () => {
+  it('a step of the wall clock, back or forward an hour, moves no deadline: the schedule runs on the monotonic clock', () => {
+    let wall = NOW;
+    let mono = 5_000;
+    const w = world({ now: () => mono, wall: () => wall });
+    const last = (vm: string, agoMs: number): CheckpointRecord => ({ vm, seq: 1, host: 'h3', takenAt: iso(NOW - agoMs), committedAt: iso(NOW - agoMs), pauseMs: 0, durationMs: 100, memoryBytes: 0, diskBytes: 0, wireBytes: 0, newBytes: 0 });
+    w.protect('back', { state: 'protected', lastCheckpoint: last('back', 10_000) });
+    w.protect('ahead', { state: 'protected', lastCheckpoint: last('ahead', 10_000) });
+    w.rep.tick();
+    assert.deepEqual(w.started, [], 'both are 10 s old with an RPO of 30 s');
+    wall -= 3_600_000; // stepped back: by the wall clock the newest checkpoints are from the future
+    mono += 25_000;
+    w.rep.tick();
+    assert.deepEqual(w.started.sort(), ['ahead', 'back'], 'due 20 s after they were read, as before the step');
+    const v = world({ now: () => mono, wall: () => wall });
+    v.protect('fresh', { state: 'protected', lastCheckpoint: last('fresh', 3_600_000 - 5_000) }); // 5 s old on today's wall
+    v.rep.tick();
+    wall += 3_600_000; // stepped forward: by the wall clock it is an hour old
+    mono += 1_000;
+    v.rep.tick();
+    assert.deepEqual(v.started, [], 'not due: 6 s old on the monotonic clock');
+    assert.equal(v.protections.get('fresh').state, 'protected', 'no alarm for a jump of the wall clock');
+  });
+
   it('one checkpoint per VM, at most `concurrency` at once', async () => {
     const w = world();
     for (const n of ['a', 'b', 'c']) w.protect(n);

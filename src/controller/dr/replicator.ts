@@ -1,12 +1,14 @@
 // The replication loop: every tick it asks the scheduler (scheduler.ts) about each protection,
 // writes down the verdict (state, alarm), and starts the checkpoints that are due — one per VM
 // at a time, at most `concurrency` in the whole cluster, the most urgent first. A failed
-// checkpoint is retried after a backoff that grows with each failure in a row.
+// checkpoint is retried after a backoff that grows with each failure in a row. Deadlines run on
+// the monotonic clock (anchors.ts): a step of the wall clock neither delays nor rushes them.
 import type { Vm } from '../../contracts/controller-api.js';
 import type { CheckpointRecord } from '../../contracts/dr.js';
 import type { ClusterState } from '../cluster-state.js';
 import { errorSummary } from '../errors.js';
 import { createLog } from '../log.js';
+import { MonotonicAnchors } from './anchors.js';
 import type { Protections } from './protections.js';
 import type { ProtectionRow } from './repo.js';
 import { backoffMs, blockedBy, decide } from './scheduler.js';
@@ -30,13 +32,20 @@ export class Replicator {
   private readonly failures = new Map<string, { count: number; retryAt: number }>();
   private readonly lastStart = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly anchors: MonotonicAnchors;
+  /** The monotonic clock every deadline here is on (`opts.now` in tests drives both clocks). */
+  private readonly mono: () => number;
 
   constructor(
     private readonly protections: Protections,
     private readonly state: ClusterState,
     private readonly run: RunCheckpoint,
-    private readonly opts: { tickMs?: number; concurrency?: number; now?: () => number } = {},
-  ) {}
+    /** `now`: the monotonic clock (tests); `wall`: the wall clock (tests; `now` too if absent). */
+    private readonly opts: { tickMs?: number; concurrency?: number; now?: () => number; wall?: () => number } = {},
+  ) {
+    this.mono = opts.now ?? (() => performance.now());
+    this.anchors = new MonotonicAnchors(opts.wall ?? opts.now ?? Date.now, this.mono);
+  }
 
   start(): void {
     this.timer ??= setInterval(() => this.tick(), this.opts.tickMs ?? TICK_MS);
@@ -44,7 +53,7 @@ export class Replicator {
   }
 
   /** One pass of the loop. Public so tests can drive it. */
-  tick(now = (this.opts.now ?? Date.now)()): void {
+  tick(now = this.mono()): void {
     const due: { row: ProtectionRow; vm: Vm; dueAt: number }[] = [];
     for (const row of this.protections.repo.list()) {
       const p = row.protection;
@@ -59,11 +68,11 @@ export class Replicator {
         ...(target?.info.dataUrl ? { targetDataUrl: target.info.dataUrl } : {}),
       });
       const failed = this.failures.get(p.vm);
-      const newest = p.lastCheckpoint ? Date.parse(p.lastCheckpoint.takenAt) : undefined;
+      const newestWall = p.lastCheckpoint ? Date.parse(p.lastCheckpoint.takenAt) : NaN;
       const d = decide({
         rpoMs: p.rpoMs,
-        ...(newest !== undefined && Number.isFinite(newest) ? { newestTakenAt: newest } : {}),
-        syncingSince: Date.parse(row.meta.syncingSince),
+        ...(Number.isFinite(newestWall) ? { newestTakenAt: this.anchors.at(`${p.vm}\0newest`, newestWall) } : {}),
+        syncingSince: this.anchors.at(`${p.vm}\0syncing`, Date.parse(row.meta.syncingSince)),
         recent: this.protections.repo.checkpoints(p.vm, RECENT),
         now,
         running: this.jobs.has(p.vm) || this.state.isBusy(p.vm),
@@ -90,7 +99,7 @@ export class Replicator {
         if (ac.signal.aborted) return; // stopped on purpose (unprotect, failover, shutdown)
         const count = (this.failures.get(name)?.count ?? 0) + 1;
         const wait = backoffMs(count);
-        this.failures.set(name, { count, retryAt: (this.opts.now ?? Date.now)() + wait });
+        this.failures.set(name, { count, retryAt: this.mono() + wait });
         const error = errorSummary(err);
         log('checkpoint of %s failed (%d in a row, next try in %d ms): %s %s', name, count, wait, error.code, error.message);
         this.protections.failed(name, error);
@@ -116,6 +125,7 @@ export class Replicator {
   forget(vm: string): void {
     this.failures.delete(vm);
     this.lastStart.delete(vm);
+    this.anchors.forget(`${vm}\0`);
   }
 
   /** Stops the loop, aborts every checkpoint and waits for them. Idempotent. */

@@ -74,4 +74,14 @@ describe('migration planner', () => {
     assert.equal(chooseTransport('auto', 100 * MiB, 'in a namespace'), 'passthrough');
     assert.equal(chooseTransport('auto', 1 * MiB, 'in a namespace'), 'chunked');
   });
+
+  it('a strategy that may switch to post-copy goes direct on any link when it can: only that stream outlives an agent restart', () => {
+    assert.equal(chooseTransport('auto', 1 * MiB, undefined, 'precopy'), 'chunked');
+    assert.equal(chooseTransport('auto', 1 * MiB, undefined, 'postcopy'), 'direct');
+    assert.equal(chooseTransport('auto', 1 * MiB, undefined, 'hybrid'), 'direct');
+    assert.equal(chooseTransport('auto', 1 * MiB, 'in a namespace', 'hybrid'), 'chunked');
+    assert.equal(chooseTransport('chunked', 1 * MiB, undefined, 'postcopy'), 'chunked', 'asked for explicitly');
+    const slow = plan({ ...base, linkBytesPerSec: 1 * MiB, strategy: 'postcopy' });
+    assert.equal(slow.transport, 'direct');
+  });
 });

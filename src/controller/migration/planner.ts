@@ -132,10 +132,14 @@ function hybrid(inp: PlannerInput, link: number): MigrationPrediction {
 /**
  * Fast links: QEMU to QEMU (`direct`), the agents out of the way — or, when QEMU cannot reach the
  * other QEMU (`noDirect`), the agents relaying its stream as it comes (`passthrough`); slow
- * links: chunks, deduplicated and compressed.
+ * links: chunks, deduplicated and compressed. A strategy that may switch to post-copy goes
+ * `direct` whenever it can, on any link: after the switch the VM lives in two QEMUs joined by the
+ * stream, and only a stream between the QEMUs themselves outlives an agent's restart (one relayed
+ * by the agents breaks with them, and the guest waits until both QEMUs are recovered).
  */
-export function chooseTransport(requested: Transport, linkBytesPerSec: number, noDirect?: string): ConcreteTransport {
+export function chooseTransport(requested: Transport, linkBytesPerSec: number, noDirect?: string, strategy?: ConcreteStrategy): ConcreteTransport {
   if (requested !== 'auto') return requested;
+  if (strategy !== undefined && strategy !== 'precopy' && noDirect === undefined) return 'direct';
   if (linkBytesPerSec < DIRECT_MIN_BYTES_PER_SEC) return 'chunked';
   return noDirect === undefined ? 'direct' : 'passthrough';
 }
@@ -158,7 +162,7 @@ export function plan(inp: PlannerInput): MigrationPlan {
     linkBytesPerSec: link,
     rttMs: inp.rttMs,
     maxDowntimeMs: inp.maxDowntimeMs,
-    transport: chooseTransport(inp.transport, link, inp.noDirect),
+    transport: chooseTransport(inp.transport, link, inp.noDirect, chosen.strategy),
     candidates: [pre, post, hyb],
     chosen,
   };
