@@ -25,6 +25,8 @@ export interface VmSamples {
   net?: NetCounters;
   netError?: string;
   dirtyBytesPerSec?: number;
+  /** When dirtyBytesPerSec was measured (performance.now()). */
+  dirtyMeasuredAt?: number;
   lastCalcStartMs?: number;
 }
 
@@ -104,10 +106,18 @@ export class Sampler {
     }
     try {
       s.dirtyBytesPerSec = await measureDirtyRate(vm, DIRTY_RATE_CALC_SECONDS, this.#stop.signal);
+      s.dirtyMeasuredAt = performance.now();
     } catch (err) {
       debug('vm %s: dirty rate: %s', vm.name, (err as Error).message);
     }
   }
+}
+
+/** The sampler's dirty rate of the VM's current QEMU, if measured within `maxAgeMs`. */
+export function recentDirtyRate(vm: VmRuntime, maxAgeMs: number): number | undefined {
+  const s = samplesOf(vm);
+  if (s?.dirtyBytesPerSec === undefined || s.dirtyMeasuredAt === undefined) return undefined;
+  return performance.now() - s.dirtyMeasuredAt <= maxAgeMs ? s.dirtyBytesPerSec : undefined;
 }
 
 function lastStart(vm: VmRuntime): { lastStartMs?: number } {

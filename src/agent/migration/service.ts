@@ -3,7 +3,8 @@
 // across an agent restart (recovered.ts), so a lost reply is resolved by asking.
 import { FerryError, type IncomingMigrationRequest, type MeasureRequest, type MeasureResult, type MigrationProgress, type OutgoingMigrationRequest } from '../../contracts/index.js';
 import { log } from '../log.js';
-import { measureDirtyRate } from '../sampler.js';
+import { DIRTY_RATE_INTERVAL_MS } from '../dirty-rate.js';
+import { measureDirtyRate, recentDirtyRate } from '../sampler.js';
 import type { AgentContext } from '../agent-context.js';
 import { RecoveredMigration } from './recovered.js';
 import { OutgoingMigration } from './source.js';
@@ -15,6 +16,8 @@ const PROBE_BYTES = 8 * 1024 * 1024;
 const MAX_KEPT = 100;
 /** What measuring may take beyond the dirty-rate sampling itself (QMP round trips, the link probe). */
 const MEASURE_SLACK_MS = 30_000;
+/** A sampler's dirty rate this fresh stands in for the measure step's own (it measures every DIRTY_RATE_INTERVAL_MS). */
+const RECENT_DIRTY_RATE_MS = DIRTY_RATE_INTERVAL_MS + 5_000;
 
 export class MigrationService {
   readonly #all = new Map<string, Migration>();
@@ -82,10 +85,14 @@ export class MigrationService {
     const seconds = req.dirtyRateSeconds ?? 1;
     const limitMs = seconds * 1000 + MEASURE_SLACK_MS;
     const signal = AbortSignal.timeout(limitMs);
+    // The background sampler measured this QEMU a moment ago: a second of calc-dirty-rate would
+    // add a second to every migration and tell the planner little more. Asked for a number of
+    // seconds, measure afresh.
+    const recent = req.dirtyRateSeconds === undefined ? recentDirtyRate(vm, RECENT_DIRTY_RATE_MS) : undefined;
     try {
       const link = this.ctx.plane.measure(req.targetDataUrl, req.targetHost, { bytes: PROBE_BYTES, signal });
       link.catch(() => undefined);
-      const rate = await measureDirtyRate(vm, seconds, signal);
+      const rate = recent ?? (await measureDirtyRate(vm, seconds, signal));
       const { bytesPerSec, rttMs } = await link;
       return { memoryBytes: vm.rec.spec.memoryMiB * 1024 * 1024, dirtyRateBytesPerSec: rate, linkBytesPerSec: bytesPerSec, rttMs };
     } catch (err) {
