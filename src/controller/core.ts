@@ -45,6 +45,8 @@ export interface ControllerCore {
   readonly role: CoreRole;
   readonly deps: AppDeps;
   readonly bus: EventBus;
+  /** A standby's copy changed under its repositories (the leader's changes applied): drop what they hold parsed. */
+  tablesChanged(): void;
   /** Starts the loops (a leader's only). */
   start(): Promise<void>;
   /**
@@ -131,6 +133,7 @@ export function openCore(store: StateStore, ca: KeyAndCert, opts: ControllerOpti
     role,
     deps,
     bus,
+    tablesChanged: () => state.vms.invalidate(),
     async start() {
       if (!leader || started) return;
       started = true;

@@ -178,6 +178,7 @@ export class Leadership implements LeadershipView {
   private replay(changes: readonly Change[]): void {
     const core = this.core;
     if (!core || core.role !== 'standby') return;
+    core.tablesChanged();
     const { runner, vms, hosts } = core.deps;
     for (const c of changes) {
       if (c.op !== 'upsert' || !c.row) continue;

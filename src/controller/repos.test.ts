@@ -153,6 +153,23 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.equal(vms.get('m')!.metrics, undefined, 'a removed VM\'s readings go with it');
     });
 
+    it('vms: reads come from the parsed rows; a change under the repo (a standby applying the leader\'s) shows after invalidate()', () => {
+      const vms = new VmsRepo(db);
+      vms.insert(vm('c2', '00000000-0000-4000-8000-000000000005'));
+      vms.insert(vm('c1', '00000000-0000-4000-8000-000000000004'));
+      assert.deepEqual(vms.list().filter((x) => x.name.startsWith('c')).map((x) => x.name), ['c1', 'c2'], 'in name order, as the table is read');
+      const copy = vms.get('c1')!;
+      copy.state = 'crashed';
+      assert.equal(vms.get('c1')!.state, 'stopped', 'a caller\'s change to its copy changes nothing');
+      db.prepare(`UPDATE vms SET state = 'running' WHERE name = 'c1'`).run();
+      assert.equal(vms.get('c1')!.state, 'stopped', 'written under the repo: not seen yet');
+      vms.invalidate();
+      assert.equal(vms.get('c1')!.state, 'running');
+      vms.remove('c1');
+      vms.remove('c2');
+      assert.equal(vms.get('c1'), undefined);
+    });
+
     it('tasks: newest first, and unfinished ones fail after a restart', () => {
       const tasks = new TasksRepo(db);
       tasks.insert(task('t1', 'succeeded'));

@@ -4,7 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { ApiClient, AGENT_API_PREFIX, type VmSpec, type VmStatus } from '../contracts/index.js';
-import { findQemuPids } from '../agent/index.js';
+import { rmSync } from 'node:fs';
+import { findGuardPid, findQemuPids } from '../agent/index.js';
+import { terminate } from '../cli/process.js';
 import { readProcStat } from '../agent/proc.js';
 import { parseHeartbeats } from '../contracts/heartbeat.js';
 import { waitFor } from './wait-for.js';
@@ -85,6 +87,17 @@ export function killQemus(dataDir: string): void {
       // gone
     }
   }
+}
+
+/**
+ * After a test: the data dir's QEMUs killed and its fence guard stopped, by PID (a guard outlives
+ * its agent and writes its log under the dir until it sees the dir gone), then the dir removed.
+ */
+export async function removeAgentDataDir(dataDir: string): Promise<void> {
+  killQemus(dataDir);
+  const guard = findGuardPid(dataDir);
+  if (guard !== undefined) await terminate(guard, 3000);
+  rmSync(dataDir, { recursive: true, force: true, maxRetries: 5 });
 }
 
 /** A VmRuntime whose QMP connection goes to a scripted QMP server (for the agent's QMP-driving units). */

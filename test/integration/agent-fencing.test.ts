@@ -4,13 +4,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
 import { ApiClient } from '../../src/contracts/index.js';
-import { P, demoSpec, killQemus, pidAlive, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
+import { P, demoSpec, pidAlive, removeAgentDataDir, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 
 const SECRET = 'fence-secret';
@@ -36,11 +36,10 @@ before(async () => {
 });
 
 after(async () => {
-  killQemus(dataDir);
   await agent?.close();
   server.closeAllConnections();
   server.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await removeAgentDataDir(dataDir);
 });
 
 test('cut off from the controller, the agent stops the leased VM and only that one', async () => {

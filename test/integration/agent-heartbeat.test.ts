@@ -2,12 +2,12 @@
 // (without crashing) while the controller is unreachable.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApiServer, INTERNAL_PREFIX, type AgentHeartbeat } from '../../src/contracts/index.js';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
-import { killQemus } from '../../src/testing/agent.js';
+import { removeAgentDataDir } from '../../src/testing/agent.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'ferry-agent-hb-'));
@@ -17,10 +17,9 @@ const controller = createApiServer({ credentials: [{ prefix: INTERNAL_PREFIX, to
 const received: AgentHeartbeat[] = [];
 
 after(async () => {
-  killQemus(dataDir);
   await agent?.close();
   await controller.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await removeAgentDataDir(dataDir);
 });
 
 test('heartbeats carry host info and VMs, authenticated with the cluster secret', async () => {
