@@ -9,13 +9,14 @@ import { connect } from '../config.js';
 import { bytes, sizeMiB } from '../../contracts/format.js';
 import { WORKLOAD_HINT } from '../../contracts/workload.js';
 import { UsageError, formatFields, printJson, printTable, setErrorContext } from '../output.js';
-import { parseNet, parseNonNegativeInt, parsePositiveInt, parseSizeMiB, parseWorkload } from '../parse.js';
+import { parseNet, parseNonNegativeInt, parsePort, parsePositiveInt, parseSizeMiB, parseWorkload } from '../parse.js';
 import { vmLoadCells } from './metrics.js';
+import { imageParts, readUserData, type ImageOpts } from '../image-spec.js';
 import { registerMigrate } from './migrate.js';
 import { locationLine, locationOf, registerEndpoints } from './endpoints.js';
 import { followTask, jsonOption, vmLine, vmPath, waitOptions, type JsonOpt, type WaitOpts } from './common.js';
 
-interface CreateOpts extends WaitOpts {
+interface CreateOpts extends WaitOpts, ImageOpts {
   memory: number;
   vcpus?: number;
   disk: number[];
@@ -27,6 +28,7 @@ interface CreateOpts extends WaitOpts {
 }
 
 const collectSize = (v: string, prev: number[]): number[] => [...prev, parseSizeMiB(v)];
+const collectPort = (v: string, prev: number[]): number[] => [...prev, parsePort(v)];
 
 export function registerVm(program: Command): void {
   const vm = program.command('vm').description('virtual machines');
@@ -34,7 +36,13 @@ export function registerVm(program: Command): void {
   waitOptions(vm.command('create').argument('<name>', 'lower-case letters, digits and -').description('define a VM and start it; --json prints the Vm (with --no-wait: the Task)'))
     .requiredOption('--memory <MiB>', 'memory in MiB (or with a unit: 512M, 1G)', parseSizeMiB)
     .option('--vcpus <N>', 'virtual CPUs', parsePositiveInt)
-    .option('--disk <SIZE>', 'add an empty disk, e.g. 64M or 1G (repeatable)', collectSize, [])
+    .option('--image <IMG>', 'disk 0 is a layered disk on this library image (ferry image list); boots its boot loader unless --kernel')
+    .option('--kernel <IMG>', 'boot this library kernel directly')
+    .option('--initrd <IMG>', 'with --kernel: this library initrd')
+    .option('--append <CMDLINE>', "with --kernel: the kernel's command line (default console=ttyS0)")
+    .option('--disk <SIZE>', 'add an empty disk, e.g. 64M or 1G (repeatable; with --image the first one grows the image disk)', collectSize, [])
+    .option('--port <GUEST_PORT>', 'forward this guest TCP port (repeatable; ferry vm endpoints shows where)', collectPort, [])
+    .option('--cloud-init <USER_DATA_FILE>', 'a NoCloud seed (volume cidata) with this user-data, for stock cloud images')
     .option('--host <HOST>', 'place it on this host (default: placement picks one)')
     .option('--workload <W>', `demo guest workload: ${WORKLOAD_HINT}`, parseWorkload)
     .option('--net <N>', "user (NAT, forwarded ports; default) or bridged (own address on the site's segment, kept across migrations)", parseNet)
@@ -46,10 +54,10 @@ export function registerVm(program: Command): void {
         name,
         memoryMiB: o.memory,
         ...(o.vcpus !== undefined ? { vcpus: o.vcpus } : {}),
-        ...(o.disk.length > 0 ? { disks: o.disk.map((sizeMiB) => ({ sizeMiB })) } : {}),
         ...(o.host !== undefined ? { host: o.host } : {}),
         ...(o.workload !== undefined ? { workload: o.workload } : {}),
         ...nicsOption(o),
+        ...imageParts(o, o.cloudInit !== undefined ? readUserData(o.cloudInit) : undefined),
         start: o.start,
       };
       const api = connect();
@@ -160,7 +168,7 @@ async function printVm(api: ApiClient, name: string, o: { json?: boolean; detail
       ['memory', sizeMiB(vm.memoryMiB)],
       ['vcpus', vm.vcpus],
       ['workload', vm.workload],
-      ['disks', vm.spec.disks.map((d) => (d.image ? d.image : sizeMiB(d.sizeMiB))).join(', ') || 'none'],
+      ['disks', vm.spec.disks.map((d) => (d.fromImage ? `image ${d.fromImage.name}` : d.image ? d.image : sizeMiB(d.sizeMiB))).join(', ') || 'none'],
       ['network', networkLine(vm)],
       ['endpoints', vm.endpoints.map((e) => `${e.host}:${e.port} -> ${e.guestPort}`).join(', ') || undefined],
       ['location', location ? locationLine(location) : undefined],

@@ -52,6 +52,8 @@ const ACTION = {
   migration: 'migration progress', commitMigration: 'migration commit', abortMigration: 'migration abort',
   drReceive: 'dr receive', drSend: 'dr send', drJob: 'dr job', drAbort: 'dr abort',
   drStored: 'dr store', drDeleteStore: 'dr store-delete', drRestore: 'dr restore', drScrub: 'dr scrub',
+  imagesHeld: 'images held', imageImport: 'image import', imageSend: 'image send', imageReceive: 'image receive',
+  imageJob: 'image job', imageJobAbort: 'image abort', imageRemove: 'image remove',
 } as const satisfies Record<AgentRouteName, string>;
 
 export class FakeAgent {
@@ -183,6 +185,14 @@ export class FakeAgent {
       drDeleteStore: (req) => dr.dropStore(req.params.vm!),
       drRestore: (req) => dr.restore(req.body as RestoreRequest),
       drScrub: () => ok({ chunks: 0, bytes: 0, corrupt: [], damaged: [] }),
+      // Image jobs end at once: the fake holds no files (a real library: src/agent/images).
+      imagesHeld: () => ok([]),
+      imageImport: (req) => ok(fakeImageJob(req.body as { jobId: string; imageId: string }, 'import')),
+      imageSend: (req) => ok(fakeImageJob(req.body as { jobId: string; imageId: string }, 'send')),
+      imageReceive: (req) => ok(fakeImageJob(req.body as { jobId: string; imageId: string }, 'receive')),
+      imageJob: (req) => ok(fakeImageJob({ jobId: req.params.id!, imageId: '00000000-0000-0000-0000-000000000000' }, 'receive')),
+      imageJobAbort: (req) => ok(fakeImageJob({ jobId: req.params.id!, imageId: '00000000-0000-0000-0000-000000000000' }, 'receive')),
+      imageRemove: () => ({ status: 204 }),
     };
   }
 
@@ -219,4 +229,8 @@ export class FakeAgent {
     this.vms.set(c.name, st);
     return ok(st);
   }
+}
+
+function fakeImageJob(req: { jobId: string; imageId: string }, kind: 'import' | 'send' | 'receive'): object {
+  return { id: req.jobId, kind, imageId: req.imageId, state: 'done', bytesDone: 0, bytesTotal: 0, facts: { format: 'qcow2', virtualSize: 1 << 20, sizeBytes: 1 << 16, storedBytes: 1 << 16 } };
 }
