@@ -187,11 +187,12 @@ export class FakeAgent {
       drScrub: () => ok({ chunks: 0, bytes: 0, corrupt: [], damaged: [] }),
       // Image jobs end at once: the fake holds no files (a real library: src/agent/images).
       imagesHeld: () => ok([]),
-      imageImport: (req) => ok(fakeImageJob(req.body as { jobId: string; imageId: string }, 'import')),
-      imageSend: (req) => ok(fakeImageJob(req.body as { jobId: string; imageId: string }, 'send')),
-      imageReceive: (req) => ok(fakeImageJob(req.body as { jobId: string; imageId: string }, 'receive')),
-      imageJob: (req) => ok(fakeImageJob({ jobId: req.params.id!, imageId: '00000000-0000-0000-0000-000000000000' }, 'receive')),
-      imageJobAbort: (req) => ok(fakeImageJob({ jobId: req.params.id!, imageId: '00000000-0000-0000-0000-000000000000' }, 'receive')),
+      // Jobs start `running` and are `done` at the first poll.
+      imageImport: (req) => ok(fakeImageJob(req.body as { jobId: string; imageId: string }, 'import', 'running')),
+      imageSend: (req) => ok(fakeImageJob(req.body as { jobId: string; imageId: string }, 'send', 'running')),
+      imageReceive: (req) => ok(fakeImageJob(req.body as { jobId: string; imageId: string }, 'receive', 'running')),
+      imageJob: (req) => ok(fakeImageJob({ jobId: req.params.id!, imageId: '00000000-0000-0000-0000-000000000000' }, 'receive', 'done')),
+      imageJobAbort: (req) => ok(fakeImageJob({ jobId: req.params.id!, imageId: '00000000-0000-0000-0000-000000000000' }, 'receive', 'failed')),
       imageRemove: () => ({ status: 204 }),
     };
   }
@@ -231,6 +232,6 @@ export class FakeAgent {
   }
 }
 
-function fakeImageJob(req: { jobId: string; imageId: string }, kind: 'import' | 'send' | 'receive'): object {
-  return { id: req.jobId, kind, imageId: req.imageId, state: 'done', bytesDone: 0, bytesTotal: 0, facts: { format: 'qcow2', virtualSize: 1 << 20, sizeBytes: 1 << 16, storedBytes: 1 << 16 } };
+function fakeImageJob(req: { jobId: string; imageId: string }, kind: 'import' | 'send' | 'receive', state: 'running' | 'done' | 'failed'): object {
+  return { id: req.jobId, kind, imageId: req.imageId, state, bytesDone: 0, bytesTotal: 1 << 16, facts: { format: 'qcow2', virtualSize: 1 << 20, sizeBytes: 1 << 16, storedBytes: 1 << 16 } };
 }
