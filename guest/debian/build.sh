@@ -1,6 +1,6 @@
 #!/bin/bash
 # Builds a real distribution guest for Ferry's tests from Debian packages: a minimal bookworm
-# (debootstrap minbase + systemd + redis-server) on Debian's cloud kernel, with a small initrd of
+# (debootstrap minbase + systemd + redis-server + qemu-guest-agent) on Debian's cloud kernel, with a small initrd of
 # ours that loads the virtio modules and mounts the root disk. Output, in build/debian/ (or
 # $FERRY_DEBIAN_OUT):
 #   vmlinuz      the host's linux-image-cloud-amd64 kernel
@@ -8,7 +8,8 @@
 #   rootfs.qcow2 the root file system (ext4 on the whole disk, no partition table)
 # Boot with: -kernel vmlinuz -initrd initrd.img -append 'console=ttyS0 root=/dev/vda'
 # The guest: static address 10.0.2.15/24 (QEMU user networking), redis on 6379 (no password,
-# guest port forwarded by Ferry), and on its serial console a line `ferry-guest ready` once
+# guest port forwarded by Ferry), qemu-guest-agent on its virtio-serial channel (started by udev
+# when the VM has one: ferry vm create --guest-agent), and on its serial console a line `ferry-guest ready` once
 # redis answers.
 # Cached: does nothing when the output exists and this script and the kernel are unchanged.
 # Needs root (debootstrap), debootstrap, busybox-static, cpio, gzip, e2fsprogs, qemu-utils, and
@@ -19,7 +20,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 OUT=${FERRY_DEBIAN_OUT:-$ROOT/build/debian}
 MIRROR=${FERRY_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net virtio_blk virtio_balloon crc16 mbcache jbd2 ext4"
+MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net virtio_blk virtio_balloon virtio_console crc16 mbcache jbd2 ext4"
 ROOTFS_MIB=1024
 
 die() { echo "guest/debian/build.sh: error: $*" >&2; exit 1; }
@@ -45,7 +46,7 @@ mkdir -p "$OUT"
 
 # ---- the root file system ----
 echo "guest/debian/build.sh: debootstrap bookworm (minbase + systemd + redis) from $MIRROR" >&2
-debootstrap --variant=minbase --include=systemd-sysv,udev,redis-server,iproute2 bookworm "$WORK/root" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
+debootstrap --variant=minbase --include=systemd-sysv,udev,redis-server,iproute2,qemu-guest-agent bookworm "$WORK/root" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
   || { tail -20 "$WORK/debootstrap.log" >&2; die "debootstrap failed"; }
 R=$WORK/root
 echo ferry-debian > "$R/etc/hostname"
@@ -57,6 +58,8 @@ printf '[Match]\nName=en* eth*\n\n[Network]\nAddress=10.0.2.15/24\nGateway=10.0.
 ln -sf /lib/systemd/system/systemd-networkd.service "$R/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
 printf '[Service]\nExecStart=\nExecStart=-/sbin/agetty --autologin root --noclear --keep-baud 115200 %%I vt220\n' > "$R/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf"
 sed -i 's/^bind .*/bind 0.0.0.0/; s/^protected-mode .*/protected-mode no/' "$R/etc/redis/redis.conf"
+# Tests reload the dataset from disk (DEBUG RELOAD) to see that what was saved came along.
+echo 'enable-debug-command yes' >> "$R/etc/redis/redis.conf"
 # Tells the console (and a test reading it) that the service answers.
 cat > "$R/etc/systemd/system/ferry-ready.service" <<'UNIT'
 [Unit]

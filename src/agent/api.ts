@@ -8,6 +8,7 @@ import { AGENT_ROUTES, AGENT_SIMPLE_ACTIONS } from '../contracts/agent-routes.js
 import type { VmManager } from './manager.js';
 import { addForward } from './forwards.js';
 import { probeHttp } from './probe.js';
+import { guestHealth } from './guest/health.js';
 import type { AgentMetrics } from './prometheus.js';
 import type { AllowedPaths } from './allowed-paths.js';
 import { registerDrRoutes } from './dr/routes.js';
@@ -59,6 +60,7 @@ export function buildAgentApi(
     await addForward(mgr.get(req.params.name), req.body.guestPort);
     return mgr.status(req.params.name);
   });
+  app.get<{ Params: VmName }>(R.health.url, { schema: R.health.schema }, async (req) => guestHealth(mgr.get(req.params.name), host().name));
   registerMigrationRoutes(app, migrations);
   registerDrRoutes(app, dr);
   return app;

@@ -98,6 +98,8 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
   });
   // The NoCloud seed (cloud-init-seed.ts): read-only, rebuilt from the spec wherever the VM starts, never migrated.
   if (spec.cloudInit) args.push('-drive', `if=none,id=cidata,format=raw,readonly=on,file=${join(l.vmDir, 'seed.iso')}`, '-device', 'virtio-blk-pci,drive=cidata,id=vdseed');
+  // qemu-guest-agent's channel (guest/qga.ts): a socket in the VM's directory, by relative name like the QMP one.
+  if (spec.guestAgent) args.push('-chardev', 'socket,id=qga0,path=qga.sock,server=on,wait=off', '-device', 'virtio-serial-pci,id=vser0', '-device', 'virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0');
   spec.nics.forEach((nic, i) => {
     args.push('-netdev', netdevArg(l, i));
     // romfile= : no PXE option ROM; we never network-boot and it saves guest memory and time.

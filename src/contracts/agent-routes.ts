@@ -6,6 +6,7 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { AGENT_API_PREFIX, CloneRequest, ForwardRequest, HostInfo, ProbeRequest, ProbeResult, ResizeRequest, StopRequest } from './agent-api.js';
 import { CheckpointProgress, ReceiveCheckpointRequest, RestoreRequest, ScrubReport, SendCheckpointRequest, StoredCheckpoint } from './dr.js';
+import { GuestHealth } from './guest-health.js';
 import { AgentImportRequest, AgentReceiveImageRequest, AgentSendImageRequest, HeldImages, ImageIdParams, ImageJobProgress } from './images.js';
 import { AbortMigrationRequest, IncomingMigrationRequest, MeasureRequest, MeasureResult, MigrationProgress, OutgoingMigrationRequest } from './migration.js';
 import { VM_NAME_PATTERN, VmSpec, VmStatus } from './vm-spec.js';
@@ -61,6 +62,7 @@ export const AGENT_ROUTES = {
   console: { method: 'GET', url: `${P}/vms/:name/console`, schema: { params: VmNameParams, querystring: ConsoleQuery }, reply: 'text' },
   probe: vmAction('probe', ProbeRequest, ProbeResult),
   forward: vmAction('forwards', ForwardRequest),
+  health: { method: 'GET', url: `${P}/vms/:name/health`, schema: { params: VmNameParams }, reply: GuestHealth },
 
   measure: { method: 'POST', url: `${P}/migrations/measure`, schema: { body: MeasureRequest }, reply: MeasureResult },
   incoming: { method: 'POST', url: `${P}/migrations/incoming`, schema: { body: IncomingMigrationRequest }, reply: MigrationProgress },

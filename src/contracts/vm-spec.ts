@@ -139,6 +139,8 @@ export const VmSpecInput = Type.Object(
     /** The demo guest's workloads: src/contracts/workload.ts. */
     workload: Type.Optional(Type.String({ pattern: WORKLOAD_PATTERN, maxLength: WORKLOAD_MAX_LENGTH })),
     cloudInit: Type.Optional(CloudInitSpec),
+    /** A virtio-serial channel for qemu-guest-agent in the guest: health checks and file-system freeze at DR checkpoints. */
+    guestAgent: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -158,6 +160,7 @@ export const VmSpec = Type.Object(
     balloon: Type.Boolean(),
     workload: Type.String(),
     cloudInit: Type.Optional(CloudInitSpec),
+    guestAgent: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -177,6 +180,7 @@ export function withDefaults(input: VmSpecInput, uuid: string): VmSpec {
     balloon: input.balloon ?? true,
     workload,
     ...(input.cloudInit ? { cloudInit: input.cloudInit } : {}),
+    ...(input.guestAgent ? { guestAgent: true } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { CloneVmRequest, CreateVmRequest, Task, Vm } from '../contracts/controller-api.js';
 import type { ResizeRequest, StopRequest } from '../contracts/agent-api.js';
 import type { VmLoad } from '../contracts/metrics.js';
+import type { GuestHealth } from '../contracts/guest-health.js';
 import { FerryError } from '../contracts/errors.js';
 import { assertAllowed, type VmAction } from '../contracts/vm-actions.js';
 import { withDefaults, type VmSpec } from '../contracts/vm-spec.js';
@@ -161,6 +162,12 @@ export class VmService {
       if (err instanceof FerryError && err.code === 'NOT_FOUND' && this.state.isBusy(name)) return '';
       throw err;
     }
+  }
+
+  /** What Ferry can see of the guest where it runs now: QEMU, its guest agent, its forwarded ports. */
+  health(name: string): Promise<GuestHealth> {
+    const vm = this.state.requireVm(name);
+    return this.agentOf(vm.host).health(name);
   }
 
   /** 404, then busy (409 CONFLICT naming the task), then host down (503), then state (409). */

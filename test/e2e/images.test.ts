@@ -5,7 +5,9 @@
 // redis answers through a service endpoint and keeps what was written (in memory and saved to
 // disk) across a live migration to host2, which never held the disk image (it fetches only the
 // kernel and initrd), and a planned failover to the DR site's host4. What is checked of the
-// guest: QEMU's state (vm show) and the service's own answers — no demo-guest heartbeat.
+// guest is what Ferry sees of any guest — QEMU's state, qemu-guest-agent's ping, the service's
+// port (`ferry vm health`, and the failover report's checks) — and the service's own answers;
+// no demo-guest heartbeat.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -16,6 +18,7 @@ import type { Vm } from '../../src/contracts/controller-api.js';
 import type { CheckpointRecord, FailoverReport } from '../../src/contracts/dr.js';
 import type { ServiceEndpoint } from '../../src/contracts/endpoints.js';
 import type { ImageRecord } from '../../src/contracts/images.js';
+import type { GuestHealth } from '../../src/contracts/guest-health.js';
 import type { MigrationRecord } from '../../src/contracts/migration.js';
 import { redisCommand } from '../../src/testing/redis.js';
 import { waitFor } from '../../src/testing/wait-for.js';
@@ -32,6 +35,16 @@ describe('a Debian guest from the image library, end to end', { timeout: 15 * 60
   const redis = (args: string[]): Promise<string> => redisCommand(url, args);
   const redisAnswers = (why: string): Promise<string> =>
     waitFor(why, async () => (await redis(['PING']).catch(() => undefined)) === 'PONG' ? 'ok' : undefined, { timeoutMs: 180_000, everyMs: 1000 });
+
+  /** `vm health` sees QEMU running, the guest agent answering and redis's port open. */
+  const healthy = (where: string): Promise<GuestHealth> =>
+    waitFor(`health ${where}`, async () => {
+      const h = await c.json<GuestHealth>(['vm', 'health', VM]).catch(() => undefined);
+      return h?.ok ? h : undefined;
+    }, { timeoutMs: 120_000, everyMs: 1000 }).then((h) => {
+      assert.deepEqual(h.items.map((i) => i.name), ['qemu', 'guest-agent', 'port 6379']);
+      return h;
+    });
 
   before(async () => {
     // Cached: a no-op once built (scripts/setup.sh builds it on a fresh machine).
@@ -63,12 +76,13 @@ describe('a Debian guest from the image library, end to end', { timeout: 15 * 60
 
   it('vm create from the library on another host: the service answers', async () => {
     const vm = await c.json<Vm>(['vm', 'create', VM, '--memory', '384', '--image', 'deb-root', '--kernel', 'deb-kernel', '--initrd', 'deb-initrd',
-      '--append', 'console=ttyS0 root=/dev/vda', '--port', '6379', '--host', 'host1']);
+      '--append', 'console=ttyS0 root=/dev/vda', '--port', '6379', '--guest-agent', '--host', 'host1']);
     assert.equal(vm.state, 'running');
     assert.equal(vm.host, 'host1');
     const ep = await c.json<ServiceEndpoint>(['vm', 'expose', VM, '--port', '6379']);
     url = ep.url;
     await redisAnswers('redis answers in the Debian guest');
+    await healthy('on host1');
     assert.equal(await redis(['SET', 'ferry:greeting', 'hello from before the moves']), 'OK');
     assert.equal(await redis(['SAVE']), 'OK'); // and on disk: /var/lib/redis/dump.rdb
     const images = await c.json<ImageRecord[]>(['image', 'list']);
@@ -85,6 +99,7 @@ describe('a Debian guest from the image library, end to end', { timeout: 15 * 60
     console.log(`migration host1 -> host2: total ${rec.totalMs} ms, downtime ${rec.downtimeMs} ms, wire ${rec.wireBytes} bytes`);
     assert.equal((await c.json<Vm>(['vm', 'show', VM])).state, 'running');
     await redisAnswers('redis answers on host2');
+    await healthy('on host2');
     assert.equal(await redis(['GET', 'ferry:greeting']), 'hello from before the moves');
     // What was saved to disk came along too: reload the dataset from the disk.
     assert.equal(await redis(['DEBUG', 'RELOAD']), 'OK');
@@ -100,6 +115,8 @@ describe('a Debian guest from the image library, end to end', { timeout: 15 * 60
     await waitFor('a checkpoint at the DR site', async () => (await c.json<CheckpointRecord[]>(['dr', 'checkpoints', VM])).length > 0, { timeoutMs: 300_000, everyMs: 2000 });
     const report = await c.json<FailoverReport>(['dr', 'failover', VM, '--planned']);
     assert.equal(report.outcome, 'succeeded', JSON.stringify(report));
+    // Not the demo guest: the report says what it checked — QEMU, the guest agent, the service's port.
+    assert.deepEqual(report.checks.filter((ch) => ['qemu', 'guest-agent', 'port 6379'].includes(ch.name)).map((ch) => [ch.name, ch.passed]), [['qemu', true], ['guest-agent', true], ['port 6379', true]]);
     console.log(`planned failover host2 -> host4: time to running ${report.timeToRunningMs} ms, data window ${report.dataWindowMs} ms`);
     const vm = await c.json<Vm>(['vm', 'show', VM]);
     assert.equal(vm.host, 'host4');

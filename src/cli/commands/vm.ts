@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { CloneVmRequest, CreateVmRequest, Task, Vm } from '../../contracts/controller-api.js';
 import type { ApiClient } from '../../contracts/http-client.js';
+import type { GuestHealth } from '../../contracts/guest-health.js';
 import { connect } from '../config.js';
 import { bytes, sizeMiB } from '../../contracts/format.js';
 import { WORKLOAD_HINT } from '../../contracts/workload.js';
@@ -17,6 +18,7 @@ import { locationLine, locationOf, registerEndpoints } from './endpoints.js';
 import { followTask, jsonOption, vmLine, vmPath, waitOptions, type JsonOpt, type WaitOpts } from './common.js';
 
 interface CreateOpts extends WaitOpts, ImageOpts {
+  guestAgent?: boolean;
   memory: number;
   vcpus?: number;
   disk: number[];
@@ -42,6 +44,7 @@ export function registerVm(program: Command): void {
     .option('--append <CMDLINE>', "with --kernel: the kernel's command line (default console=ttyS0)")
     .option('--disk <SIZE>', 'add an empty disk, e.g. 64M or 1G (repeatable; with --image the first one grows the image disk)', collectSize, [])
     .option('--port <GUEST_PORT>', 'forward this guest TCP port (repeatable; ferry vm endpoints shows where)', collectPort, [])
+    .option('--guest-agent', 'a channel for qemu-guest-agent in the guest: health checks, file-system freeze at DR checkpoints')
     .option('--cloud-init <USER_DATA_FILE>', 'a NoCloud seed (volume cidata) with this user-data, for stock cloud images')
     .option('--host <HOST>', 'place it on this host (default: placement picks one)')
     .option('--workload <W>', `demo guest workload: ${WORKLOAD_HINT}`, parseWorkload)
@@ -58,6 +61,7 @@ export function registerVm(program: Command): void {
         ...(o.workload !== undefined ? { workload: o.workload } : {}),
         ...nicsOption(o),
         ...imageParts(o, o.cloudInit !== undefined ? readUserData(o.cloudInit) : undefined),
+        ...(o.guestAgent ? { guestAgent: true } : {}),
         start: o.start,
       };
       const api = connect();
@@ -141,6 +145,15 @@ export function registerVm(program: Command): void {
     .action(async (name: string, o: { tail?: number; follow?: boolean }) => {
       setErrorContext(`vm ${name}`);
       await consoleCmd(connect(), name, o);
+    });
+
+  jsonOption(vm.command('health').argument('<name>').description("what can be seen of the guest: QEMU's state, its guest agent (--guest-agent), its forwarded ports; exit 1 unless all are ok"))
+    .action(async (name: string, o: JsonOpt) => {
+      setErrorContext(`vm ${name}`);
+      const h = await connect().get<GuestHealth>(`${vmPath(name)}/health`);
+      if (o.json) printJson(h);
+      else printTable(['CHECK', 'OK', 'DETAIL'], h.items.map((i) => [i.name, i.ok ? 'yes' : 'NO', i.detail]));
+      if (!h.ok) process.exitCode = 1;
     });
 }
 

@@ -41,6 +41,7 @@ export function switchIo(d: SwitchDeps, inp: FailoverInput): FailoverIo {
     },
     status: (host, vm) => d.calls.status(host, vm),
     console: (host, vm) => d.calls.console(host, vm),
+    health: (host, vm) => d.calls.health(host, vm),
     probe: (host, vm, port) => d.calls.probe(host, vm, port),
     resume: (host, vm) => d.calls.resume(host, vm),
     discard: (host, vm) => d.calls.discard(host, vm),

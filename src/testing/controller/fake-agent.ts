@@ -45,7 +45,7 @@ const RESULT_STATE: Record<AgentSimpleAction | 'stop' | 'resize', VmState> = {
  * key `failNext` and `hold` take: e.g. `start`, `define`, `migration commit`, `dr send`.
  */
 const ACTION = {
-  host: 'host', listVms: 'list', probe: 'probe', forward: 'forwards',
+  host: 'host', listVms: 'list', probe: 'probe', forward: 'forwards', health: 'health',
   define: 'define', get: 'get', remove: 'delete', console: 'console', clone: 'clone',
   start: 'start', pause: 'pause', resume: 'resume', suspend: 'suspend', restore: 'restore', stop: 'stop', resize: 'resize',
   measure: 'migration measure', incoming: 'migration incoming', outgoing: 'migration outgoing',
@@ -186,6 +186,7 @@ export class FakeAgent {
       drRestore: (req) => dr.restore(req.body as RestoreRequest),
       drScrub: () => ok({ chunks: 0, bytes: 0, corrupt: [], damaged: [] }),
       // Image jobs end at once: the fake holds no files (a real library: src/agent/images).
+      health: (req) => this.withVm(req, (vm) => ok({ vm: vm.name, host: this.name, ok: vm.state === 'running', items: [{ name: 'qemu', ok: vm.state === 'running', detail: `fake: ${vm.state}` }] })),
       imagesHeld: () => ok([]),
       // Jobs start `running` and are `done` at the first poll.
       imageImport: (req) => ok(fakeImageJob(req.body as { jobId: string; imageId: string }, 'import', 'running')),
