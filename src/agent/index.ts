@@ -5,6 +5,7 @@
 // running; the next agent on the same data dir re-attaches to them (reattach.ts).
 import { ImageLibrary } from './images/library.js';
 import { registerImageRoutes } from './images/routes.js';
+import { serveConsoleAttach } from './console-attach.js';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -127,6 +128,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   const app = buildAgentApi(mgr, opts.secret, host, () => migrations, () => dr, metrics, paths);
   const images = new ImageLibrary(migrationCtx, () => dr.store, paths);
   registerImageRoutes(app, images);
+  serveConsoleAttach(app.server, opts.secret, mgr);
   const address = await app.listen({ host: listenHost, port: opts.port ?? 0 });
   url = address.replace('[::1]', '127.0.0.1');
   writeJsonAtomic(join(dataDir, 'agent.json'), { pid: process.pid, url });

@@ -14,6 +14,7 @@ import { clusterRoutes, type ClusterDeps } from './api/cluster.js';
 import { drRoutes } from './api/dr.js';
 import { endpointRoutes } from './api/endpoints.js';
 import { imageRoutes } from './api/images.js';
+import { serveConsoleAttach } from './console-attach.js';
 import { leadershipHooks, type LeadershipView } from './api/leadership.js';
 import { addSharedSchemas } from './api/schemas.js';
 import { metricsRoutes } from './api/metrics.js';
@@ -112,5 +113,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   clusterRoutes(app, opts.deps);
   consoleRoutes(app, { sessions, adminToken: opts.adminToken, ...(opts.consoleShell !== undefined ? { shell: opts.consoleShell } : {}) });
   app.get(OPENAPI_PATH, { schema: { tags: ['cluster'], summary: 'This OpenAPI document' } }, async () => app.swagger());
+  serveConsoleAttach(app.server, () => ({ adminToken: opts.adminToken, clusterSecret: opts.clusterSecret, agentUrlOf: (vm) => opts.deps().vms.agentUrl(vm) }));
   return app;
 }

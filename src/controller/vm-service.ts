@@ -164,6 +164,11 @@ export class VmService {
     }
   }
 
+  /** The agent URL of the host the VM runs on now (the console attach is relayed there). */
+  agentUrl(name: string): string {
+    return this.state.requireHostUp(this.state.requireVm(name).host).info.url;
+  }
+
   /** What Ferry can see of the guest where it runs now: QEMU, its guest agent, its forwarded ports. */
   health(name: string): Promise<GuestHealth> {
     const vm = this.state.requireVm(name);

@@ -7,10 +7,11 @@
 // kernel and initrd), and a planned failover to the DR site's host4. What is checked of the
 // guest is what Ferry sees of any guest — QEMU's state, qemu-guest-agent's ping, the service's
 // port (`ferry vm health`, and the failover report's checks) — and the service's own answers;
-// no demo-guest heartbeat.
+// no demo-guest heartbeat. Last, `ferry vm console --attach` types into the guest's shell on its
+// serial console at the host it runs on now and reads the answer.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,7 @@ import type { GuestHealth } from '../../src/contracts/guest-health.js';
 import type { MigrationRecord } from '../../src/contracts/migration.js';
 import { redisCommand } from '../../src/testing/redis.js';
 import { waitFor } from '../../src/testing/wait-for.js';
-import { TestCluster } from './harness.js';
+import { BIN, TestCluster } from './harness.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DEBIAN = process.env.FERRY_DEBIAN_OUT ?? join(ROOT, 'build', 'debian');
@@ -123,5 +124,23 @@ describe('a Debian guest from the image library, end to end', { timeout: 15 * 60
     assert.equal(vm.state, 'running');
     await redisAnswers('redis answers at the DR site');
     assert.equal(await redis(['GET', 'ferry:greeting']), 'hello from host2');
+  });
+
+  it('vm console --attach: type into the serial console where the VM runs now (host4) and see the answer; Ctrl-] leaves', async () => {
+    const child = spawn(process.execPath, [BIN, 'vm', 'console', VM, '--attach'], { env: c.env(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      // The guest's root shell (autologin on ttyS0) computes what we ask, so the answer cannot be our own echo.
+      await waitFor('the guest answers on its serial console', async () => {
+        child.stdin.write('echo ferry-$((6*7))\r');
+        return out.includes('ferry-42') ? true : undefined;
+      }, { timeoutMs: 60_000, everyMs: 2000 });
+      child.stdin.write(Buffer.from([0x1d]));
+      assert.equal(await exited, 0);
+    } finally {
+      if (child.exitCode === null) child.kill();
+    }
   });
 });

@@ -13,6 +13,7 @@ import { UsageError, formatFields, printJson, printTable, setErrorContext } from
 import { parseNet, parseNonNegativeInt, parsePort, parsePositiveInt, parseSizeMiB, parseWorkload } from '../parse.js';
 import { vmLoadCells } from './metrics.js';
 import { imageParts, readUserData, type ImageOpts } from '../image-spec.js';
+import { attachConsole } from '../console-attach.js';
 import { registerMigrate } from './migrate.js';
 import { locationLine, locationOf, registerEndpoints } from './endpoints.js';
 import { followTask, jsonOption, vmLine, vmPath, waitOptions, type JsonOpt, type WaitOpts } from './common.js';
@@ -142,8 +143,10 @@ export function registerVm(program: Command): void {
     .description("print the VM's serial console, from whichever host it is on now")
     .option('--tail <BYTES>', 'only the last BYTES bytes', parsePositiveInt)
     .option('-f, --follow', 'keep printing new output until Ctrl-C')
-    .action(async (name: string, o: { tail?: number; follow?: boolean }) => {
+    .option('--attach', 'interactive: type into the serial console (Ctrl-] leaves)')
+    .action(async (name: string, o: { tail?: number; follow?: boolean; attach?: boolean }) => {
       setErrorContext(`vm ${name}`);
+      if (o.attach) return attachConsole(name);
       await consoleCmd(connect(), name, o);
     });
 
