@@ -51,6 +51,8 @@ export const ImageRecord = Type.Composite([
     hosts: Type.Array(Type.String()),
     /** VMs whose spec names it. */
     usedBy: Type.Array(Type.String()),
+    /** The latest fetches to hosts that lacked it (at most 20): chunk bytes that crossed, and how long it took. */
+    fetches: Type.Optional(Type.Array(Type.Object({ host: Type.String(), from: Type.String(), newBytes: Type.Integer(), ms: Type.Integer(), at: Type.String() }))),
   }),
   ImageFacts,
 ]);

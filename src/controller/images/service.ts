@@ -20,6 +20,7 @@ import { imageNames, specImages } from './refs.js';
 import type { ImagesRepo, StoredImage } from './repo.js';
 
 const POLL_MS = 250;
+const MAX_FETCHES_KEPT = 20;
 /** A host may hold an image for the DR site or a migration; these need only what boots. */
 export type StagePurpose = 'create' | 'boot';
 
@@ -110,6 +111,7 @@ export class ImageService {
     const source = this.state.requireHostUp(sourceName);
     if (!target.info.dataUrl) throw new FerryError('INVALID_STATE', `host ${host} has no data-plane endpoint yet`);
     const jobId = randomUUID();
+    const t0 = performance.now();
     const receiver = this.#agent(target.info.url);
     const first = await receiver.receive({ jobId, imageId: img.id, fromHost: sourceName, format: img.format }, signal);
     if (first.state === 'running') {
@@ -122,8 +124,10 @@ export class ImageService {
     }
     const done = await this.#follow(receiver, first, t, from, to, `fetching image ${img.name} from ${sourceName} to ${host}`, signal);
     const now = this.repo.get(img.name);
-    if (now && now.id === img.id && !now.hosts.includes(host)) this.repo.put({ ...now, hosts: [...now.hosts, host] });
-    void done;
+    if (now && now.id === img.id && !now.hosts.includes(host)) {
+      const fetch = { host, from: sourceName, newBytes: done.newBytes ?? 0, ms: Math.round(performance.now() - t0), at: new Date().toISOString() };
+      this.repo.put({ ...now, hosts: [...now.hosts, host], fetches: [...(now.fetches ?? []), fetch].slice(-MAX_FETCHES_KEPT) });
+    }
   }
 
   /** A host that holds the image and is up, one of the target's site first. */
