@@ -40,7 +40,11 @@ if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$STAMP" ] && [ -f "$OUT/roo
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-debian.XXXXXX")
-cleanup() { rm -rf "$WORK"; }
+# debootstrap mounts /proc and /sys in the target while it configures packages: never remove through a mount.
+cleanup() {
+  for m in proc sys dev/pts dev; do mountpoint -q "$WORK/root/$m" 2>/dev/null && umount -l "$WORK/root/$m"; done
+  rm -rf --one-file-system "$WORK"
+}
 trap cleanup EXIT
 mkdir -p "$OUT"
 
