@@ -4,7 +4,6 @@
 // The agent never stops VMs when it stops: close() (and even SIGKILL) leaves every QEMU
 // running; the next agent on the same data dir re-attaches to them (reattach.ts).
 import { ImageLibrary } from './images/library.js';
-import { registerImageRoutes } from './images/routes.js';
 import { serveConsoleAttach } from './console-attach.js';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -125,9 +124,8 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   const sampler = new Sampler(() => mgr.vms.values()).start();
   const metrics = new AgentMetrics(async () => ({ host: host(), vms: await mgr.list() }));
   const paths = new AllowedPaths(opts.imageDirs ?? defaultImageDirs(dataDir, guestDir));
-  const app = buildAgentApi(mgr, opts.secret, host, () => migrations, () => dr, metrics, paths);
   const images = new ImageLibrary(migrationCtx, () => dr.store, paths);
-  registerImageRoutes(app, images);
+  const app = buildAgentApi(mgr, opts.secret, host, () => migrations, () => dr, metrics, paths, () => images);
   serveConsoleAttach(app.server, opts.secret, mgr);
   const address = await app.listen({ host: listenHost, port: opts.port ?? 0 });
   url = address.replace('[::1]', '127.0.0.1');
