@@ -9,7 +9,6 @@
 // images, DR replicas) and asks only for the rest.
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import {
   FerryError, IMAGE_ID_PATTERN, type AgentImportRequest, type AgentReceiveImageRequest, type AgentSendImageRequest, type HeldImages, type ImageFacts, type ImageFormat,
   type ImageJobProgress,
@@ -18,13 +17,13 @@ import type { AgentContext } from '../agent-context.js';
 import type { AllowedPaths } from '../allowed-paths.js';
 import type { DataSession } from '../data-plane/plane.js';
 import { log } from '../log.js';
-import type { ChunkStore, CheckpointFile, Staging } from '../dr/store/index.js';
-import { CHUNK_BYTES, keepChunks, PutQueue, receiveFiles, sendFiles } from '../dr/transfer.js';
+import type { ChunkStore, Staging } from '../dr/store/index.js';
+import { CHUNK_BYTES, receiveFiles, sendFiles } from '../dr/transfer.js';
+import { chunkFile } from './chunk-file.js';
 import { detectImage } from './detect.js';
 import { ImageJob } from './job.js';
 import { heldImageFile, imageFile, imageLibDir, imageMetaFile, STORE_FILE, STORE_SEQ, storeKey } from './layout.js';
 
-const READ_BYTES = 16 * CHUNK_BYTES;
 const SESSION_WAIT_MS = 60_000;
 const MAX_KEPT_JOBS = 100;
 const ID_RE = new RegExp(IMAGE_ID_PATTERN);
@@ -244,28 +243,4 @@ export class ImageLibrary {
 export function usesImage(spec: { boot: { kind: string; kernel?: unknown; initrd?: unknown }; disks: { fromImage?: { id?: string } }[] }, imageId: string): boolean {
   const ref = (r: unknown): boolean => typeof r === 'object' && r !== null && (r as { id?: string }).id === imageId;
   return (spec.boot.kind === 'image' && (ref(spec.boot.kernel) || ref(spec.boot.initrd))) || spec.disks.some((d) => d.fromImage?.id === imageId);
-}
-
-/** Cuts the file into the store's chunks (zero chunks are holes) through `staging`. */
-async function chunkFile(path: string, staging: Staging, job: ImageJob): Promise<CheckpointFile> {
-  const size = statSync(path).size;
-  const file: CheckpointFile = { name: STORE_FILE, size, chunkBytes: CHUNK_BYTES, chunks: [] };
-  const puts = new PutQueue();
-  const fh = await open(path, 'r');
-  try {
-    for (let off = 0; off < size; ) {
-      job.signal.throwIfAborted();
-      // Fresh zeroed buffers: queued puts still hold the previous one; the tail is zero-padded.
-      const buf = Buffer.alloc(Math.min(READ_BYTES, Math.ceil((size - off) / CHUNK_BYTES) * CHUNK_BYTES));
-      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - off), off);
-      if (bytesRead === 0) throw new FerryError('INTERNAL', `${path} ended at ${off} of ${size} bytes`);
-      off += bytesRead;
-      await keepChunks(off >= size ? buf : buf.subarray(0, bytesRead), (id, c) => staging.putChunk(id, c), puts, file.chunks);
-      job.addBytes(bytesRead);
-    }
-    await puts.drain();
-  } finally {
-    await fh.close();
-  }
-  return file;
 }

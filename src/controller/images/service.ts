@@ -27,6 +27,9 @@ export type StagePurpose = 'create' | 'boot';
 export const imageTarget = (name: string): string => `image:${name}`;
 
 export class ImageService {
+  /** Fetches under way, by `host/imageId`: a second VM needing the same image waits for the first fetch. */
+  readonly #inflight = new Map<string, Promise<void>>();
+
   constructor(
     private readonly state: ClusterState,
     private readonly repo: ImagesRepo,
@@ -101,7 +104,13 @@ export class ImageService {
       if (!img) throw new FerryError('NOT_FOUND', `image ${ref.name} (${ref.id ?? 'no id'}) is no longer in the library`);
       if (img.hosts.includes(host)) continue;
       const span = (to - from) / ids.length;
-      await this.#fetch(img, host, signal, t, from + i * span, from + (i + 1) * span);
+      const key = `${host}/${img.id}`;
+      let p = this.#inflight.get(key);
+      if (!p) {
+        p = this.#fetch(img, host, signal, t, from + i * span, from + (i + 1) * span).finally(() => this.#inflight.delete(key));
+        this.#inflight.set(key, p);
+      }
+      await p;
     }
   }
 
