@@ -113,6 +113,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   clusterRoutes(app, opts.deps);
   consoleRoutes(app, { sessions, adminToken: opts.adminToken, ...(opts.consoleShell !== undefined ? { shell: opts.consoleShell } : {}) });
   app.get(OPENAPI_PATH, { schema: { tags: ['cluster'], summary: 'This OpenAPI document' } }, async () => app.swagger());
-  serveConsoleAttach(app.server, () => ({ adminToken: opts.adminToken, clusterSecret: opts.clusterSecret, agentUrlOf: (vm) => opts.deps().vms.agentUrl(vm) }));
+  serveConsoleAttach(app.server, () => ({ adminToken: opts.adminToken, clusterSecret: opts.clusterSecret, agentUrlOf: (vm) => opts.deps().vms.agentUrl(vm), ...(opts.leadership ? { leadership: opts.leadership } : {}) }));
   return app;
 }

@@ -4,6 +4,7 @@
 // relayed as they come; when either side ends, both do.
 import { request, type Server } from 'node:http';
 import { API_PREFIX, AGENT_API_PREFIX, bearerMatches, FerryError } from '../contracts/index.js';
+import type { LeadershipView } from './api/leadership.js';
 import { acceptUpgrade, attachPath, attachTarget, CONSOLE_UPGRADE, refuseUpgrade, splice } from '../contracts/console-attach.js';
 
 const AGENT_CONNECT_TIMEOUT_MS = 10_000;
@@ -13,6 +14,8 @@ export interface AttachDeps {
   clusterSecret: string;
   /** The agent URL of the VM's current host; throws a FerryError (404, 503) otherwise. */
   agentUrlOf(vm: string): string;
+  /** A standby calls no agent: it names the leader instead (api/leadership.ts). */
+  leadership?: LeadershipView;
 }
 
 export function serveConsoleAttach(server: Server, deps: () => AttachDeps): void {
@@ -22,6 +25,10 @@ export function serveConsoleAttach(server: Server, deps: () => AttachDeps): void
     if (!name || req.headers.upgrade !== CONSOLE_UPGRADE) return refuseUpgrade(client, 404, 'NOT_FOUND', 'no such upgrade');
     const d = deps();
     if (!bearerMatches(req.headers.authorization, [d.adminToken])) return refuseUpgrade(client, 401, 'UNAUTHORIZED', 'missing or invalid credential (Authorization: Bearer <token>)');
+    if (d.leadership && !d.leadership.leads()) {
+      const leader = d.leadership.leaderUrl();
+      return refuseUpgrade(client, 503, 'NOT_LEADER', leader ? `this controller is a standby; attach at the leader ${leader}` : 'this controller is a standby and no leader is known yet');
+    }
     let url: string;
     try {
       url = d.agentUrlOf(name);
