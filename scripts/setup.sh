@@ -7,7 +7,9 @@
 #   - postgresql: `ferry up --controllers N --db postgres` starts its own server from Debian's
 #     binaries in /usr/lib/postgresql/<major>/bin (never the distribution's cluster service)
 #   - build tools for the one native npm dependency (better-sqlite3)
-#   - npm dependencies, the compiled TypeScript, and the guest image (build/guest/)
+#   - debootstrap, e2fsprogs: the Debian test guest (build/debian/, guest/debian/build.sh)
+#   - genisoimage: the NoCloud seed of a VM created with --cloud-init (src/agent/cloud-init-seed.ts)
+#   - npm dependencies, the compiled TypeScript, and the guest images (build/guest/, build/debian/)
 # Run as root. Each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,7 +55,8 @@ postgres_bins || missing+=(postgresql)
 # Debian package that has it. The same list is checked once more at the end.
 COMMANDS=(cpio:cpio gzip:gzip xz:xz-utils zstd:zstd strip:binutils gcc:gcc make:make g++:g++ python3:python3
   ip:iproute2 ss:iproute2 bridge:iproute2 tc:iproute2 ping:iputils-ping curl:curl rsync:rsync chromium:chromium
-  setpriv:util-linux mount:mount umount:mount getconf:libc-bin faketime:faketime)
+  setpriv:util-linux mount:mount umount:mount getconf:libc-bin faketime:faketime debootstrap:debootstrap mke2fs:e2fsprogs
+  genisoimage:genisoimage)
 for pair in "${COMMANDS[@]}"; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
@@ -73,6 +76,9 @@ npm run --silent build
 
 # --- the demo guest image --------------------------------------------------------------
 bash guest/build.sh >/dev/null
+# --- the Debian test guest (a real distribution: systemd + redis from Debian packages; cached) ---
+log "building the Debian test guest (cached; the first build downloads ~60 MB of packages)"
+bash guest/debian/build.sh
 # --- nothing the tests call may be missing ----------------------------------------------
 absent=()
 for pair in "${COMMANDS[@]}" qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils node:nodejs npm:npm; do
@@ -81,4 +87,4 @@ done
 postgres_bins || absent+=("initdb and postgres in /usr/lib/postgresql/*/bin (postgresql)")
 ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || absent+=("libfaketime.so.1 (libfaketime)")
 [ ${#absent[@]} -eq 0 ] || { echo "setup: still missing after installing: ${absent[*]}" >&2; exit 1; }
-log "ready (QEMU $(qemu-system-x86_64 --version | head -1 | awk '{print $4}'), guest image in build/guest/)"
+log "ready (QEMU $(qemu-system-x86_64 --version | head -1 | awk '{print $4}'), guest images in build/guest/ and build/debian/)"

@@ -8,10 +8,13 @@ import { AGENT_ROUTES, AGENT_SIMPLE_ACTIONS } from '../contracts/agent-routes.js
 import type { VmManager } from './manager.js';
 import { addForward } from './forwards.js';
 import { probeHttp } from './probe.js';
+import { guestHealth } from './guest/health.js';
 import type { AgentMetrics } from './prometheus.js';
 import type { AllowedPaths } from './allowed-paths.js';
 import { registerDrRoutes } from './dr/routes.js';
 import type { DrService } from './dr/service.js';
+import type { ImageLibrary } from './images/library.js';
+import { registerImageRoutes } from './images/routes.js';
 import { registerMigrationRoutes } from './migration/routes.js';
 import type { MigrationService } from './migration/service.js';
 
@@ -19,6 +22,7 @@ type VmName = { name: string };
 
 export function buildAgentApi(
   mgr: VmManager, secret: string, host: () => HostInfo, migrations: () => MigrationService, dr: () => DrService, metrics: AgentMetrics, paths: AllowedPaths,
+  images: () => ImageLibrary,
 ): FastifyInstance {
   const app = createApiServer({ credentials: [{ prefix: AGENT_API_PREFIX, tokens: () => [secret] }, { prefix: METRICS_PATH, tokens: () => [secret] }] });
   const R = AGENT_ROUTES;
@@ -59,7 +63,9 @@ export function buildAgentApi(
     await addForward(mgr.get(req.params.name), req.body.guestPort);
     return mgr.status(req.params.name);
   });
+  app.get<{ Params: VmName }>(R.health.url, { schema: R.health.schema }, async (req) => guestHealth(mgr.get(req.params.name), host().name));
   registerMigrationRoutes(app, migrations);
   registerDrRoutes(app, dr);
+  registerImageRoutes(app, images);
   return app;
 }

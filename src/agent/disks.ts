@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type { DiskSpec } from '../contracts/index.js';
 import { AgentAbortedError, DiskImageError } from './errors.js';
-import { QEMU_IMG } from './qemu-command.js';
+import { QEMU_IMG, refId } from './qemu-command.js';
 import { diskFile } from './vm-dir.js';
 
 const CREATE_TIMEOUT_MS = 60_000;
@@ -22,10 +22,19 @@ export function qemuImg(args: string[], timeoutMs: number, signal?: AbortSignal)
   });
 }
 
-export async function createDisks(vmDir: string, disks: DiskSpec[], signal?: AbortSignal): Promise<void> {
+/**
+ * `imageFile` gives the library file of a `fromImage` base (images/layout.ts): the disk is a
+ * qcow2 overlay on it (qcow2 or raw), grown to `sizeMiB` when that is larger.
+ */
+export async function createDisks(vmDir: string, disks: DiskSpec[], imageFile: (id: string) => string, signal?: AbortSignal): Promise<void> {
   for (const [i, d] of disks.entries()) {
     const file = diskFile(vmDir, i);
-    if (d.image) await qemuImg(['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', d.image, file], CREATE_TIMEOUT_MS, signal);
+    if (d.fromImage) {
+      const base = imageFile(refId(d.fromImage));
+      const fmt = d.fromImage.format === 'raw' ? 'raw' : 'qcow2';
+      const grow = d.sizeMiB && d.sizeMiB * 1024 * 1024 > (d.fromImage.virtualSize ?? 0) ? [`${d.sizeMiB}M`] : [];
+      await qemuImg(['create', '-q', '-f', 'qcow2', '-F', fmt, '-b', base, file, ...grow], CREATE_TIMEOUT_MS, signal);
+    } else if (d.image) await qemuImg(['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', d.image, file], CREATE_TIMEOUT_MS, signal);
     else await qemuImg(['create', '-q', '-f', 'qcow2', file, `${d.sizeMiB ?? DEFAULT_DISK_MIB}M`], CREATE_TIMEOUT_MS, signal);
   }
 }

@@ -3,6 +3,8 @@
 //
 // The agent never stops VMs when it stops: close() (and even SIGKILL) leaves every QEMU
 // running; the next agent on the same data dir re-attaches to them (reattach.ts).
+import { ImageLibrary } from './images/library.js';
+import { serveConsoleAttach } from './console-attach.js';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,7 +124,9 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   const sampler = new Sampler(() => mgr.vms.values()).start();
   const metrics = new AgentMetrics(async () => ({ host: host(), vms: await mgr.list() }));
   const paths = new AllowedPaths(opts.imageDirs ?? defaultImageDirs(dataDir, guestDir));
-  const app = buildAgentApi(mgr, opts.secret, host, () => migrations, () => dr, metrics, paths);
+  const images = new ImageLibrary(migrationCtx, () => dr.store, paths);
+  const app = buildAgentApi(mgr, opts.secret, host, () => migrations, () => dr, metrics, paths, () => images);
+  serveConsoleAttach(app.server, opts.secret, mgr);
   const address = await app.listen({ host: listenHost, port: opts.port ?? 0 });
   url = address.replace('[::1]', '127.0.0.1');
   writeJsonAtomic(join(dataDir, 'agent.json'), { pid: process.pid, url });
@@ -154,6 +158,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
         await taps?.close();
         await app.close();
         await migrations.close();
+        images.close();
         await dr.close();
         await plane.close();
         mgr.detachAll();

@@ -13,6 +13,8 @@ import { AgentAbortedError, QemuLaunchError, QemuTimeoutError } from './errors.j
 import { bridgedNics, type GuestTaps } from './guest-taps.js';
 import { pollUntil, QMP_TIMEOUT_MS } from './qemu/monitor.js';
 import { buildQemuArgs, QEMU_BINARY } from './qemu-command.js';
+import { imageFile } from './images/layout.js';
+import { ensureSeed } from './cloud-init-seed.js';
 import { isOurQemu, killPid } from './proc.js';
 import { readPidFile, type Accel } from './vm-dir.js';
 import type { VmRuntime } from './vm-runtime.js';
@@ -154,7 +156,8 @@ async function startQemu(ctx: LaunchContext, vm: VmRuntime, opts: LaunchOptions,
   }
   const paths = vm.paths;
   rmSync(paths.pidFile, { force: true });
-  const args = buildQemuArgs({ spec, vmDir: paths.dir, accel: ctx.accel, guestDir: ctx.guestDir, hostPorts, incoming: opts.incoming ?? false, startPaused: opts.startPaused ?? false, isolated: vm.rec.isolated ?? false, taps });
+  await ensureSeed(paths.dir, spec);
+  const args = buildQemuArgs({ spec, vmDir: paths.dir, accel: ctx.accel, guestDir: ctx.guestDir, imageFile: (id) => imageFile(vm.dataDir, id), hostPorts, incoming: opts.incoming ?? false, startPaused: opts.startPaused ?? false, isolated: vm.rec.isolated ?? false, taps });
   log('vm %s: %s %s %s', spec.name, prefix.join(' '), QEMU_BINARY, args.join(' '));
   const { code, stderr } = await runDaemonizing(args, paths.dir, prefix, opts.signal);
   if (code !== 0) throw new QemuLaunchError(stderr.trim() || `QEMU exited with code ${code} before the VM was set up`);

@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { assertAllowed, FerryError, type VmAction, type CloneRequest, type StopRequest, type VmSpec, type VmStatus } from '../contracts/index.js';
 import * as actions from './actions.js';
 import { copyDisks, createDisks } from './disks.js';
+import { heldImageFile } from './images/layout.js';
 import { connectQmp, type LaunchContext } from './launch.js';
 import { vmStatus } from './metrics.js';
 import { setRunning } from './qemu/run-state.js';
@@ -41,7 +42,7 @@ export class VmManager {
     this.vms.set(spec.name, vm); // reserve the name while disks are made
     try {
       mkdirSync(vm.paths.dir, { recursive: true });
-      await createDisks(vm.paths.dir, spec.disks);
+      await createDisks(vm.paths.dir, spec.disks, (id) => heldImageFile(this.dataDir, 'this host', id));
       vm.save();
     } catch (err) {
       this.vms.delete(spec.name);

@@ -96,3 +96,15 @@ test('MACs are stable per uuid and differ between VMs and NICs', () => {
   assert.notEqual(macFor(spec.uuid, 0), macFor('00000000-0000-4000-8000-000000000000', 0));
   assert.match(macFor(spec.uuid, 0), /^52:54:00(:[0-9a-f]{2}){3}$/);
 });
+
+test('a library kernel and initrd boot from the files this host holds; a cloud-init seed is a read-only disk', () => {
+  const args = buildQemuArgs({
+    spec: { ...spec, disks: [], nics: [], boot: { kind: 'image', kernel: { name: 'k', id: 'K' }, initrd: { name: 'i', id: 'I' } }, cloudInit: { userData: '#cloud-config\n' } },
+    vmDir: '/d', accel: 'tcg', guestDir: '/g', hostPorts: [], imageFile: (id) => `/lib/${id}`,
+  });
+  assert.deepEqual(valueOf(args, '-kernel'), ['/lib/K']);
+  assert.deepEqual(valueOf(args, '-initrd'), ['/lib/I']);
+  assert.deepEqual(valueOf(args, '-append'), ['console=ttyS0']);
+  assert.deepEqual(valueOf(args, '-drive'), ['if=none,id=cidata,format=raw,readonly=on,file=/d/seed.iso']);
+  assert.throws(() => buildQemuArgs({ spec: { ...spec, boot: { kind: 'image', kernel: { name: 'k' } } }, vmDir: '/d', accel: 'tcg', guestDir: '/g', hostPorts: [[1, 2]], imageFile: (id) => id }), /no id/);
+});

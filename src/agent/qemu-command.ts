@@ -9,7 +9,7 @@
 //                        agent sees it, instead of a silent reboot that restarts `seq` from 0
 //   chardev logfile      the console survives agent restarts and is kept across suspend/restore
 import { join } from 'node:path';
-import type { VmSpec } from '../contracts/index.js';
+import type { ImageRef, VmSpec } from '../contracts/index.js';
 import { macFor } from '../contracts/mac.js';
 import type { Accel } from './vm-dir.js';
 
@@ -23,6 +23,8 @@ export interface QemuLaunch {
   accel: Accel;
   /** Directory holding vmlinuz and initrd.img of the demo guest. */
   guestDir: string;
+  /** The library file of an image this host holds (images/layout.ts). */
+  imageFile?: (id: string) => string;
   /** Host loopback port for each forwarded guest port, per NIC (same shape as nics[i].forwardPorts). */
   hostPorts: number[][];
   /** Start waiting for `migrate-incoming` (restore). */
@@ -52,6 +54,12 @@ export function demoCmdline(spec: VmSpec): string {
   return parts.join(' ');
 }
 
+/** The id the controller filled in at creation (src/contracts/images.ts). */
+export function refId(ref: ImageRef): string {
+  if (!ref.id) throw new Error(`image ${ref.name} has no id (the controller resolves names at creation)`);
+  return ref.id;
+}
+
 export function buildQemuArgs(l: QemuLaunch): string[] {
   const { spec } = l;
   const args = [
@@ -75,11 +83,23 @@ export function buildQemuArgs(l: QemuLaunch): string[] {
     args.push('-kernel', boot.kernel);
     if (boot.initrd) args.push('-initrd', boot.initrd);
     args.push('-append', boot.cmdline ?? 'console=ttyS0');
+  } else if (boot.kind === 'image') {
+    const file = (ref: ImageRef): string => {
+      if (!l.imageFile) throw new Error('boot from library images needs QemuLaunch.imageFile');
+      return l.imageFile(refId(ref));
+    };
+    args.push('-kernel', file(boot.kernel));
+    if (boot.initrd) args.push('-initrd', file(boot.initrd));
+    args.push('-append', boot.cmdline ?? 'console=ttyS0');
   }
   spec.disks.forEach((_d, i) => {
     args.push('-blockdev', `driver=qcow2,node-name=disk${i},file.driver=file,file.filename=${join(l.vmDir, `disk${i}.qcow2`)}`);
     args.push('-device', `virtio-blk-pci,drive=disk${i},id=vd${i}${boot.kind === 'disk' && i === 0 ? ',bootindex=0' : ''}`);
   });
+  // The NoCloud seed (cloud-init-seed.ts): read-only, rebuilt from the spec wherever the VM starts, never migrated.
+  if (spec.cloudInit) args.push('-drive', `if=none,id=cidata,format=raw,readonly=on,file=${join(l.vmDir, 'seed.iso')}`, '-device', 'virtio-blk-pci,drive=cidata,id=vdseed');
+  // qemu-guest-agent's channel (guest/qga.ts): a socket in the VM's directory, by relative name like the QMP one.
+  if (spec.guestAgent) args.push('-chardev', 'socket,id=qga0,path=qga.sock,server=on,wait=off', '-device', 'virtio-serial-pci,id=vser0', '-device', 'virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0');
   spec.nics.forEach((nic, i) => {
     args.push('-netdev', netdevArg(l, i));
     // romfile= : no PXE option ROM; we never network-boot and it saves guest memory and time.

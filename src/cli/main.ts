@@ -8,6 +8,7 @@ import { registerBalance } from './commands/balance.js';
 import { registerDown } from './commands/down.js';
 import { registerDr } from './commands/dr.js';
 import { registerHost } from './commands/host.js';
+import { registerImage } from './commands/image.js';
 import { registerMetrics } from './commands/metrics.js';
 import { registerNet } from './commands/net.js';
 import { registerRoles } from './commands/roles.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerHost(program);
   registerVm(program);
+  registerImage(program);
   registerDr(program);
   registerMetrics(program);
   registerBalance(program);

@@ -6,6 +6,8 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { AGENT_API_PREFIX, CloneRequest, ForwardRequest, HostInfo, ProbeRequest, ProbeResult, ResizeRequest, StopRequest } from './agent-api.js';
 import { CheckpointProgress, ReceiveCheckpointRequest, RestoreRequest, ScrubReport, SendCheckpointRequest, StoredCheckpoint } from './dr.js';
+import { GuestHealth } from './guest-health.js';
+import { AgentImportRequest, AgentReceiveImageRequest, AgentSendImageRequest, HeldImages, ImageIdParams, ImageJobProgress } from './images.js';
 import { AbortMigrationRequest, IncomingMigrationRequest, MeasureRequest, MeasureResult, MigrationProgress, OutgoingMigrationRequest } from './migration.js';
 import { VM_NAME_PATTERN, VmSpec, VmStatus } from './vm-spec.js';
 
@@ -60,6 +62,7 @@ export const AGENT_ROUTES = {
   console: { method: 'GET', url: `${P}/vms/:name/console`, schema: { params: VmNameParams, querystring: ConsoleQuery }, reply: 'text' },
   probe: vmAction('probe', ProbeRequest, ProbeResult),
   forward: vmAction('forwards', ForwardRequest),
+  health: { method: 'GET', url: `${P}/vms/:name/health`, schema: { params: VmNameParams }, reply: GuestHealth },
 
   measure: { method: 'POST', url: `${P}/migrations/measure`, schema: { body: MeasureRequest }, reply: MeasureResult },
   incoming: { method: 'POST', url: `${P}/migrations/incoming`, schema: { body: IncomingMigrationRequest }, reply: MigrationProgress },
@@ -76,6 +79,14 @@ export const AGENT_ROUTES = {
   drDeleteStore: { method: 'DELETE', url: `${P}/dr/store/:vm`, schema: { params: StoreVmParams }, reply: StoreFreed },
   drRestore: { method: 'POST', url: `${P}/dr/restore`, schema: { body: RestoreRequest }, reply: VmStatus },
   drScrub: { method: 'POST', url: `${P}/dr/scrub`, schema: { body: EmptyBody }, reply: ScrubReport },
+
+  imagesHeld: { method: 'GET', url: `${P}/images`, schema: {}, reply: HeldImages },
+  imageImport: { method: 'POST', url: `${P}/images/import`, schema: { body: AgentImportRequest }, reply: ImageJobProgress },
+  imageSend: { method: 'POST', url: `${P}/images/send`, schema: { body: AgentSendImageRequest }, reply: ImageJobProgress },
+  imageReceive: { method: 'POST', url: `${P}/images/receive`, schema: { body: AgentReceiveImageRequest }, reply: ImageJobProgress },
+  imageJob: { method: 'GET', url: `${P}/images/jobs/:id`, schema: { params: JobIdParams }, reply: ImageJobProgress },
+  imageJobAbort: { method: 'POST', url: `${P}/images/jobs/:id/abort`, schema: { params: JobIdParams, body: EmptyBody }, reply: ImageJobProgress },
+  imageRemove: { method: 'DELETE', url: `${P}/images/:imageId`, schema: { params: ImageIdParams }, reply: 'none' },
 } as const satisfies Record<string, AgentRoute>;
 
 export type AgentRouteName = keyof typeof AGENT_ROUTES;

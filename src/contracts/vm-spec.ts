@@ -2,6 +2,7 @@
 // Schemas are TypeBox (JSON Schema + static types), so the controller validates requests with
 // the same definitions the types come from, and the OpenAPI description is generated from them.
 import { Type, type Static } from '@sinclair/typebox';
+import { ImageRef } from './images.js';
 import { WORKLOAD_MAX_LENGTH, WORKLOAD_PATTERN } from './workload.js';
 
 export const VM_NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
@@ -20,10 +21,12 @@ const HostPath = Type.String({ minLength: 2, maxLength: 4096, pattern: HOST_PATH
 
 export const DiskSpec = Type.Object(
   {
-    /** Size of a new, empty qcow2 disk in MiB (ignored when `image` is given). */
+    /** Size of a new, empty qcow2 disk in MiB (ignored when `image` is given; with `fromImage`, grows the disk beyond the image's size). */
     sizeMiB: Type.Optional(Type.Integer({ minimum: 1, maximum: 4 * 1024 * 1024 })),
     /** Absolute path of an existing qcow2 image on the host to use as a read-only base (layered). */
     image: Type.Optional(HostPath),
+    /** A library image (src/contracts/images.ts) as the read-only base: qcow2 or raw. */
+    fromImage: Type.Optional(ImageRef),
   },
   { additionalProperties: false },
 );
@@ -98,10 +101,30 @@ export const BootSpec = Type.Union([
     },
     { additionalProperties: false },
   ),
+  /** A kernel (and initrd) from the image library (src/contracts/images.ts). */
+  Type.Object(
+    {
+      kind: Type.Literal('image'),
+      kernel: ImageRef,
+      initrd: Type.Optional(ImageRef),
+      cmdline: Type.Optional(Type.String({ maxLength: 4096 })),
+    },
+    { additionalProperties: false },
+  ),
   /** Boot from the first disk (BIOS). */
   Type.Object({ kind: Type.Literal('disk') }, { additionalProperties: false }),
 ]);
 export type BootSpec = Static<typeof BootSpec>;
+
+/** The most user-data a NoCloud seed carries. */
+export const MAX_USER_DATA_BYTES = 64 * 1024;
+
+/** A NoCloud seed (volume `cidata`, built by the agent) so stock cloud images configure themselves. */
+export const CloudInitSpec = Type.Object(
+  { userData: Type.String({ maxLength: MAX_USER_DATA_BYTES }) },
+  { additionalProperties: false },
+);
+export type CloudInitSpec = Static<typeof CloudInitSpec>;
 
 /** What a user asks for. Defaults are filled in by the controller (see `withDefaults`). */
 export const VmSpecInput = Type.Object(
@@ -115,6 +138,9 @@ export const VmSpecInput = Type.Object(
     balloon: Type.Optional(Type.Boolean()),
     /** The demo guest's workloads: src/contracts/workload.ts. */
     workload: Type.Optional(Type.String({ pattern: WORKLOAD_PATTERN, maxLength: WORKLOAD_MAX_LENGTH })),
+    cloudInit: Type.Optional(CloudInitSpec),
+    /** A virtio-serial channel for qemu-guest-agent in the guest: health checks and file-system freeze at DR checkpoints. */
+    guestAgent: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -133,6 +159,8 @@ export const VmSpec = Type.Object(
     nics: Type.Array(NicSpec),
     balloon: Type.Boolean(),
     workload: Type.String(),
+    cloudInit: Type.Optional(CloudInitSpec),
+    guestAgent: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -151,6 +179,8 @@ export function withDefaults(input: VmSpecInput, uuid: string): VmSpec {
     nics: input.nics ?? [{ network: 'user', ...(wantsHttp ? { forwardPorts: [80] } : {}) }],
     balloon: input.balloon ?? true,
     workload,
+    ...(input.cloudInit ? { cloudInit: input.cloudInit } : {}),
+    ...(input.guestAgent ? { guestAgent: true } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import type { CloneRequest, ProbeResult, ResizeRequest, StopRequest } from '../c
 import { AGENT_API_PREFIX } from '../contracts/agent-api.js';
 import type { AgentSimpleAction } from '../contracts/agent-routes.js';
 import { ApiClient } from '../contracts/http-client.js';
+import type { GuestHealth } from '../contracts/guest-health.js';
 import type { VmSpec, VmStatus } from '../contracts/vm-spec.js';
 import type { IncomingMigrationRequest, MeasureRequest, MeasureResult, MigrationProgress, OutgoingMigrationRequest } from '../contracts/migration.js';
 import type { CheckpointProgress, ReceiveCheckpointRequest, RestoreRequest, ScrubReport, SendCheckpointRequest, StoredCheckpoint } from '../contracts/dr.js';
@@ -67,6 +68,11 @@ export class AgentClient {
   console(name: string, tailBytes?: number): Promise<string> {
     const q = tailBytes === undefined ? '' : `?tailBytes=${tailBytes}`;
     return this.api.get<string>(vmPath(name, `/console${q}`), { text: true, timeoutMs: QUICK_TIMEOUT_MS });
+  }
+
+  /** What can be seen of the guest (src/contracts/guest-health.ts). */
+  health(name: string, signal?: AbortSignal): Promise<GuestHealth> {
+    return this.api.get<GuestHealth>(vmPath(name, '/health'), { timeoutMs: QUICK_TIMEOUT_MS + 10_000, ...(signal ? { signal } : {}) });
   }
 
   /** HTTP GET of a forwarded guest port, made by the agent on its own host. */

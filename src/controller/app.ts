@@ -13,6 +13,8 @@ import { balanceRoutes } from './api/balance.js';
 import { clusterRoutes, type ClusterDeps } from './api/cluster.js';
 import { drRoutes } from './api/dr.js';
 import { endpointRoutes } from './api/endpoints.js';
+import { imageRoutes } from './api/images.js';
+import { serveConsoleAttach } from './console-attach.js';
 import { leadershipHooks, type LeadershipView } from './api/leadership.js';
 import { addSharedSchemas } from './api/schemas.js';
 import { metricsRoutes } from './api/metrics.js';
@@ -27,6 +29,7 @@ import type { PrometheusEndpoint } from './metrics/prometheus.js';
 import type { MetricsService } from './metrics/service.js';
 import type { MigrationService } from './migration/service.js';
 import type { VmService } from './vm-service.js';
+import type { ImageService } from './images/service.js';
 
 export interface AppDeps extends ClusterDeps {
   vms: VmService;
@@ -36,6 +39,7 @@ export interface AppDeps extends ClusterDeps {
   prometheus: PrometheusEndpoint;
   balance: BalanceService;
   endpoints: EndpointService;
+  images: ImageService;
 }
 
 export interface AppOptions {
@@ -85,6 +89,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         { name: 'balance', description: 'Load balancing by live migration: host profiles, plans with reasons, runs, auto mode, the decision log' },
         { name: 'endpoints', description: 'Service endpoints: stable addresses for guest ports that follow a VM wherever it moves; the location registry' },
         { name: 'dr', description: 'Disaster recovery: protection by continuous checkpoints to another site, failover, DR tests, failback' },
+        { name: 'images', description: 'The image library: disk images, kernels and initrds, fetched by hosts on demand' },
         { name: 'tasks', description: 'Long operations' },
         { name: 'hosts', description: 'Hosts (one agent each)' },
         { name: 'cluster', description: 'Status, events, this document' },
@@ -102,10 +107,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   migrationRoutes(app, () => opts.deps().migrations);
   drRoutes(app, () => opts.deps().dr);
   endpointRoutes(app, () => opts.deps().endpoints);
+  imageRoutes(app, () => opts.deps().images);
   metricsRoutes(app, opts.deps);
   balanceRoutes(app, () => opts.deps().balance);
   clusterRoutes(app, opts.deps);
   consoleRoutes(app, { sessions, adminToken: opts.adminToken, ...(opts.consoleShell !== undefined ? { shell: opts.consoleShell } : {}) });
   app.get(OPENAPI_PATH, { schema: { tags: ['cluster'], summary: 'This OpenAPI document' } }, async () => app.swagger());
+  serveConsoleAttach(app.server, () => ({ adminToken: opts.adminToken, clusterSecret: opts.clusterSecret, agentUrlOf: (vm) => opts.deps().vms.agentUrl(vm), ...(opts.leadership ? { leadership: opts.leadership } : {}) }));
   return app;
 }

@@ -4,6 +4,8 @@
 // over its following copy only to answer reads — it recovers nothing, starts nothing and
 // calls no agent. Becoming leader is always a fresh leader core: the same path a freshly
 // started single controller takes.
+import { ImagesRepo } from './images/repo.js';
+import { ImageService } from './images/service.js';
 import type { ClusterStatus, ControllerAbout } from '../contracts/controller-api.js';
 import { FERRY_VERSION } from '../contracts/version.js';
 import type { KeyAndCert } from '../pki/index.js';
@@ -82,12 +84,13 @@ export function openCore(store: StateStore, ca: KeyAndCert, opts: ControllerOpti
   const notLeading = (): NotLeaderError => new NotLeaderError('this controller does not lead, so it calls no agent; ask the leader');
   if (!leader) fence.abort(notLeading());
   const limits = { ...DEFAULT_LIMITS, cpuOvercommit: opts.cpuOvercommit ?? DEFAULT_LIMITS.cpuOvercommit };
-  const vms = new VmService(state, agents, (vm) => metrics.vmLoad(vm), limits);
+  const images = new ImageService(state, new ImagesRepo(db), opts.clusterSecret, fence.signal);
+  const vms = new VmService(state, agents, (vm) => metrics.vmLoad(vm), limits, images);
   const migrationRecords = new MigrationsRepo(db);
-  const migrations = new MigrationService(state, moves, agents, migrationRecords, limits, bus, (vm) => zeroLossHold(drRepo, vm));
+  const migrations = new MigrationService(state, moves, agents, migrationRecords, limits, bus, (vm) => zeroLossHold(drRepo, vm), images);
   // Before any heartbeat is read: each settling task holds its VM, so no copy is killed on sight meanwhile.
   if (leader) migrations.settleInterrupted();
-  const dr = new DrService({ state, moves, foreign, agents, repo: drRepo, bus }, {
+  const dr = new DrService({ state, moves, foreign, agents, repo: drRepo, bus, images }, {
     limits,
     ...(opts.drConcurrency !== undefined ? { concurrency: opts.drConcurrency } : {}),
     ...(opts.drTickMs !== undefined ? { tickMs: opts.drTickMs } : {}),
@@ -121,7 +124,7 @@ export function openCore(store: StateStore, ca: KeyAndCert, opts: ControllerOpti
     tasksRunning: () => runner.runningCount(),
     more: [balanceGauges(balance)],
   });
-  const deps: AppDeps = { hosts, runner, monitor, sse, vms, migrations, dr, status, metrics, prometheus, balance, endpoints };
+  const deps: AppDeps = { hosts, runner, monitor, sse, vms, migrations, dr, status, metrics, prometheus, balance, endpoints, images };
   const load = new LoadPublisher(
     { listeners: () => sse.size, hosts: () => state.hosts.list().map((h) => h.info.name), vms: () => state.vms.list().map((v) => v.name), hostLoad: (h) => hosts.load(h), vmLoad: (v) => metrics.vmLoad(v) },
     (e) => bus.publish(e),

@@ -107,6 +107,11 @@ const MIGRATIONS: readonly string[] = [
      created_at TEXT NOT NULL,
      PRIMARY KEY (vm, guest_port)
    );`,
+  // The image library's catalogue (src/controller/images): ImageRecord JSON without usedBy.
+  `CREATE TABLE images (
+     name TEXT PRIMARY KEY,
+     record TEXT NOT NULL
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { CloneVmRequest, CreateVmRequest, Task, Vm } from '../contracts/controller-api.js';
 import type { ResizeRequest, StopRequest } from '../contracts/agent-api.js';
 import type { VmLoad } from '../contracts/metrics.js';
+import type { GuestHealth } from '../contracts/guest-health.js';
 import { FerryError } from '../contracts/errors.js';
 import { assertAllowed, type VmAction } from '../contracts/vm-actions.js';
 import { withDefaults, type VmSpec } from '../contracts/vm-spec.js';
@@ -14,6 +15,7 @@ import { ConflictError, InvalidRequestError } from './errors.js';
 import { assignBridged, bridgedNeed, cloneNics, usedAddresses, withBridgedNeed } from './guest-net.js';
 import { checkFits, DEFAULT_LIMITS, place, type PlacementLimits } from './placement.js';
 import type { TaskContext } from './task.js';
+import type { ImageService } from './images/service.js';
 
 export class VmService {
   constructor(
@@ -22,6 +24,8 @@ export class VmService {
     /** Current load of a VM, added to the answers below (MetricsService.vmLoad; never stored). */
     private readonly loadOf: (vm: string) => VmLoad | undefined,
     private readonly limits: PlacementLimits = DEFAULT_LIMITS,
+    /** The image library: names in a spec resolved, images staged on the host before define. */
+    private readonly images?: Pick<ImageService, 'resolve' | 'ensureOn'>,
   ) {}
 
   list(): Vm[] {
@@ -41,7 +45,7 @@ export class VmService {
     const { host: wantedHost, start, ...input } = req;
     if (this.state.vms.get(input.name)) throw new ConflictError(`a VM named ${input.name} already exists`);
     this.state.runner.assertIdle(vmTarget(input.name));
-    let spec = withDefaults(input, randomUUID());
+    let spec = withDefaults(this.images ? this.images.resolve(input) : input, randomUUID());
     const snap = this.state.placementSnapshot();
     const bridged = bridgedNeed(spec);
     const host = place(snap.hosts, snap.vms, { memoryMiB: spec.memoryMiB, vcpus: spec.vcpus, ...(wantedHost !== undefined ? { host: wantedHost } : {}), ...(bridged ? { bridged } : {}) }, this.limits);
@@ -54,8 +58,9 @@ export class VmService {
     this.state.insertVm(vm);
     return this.state.runner.submit({ kind: 'vm.create', target: vmTarget(vm.name), message: `placing ${vm.name} on ${host}` }, async (t) => {
       const agent = this.agentOf(host);
-      t.progress(10, `defining ${vm.name} on ${host}`);
       try {
+        await this.images?.ensureOn(host, spec, 'create', t.signal, t, 1, 9);
+        t.progress(10, `defining ${vm.name} on ${host}`);
         this.state.applyStatus(await agent.define(spec, t.signal));
       } catch (err) {
         // Nothing was defined (as far as we know): the record would describe a VM that is not.
@@ -157,6 +162,17 @@ export class VmService {
       if (err instanceof FerryError && err.code === 'NOT_FOUND' && this.state.isBusy(name)) return '';
       throw err;
     }
+  }
+
+  /** The agent URL of the host the VM runs on now (the console attach is relayed there). */
+  agentUrl(name: string): string {
+    return this.state.requireHostUp(this.state.requireVm(name).host).info.url;
+  }
+
+  /** What Ferry can see of the guest where it runs now: QEMU, its guest agent, its forwarded ports. */
+  health(name: string): Promise<GuestHealth> {
+    const vm = this.state.requireVm(name);
+    return this.agentOf(vm.host).health(name);
   }
 
   /** 404, then busy (409 CONFLICT naming the task), then host down (503), then state (409). */

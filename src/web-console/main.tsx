@@ -10,6 +10,7 @@ import { connection } from './store.js';
 import { BalanceView } from './views/balance.js';
 import { ClusterView } from './views/cluster.js';
 import { DrView } from './views/dr.js';
+import { ImagesView } from './views/images.js';
 import { MigrationsView } from './views/migrations.js';
 import { VmView } from './views/vm.js';
 
@@ -18,6 +19,7 @@ const NAV: { label: string; route: Route }[] = [
   { label: 'Migrations', route: { view: 'migrations' } },
   { label: 'Disaster recovery', route: { view: 'dr' } },
   { label: 'Balancer', route: { view: 'balance' } },
+  { label: 'Images', route: { view: 'images' } },
 ];
 
 function Login() {
@@ -61,6 +63,8 @@ function View() {
       return <DrView />;
     case 'balance':
       return <BalanceView />;
+    case 'images':
+      return <ImagesView />;
     default:
       return <ClusterView />;
   }

@@ -1,8 +1,8 @@
 // Hash routes, so every view has a URL (reload, back, bookmarks) without server routes:
-//   #/  cluster   #/vm/NAME   #/migrations   #/dr   #/balance
+//   #/  cluster   #/vm/NAME   #/migrations   #/dr   #/balance   #/images
 import { signal } from '@preact/signals';
 
-export type Route = { view: 'cluster' } | { view: 'vm'; name: string } | { view: 'migrations' } | { view: 'dr' } | { view: 'balance' };
+export type Route = { view: 'cluster' } | { view: 'vm'; name: string } | { view: 'migrations' } | { view: 'dr' } | { view: 'balance' } | { view: 'images' };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
@@ -15,6 +15,8 @@ export function parseRoute(hash: string): Route {
       return { view: 'dr' };
     case 'balance':
       return { view: 'balance' };
+    case 'images':
+      return { view: 'images' };
     default:
       return { view: 'cluster' };
   }

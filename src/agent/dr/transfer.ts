@@ -103,7 +103,7 @@ type PutChunk = (id: Buffer, chunk: Buffer) => Promise<boolean>;
  * from being bound by the disk's sync latency. The first failure is rethrown by the next add()
  * or by drain(), which a commit must await.
  */
-class PutQueue {
+export class PutQueue {
   readonly #running = new Set<Promise<void>>();
   #failed: unknown;
 
@@ -129,7 +129,7 @@ class PutQueue {
 }
 
 /** Cuts `buf` (a multiple of CHUNK_BYTES, from a file's chunk boundary) into chunk ids, queueing each non-zero chunk for `put`. */
-async function keepChunks(buf: Buffer, put: PutChunk, queue: PutQueue, into: (string | null)[]): Promise<void> {
+export async function keepChunks(buf: Buffer, put: PutChunk, queue: PutQueue, into: (string | null)[]): Promise<void> {
   for (let o = 0; o < buf.length; o += CHUNK_BYTES) {
     const chunk = buf.subarray(o, o + CHUNK_BYTES);
     if (isZero(chunk)) {

@@ -31,6 +31,8 @@ const NBD_CONNECT_TIMEOUT_MS = 10_000;
 
 /** Virtual size in bytes the source's disk has, from its spec (an image's size from qemu-img info). */
 async function virtualSize(d: DiskSpec): Promise<number> {
+  // A library image's size travels in the spec: this host need not hold the image.
+  if (d.fromImage) return Math.max(d.fromImage.virtualSize ?? 0, (d.sizeMiB ?? 0) * 1024 * 1024);
   if (!d.image) return (d.sizeMiB ?? DEFAULT_DISK_MIB) * 1024 * 1024;
   const info = JSON.parse(await qemuImg(['info', '-U', '--output=json', d.image], QEMU_IMG_TIMEOUT_MS)) as { 'virtual-size': number };
   return info['virtual-size'];

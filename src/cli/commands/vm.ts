@@ -5,17 +5,21 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { CloneVmRequest, CreateVmRequest, Task, Vm } from '../../contracts/controller-api.js';
 import type { ApiClient } from '../../contracts/http-client.js';
+import type { GuestHealth } from '../../contracts/guest-health.js';
 import { connect } from '../config.js';
 import { bytes, sizeMiB } from '../../contracts/format.js';
 import { WORKLOAD_HINT } from '../../contracts/workload.js';
 import { UsageError, formatFields, printJson, printTable, setErrorContext } from '../output.js';
-import { parseNet, parseNonNegativeInt, parsePositiveInt, parseSizeMiB, parseWorkload } from '../parse.js';
+import { parseNet, parseNonNegativeInt, parsePort, parsePositiveInt, parseSizeMiB, parseWorkload } from '../parse.js';
 import { vmLoadCells } from './metrics.js';
+import { imageParts, readUserData, type ImageOpts } from '../image-spec.js';
+import { attachConsole } from '../console-attach.js';
 import { registerMigrate } from './migrate.js';
 import { locationLine, locationOf, registerEndpoints } from './endpoints.js';
 import { followTask, jsonOption, vmLine, vmPath, waitOptions, type JsonOpt, type WaitOpts } from './common.js';
 
-interface CreateOpts extends WaitOpts {
+interface CreateOpts extends WaitOpts, ImageOpts {
+  guestAgent?: boolean;
   memory: number;
   vcpus?: number;
   disk: number[];
@@ -27,6 +31,7 @@ interface CreateOpts extends WaitOpts {
 }
 
 const collectSize = (v: string, prev: number[]): number[] => [...prev, parseSizeMiB(v)];
+const collectPort = (v: string, prev: number[]): number[] => [...prev, parsePort(v)];
 
 export function registerVm(program: Command): void {
   const vm = program.command('vm').description('virtual machines');
@@ -34,7 +39,14 @@ export function registerVm(program: Command): void {
   waitOptions(vm.command('create').argument('<name>', 'lower-case letters, digits and -').description('define a VM and start it; --json prints the Vm (with --no-wait: the Task)'))
     .requiredOption('--memory <MiB>', 'memory in MiB (or with a unit: 512M, 1G)', parseSizeMiB)
     .option('--vcpus <N>', 'virtual CPUs', parsePositiveInt)
-    .option('--disk <SIZE>', 'add an empty disk, e.g. 64M or 1G (repeatable)', collectSize, [])
+    .option('--image <IMG>', 'disk 0 is a layered disk on this library image (ferry image list); boots its boot loader unless --kernel')
+    .option('--kernel <IMG>', 'boot this library kernel directly')
+    .option('--initrd <IMG>', 'with --kernel: this library initrd')
+    .option('--append <CMDLINE>', "with --kernel: the kernel's command line (default console=ttyS0)")
+    .option('--disk <SIZE>', 'add an empty disk, e.g. 64M or 1G (repeatable; with --image the first one grows the image disk)', collectSize, [])
+    .option('--port <GUEST_PORT>', 'forward this guest TCP port (repeatable; ferry vm endpoints shows where)', collectPort, [])
+    .option('--guest-agent', 'a channel for qemu-guest-agent in the guest: health checks, file-system freeze at DR checkpoints')
+    .option('--cloud-init <USER_DATA_FILE>', 'a NoCloud seed (volume cidata) with this user-data, for stock cloud images')
     .option('--host <HOST>', 'place it on this host (default: placement picks one)')
     .option('--workload <W>', `demo guest workload: ${WORKLOAD_HINT}`, parseWorkload)
     .option('--net <N>', "user (NAT, forwarded ports; default) or bridged (own address on the site's segment, kept across migrations)", parseNet)
@@ -46,10 +58,11 @@ export function registerVm(program: Command): void {
         name,
         memoryMiB: o.memory,
         ...(o.vcpus !== undefined ? { vcpus: o.vcpus } : {}),
-        ...(o.disk.length > 0 ? { disks: o.disk.map((sizeMiB) => ({ sizeMiB })) } : {}),
         ...(o.host !== undefined ? { host: o.host } : {}),
         ...(o.workload !== undefined ? { workload: o.workload } : {}),
         ...nicsOption(o),
+        ...imageParts(o, o.cloudInit !== undefined ? readUserData(o.cloudInit) : undefined),
+        ...(o.guestAgent ? { guestAgent: true } : {}),
         start: o.start,
       };
       const api = connect();
@@ -130,9 +143,20 @@ export function registerVm(program: Command): void {
     .description("print the VM's serial console, from whichever host it is on now")
     .option('--tail <BYTES>', 'only the last BYTES bytes', parsePositiveInt)
     .option('-f, --follow', 'keep printing new output until Ctrl-C')
-    .action(async (name: string, o: { tail?: number; follow?: boolean }) => {
+    .option('--attach', 'interactive: type into the serial console (Ctrl-] leaves)')
+    .action(async (name: string, o: { tail?: number; follow?: boolean; attach?: boolean }) => {
       setErrorContext(`vm ${name}`);
+      if (o.attach) return attachConsole(name);
       await consoleCmd(connect(), name, o);
+    });
+
+  jsonOption(vm.command('health').argument('<name>').description("what can be seen of the guest: QEMU's state, its guest agent (--guest-agent), its forwarded ports; exit 1 unless all are ok"))
+    .action(async (name: string, o: JsonOpt) => {
+      setErrorContext(`vm ${name}`);
+      const h = await connect().get<GuestHealth>(`${vmPath(name)}/health`);
+      if (o.json) printJson(h);
+      else printTable(['CHECK', 'OK', 'DETAIL'], h.items.map((i) => [i.name, i.ok ? 'yes' : 'NO', i.detail]));
+      if (!h.ok) process.exitCode = 1;
     });
 }
 
@@ -160,7 +184,7 @@ async function printVm(api: ApiClient, name: string, o: { json?: boolean; detail
       ['memory', sizeMiB(vm.memoryMiB)],
       ['vcpus', vm.vcpus],
       ['workload', vm.workload],
-      ['disks', vm.spec.disks.map((d) => (d.image ? d.image : sizeMiB(d.sizeMiB))).join(', ') || 'none'],
+      ['disks', vm.spec.disks.map((d) => (d.fromImage ? `image ${d.fromImage.name}` : d.image ? d.image : sizeMiB(d.sizeMiB))).join(', ') || 'none'],
       ['network', networkLine(vm)],
       ['endpoints', vm.endpoints.map((e) => `${e.host}:${e.port} -> ${e.guestPort}`).join(', ') || undefined],
       ['location', location ? locationLine(location) : undefined],

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { API_PREFIX, CloneVmRequest, CreateVmRequest } from '../../contracts/controller-api.js';
 import { ResizeRequest, StopRequest } from '../../contracts/agent-api.js';
+import { GuestHealth } from '../../contracts/guest-health.js';
 import { AGENT_SIMPLE_ACTIONS } from '../../contracts/agent-routes.js';
 import type { VmService } from '../vm-service.js';
 import { ConsoleQuery, EmptyBody, NameParams, errorReplies, arrayOf, ref } from './schemas.js';
@@ -25,6 +26,12 @@ export function vmRoutes(app: FastifyInstance, vms: () => VmService): void {
     `${p}/:name`,
     { schema: { tags, summary: 'Show a VM', params: NameParams, response: { 200: ref('Vm'), ...errorReplies } } },
     async (req) => vms().get(req.params.name),
+  );
+
+  app.get<{ Params: { name: string } }>(
+    `${p}/:name/health`,
+    { schema: { tags, summary: "What can be seen of the guest where it runs: QEMU's state, its guest agent (if it has one), its forwarded ports", params: NameParams, response: { 200: GuestHealth, ...errorReplies } } },
+    async (req) => vms().health(req.params.name),
   );
 
   app.delete<{ Params: { name: string } }>(

@@ -1,6 +1,7 @@
 // The agent calls behind the DR interfaces (cycle.ts's CheckpointIo, failover.ts's FailoverIo's
 // host-level calls), each with the timeouts of agents.ts. Acting on a host needs it up; an
 // abort goes out even to a host marked down (it may only be slow or cut off for a moment).
+import type { GuestHealth } from '../../contracts/guest-health.js';
 import type { CheckpointProgress, CheckpointRecord } from '../../contracts/dr.js';
 import { FerryError, type ErrorCode } from '../../contracts/errors.js';
 import type { VmStatus } from '../../contracts/vm-spec.js';
@@ -67,6 +68,10 @@ export class DrAgents {
       if (isCode(err, 'NOT_FOUND')) return undefined;
       throw err;
     }
+  }
+
+  health(host: string, name: string): Promise<GuestHealth> {
+    return this.up(host).health(name);
   }
 
   async console(host: string, name: string): Promise<string> {

@@ -103,6 +103,22 @@ describe('unplanned failover', () => {
     assert.deepEqual(names(r), { running: true });
     assert.ok(!calls.some((c) => c.startsWith('console')));
   });
+
+  it('a guest without the demo heartbeat, where health can be read: the report has what was seen, waited for until it passes', async () => {
+    const other = { ...vm, spec: { ...spec, boot: { kind: 'disk' as const } } };
+    const { io } = fakeIo();
+    let reads = 0;
+    io.health = async () => {
+      reads++;
+      const up = reads >= 2; // the service comes up after the first look
+      return { ok: up, items: [{ name: 'qemu', ok: true, detail: 'QEMU reports running' }, { name: 'port 6379', ok: up, detail: up ? 'open' : 'closed at once' }] };
+    };
+    const r = await runFailover(io, input({ vm: other }), task());
+    assert.deepEqual(names(r), { qemu: true, 'port 6379': true });
+    assert.equal(reads, 2);
+    io.health = async () => ({ ok: false, items: [{ name: 'guest-agent', ok: false, detail: 'no answer within 5000 ms' }] });
+    await assert.rejects(runFailover(io, input({ vm: other }), task()), /guest-agent|no answer/);
+  });
 });
 
 describe('planned failover and failback', () => {

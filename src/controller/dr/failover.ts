@@ -10,6 +10,7 @@
 //   is resumed on any failure; after it, the source copy is stopped and deleted.
 // - test: the newest checkpoint runs under another name with no outside network, is checked,
 //   and is always torn down; production and replication are not touched.
+import type { GuestHealth } from '../../contracts/guest-health.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Vm } from '../../contracts/controller-api.js';
 import type { CheckpointProgress, CheckpointRecord, FailoverReport, RestoreRequest, StoredCheckpoint } from '../../contracts/dr.js';
@@ -39,6 +40,8 @@ export interface FailoverIo {
   console(host: string, name: string): Promise<string>;
   /** HTTP GET of a forwarded guest port of `name`, made on `host`. */
   probe(host: string, name: string, guestPort: number): Promise<ProbeResult>;
+  /** What can be seen of a guest that is not the demo guest (src/contracts/guest-health.ts). */
+  health?(host: string, name: string): Promise<Pick<GuestHealth, 'ok' | 'items'>>;
   /** Best effort; never throws. */
   resume(host: string, name: string): Promise<void>;
   /** Forced stop, then delete with its files; a VM already gone is fine. */
@@ -236,9 +239,17 @@ async function guestRunning(
   signal?: AbortSignal,
 ): Promise<{ timeToRunningMs: number; checks: Check[]; firstSeq?: number }> {
   const since = () => Math.max(0, Date.now() - inp.commandAt);
-  if (inp.vm.spec.boot.kind !== 'demo') return { timeToRunningMs: since(), checks: [stateCheck(st.state)] };
   const waitMs = inp.heartbeatWaitMs ?? HEARTBEAT_WAIT_MS;
   const deadline = performance.now() + waitMs;
+  if (inp.vm.spec.boot.kind !== 'demo') {
+    // Any other guest: what Ferry can see of it (QEMU, its guest agent, its forwarded ports), until all pass or the wait ends.
+    if (!io.health) return { timeToRunningMs: since(), checks: [stateCheck(st.state)] };
+    for (;;) {
+      const h = await io.health(inp.to, name).catch((err: Error) => ({ ok: false, items: [{ name: 'health', ok: false, detail: err.message }] }));
+      if (h.ok || performance.now() > deadline) return { timeToRunningMs: since(), checks: h.items.map((i) => ({ name: i.name, passed: i.ok, detail: i.detail })) };
+      await sleep(CONSOLE_POLL_MS, undefined, signal ? { signal } : {});
+    }
+  }
   for (;;) {
     const beats = parseHeartbeats(await io.console(inp.to, name).catch(() => ''));
     if (beats.length > 0) return { timeToRunningMs: since(), checks: guestChecks(guestSeq, { first: beats[0]!, last: beats.at(-1)! }, waitMs), firstSeq: beats[0]!.seq };

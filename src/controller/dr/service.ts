@@ -10,6 +10,7 @@
 // High availability (ha.ts, ha-watcher.ts): the watcher starts unplanned failovers through
 // `failover`, like an operator would; which VMs the heartbeat replies lease is read from the
 // protections alone (leases.ts), so the host monitor needs nothing of this service.
+import type { ImageService } from '../images/service.js';
 import { randomUUID } from 'node:crypto';
 import type { Task, Vm } from '../../contracts/controller-api.js';
 import type { CheckpointRecord, FailoverReport, FailoverRequest, Protection, ProtectRequest, ScrubReport } from '../../contracts/dr.js';
@@ -57,6 +58,8 @@ export interface DrDeps {
   agents: AgentPool;
   repo: DrRepo;
   bus: EventBus;
+  /** Stages the kernel and initrd a VM boots from on the host it is restored on. */
+  images?: Pick<ImageService, 'ensureOn'>;
 }
 
 export class DrService {
@@ -68,18 +71,24 @@ export class DrService {
   private readonly calls: DrAgents;
   private readonly checkpointer: Checkpointer;
   private readonly ha: HaWatcher | undefined;
+  private readonly images: DrDeps['images'];
 
   constructor(
-    { state, moves, foreign, agents, repo, bus }: DrDeps,
+    { state, moves, foreign, agents, repo, bus, images }: DrDeps,
     private readonly opts: DrOptions = {},
   ) {
     this.state = state;
     this.moves = moves;
     this.foreign = foreign;
+    this.images = images;
     this.protections = new Protections(repo, bus);
     this.calls = new DrAgents(state, agents);
     this.checkpointer = new Checkpointer(state, this.calls, this.protections);
-    const run: RunCheckpoint = (row, vm, signal) => this.checkpointer.run(vm.name, { from: vm.host, to: row.protection.targetHost, atDrSite: true }, signal);
+    // The DR host holds what the VM boots from before any checkpoint: an unplanned failover may find its site gone.
+    const run: RunCheckpoint = async (row, vm, signal) => {
+      await this.images?.ensureOn(row.protection.targetHost, vm.spec, 'boot', signal);
+      return this.checkpointer.run(vm.name, { from: vm.host, to: row.protection.targetHost, atDrSite: true }, signal);
+    };
     this.replicator = new Replicator(this.protections, state, run, { ...(opts.tickMs ? { tickMs: opts.tickMs } : {}), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) });
     const ha = opts.ha;
     if (ha) {
@@ -294,7 +303,7 @@ export class DrService {
   }
 
   private switchIo(inp: FailoverInput): FailoverIo {
-    return switchIo({ state: this.state, moves: this.moves, calls: this.calls, protections: this.protections, checkpointer: this.checkpointer, replicator: this.replicator }, inp);
+    return switchIo({ state: this.state, moves: this.moves, calls: this.calls, protections: this.protections, checkpointer: this.checkpointer, replicator: this.replicator, ...(this.images ? { images: this.images } : {}) }, inp);
   }
 }
 

@@ -1,6 +1,7 @@
 // The FailoverIo of one failover, DR test or failback task (failover.ts), over the agents and
 // the controller's records. `moved` is the switch's point of no return: the VM record follows
 // the VM, and the protection turns to failed-over (or, after failback, syncs anew from home).
+import type { ImageService } from '../images/service.js';
 import type { Protection } from '../../contracts/dr.js';
 import type { VmStatus } from '../../contracts/vm-spec.js';
 import type { ClusterState } from '../cluster-state.js';
@@ -19,6 +20,8 @@ export interface SwitchDeps {
   protections: Protections;
   checkpointer: Checkpointer;
   replicator: Replicator;
+  /** Stages the kernel and initrd the VM boots from on the host it is restored on. */
+  images?: Pick<ImageService, 'ensureOn'>;
 }
 
 export function switchIo(d: SwitchDeps, inp: FailoverInput): FailoverIo {
@@ -32,11 +35,13 @@ export function switchIo(d: SwitchDeps, inp: FailoverInput): FailoverIo {
       return d.checkpointer.run(name, { from, to, atDrSite: inp.kind !== 'failback', leavePaused, ...(progress ? { progress } : {}) }, signal);
     },
     restore: async (host, req, signal) => {
+      await d.images?.ensureOn(host, inp.vm.spec, 'boot', signal);
       if (inp.kind !== 'test') d.moves.beginSwitch(name);
       return d.calls.up(host).drRestore(req, signal);
     },
     status: (host, vm) => d.calls.status(host, vm),
     console: (host, vm) => d.calls.console(host, vm),
+    health: (host, vm) => d.calls.health(host, vm),
     probe: (host, vm, port) => d.calls.probe(host, vm, port),
     resume: (host, vm) => d.calls.resume(host, vm),
     discard: (host, vm) => d.calls.discard(host, vm),

@@ -1,6 +1,7 @@
 // `POST /vms/:name/migrate` as a typed command: refuse what must be refused at once (unknown VM
 // or host, busy VM, host down, not running, no room on the target), answer a dry run with the
 // plan, otherwise hold the VM's resources on the target too and run the migration as a task.
+import type { ImageService } from '../images/service.js';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Task, Vm } from '../../contracts/controller-api.js';
@@ -45,6 +46,8 @@ export class MigrationService {
     bus?: EventBus,
     /** Why DR forbids moving a VM by live migration (zero-loss mode, dr/zero-loss.ts), or undefined. */
     private readonly drHold: (vm: string) => string | undefined = () => undefined,
+    /** Stages the kernel and initrd a VM boots from on the target before it is reserved there. */
+    private readonly images?: Pick<ImageService, 'ensureOn'>,
   ) {
     this.events = bus ? new MigrationEvents((e) => bus.publish(e)) : undefined;
   }
@@ -184,7 +187,10 @@ export class MigrationService {
     };
     return {
       measure: async (signal) => source().measure({ vm: name, targetHost: inp.to, targetDataUrl: inp.targetDataUrl }, signal),
-      incoming: async (req, signal) => target().incoming(req, signal),
+      incoming: async (req, signal) => {
+        await this.images?.ensureOn(inp.to, req.spec, 'boot', signal);
+        return target().incoming(req, signal);
+      },
       outgoing: async (req, signal) => source().outgoing(req, signal),
       sourceProgress: async (signal) => source().migration(inp.id, signal),
       targetProgress: async (signal) => anyAgent(inp.to).migration(inp.id, signal),

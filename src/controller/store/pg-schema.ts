@@ -60,6 +60,7 @@ export const PG_MIGRATIONS: readonly string[] = [
      vm TEXT NOT NULL, guest_port BIGINT NOT NULL, listen_port BIGINT NOT NULL, created_at TEXT NOT NULL,
      PRIMARY KEY (vm, guest_port)
    );`,
+  `CREATE TABLE images (name TEXT PRIMARY KEY, record TEXT NOT NULL);`,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -52,7 +52,7 @@ describe('the fake agent refuses what the real agent refuses', () => {
     const none = (): never => {
       throw new Error('no service behind this agent API');
     };
-    real = buildAgentApi({} as never, SECRET, none, none, none, {} as never, new AllowedPaths([]));
+    real = buildAgentApi({} as never, SECRET, none, none, none, {} as never, new AllowedPaths([]), none);
     realUrl = await real.listen({ host: '127.0.0.1', port: 0 });
   });
   after(async () => {

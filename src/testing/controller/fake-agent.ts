@@ -45,13 +45,15 @@ const RESULT_STATE: Record<AgentSimpleAction | 'stop' | 'resize', VmState> = {
  * key `failNext` and `hold` take: e.g. `start`, `define`, `migration commit`, `dr send`.
  */
 const ACTION = {
-  host: 'host', listVms: 'list', probe: 'probe', forward: 'forwards',
+  host: 'host', listVms: 'list', probe: 'probe', forward: 'forwards', health: 'health',
   define: 'define', get: 'get', remove: 'delete', console: 'console', clone: 'clone',
   start: 'start', pause: 'pause', resume: 'resume', suspend: 'suspend', restore: 'restore', stop: 'stop', resize: 'resize',
   measure: 'migration measure', incoming: 'migration incoming', outgoing: 'migration outgoing',
   migration: 'migration progress', commitMigration: 'migration commit', abortMigration: 'migration abort',
   drReceive: 'dr receive', drSend: 'dr send', drJob: 'dr job', drAbort: 'dr abort',
   drStored: 'dr store', drDeleteStore: 'dr store-delete', drRestore: 'dr restore', drScrub: 'dr scrub',
+  imagesHeld: 'images held', imageImport: 'image import', imageSend: 'image send', imageReceive: 'image receive',
+  imageJob: 'image job', imageJobAbort: 'image abort', imageRemove: 'image remove',
 } as const satisfies Record<AgentRouteName, string>;
 
 export class FakeAgent {
@@ -183,6 +185,16 @@ export class FakeAgent {
       drDeleteStore: (req) => dr.dropStore(req.params.vm!),
       drRestore: (req) => dr.restore(req.body as RestoreRequest),
       drScrub: () => ok({ chunks: 0, bytes: 0, corrupt: [], damaged: [] }),
+      // Image jobs end at once: the fake holds no files (a real library: src/agent/images).
+      health: (req) => this.withVm(req, (vm) => ok({ vm: vm.name, host: this.name, ok: vm.state === 'running', items: [{ name: 'qemu', ok: vm.state === 'running', detail: `fake: ${vm.state}` }] })),
+      imagesHeld: () => ok([]),
+      // Jobs start `running` and are `done` at the first poll.
+      imageImport: (req) => ok(fakeImageJob(req.body as { jobId: string; imageId: string }, 'import', 'running')),
+      imageSend: (req) => ok(fakeImageJob(req.body as { jobId: string; imageId: string }, 'send', 'running')),
+      imageReceive: (req) => ok(fakeImageJob(req.body as { jobId: string; imageId: string }, 'receive', 'running')),
+      imageJob: (req) => ok(fakeImageJob({ jobId: req.params.id!, imageId: '00000000-0000-0000-0000-000000000000' }, 'receive', 'done')),
+      imageJobAbort: (req) => ok(fakeImageJob({ jobId: req.params.id!, imageId: '00000000-0000-0000-0000-000000000000' }, 'receive', 'failed')),
+      imageRemove: () => ({ status: 204 }),
     };
   }
 
@@ -219,4 +231,8 @@ export class FakeAgent {
     this.vms.set(c.name, st);
     return ok(st);
   }
+}
+
+function fakeImageJob(req: { jobId: string; imageId: string }, kind: 'import' | 'send' | 'receive', state: 'running' | 'done' | 'failed'): object {
+  return { id: req.jobId, kind, imageId: req.imageId, state, bytesDone: 0, bytesTotal: 1 << 16, facts: { format: 'qcow2', virtualSize: 1 << 20, sizeBytes: 1 << 16, storedBytes: 1 << 16 } };
 }
