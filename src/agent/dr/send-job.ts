@@ -13,7 +13,10 @@ import { CheckpointCapture } from './capture.js';
 import type { CheckpointJob } from './job.js';
 import type { OutputHold } from './output-hold.js';
 import type { ChunkStore, Staging } from './store/index.js';
-import { sendFiles, type CheckpointMeta } from './transfer.js';
+import { sendFiles, type CheckpointMeta, type Verdict } from './transfer.js';
+import type { CheckpointFile } from './store/index.js';
+import { dropBase, keepAsBase, readBase } from './delta/base-files.js';
+import { diffFiles, sendDelta } from './delta/send-delta.js';
 
 /** How long a failed send waits for the DR host's reason for ending the session. */
 const PEER_REASON_WAIT_MS = 500;
@@ -43,8 +46,13 @@ export async function sendCheckpoint({ ctx, store, hold }: SendDeps, job: Checkp
       takenAt: cap.takenAt, pauseMs: cap.pauseMs, memoryBytes: cap.memoryBytes, diskBytes: cap.diskBytes,
       bytesTotal: cap.files.reduce((n, f) => n + f.size, 0), ...(cap.guestSeq !== undefined ? { guestSeq: cap.guestSeq } : {}),
     });
+    // Incremental when this host holds the base the DR host has (its newest, which this host
+    // committed last); a full checkpoint otherwise, deduplicated chunk by chunk (chunked mode).
+    const base = readBase(vm.paths.dir);
+    const shared = store.get(req.vm);
+    const incremental = base !== undefined && shared !== undefined && shared.seq === base.seq;
     session = await ctx.plane.connect(req.targetDataUrl, req.targetHost, { kind: 'replication', sessionId: req.jobId, sourceHost: ctx.hostName }, {
-      mode: 'chunked', signal, ...(req.bandwidthBytesPerSec ? { bandwidthBytesPerSec: req.bandwidthBytesPerSec } : {}),
+      mode: incremental ? 'passthrough' : 'chunked', signal, ...(req.bandwidthBytesPerSec ? { bandwidthBytesPerSec: req.bandwidthBytesPerSec } : {}),
     });
     const s = session;
     s.closed.catch(() => undefined);
@@ -52,9 +60,15 @@ export async function sendCheckpoint({ ctx, store, hold }: SendDeps, job: Checkp
     const meta: CheckpointMeta = { pauseMs: cap.pauseMs, memoryBytes: cap.memoryBytes, diskBytes: cap.diskBytes, ...(cap.guestSeq !== undefined ? { guestSeq: cap.guestSeq } : {}) };
     const manifest = { vm: req.vm, uuid: vm.rec.spec.uuid, seq: req.seq, takenAt: cap.takenAt, spec: vm.rec.spec, meta };
     const timer = setInterval(() => job.update({ wireBytes: s.wireBytes() }), WIRE_BYTES_EVERY_MS);
-    let verdict;
+    let verdict: Verdict & { localFiles?: CheckpointFile[]; changedBytes?: number };
     try {
-      verdict = await sendFiles(s, cap.files, manifest, (n) => job.addBytes(n), local);
+      verdict = incremental
+        ? await sendDelta(s, diffFiles(vm.paths.dir, cap.files, base, shared.manifest), manifest, base.seq, (n) => job.addBytes(n), local).catch((err: unknown) => {
+          // Refused by the DR host (its base gone, a page that did not match): start afresh.
+          if (err instanceof FerryError && err.code !== 'NO_CAPACITY' && err.message.startsWith('DR host:')) dropBase(vm.paths.dir);
+          throw err;
+        })
+        : await sendFiles(s, cap.files, manifest, (n) => job.addBytes(n), local);
     } finally {
       clearInterval(timer);
     }
@@ -64,12 +78,14 @@ export async function sendCheckpoint({ ctx, store, hold }: SendDeps, job: Checkp
       local.commit({ ...manifest, files: verdict.localFiles });
       store.retain(req.vm, LOCAL_KEEP);
     }
+    // The files of the checkpoint both hosts now share are the base of the next one.
+    keepAsBase(vm.paths.dir, req.seq, cap.files);
     // Zero-loss mode: what the guest sent before this checkpoint's instant is safe now.
     if (req.holdOutput) await hold.committed(vm, req.seq);
     // The VM is ready for the next capture only once the overlays are merged back: the
     // controller may start it the moment it sees `committed`.
     await capture.release();
-    job.to('committed', { wireBytes: s.wireBytes(), newBytes: verdict.newBytes ?? 0 });
+    job.to('committed', { wireBytes: s.wireBytes(), newBytes: verdict.newBytes ?? 0, ...(verdict.changedBytes !== undefined ? { changedBytes: verdict.changedBytes } : {}) });
     const p = job.progress;
     log('dr job %s: checkpoint %d of vm %s committed at %s: pause %d ms, %d wire bytes, %d new at the DR host', req.jobId, req.seq, req.vm, req.targetHost, cap.pauseMs, p.wireBytes, p.newBytes);
   } catch (err) {

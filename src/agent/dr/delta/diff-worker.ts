@@ -1,0 +1,123 @@
+// Worker thread: finds the 4 KiB pages of a new checkpoint's files that differ from the base
+// checkpoint's files (kept on this host, base-files.ts), and hashes only the 64 KiB chunks that
+// contain them. Reading and comparing whole files is the one part of an incremental checkpoint
+// that grows with the VM's size, so it runs here, off the agent's event loop, with memcmp
+// (Buffer.equals) per chunk and per page. It answers each `next` message with one batch:
+// the delta records (format.ts) and the changed chunks whole (for this host's own store), so
+// the agent holds at most one batch at a time; then one `done` with every file's chunk ids.
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { CHUNK_BYTES, PAGES_PER_CHUNK, PAGE_BYTES, encodeHead } from './format.js';
+
+export interface DiffFile {
+  name: string;
+  path: string;
+  size: number;
+  /** The base checkpoint's copy of this file, if it had one. */
+  basePath?: string;
+  baseSize: number;
+  /** The base's chunk ids (null: all zeros), to name the chunks that did not change. */
+  baseChunks: (string | null)[];
+}
+
+export interface DiffBatch {
+  kind: 'batch';
+  /** Records, back to back. */
+  records: Uint8Array;
+  /** Changed non-zero chunks whole: file, chunk index, hex id, bytes. */
+  chunks: { file: number; chunk: number; id: string; data: Uint8Array }[];
+}
+
+export interface DiffDone {
+  kind: 'done';
+  /** Each file's chunk ids in the new checkpoint. */
+  files: (string | null)[][];
+  changedPages: number;
+}
+
+/** Chunks compared per batch: 4 MiB of each file read at a time. */
+const BATCH_CHUNKS = 64;
+const ZERO = Buffer.alloc(CHUNK_BYTES);
+
+function readAt(fd: number | undefined, size: number, buf: Buffer, position: number): void {
+  buf.fill(0);
+  if (fd === undefined || position >= size) return;
+  const want = Math.min(buf.length, size - position);
+  for (let done = 0; done < want; ) {
+    const n = readSync(fd, buf, done, want - done, position + done);
+    if (n === 0) throw new Error(`file ended at ${position + done} of ${size} bytes`);
+    done += n;
+  }
+}
+
+function* batches(files: DiffFile[], ids: (string | null)[][], counter: { pages: number }): Generator<DiffBatch> {
+  const cur = Buffer.alloc(BATCH_CHUNKS * CHUNK_BYTES);
+  const old = Buffer.alloc(BATCH_CHUNKS * CHUNK_BYTES);
+  for (let f = 0; f < files.length; f++) {
+    const file = files[f]!;
+    const fd = openSync(file.path, 'r');
+    const baseFd = file.basePath !== undefined ? openSync(file.basePath, 'r') : undefined;
+    try {
+      const count = Math.ceil(file.size / CHUNK_BYTES);
+      const out = new Array<string | null>(count);
+      ids.push(out);
+      for (let first = 0; first < count; first += BATCH_CHUNKS) {
+        const n = Math.min(BATCH_CHUNKS, count - first);
+        readAt(fd, file.size, cur.subarray(0, n * CHUNK_BYTES), first * CHUNK_BYTES);
+        readAt(baseFd, file.baseSize, old.subarray(0, n * CHUNK_BYTES), first * CHUNK_BYTES);
+        const records: Buffer[] = [];
+        const chunks: DiffBatch['chunks'] = [];
+        for (let k = 0; k < n; k++) {
+          const i = first + k;
+          const now = cur.subarray(k * CHUNK_BYTES, (k + 1) * CHUNK_BYTES);
+          const was = old.subarray(k * CHUNK_BYTES, (k + 1) * CHUNK_BYTES);
+          const baseId = i < file.baseChunks.length ? file.baseChunks[i]! : null;
+          if (now.equals(was)) {
+            out[i] = baseId;
+            continue;
+          }
+          let mask = 0;
+          const pages: Buffer[] = [];
+          for (let p = 0; p < PAGES_PER_CHUNK; p++) {
+            const a = now.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES);
+            if (!a.equals(was.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES))) {
+              mask |= 1 << p;
+              pages.push(a);
+            }
+          }
+          counter.pages += pages.length;
+          const zero = now.equals(ZERO);
+          const id = zero ? null : createHash('sha256').update(now).digest();
+          out[i] = id ? id.toString('hex') : null;
+          records.push(encodeHead(f, i, mask, id), ...pages);
+          if (id) chunks.push({ file: f, chunk: i, id: out[i]!, data: new Uint8Array(now) });
+        }
+        if (records.length > 0) yield { kind: 'batch', records: new Uint8Array(Buffer.concat(records)), chunks };
+      }
+    } finally {
+      closeSync(fd);
+      if (baseFd !== undefined) closeSync(baseFd);
+    }
+  }
+}
+
+if (parentPort) {
+  const port = parentPort;
+  const files = (workerData as { files: DiffFile[] }).files;
+  const ids: (string | null)[][] = [];
+  const counter = { pages: 0 };
+  const it = batches(files, ids, counter);
+  port.on('message', () => {
+    try {
+      const r = it.next();
+      if (!r.done) {
+        port.postMessage(r.value, [r.value.records.buffer as ArrayBuffer, ...r.value.chunks.map((c) => c.data.buffer as ArrayBuffer)]);
+        return;
+      }
+      port.postMessage({ kind: 'done', files: ids, changedPages: counter.pages } satisfies DiffDone);
+    } catch (err) {
+      port.postMessage({ kind: 'error', message: err instanceof Error ? err.message : String(err) });
+    }
+  });
+}
