@@ -41,29 +41,32 @@ export async function sendCheckpoint({ ctx, store, hold }: SendDeps, job: Checkp
   let session: DataSession | undefined;
   try {
     if (!req.holdOutput && hold.holding(vm.name) > 0) await hold.releaseAll(vm);
+    const t0 = performance.now();
     const cap = await capture.run();
+    const tCaptured = performance.now();
     job.to('sending', {
       takenAt: cap.takenAt, pauseMs: cap.pauseMs, memoryBytes: cap.memoryBytes, diskBytes: cap.diskBytes,
       bytesTotal: cap.files.reduce((n, f) => n + f.size, 0), ...(cap.guestSeq !== undefined ? { guestSeq: cap.guestSeq } : {}),
     });
-    // Incremental when this host holds the base the DR host has (its newest, which this host
-    // committed last); a full checkpoint otherwise, deduplicated chunk by chunk (chunked mode).
+    // Incremental when this host holds the files of the last checkpoint the DR host committed
+    // from it (dr-base/); a DR host that no longer has that one refuses, and the next is full.
+    // A full checkpoint is deduplicated chunk by chunk (chunked mode).
     const base = readBase(vm.paths.dir);
-    const shared = store.get(req.vm);
-    const incremental = base !== undefined && shared !== undefined && shared.seq === base.seq;
+    const incremental = base !== undefined;
     session = await ctx.plane.connect(req.targetDataUrl, req.targetHost, { kind: 'replication', sessionId: req.jobId, sourceHost: ctx.hostName }, {
       mode: incremental ? 'passthrough' : 'chunked', signal, ...(req.bandwidthBytesPerSec ? { bandwidthBytesPerSec: req.bandwidthBytesPerSec } : {}),
     });
     const s = session;
     s.closed.catch(() => undefined);
-    local = store.get(req.vm, req.seq) ? undefined : store.begin(req.vm, req.seq);
+    // A full checkpoint also goes into this host's own store, which a failback deduplicates against.
+    local = incremental || store.get(req.vm, req.seq) ? undefined : store.begin(req.vm, req.seq);
     const meta: CheckpointMeta = { pauseMs: cap.pauseMs, memoryBytes: cap.memoryBytes, diskBytes: cap.diskBytes, ...(cap.guestSeq !== undefined ? { guestSeq: cap.guestSeq } : {}) };
     const manifest = { vm: req.vm, uuid: vm.rec.spec.uuid, seq: req.seq, takenAt: cap.takenAt, spec: vm.rec.spec, meta };
     const timer = setInterval(() => job.update({ wireBytes: s.wireBytes() }), WIRE_BYTES_EVERY_MS);
-    let verdict: Verdict & { localFiles?: CheckpointFile[]; changedBytes?: number };
+    let verdict: Verdict & { files?: CheckpointFile[]; localFiles?: CheckpointFile[]; changedBytes?: number };
     try {
       verdict = incremental
-        ? await sendDelta(s, diffFiles(vm.paths.dir, cap.files, base, shared.manifest), manifest, base.seq, (n) => job.addBytes(n), local).catch((err: unknown) => {
+        ? await sendDelta(s, diffFiles(vm.paths.dir, cap.files, base), manifest, base, (n) => job.addBytes(n)).catch((err: unknown) => {
           // Refused by the DR host (its base gone, a page that did not match): start afresh.
           if (err instanceof FerryError && err.code !== 'NO_CAPACITY' && err.message.startsWith('DR host:')) dropBase(vm.paths.dir);
           throw err;
@@ -78,13 +81,17 @@ export async function sendCheckpoint({ ctx, store, hold }: SendDeps, job: Checkp
       local.commit({ ...manifest, files: verdict.localFiles });
       store.retain(req.vm, LOCAL_KEEP);
     }
+    const tSent = performance.now();
     // The files of the checkpoint both hosts now share are the base of the next one.
-    keepAsBase(vm.paths.dir, req.seq, cap.files);
+    const ids = (verdict.files ?? verdict.localFiles)?.map((f) => f.chunks);
+    if (ids) keepAsBase(vm.paths.dir, req.seq, cap.files, ids);
+    else dropBase(vm.paths.dir);
     // Zero-loss mode: what the guest sent before this checkpoint's instant is safe now.
     if (req.holdOutput) await hold.committed(vm, req.seq);
     // The VM is ready for the next capture only once the overlays are merged back: the
     // controller may start it the moment it sees `committed`.
     await capture.release();
+    log('dr job %s: %s checkpoint: capture %d ms, send and commit %d ms, merge back %d ms', req.jobId, incremental ? 'incremental' : 'full', Math.round(tCaptured - t0), Math.round(tSent - tCaptured), Math.round(performance.now() - tSent));
     job.to('committed', { wireBytes: s.wireBytes(), newBytes: verdict.newBytes ?? 0, ...(verdict.changedBytes !== undefined ? { changedBytes: verdict.changedBytes } : {}) });
     const p = job.progress;
     log('dr job %s: checkpoint %d of vm %s committed at %s: pause %d ms, %d wire bytes, %d new at the DR host', req.jobId, req.seq, req.vm, req.targetHost, cap.pauseMs, p.wireBytes, p.newBytes);

@@ -41,8 +41,10 @@ export type CheckpointMeta = {
 export interface Header {
   files: { name: string; size: number }[];
   manifest: Omit<CheckpointManifest, 'files'>;
-  /** An incremental checkpoint: the seq of the committed checkpoint its delta applies to (delta/). */
+  /** An incremental checkpoint: the seq of the committed checkpoint its delta applies to (delta/)… */
   base?: number;
+  /** …and the digest of that checkpoint's files as the sender knows them (delta/format.ts baseDigest). */
+  baseDigest?: string;
 }
 
 export interface Verdict {
@@ -196,7 +198,7 @@ export async function receiveFiles(s: DataSession, staging: Staging, onBytes: (n
   try {
     const delta = header.base !== undefined;
     if (delta && !base) throw new FerryError('INVALID_REQUEST', 'this receiver takes no incremental checkpoint');
-    const r = delta ? await receiveDelta(data, header.manifest.vm, header.base!, header.files, staging, base!, onBytes) : await receiveWhole(data, header, staging, onBytes);
+    const r = delta ? await receiveDelta(data, header.manifest.vm, { seq: header.base!, digest: String(header.baseDigest) }, header.files, staging, base!, onBytes) : await receiveWhole(data, header, staging, onBytes);
     const manifest: CheckpointManifest = { ...header.manifest, files: r.files };
     staging.commit(manifest);
     await write(control, Buffer.from(`${JSON.stringify({ committed: manifest.seq, newBytes: r.newBytes } satisfies Verdict)}\n`));

@@ -11,7 +11,8 @@ const RECORD = 'base.json';
 
 export interface BaseFiles {
   seq: number;
-  files: { name: string; size: number }[];
+  /** Each file with its chunk ids as both hosts' stores name them (null: all zeros). */
+  files: { name: string; size: number; chunks: (string | null)[] }[];
 }
 
 export const baseDir = (vmDir: string): string => join(vmDir, DIR);
@@ -20,20 +21,20 @@ export const baseFilePath = (vmDir: string, name: string): string => join(vmDir,
 export function readBase(vmDir: string): BaseFiles | undefined {
   try {
     const b = JSON.parse(readFileSync(join(vmDir, DIR, RECORD), 'utf8')) as BaseFiles;
-    if (!Number.isInteger(b.seq) || !Array.isArray(b.files)) return undefined;
+    if (!Number.isInteger(b.seq) || !Array.isArray(b.files) || !b.files.every((f) => Array.isArray(f.chunks))) return undefined;
     return b.files.every((f) => existsSync(baseFilePath(vmDir, f.name))) ? b : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Makes `files` (moved, not copied: they are the capture's, about to be removed) the base of checkpoint `seq`. */
-export function keepAsBase(vmDir: string, seq: number, files: { name: string; path: string; size: number }[]): void {
+/** Makes `files` (moved, not copied: they are the capture's, about to be removed) the base of checkpoint `seq`; `chunks[i]` are file i's chunk ids. */
+export function keepAsBase(vmDir: string, seq: number, files: { name: string; path: string; size: number }[], chunks: (string | null)[][]): void {
   dropBase(vmDir);
   mkdirSync(baseDir(vmDir), { recursive: true });
   for (const f of files) renameSync(f.path, baseFilePath(vmDir, f.name));
   const tmp = join(vmDir, DIR, `${RECORD}.tmp`);
-  writeFileSync(tmp, JSON.stringify({ seq, files: files.map(({ name, size }) => ({ name, size })) } satisfies BaseFiles));
+  writeFileSync(tmp, JSON.stringify({ seq, files: files.map(({ name, size }, i) => ({ name, size, chunks: chunks[i] ?? [] })) } satisfies BaseFiles));
   renameSync(tmp, join(vmDir, DIR, RECORD));
 }
 

@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { code, scratchStore, tempDir } from '../../../testing/chunk-store.js';
 import type { ChunkStore } from '../store/index.js';
 import { PageDiff } from './diff.js';
-import { CHUNK_BYTES, PAGE_BYTES, endRecord } from './format.js';
+import { CHUNK_BYTES, PAGE_BYTES, baseDigest, endRecord } from './format.js';
 import { receiveDelta } from './receive-delta.js';
 import { PutQueue, keepChunks } from '../transfer.js';
 
@@ -37,7 +37,8 @@ async function roundTrip(store: ChunkStore, dir: string, was: Buffer, now: Buffe
   const pd = new PageDiff([{ name: 'memory', path: join(dir, 'now'), size: now.length, basePath: join(dir, 'was'), baseSize: was.length, baseChunks: baseIds }]);
   const wire = new PassThrough();
   const staging = store.begin('vm', 2);
-  const received = receiveDelta(wire, 'vm', 1, [{ name: 'memory', size: now.length }], staging, store, () => undefined);
+  const digest = baseDigest(store.get('vm', 1)!.manifest.files);
+  const received = receiveDelta(wire, 'vm', { seq: 1, digest }, [{ name: 'memory', size: now.length }], staging, store, () => undefined);
   received.catch(() => undefined);
   let bytes = 0;
   try {
@@ -94,6 +95,14 @@ describe('incremental checkpoints: page diff and rebuild', () => {
   it('refuses a delta whose base checkpoint this host does not hold', async (t) => {
     const { store } = scratchStore(t);
     const wire = new PassThrough();
-    await assert.rejects(receiveDelta(wire, 'vm', 7, [{ name: 'memory', size: 10 }], store.begin('vm', 8), store, () => undefined), /full checkpoint is needed/);
+    await assert.rejects(receiveDelta(wire, 'vm', { seq: 7, digest: '' }, [{ name: 'memory', size: 10 }], store.begin('vm', 8), store, () => undefined), /full checkpoint is needed/);
+  });
+
+  it('refuses a delta whose base has the same number but other content (a protection made anew, say)', async (t) => {
+    const { store } = scratchStore(t);
+    const ids = await commitFull(store, 1, randomBytes(SIZE));
+    ids[0] = ids[1]!;
+    const digest = baseDigest([{ name: 'memory', size: SIZE, chunks: ids }]);
+    await assert.rejects(receiveDelta(new PassThrough(), 'vm', { seq: 1, digest }, [{ name: 'memory', size: SIZE }], store.begin('vm', 2), store, () => undefined), /not the one the sender holds/);
   });
 });

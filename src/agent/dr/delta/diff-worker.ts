@@ -2,9 +2,9 @@
 // checkpoint's files (kept on this host, base-files.ts), and hashes only the 64 KiB chunks that
 // contain them. Reading and comparing whole files is the one part of an incremental checkpoint
 // that grows with the VM's size, so it runs here, off the agent's event loop, with memcmp
-// (Buffer.equals) per chunk and per page. It answers each `next` message with one batch:
-// the delta records (format.ts) and the changed chunks whole (for this host's own store), so
-// the agent holds at most one batch at a time; then one `done` with every file's chunk ids.
+// (Buffer.equals) per chunk and per page. It answers each `next` message with one batch of
+// delta records (format.ts), so the agent holds at most one batch at a time; then one `done`
+// with every file's chunk ids.
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -25,8 +25,6 @@ export interface DiffBatch {
   kind: 'batch';
   /** Records, back to back. */
   records: Uint8Array;
-  /** Changed non-zero chunks whole: file, chunk index, hex id, bytes. */
-  chunks: { file: number; chunk: number; id: string; data: Uint8Array }[];
 }
 
 export interface DiffDone {
@@ -67,7 +65,6 @@ function* batches(files: DiffFile[], ids: (string | null)[][], counter: { pages:
         readAt(fd, file.size, cur.subarray(0, n * CHUNK_BYTES), first * CHUNK_BYTES);
         readAt(baseFd, file.baseSize, old.subarray(0, n * CHUNK_BYTES), first * CHUNK_BYTES);
         const records: Buffer[] = [];
-        const chunks: DiffBatch['chunks'] = [];
         for (let k = 0; k < n; k++) {
           const i = first + k;
           const now = cur.subarray(k * CHUNK_BYTES, (k + 1) * CHUNK_BYTES);
@@ -91,9 +88,8 @@ function* batches(files: DiffFile[], ids: (string | null)[][], counter: { pages:
           const id = zero ? null : createHash('sha256').update(now).digest();
           out[i] = id ? id.toString('hex') : null;
           records.push(encodeHead(f, i, mask, id), ...pages);
-          if (id) chunks.push({ file: f, chunk: i, id: out[i]!, data: new Uint8Array(now) });
         }
-        if (records.length > 0) yield { kind: 'batch', records: new Uint8Array(Buffer.concat(records)), chunks };
+        if (records.length > 0) yield { kind: 'batch', records: new Uint8Array(Buffer.concat(records)) };
       }
     } finally {
       closeSync(fd);
@@ -112,7 +108,7 @@ if (parentPort) {
     try {
       const r = it.next();
       if (!r.done) {
-        port.postMessage(r.value, [r.value.records.buffer as ArrayBuffer, ...r.value.chunks.map((c) => c.data.buffer as ArrayBuffer)]);
+        port.postMessage(r.value, [r.value.records.buffer as ArrayBuffer]);
         return;
       }
       port.postMessage({ kind: 'done', files: ids, changedPages: counter.pages } satisfies DiffDone);

@@ -15,6 +15,7 @@
 //   then popcount(mask) × 4096 bytes: the set pages, in page order.
 // Limits: a record's size follows from its head alone (at most 44 + 64 KiB); the parser refuses
 // an index out of the header's range, a mask of 0, a record out of order, and stays failed.
+import { createHash } from 'node:crypto';
 import { FerryError } from '../../../contracts/index.js';
 
 export const CHUNK_BYTES = 64 * 1024;
@@ -119,4 +120,13 @@ export class DeltaParser {
   finish(): void {
     if (!this.ended) throw new FerryError('INVALID_REQUEST', `delta: stream ended ${this.#buf.length > 0 ? `${this.#buf.length} bytes into a record` : 'without its end record'}`);
   }
+}
+
+/**
+ * What both hosts must agree the base checkpoint is before a delta applies to it: every file's
+ * name, size and chunk ids. A checkpoint of the same number but other content (a protection made
+ * anew, another DR host) has another digest, and the receiver refuses the delta.
+ */
+export function baseDigest(files: readonly { name: string; size: number; chunks: readonly (string | null)[] }[]): string {
+  return createHash('sha256').update(JSON.stringify(files.map((f) => [f.name, f.size, f.chunks]))).digest('hex');
 }

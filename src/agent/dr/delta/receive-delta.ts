@@ -1,18 +1,20 @@
 // Receiver of an incremental checkpoint: starts from the base checkpoint's chunk ids (the DR
 // host's own committed copy), and for each record rebuilds the changed chunk from the base's
-// chunk (read from the store, verified) with the record's pages written over it; the staging's
-// put verifies the result against the record's SHA-256, so a page the sender did not send
-// because it thought the base held it makes the checkpoint fail, never enter the store.
+// chunk (read from the store) with the record's pages written over it; the staging's put
+// verifies the result against the record's SHA-256, so a page the sender did not send because
+// it thought the base held it — or a base chunk gone bad on this disk — makes the checkpoint
+// fail, never enter the store.
 // Unchanged chunks keep the base's ids; the commit checks that every one is still held.
 import type { Duplex } from 'node:stream';
 import { FerryError } from '../../../contracts/index.js';
 import type { CheckpointFile, CommittedCheckpoint, Staging } from '../store/index.js';
-import { CHUNK_BYTES, DeltaParser, HEAD_BYTES, applyPages, popcount, PAGE_BYTES } from './format.js';
+import { CHUNK_BYTES, DeltaParser, HEAD_BYTES, applyPages, baseDigest, popcount, PAGE_BYTES } from './format.js';
 import { PutQueue } from '../transfer.js';
 
 export interface DeltaBase {
   get(vm: string, seq: number): CommittedCheckpoint | undefined;
-  getChunk(id: Buffer): Buffer | undefined;
+  /** Unverified (ChunkStore.peekChunk): the rebuilt chunk is verified instead. */
+  peekChunk(id: Buffer): Buffer | undefined;
 }
 
 const ZERO = Buffer.alloc(CHUNK_BYTES);
@@ -26,9 +28,11 @@ function startFrom(base: CommittedCheckpoint, files: { name: string; size: numbe
   });
 }
 
-export async function receiveDelta(data: Duplex, vm: string, baseSeq: number, header: { name: string; size: number }[], staging: Staging, store: DeltaBase, onBytes: (n: number) => void): Promise<{ files: CheckpointFile[]; newBytes: number }> {
+export async function receiveDelta(data: Duplex, vm: string, want: { seq: number; digest: string }, header: { name: string; size: number }[], staging: Staging, store: DeltaBase, onBytes: (n: number) => void): Promise<{ files: CheckpointFile[]; newBytes: number }> {
+  const baseSeq = want.seq;
   const base = store.get(vm, baseSeq);
   if (!base || base.damaged) throw new FerryError('NOT_FOUND', `the base checkpoint ${vm}/${baseSeq} of this delta is not here (or damaged): a full checkpoint is needed`);
+  if (baseDigest(base.manifest.files.filter((f) => f.chunkBytes === CHUNK_BYTES)) !== want.digest) throw new FerryError('CONFLICT', `the base checkpoint ${vm}/${baseSeq} here is not the one the sender holds: a full checkpoint is needed`);
   const files = startFrom(base, header);
   const parser = new DeltaParser(files.map((f) => f.chunks.length));
   const puts = new PutQueue();
@@ -39,7 +43,7 @@ export async function receiveDelta(data: Duplex, vm: string, baseSeq: number, he
       const baseHex = file.chunks[rec.chunk];
       const chunk = Buffer.alloc(CHUNK_BYTES);
       if (baseHex) {
-        const was = store.getChunk(Buffer.from(baseHex, 'hex'));
+        const was = store.peekChunk(Buffer.from(baseHex, 'hex'));
         if (!was) throw new FerryError('NOT_FOUND', `chunk ${baseHex} of the base checkpoint ${vm}/${baseSeq} is gone`);
         was.copy(chunk);
       }

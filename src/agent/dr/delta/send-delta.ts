@@ -1,47 +1,43 @@
 // Sender of an incremental checkpoint: the header names the base checkpoint (the one this host
 // keeps in dr-base/ and in its own store, which is also the DR host's newest), then channel 0
 // carries the page diff's records (format.ts) as the worker finds them, then the end record.
-// The changed chunks also go into this host's own store, whose commit names the new chunk ids
-// the diff computed (unchanged chunks keep the base's).
+// The result names every chunk of the new checkpoint (the diff computed the changed ones'
+// ids; unchanged chunks keep the base's), which is what the next checkpoint's base records.
 import { FerryError, asFailureCode } from '../../../contracts/index.js';
 import type { DataSession } from '../../data-plane/plane.js';
-import type { CheckpointFile, CheckpointManifest, Staging } from '../store/index.js';
-import { CHUNK_BYTES, PutQueue, channels, readLine, write, type FileToSend, type Header, type Verdict } from '../transfer.js';
+import type { CheckpointFile } from '../store/index.js';
+import { CHUNK_BYTES, channels, readLine, write, type FileToSend, type Header, type Verdict } from '../transfer.js';
 import { baseFilePath, type BaseFiles } from './base-files.js';
 import { PageDiff, type DiffFile } from './diff.js';
-import { PAGE_BYTES, endRecord } from './format.js';
+import { PAGE_BYTES, baseDigest, endRecord } from './format.js';
 
 export interface DeltaResult extends Verdict {
-  localFiles?: CheckpointFile[];
+  /** The new checkpoint's files as both stores name them. */
+  files: CheckpointFile[];
   /** Bytes of the 4 KiB pages that differed from the base. */
   changedBytes: number;
 }
 
 /** What the page diff compares: each new file with the base's file of the same name, if any. */
-export function diffFiles(vmDir: string, files: FileToSend[], base: BaseFiles, baseManifest: CheckpointManifest): DiffFile[] {
+export function diffFiles(vmDir: string, files: FileToSend[], base: BaseFiles): DiffFile[] {
   return files.map((f) => {
     const b = base.files.find((x) => x.name === f.name);
-    const bm = baseManifest.files.find((x) => x.name === f.name && x.chunkBytes === CHUNK_BYTES);
-    return b && bm
-      ? { name: f.name, path: f.path, size: f.size, basePath: baseFilePath(vmDir, f.name), baseSize: b.size, baseChunks: bm.chunks }
+    return b
+      ? { name: f.name, path: f.path, size: f.size, basePath: baseFilePath(vmDir, f.name), baseSize: b.size, baseChunks: b.chunks }
       : { name: f.name, path: f.path, size: f.size, baseSize: 0, baseChunks: [] };
   });
 }
 
-export async function sendDelta(s: DataSession, diff: DiffFile[], manifest: Header['manifest'], baseSeq: number, onBytes: (n: number) => void, local?: Staging): Promise<DeltaResult> {
+export async function sendDelta(s: DataSession, diff: DiffFile[], manifest: Header['manifest'], base: BaseFiles, onBytes: (n: number) => void): Promise<DeltaResult> {
   const { control, data } = channels(s);
   const verdict = readLine<Verdict>(control);
   verdict.catch(() => undefined);
-  const header: Header = { files: diff.map((f) => ({ name: f.name, size: f.size })), manifest, base: baseSeq };
+  const header: Header = { files: diff.map((f) => ({ name: f.name, size: f.size })), manifest, base: base.seq, baseDigest: baseDigest(base.files) };
   await write(control, Buffer.from(`${JSON.stringify(header)}\n`));
   const pd = new PageDiff(diff);
-  const localPuts = new PutQueue();
   try {
     for await (const batch of pd.batches()) {
       const records = Buffer.from(batch.records.buffer, batch.records.byteOffset, batch.records.byteLength);
-      for (const c of batch.chunks) {
-        if (local) await localPuts.add(() => local.putChunk(Buffer.from(c.id, 'hex'), Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength)));
-      }
       await write(data, records);
       onBytes(records.length);
     }
@@ -50,10 +46,9 @@ export async function sendDelta(s: DataSession, diff: DiffFile[], manifest: Head
   } finally {
     pd.terminate();
   }
-  await localPuts.drain();
   const v = await verdict;
   if (v.error) throw new FerryError(asFailureCode(v.error.code) === 'STORE_FULL' ? 'NO_CAPACITY' : 'INTERNAL', `DR host: ${v.error.message}`);
   const ids = pd.result.files;
-  const localFiles = diff.map((f, i): CheckpointFile => ({ name: f.name, size: f.size, chunkBytes: CHUNK_BYTES, chunks: ids[i]! }));
-  return { ...v, changedBytes: pd.result.changedPages * PAGE_BYTES, ...(local ? { localFiles } : {}) };
+  const files = diff.map((f, i): CheckpointFile => ({ name: f.name, size: f.size, chunkBytes: CHUNK_BYTES, chunks: ids[i]! }));
+  return { ...v, changedBytes: pd.result.changedPages * PAGE_BYTES, files };
 }
