@@ -1,7 +1,7 @@
 // Worker thread: finds the 4 KiB pages of a new checkpoint's files that differ from the base
 // checkpoint's files (kept on this host, base-files.ts), and hashes only the 64 KiB chunks that
-// contain them. Reading and comparing whole files is the one part of an incremental checkpoint
-// that grows with the VM's size, so it runs here, off the agent's event loop, with memcmp
+// contain them. It reads only where either file holds data (extents.ts: holes are zeros in
+// both), and it runs here, off the agent's event loop, with memcmp
 // (Buffer.equals) per chunk and per page. It answers each `next` message with one batch of
 // delta records (format.ts), so the agent holds at most one batch at a time; then one `done`
 // with every file's chunk ids.
@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CHUNK_BYTES, PAGES_PER_CHUNK, PAGE_BYTES, encodeHead } from './format.js';
+import { chunkSpans, dataRanges } from './extents.js';
 
 export interface DiffFile {
   name: string;
@@ -58,10 +59,12 @@ function* batches(files: DiffFile[], ids: (string | null)[][], counter: { pages:
     const baseFd = file.basePath !== undefined ? openSync(file.basePath, 'r') : undefined;
     try {
       const count = Math.ceil(file.size / CHUNK_BYTES);
-      const out = new Array<string | null>(count);
+      // Chunks in no data range of either file are zeros in both: unchanged, keeping the base's id (null).
+      const out = Array.from({ length: count }, (_v, i): string | null => file.baseChunks[i] ?? null);
       ids.push(out);
-      for (let first = 0; first < count; first += BATCH_CHUNKS) {
-        const n = Math.min(BATCH_CHUNKS, count - first);
+      const ranges = [...dataRanges(file.path, file.size), ...(file.basePath !== undefined ? dataRanges(file.basePath, file.baseSize) : [])];
+      for (const [from, to] of chunkSpans(ranges, count)) for (let first = from; first < to; first += BATCH_CHUNKS) {
+        const n = Math.min(BATCH_CHUNKS, to - first);
         readAt(fd, file.size, cur.subarray(0, n * CHUNK_BYTES), first * CHUNK_BYTES);
         readAt(baseFd, file.baseSize, old.subarray(0, n * CHUNK_BYTES), first * CHUNK_BYTES);
         const records: Buffer[] = [];
