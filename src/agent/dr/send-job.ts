@@ -1,7 +1,9 @@
 // The protected host's side of one checkpoint job (job.ts: capturing → sending → committed):
-// capture the VM (capture.ts), stream the files to the DR host (transfer.ts), and after the DR
-// host's commit keep the same checkpoint in this host's own store, retaining only that one, so
-// a failback later sends just what changed.
+// capture the VM (capture.ts), send it to the DR host — whole (transfer.ts) when this host has
+// no base, else only the pages that changed since the base (delta/) — and after the DR host's
+// commit keep its files as the next one's base (delta/base-files.ts). A full checkpoint also
+// goes into this host's own store, retaining only that one, so a failback later sends just
+// what changed since.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
