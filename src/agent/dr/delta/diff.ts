@@ -15,7 +15,9 @@ export class PageDiff {
   #pending: { resolve: (r: Reply) => void; reject: (e: Error) => void } | undefined;
 
   constructor(files: DiffFile[]) {
-    this.#worker = new Worker(new URL('./diff-worker.js', import.meta.url), { workerData: { files } });
+    // Not the agent's own flags: `--input-type` (an agent started with `node -e`) fails a worker from a file.
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    this.#worker = new Worker(new URL('./diff-worker.js', import.meta.url), { workerData: { files }, execArgv });
     this.#worker.on('message', (r: Reply) => this.#settle(r));
     this.#worker.on('error', (err) => this.#fail(err));
     this.#worker.on('exit', (code) => this.#fail(new Error(`the page-diff worker exited (${code})`)));
