@@ -41,6 +41,7 @@ export async function sendCheckpoint({ ctx, store, hold }: SendDeps, job: Checkp
   const capture = new CheckpointCapture(vm, work, { leavePaused: req.leavePaused ?? false, signal, ...(atInstant ? { atInstant } : {}) });
   let local: Staging | undefined;
   let session: DataSession | undefined;
+  let incremental = false;
   try {
     if (!req.holdOutput && hold.holding(vm.name) > 0) await hold.releaseAll(vm);
     const t0 = performance.now();
@@ -54,7 +55,7 @@ export async function sendCheckpoint({ ctx, store, hold }: SendDeps, job: Checkp
     // from it (dr-base/); a DR host that no longer has that one refuses, and the next is full.
     // A full checkpoint is deduplicated chunk by chunk (chunked mode).
     const base = readBase(vm.paths.dir);
-    const incremental = base !== undefined;
+    incremental = base !== undefined;
     session = await ctx.plane.connect(req.targetDataUrl, req.targetHost, { kind: 'replication', sessionId: req.jobId, sourceHost: ctx.hostName }, {
       mode: incremental ? 'passthrough' : 'chunked', signal, ...(req.bandwidthBytesPerSec ? { bandwidthBytesPerSec: req.bandwidthBytesPerSec } : {}),
     });
@@ -67,12 +68,8 @@ export async function sendCheckpoint({ ctx, store, hold }: SendDeps, job: Checkp
     const timer = setInterval(() => job.update({ wireBytes: s.wireBytes() }), WIRE_BYTES_EVERY_MS);
     let verdict: Verdict & { files?: CheckpointFile[]; localFiles?: CheckpointFile[]; changedBytes?: number };
     try {
-      verdict = incremental
-        ? await sendDelta(s, diffFiles(vm.paths.dir, cap.files, base), manifest, base, (n) => job.addBytes(n)).catch((err: unknown) => {
-          // Refused by the DR host (its base gone, a page that did not match): start afresh.
-          if (err instanceof FerryError && err.code !== 'NO_CAPACITY' && err.message.startsWith('DR host:')) dropBase(vm.paths.dir);
-          throw err;
-        })
+      verdict = base
+        ? await sendDelta(s, diffFiles(vm.paths.dir, cap.files, base), manifest, base, (n) => job.addBytes(n))
         : await sendFiles(s, cap.files, manifest, (n) => job.addBytes(n), local);
     } finally {
       clearInterval(timer);
@@ -103,7 +100,12 @@ export async function sendCheckpoint({ ctx, store, hold }: SendDeps, job: Checkp
     // says more than the write that failed here.
     const peer = session && !signal.aborted ? await Promise.race([session.closed.then(() => undefined, (e: Error) => e), sleep(PEER_REASON_WAIT_MS)]) : undefined;
     session?.destroy(err instanceof Error ? err : undefined);
-    throw peer instanceof FerryError ? peer : err;
+    const cause = peer instanceof FerryError ? peer : err;
+    // The DR host may have refused the delta for its base (gone, damaged, not the one this host
+    // holds); whatever the reason, the next checkpoint starts afresh, full — unless the DR store
+    // was full or the job was aborted, which say nothing about the base.
+    if (incremental && !signal.aborted && !(cause instanceof FerryError && cause.code === 'NO_CAPACITY')) dropBase(vm.paths.dir);
+    throw cause;
   } finally {
     if (capture.state !== 'idle') await capture.release().catch((err: Error) => log('dr job %s: releasing the capture of vm %s: %s', req.jobId, req.vm, err.message));
     rmSync(work, { recursive: true, force: true });
