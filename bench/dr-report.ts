@@ -2,6 +2,7 @@
 // their peers across the top; below, the RPO held against its target, the pause per checkpoint,
 // the time to running of each switch, and the bytes of the switches against a full copy; last,
 // the guest's HTTP service unprotected, protected and in zero-loss mode.
+import type { IncrementalRow, QemuDirectRow } from './dr-incremental.js';
 import { legend, panel, renderPng, svgDocument, text } from './chart.js';
 import type { RsyncStats } from './dr-rsync.js';
 import type { LoadResult } from './http-load.js';
@@ -102,6 +103,8 @@ export interface DrResult {
   /** The first checkpoint home → DR after failback. */
   resync?: { wireBytes: number; newBytes: number; fullBytes: number };
   zeroLoss?: ZeroLossResult;
+  /** Part 0 (issue 17): incremental checkpoints per VM size, and QEMU alone. */
+  incremental?: { rows: IncrementalRow[]; qemu: QemuDirectRow[] };
   errors: string[];
 }
 

@@ -9,6 +9,9 @@
 //   4. failover command to the first heartbeat at the DR site: DR test, planned, unplanned (site
 //      loss: the protected host's agent and QEMU killed; high availability or the command);
 //   5. failback bytes against a full copy;
+//   0. one incremental checkpoint (issue 17) per VM size (256 MiB and 2 GiB): end to end, pause,
+//      the agents' CPU and wire bytes next to the pages the guest wrote and to QEMU's own
+//      device-state-only save (x-ignore-shared) and full background snapshot (dr-incremental.ts);
 //   6. the overhead of protection on the guest's HTTP service: a closed-loop client's requests/s
 //      and latency, the same VM unprotected, protected with an RPO, and in zero-loss mode (its
 //      answers wait for the checkpoints after them), next to the checkpoints committed meanwhile.
@@ -29,6 +32,7 @@ import { parseHeartbeats } from '../src/contracts/heartbeat.js';
 import { printDr, renderDrChart, type DrResult, type HttpRow, type RpoRow, type SwitchRow, type ZeroLossResult } from './dr-report.js';
 import { materialize, rsyncDelta, rsyncVersion } from './dr-rsync.js';
 import { closedLoop, httpGet, keepAliveSupported } from './http-load.js';
+import { ferryIncremental, printIncremental, qemuDirect, type IncrementalRow, type QemuDirectRow } from './dr-incremental.js';
 import { median, REPO, waitDirtying } from './lib.js';
 import { waitFor } from '../src/testing/wait-for.js';
 import { loopbackCluster, namespaceCluster, type MigCluster } from './migration-cluster.js';
@@ -37,8 +41,10 @@ import { createLink, netnsAvailable, type NsLink } from './net.js';
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    /** Parts: checkpoints (1, 3, 4, 5 on loopback), rpo (2 on the shaped link), zeroloss (6 on loopback). */
-    only: { type: 'string', default: 'checkpoints,rpo,zeroloss' },
+    /** Parts: incremental (0), checkpoints (1, 3, 4, 5 on loopback), rpo (2 on the shaped link), zeroloss (6 on loopback). */
+    only: { type: 'string', default: 'incremental,checkpoints,rpo,zeroloss' },
+    /** Part 0: VM sizes in MiB. */
+    sizes: { type: 'string', default: '256,2048' },
     links: { type: 'string', default: 'loopback,tbf' },
     checkpoints: { type: 'string' },
     workload: { type: 'string', default: 'dirty:4:64' },
@@ -355,6 +361,17 @@ async function zeroLossPart(cl: MigCluster, result: DrResult): Promise<void> {
 async function main(): Promise<void> {
   const started = new Date();
   const result: DrResult = { startedAt: started.toISOString(), quick: QUICK, memoryMiB: MEMORY_MIB, diskMiB: DISK_MIB, workload: values.workload, rpoTarget: RPO, rpo: [], checkpoints: [], switches: [], errors: [] };
+  if (ONLY.includes('incremental')) {
+    const rows: IncrementalRow[] = [];
+    const qemu: QemuDirectRow[] = [];
+    for (const size of values.sizes.split(',').map(Number)) {
+      say(`part 0: ${size} MiB`);
+      await ferryIncremental(size, DELTAS, say).then((r) => rows.push(...r), (err: Error) => result.errors.push(`incremental ${size} MiB: ${err.message}`));
+      await qemuDirect(size, 5).then((q) => qemu.push(q), (err: Error) => result.errors.push(`qemu alone ${size} MiB: ${err.message}`));
+    }
+    result.incremental = { rows, qemu };
+    printIncremental(rows, qemu);
+  }
   const rs = ONLY.includes('checkpoints') ? await rsyncVersion() : undefined;
   if (rs) result.rsync = rs;
   else if (ONLY.includes('checkpoints')) console.log('rsync is not installed (apt-get install rsync): the rsync column stays empty');

@@ -51,12 +51,14 @@ postgres_bins || missing+=(postgresql)
 # rsync: only the DR benchmark's comparison column (bench/dr.ts). chromium: the web console's
 # end-to-end tests drive Debian's browser with playwright-core (no browser download). faketime:
 # its library steps the wall clock of the HA fault matrix's processes (test/e2e/ha-faults.test.ts).
+# filefrag: where a DR checkpoint's files hold data (src/agent/dr/delta/extents.ts; without it
+# every byte is read).
 # Every external command the product, its tests, benchmarks and the guest build call, with the
 # Debian package that has it. The same list is checked once more at the end.
 COMMANDS=(cpio:cpio gzip:gzip xz:xz-utils zstd:zstd strip:binutils gcc:gcc make:make g++:g++ python3:python3
   ip:iproute2 ss:iproute2 bridge:iproute2 tc:iproute2 ping:iputils-ping curl:curl rsync:rsync chromium:chromium
   setpriv:util-linux mount:mount umount:mount getconf:libc-bin faketime:faketime debootstrap:debootstrap mke2fs:e2fsprogs
-  genisoimage:genisoimage)
+  genisoimage:genisoimage filefrag:e2fsprogs)
 for pair in "${COMMANDS[@]}"; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done

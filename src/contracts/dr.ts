@@ -216,6 +216,8 @@ export const CheckpointProgress = Type.Object({
   bytesTotal: Type.Number(),
   wireBytes: Type.Number(),
   newBytes: Type.Number(),
+  /** An incremental checkpoint (source side): bytes of the 4 KiB pages that differed from its base. */
+  changedBytes: Type.Optional(Type.Number()),
   guestSeq: Type.Optional(Type.Integer()),
   /** Why the job failed: one of the declared failure codes (errors.ts), and the cause's words. */
   error: Type.Optional(Type.Object({ code: Type.Union(FAILURE_CODE_LIST.map((c) => Type.Literal(c))), message: Type.String() })),

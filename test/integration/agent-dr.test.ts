@@ -61,6 +61,9 @@ test('checkpoints: the VM keeps running, the second one carries only what change
   const setBytes = 32 * 1024 * 1024;
   assert.ok(second.newBytes < setBytes + 16 * 1024 * 1024, `second checkpoint stored ${second.newBytes} new bytes (dirty set ${setBytes})`);
   assert.ok(second.wireBytes < second.bytesTotal / 4, `second checkpoint sent ${second.wireBytes} of ${second.bytesTotal} bytes`);
+  // Incremental: the wire carries the 4 KiB pages that changed (plus framing), not whole chunks.
+  assert.ok(second.changedBytes !== undefined && second.changedBytes > 0, 'the second checkpoint is incremental');
+  assert.ok(second.wireBytes < second.changedBytes * 1.3 + 1024 * 1024, `sent ${second.wireBytes} bytes for ${second.changedBytes} bytes of changed pages`);
   // The next capture may start the moment a job says committed (a planned failover does that).
   await checkpoint();
   const stored = await b.get<StoredCheckpoint[]>(`${P}/dr/store/p1`);

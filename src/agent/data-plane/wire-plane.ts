@@ -109,7 +109,8 @@ export class WirePlane implements DataPlane {
       if (exp.peer !== peer) throw new FerryError('UNAUTHORIZED', `${hello.kind} ${hello.sessionId} is expected from ${exp.peer}, not ${peer}`);
       this.#expected.delete(hello.sessionId);
       onSession = exp.onSession;
-      if (hello.kind === 'replication') return { mode: 'chunked', peerChannels, ...(exp.opts.store ? { store: exp.opts.store } : {}) };
+      // A replication session is chunked (dedup against the store) unless it carries an incremental checkpoint's delta.
+      if (hello.kind === 'replication') return { mode: hello.mode === 'passthrough' ? 'passthrough' : 'chunked', peerChannels, ...(exp.opts.store ? { store: exp.opts.store } : {}) };
       return { mode, peerChannels };
     }).then((s) => onSession?.(adapt(s)), (err: Error) => log('data endpoint: session from %s refused: %s', peer, err.message));
   }

@@ -171,6 +171,7 @@ export class CheckpointCapture {
       const pauseMs = Math.round(performance.now() - t0);
       this.#to('saving');
       await snapshot.saved();
+      const savedMs = Math.round(performance.now() - t0);
 
       this.#to('exporting');
       const files: FileToSend[] = [{ name: MEMORY_FILE, path: memFile, size: statSync(memFile).size }];
@@ -184,7 +185,7 @@ export class CheckpointCapture {
         files.push({ name: diskFileName(i), path: raw, size });
       }
       this.#to('captured');
-      log('vm %s: checkpoint captured: pause %d ms, memory file %d bytes, %d disk(s)', vm.name, pauseMs, files[0]!.size, this.#disks.length);
+      log('vm %s: checkpoint captured: pause %d ms, memory saved after %d ms, disks read out after %d ms; memory file %d bytes, %d disk(s)', vm.name, pauseMs, savedMs, Math.round(performance.now() - t0), files[0]!.size, this.#disks.length);
       return { files, takenAt, pauseMs, memoryBytes: vm.rec.spec.memoryMiB * 1024 * 1024, diskBytes, ...(guestSeq !== undefined ? { guestSeq } : {}) };
     } finally {
       snapshot.dispose();

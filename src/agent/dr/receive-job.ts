@@ -59,7 +59,7 @@ export function receiveCheckpoint({ ctx, store }: ReceiveDeps, job: CheckpointJo
   };
 
   const take = async (s: DataSession, into: Staging): Promise<void> => {
-    const r = await receiveFiles(s, into, (n) => job.addBytes(n));
+    const r = await receiveFiles(s, into, (n) => job.addBytes(n), store);
     await s.closed.catch(() => undefined);
     const meta = r.manifest.meta as CheckpointMeta;
     const freed = store.retain(req.vm, req.keep);

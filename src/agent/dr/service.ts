@@ -15,6 +15,7 @@ import {
 } from '../../contracts/index.js';
 import { log } from '../log.js';
 import type { AgentContext } from '../agent-context.js';
+import { dropBase } from './delta/base-files.js';
 import { CheckpointJob } from './job.js';
 import { OutputHold } from './output-hold.js';
 import { receiveCheckpoint } from './receive-job.js';
@@ -100,6 +101,9 @@ export class DrService {
     await this.recovered;
     const local = this.ctx.mgr.vms.get(vm);
     if (local && this.#hold.holding(vm) > 0) await this.#hold.releaseAll(local);
+    // The base of the next incremental checkpoint is of no use once the protection goes (a new
+    // one starts with a full checkpoint; the DR host refuses a delta to a base it does not hold).
+    if (local) dropBase(local.paths.dir);
     return { freedBytes: this.store.drop(vm) };
   }
 

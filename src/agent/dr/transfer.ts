@@ -14,7 +14,10 @@ import type { DataSession } from '../data-plane/plane.js';
 import { failureOf, type JobFailure } from './errors.js';
 import type { CheckpointFile, CheckpointManifest, Staging } from './store/index.js';
 
-export const CHUNK_BYTES = 64 * 1024;
+import { CHUNK_BYTES } from './delta/format.js';
+import { receiveDelta, type DeltaBase } from './delta/receive-delta.js';
+
+export { CHUNK_BYTES };
 const READ_BYTES = 16 * CHUNK_BYTES;
 /** The header and the verdict are small; anything longer is refused. */
 const MAX_LINE_BYTES = 64 * 1024;
@@ -38,6 +41,10 @@ export type CheckpointMeta = {
 export interface Header {
   files: { name: string; size: number }[];
   manifest: Omit<CheckpointManifest, 'files'>;
+  /** An incremental checkpoint: the seq of the committed checkpoint its delta applies to (delta/)… */
+  base?: number;
+  /** …and the digest of that checkpoint's files as the sender knows them (delta/format.ts baseDigest). */
+  baseDigest?: string;
 }
 
 export interface Verdict {
@@ -47,14 +54,14 @@ export interface Verdict {
   error?: JobFailure;
 }
 
-const padded = (size: number): number => Math.ceil(size / CHUNK_BYTES) * CHUNK_BYTES;
+export const padded = (size: number): number => Math.ceil(size / CHUNK_BYTES) * CHUNK_BYTES;
 
 /**
  * The session's channels, each with a standing error listener: a failed session errors every
  * channel, and the failure reaches us through the write or read we are waiting on (or
  * session.closed), never as an unhandled 'error' event that would end the process.
  */
-function channels(s: DataSession): { control: Duplex; data: Duplex } {
+export function channels(s: DataSession): { control: Duplex; data: Duplex } {
   const control = s.channel(CONTROL_CHANNEL);
   const data = s.channel(0);
   for (const ch of [control, data]) if (ch.listenerCount('error') === 0) ch.on('error', () => undefined);
@@ -89,7 +96,7 @@ export function readLine<T>(ch: Duplex): Promise<T> {
   });
 }
 
-function write(ch: Duplex, data: Buffer): Promise<void> {
+export function write(ch: Duplex, data: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     ch.write(data, (err) => (err ? reject(err) : resolve()));
   });
@@ -183,11 +190,29 @@ export async function sendFiles(s: DataSession, files: FileToSend[], manifest: H
   return { ...v, ...(local ? { localFiles } : {}) };
 }
 
-/** Receiver: reads the header and the files into `staging`; commits and answers the verdict. */
-export async function receiveFiles(s: DataSession, staging: Staging, onBytes: (n: number) => void): Promise<{ manifest: CheckpointManifest; newBytes: number }> {
+/** Receiver: reads the header and the files (or, with a base, the delta) into `staging`; commits and answers the verdict. */
+export async function receiveFiles(s: DataSession, staging: Staging, onBytes: (n: number) => void, base?: DeltaBase): Promise<{ manifest: CheckpointManifest; newBytes: number; delta: boolean }> {
   const { control, data } = channels(s);
   const header = await readLine<Header>(control);
   checkHeader(header);
+  try {
+    const delta = header.base !== undefined;
+    if (delta && !base) throw new FerryError('INVALID_REQUEST', 'this receiver takes no incremental checkpoint');
+    const r = delta ? await receiveDelta(data, header.manifest.vm, { seq: header.base!, digest: String(header.baseDigest) }, header.files, staging, base!, onBytes) : await receiveWhole(data, header, staging, onBytes);
+    const manifest: CheckpointManifest = { ...header.manifest, files: r.files };
+    staging.commit(manifest);
+    await write(control, Buffer.from(`${JSON.stringify({ committed: manifest.seq, newBytes: r.newBytes } satisfies Verdict)}\n`));
+    control.end();
+    return { manifest, newBytes: r.newBytes, delta };
+  } catch (err) {
+    staging.abort();
+    control.write(`${JSON.stringify({ error: failureOf(err) } satisfies Verdict)}\n`);
+    throw err;
+  }
+}
+
+/** Every file whole, cut into chunks at fixed offsets; the session has skipped the chunks the store holds. */
+async function receiveWhole(data: Duplex, header: Header, staging: Staging, onBytes: (n: number) => void): Promise<{ files: CheckpointFile[]; newBytes: number }> {
   const files: CheckpointFile[] = header.files.map((f) => ({ name: f.name, size: f.size, chunkBytes: CHUNK_BYTES, chunks: [] }));
   let fileIndex = 0;
   let newBytes = 0;
@@ -204,31 +229,21 @@ export async function receiveFiles(s: DataSession, staging: Staging, onBytes: (n
     await keepChunks(chunk, counting, puts, file.chunks);
     onBytes(chunk.length);
   };
-  try {
-    // Pieces usually arrive as whole chunks: cut them in place, copying only to join a split one.
-    let rest: Buffer = Buffer.alloc(0);
-    for await (const piece of data as AsyncIterable<Buffer>) {
-      let all = rest.length === 0 ? piece : Buffer.concat([rest, piece]);
-      while (all.length >= CHUNK_BYTES) {
-        await take(all.subarray(0, CHUNK_BYTES));
-        all = all.subarray(CHUNK_BYTES);
-      }
-      rest = all;
+  // Pieces usually arrive as whole chunks: cut them in place, copying only to join a split one.
+  let rest: Buffer = Buffer.alloc(0);
+  for await (const piece of data as AsyncIterable<Buffer>) {
+    let all = rest.length === 0 ? piece : Buffer.concat([rest, piece]);
+    while (all.length >= CHUNK_BYTES) {
+      await take(all.subarray(0, CHUNK_BYTES));
+      all = all.subarray(CHUNK_BYTES);
     }
-    if (rest.length > 0) throw new FerryError('INVALID_REQUEST', `stream ended ${rest.length} bytes into a chunk`);
-    await puts.drain();
-    const short = files.find((f) => f.chunks.length * CHUNK_BYTES !== padded(f.size));
-    if (short) throw new FerryError('INVALID_REQUEST', `file ${short.name} arrived incomplete (${short.chunks.length * CHUNK_BYTES} of ${padded(short.size)} bytes)`);
-    const manifest: CheckpointManifest = { ...header.manifest, files };
-    staging.commit(manifest);
-    await write(control, Buffer.from(`${JSON.stringify({ committed: manifest.seq, newBytes } satisfies Verdict)}\n`));
-    control.end();
-    return { manifest, newBytes };
-  } catch (err) {
-    staging.abort();
-    control.write(`${JSON.stringify({ error: failureOf(err) } satisfies Verdict)}\n`);
-    throw err;
+    rest = all;
   }
+  if (rest.length > 0) throw new FerryError('INVALID_REQUEST', `stream ended ${rest.length} bytes into a chunk`);
+  await puts.drain();
+  const short = files.find((f) => f.chunks.length * CHUNK_BYTES !== padded(f.size));
+  if (short) throw new FerryError('INVALID_REQUEST', `file ${short.name} arrived incomplete (${short.chunks.length * CHUNK_BYTES} of ${padded(short.size)} bytes)`);
+  return { files, newBytes };
 }
 
 const MAX_FILES = 64;
@@ -237,6 +252,7 @@ const MAX_FILE_BYTES = 2 ** 50;
 function checkHeader(h: Header): void {
   const ok = h && Array.isArray(h.files) && h.files.length > 0 && h.files.length <= MAX_FILES &&
     h.files.every((f) => typeof f.name === 'string' && /^[a-z0-9-]{1,32}$/.test(f.name) && Number.isSafeInteger(f.size) && f.size >= 0 && f.size <= MAX_FILE_BYTES) &&
-    typeof h.manifest === 'object' && h.manifest !== null && typeof h.manifest.vm === 'string' && Number.isInteger(h.manifest.seq);
+    typeof h.manifest === 'object' && h.manifest !== null && typeof h.manifest.vm === 'string' && Number.isInteger(h.manifest.seq) &&
+    (h.base === undefined || (Number.isSafeInteger(h.base) && h.base >= 0));
   if (!ok) throw new FerryError('INVALID_REQUEST', 'malformed checkpoint header');
 }

@@ -104,6 +104,15 @@ export class ChunkStore {
     return data;
   }
 
+  /**
+   * The chunk's bytes NOT verified: only for bytes that are verified right after (an incremental
+   * checkpoint rebuilds a changed chunk from its base chunk and checks the result against the
+   * new id, which a corrupt base chunk fails). Undefined if the store does not hold it.
+   */
+  peekChunk(id: Buffer): Buffer | undefined {
+    return this.hasChunk(id) ? this.files.readSync(id.toString('hex')) : undefined;
+  }
+
   /** Staging for one incoming checkpoint: chunks put through it are safe from GC until commit/abort. */
   begin(vm: string, seq: number): Staging {
     if (this.index.exists(vm, seq)) throw new StoreError('STORE_CONFLICT', `checkpoint ${vm}/${seq} is already committed`);
