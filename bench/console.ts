@@ -16,11 +16,12 @@ import { chromium } from 'playwright-core';
 import { runController } from '../src/controller/index.js';
 import { controllerClient } from '../src/testing/controller/client.js';
 import { FakeAgent } from '../src/testing/controller/fake-agent.js';
+import { TestPki } from '../src/testing/pki.js';
 import { withDefaults } from '../src/contracts/vm-spec.js';
 import { median, table } from './lib.js';
 
 const ADMIN = 'bench-admin-token';
-const SECRET = 'bench-cluster-secret';
+const pki = new TestPki();
 const HOSTS = 10;
 const STEADY_MS = 20_000;
 const CHROMIUM = process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium';
@@ -37,9 +38,10 @@ const uuid = (i: number): string => `00000000-0000-4000-8000-${String(i).padStar
 
 async function measure(vmCount: number): Promise<Row> {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-console-'));
-  const ctl = await runController({ dataDir: dir, adminToken: ADMIN, clusterSecret: SECRET });
-  const c = controllerClient(() => ctl.url, ADMIN, SECRET);
-  const agents = Array.from({ length: HOSTS }, (_, i) => new FakeAgent(`host${i + 1}`, SECRET, 'main', 512 * 1024, 64));
+  await pki.seed(dir);
+  const ctl = await runController({ dataDir: dir, adminToken: ADMIN });
+  const c = controllerClient(() => ctl.url, ADMIN, pki);
+  const agents = Array.from({ length: HOSTS }, (_, i) => new FakeAgent(`host${i + 1}`, pki, 'main', 512 * 1024, 64));
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
   let beating = true;
   let beats: Promise<void> = Promise.resolve();

@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { withDefaults, type VmStatus } from '../src/contracts/vm-spec.js';
-import { ApiClient } from '../src/contracts/http-client.js';
-import { call } from '../src/testing/controller/client.js';
+import { beatAs, call } from '../src/testing/controller/client.js';
+import { TestPki } from '../src/testing/pki.js';
 import { FakeAgent } from '../src/testing/controller/fake-agent.js';
 import { startTestPostgres, type TestPostgres } from '../src/testing/postgres.js';
 import { waitFor } from '../src/testing/wait-for.js';
@@ -29,15 +29,16 @@ const VMS = Number(values.vms);
 const SECONDS = Number(values.seconds);
 const TAKEOVERS = Number(values.takeovers);
 const ADMIN = 'bench-admin';
-const SECRET = 'bench-secret';
+/** The cluster CA of the controllers under test (set with each one). */
+let pki = new TestPki();
 
 const p99 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))] ?? NaN;
 const ms = (x: number): string => x.toFixed(1);
 
 function fakeHosts(): FakeAgent[] {
   const agents = Array.from({ length: HOSTS }, (_, i) => {
-    const a = new FakeAgent(`h${i + 1}`, SECRET, 'main', 1 << 20, 64);
-    a.url = 'http://127.0.0.1:9'; // never called: nothing here acts on a VM
+    const a = new FakeAgent(`h${i + 1}`, pki, 'main', 1 << 20, 64);
+    a.url = 'https://127.0.0.1:9'; // never called: nothing here acts on a VM
     return a;
   });
   for (let v = 0; v < VMS; v++) {
@@ -59,7 +60,7 @@ async function timed(f: () => Promise<unknown>): Promise<number> {
 async function load(url: string): Promise<(string | number)[]> {
   const agents = fakeHosts();
   let refused = 0;
-  const beat = (a: FakeAgent): Promise<unknown> => call(url, 'POST', '/internal/v1/heartbeat', { token: SECRET, body: a.heartbeat() }).then((r) => {
+  const beat = (a: FakeAgent): Promise<unknown> => beatAs(url, ADMIN, pki, a).then((r) => {
     if (r.status === 503) refused++; // NOT_LEADER: this controller lost its lease under the load
     else if (r.status !== 200) throw new Error(`heartbeat ${r.status}: ${r.text.slice(0, 200)}`);
   });
@@ -102,13 +103,12 @@ async function load(url: string): Promise<(string | number)[]> {
   return [Math.round(ingest), refused, ms(median(reads)), ms(p99(reads)), ms(median(status)), ms(median(changes)), ms(p99(changes))];
 }
 
-function controllerProcess(dir: string, db: string | undefined): { child: ChildProcess; url: () => string } {
+async function controllerProcess(dir: string, db: string | undefined): Promise<{ child: ChildProcess; url: () => string }> {
   const token = join(dir, 'token');
-  const secret = join(dir, 'secret');
   writeFileSync(token, ADMIN);
-  writeFileSync(secret, SECRET);
   const data = join(dir, 'data');
-  const args = [join(REPO, 'bin/ferry.js'), 'controller', '--data-dir', data, '--port', '0', '--token-file', token, '--secret-file', secret, '--host-down-after', '60000', ...(db ? ['--db', db] : [])];
+  if (!db) await pki.seed(data);
+  const args = [join(REPO, 'bin/ferry.js'), 'controller', '--data-dir', data, '--port', '0', '--token-file', token, '--host-down-after', '60000', ...(db ? ['--db', db] : [])];
   // Its log (DEBUG=ferry:* to see elections and flushes) outlives the run, for when a number looks wrong.
   const out = openSync(join(tmpdir(), `ferry-bench-controller-${Date.now()}.log`), 'w');
   const child = spawn(process.execPath, args, { stdio: ['ignore', out, out] });
@@ -119,16 +119,18 @@ function controllerProcess(dir: string, db: string | undefined): { child: ChildP
 /** Part 2: SIGKILL the leader; ms until a task is accepted (by a standby, or by the restarted SQLite controller). */
 async function takeover(db: string | undefined): Promise<number> {
   const dirs = [mkdtempSync(join(tmpdir(), 'ferry-bench-ctl-')), mkdtempSync(join(tmpdir(), 'ferry-bench-ctl-'))];
-  const procs = db ? dirs.map((d) => controllerProcess(d, db)) : [controllerProcess(dirs[0]!, undefined)];
-  const agent = new FakeAgent('h1', SECRET);
+  pki = db ? TestPki.forPostgres(db) : new TestPki();
+  await pki.ca();
+  const procs = db ? await Promise.all(dirs.map((d) => controllerProcess(d, db))) : [await controllerProcess(dirs[0]!, undefined)];
+  const agent = new FakeAgent('h1', pki);
   await agent.listen();
   let beating = true;
   try {
     const urls = await Promise.all(procs.map((p) => waitFor('controller up', () => p.url(), { everyMs: 50 })));
-    const client = new ApiClient(urls, SECRET);
     const beats = (async () => {
       while (beating) {
-        await client.post('/internal/v1/heartbeat', agent.heartbeat(), { timeoutMs: 2000 }).catch(() => undefined);
+        // Whichever leads takes it; a standby refuses it (NOT_LEADER).
+        for (const u of urls) await beatAs(u, ADMIN, pki, agent).catch(() => undefined);
         await new Promise((r) => setTimeout(r, 200));
       }
     })();
@@ -145,7 +147,7 @@ async function takeover(db: string | undefined): Promise<number> {
     procs[leaderIdx]!.child.kill('SIGKILL');
     if (!db) {
       rmSync(join(dirs[0]!, 'data', 'controller.json'), { force: true });
-      procs.push(controllerProcess(dirs[0]!, undefined));
+      procs.push(await controllerProcess(dirs[0]!, undefined));
     }
     const accepted = await waitFor('a task accepted after the kill', async () => {
       const u = db ? urls[1 - leaderIdx]! : await Promise.resolve(procs[1]!.url()).catch(() => undefined);
@@ -171,7 +173,9 @@ try {
   // Each controller in its own process, as in production: the load generator's work is not theirs.
   for (const db of [undefined, await pgServer.database()]) {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-ctl-'));
-    const ctl = controllerProcess(dir, db);
+    pki = db ? TestPki.forPostgres(db) : new TestPki();
+    await pki.ca();
+    const ctl = await controllerProcess(dir, db);
     try {
       const url = await waitFor('controller up', () => ctl.url(), { everyMs: 50 });
       await waitFor('it leads', async () => (await call(url, 'GET', '/api/v1/status', { token: ADMIN })).body?.controller?.role === 'leader');

@@ -5,6 +5,7 @@ import {
   AGENT_API_PREFIX, createApiServer, METRICS_PATH, type CloneRequest, type ForwardRequest, type HostInfo, type ProbeRequest, type ResizeRequest, type StopRequest, type VmSpec,
 } from '../contracts/index.js';
 import { AGENT_ROUTES, AGENT_SIMPLE_ACTIONS } from '../contracts/agent-routes.js';
+import type { PeerIdentity, ServerTlsOptions } from '../pki/index.js';
 import type { VmManager } from './manager.js';
 import { addForward } from './forwards.js';
 import { probeHttp } from './probe.js';
@@ -17,10 +18,15 @@ import type { MigrationService } from './migration/service.js';
 
 type VmName = { name: string };
 
+/**
+ * HTTPS only, with a client certificate from the cluster CA required in the handshake; the API and
+ * /metrics take only a controller's certificate (role `controller`): another host's is refused.
+ */
 export function buildAgentApi(
-  mgr: VmManager, secret: string, host: () => HostInfo, migrations: () => MigrationService, dr: () => DrService, metrics: AgentMetrics, paths: AllowedPaths,
+  mgr: VmManager, https: ServerTlsOptions, host: () => HostInfo, migrations: () => MigrationService, dr: () => DrService, metrics: AgentMetrics, paths: AllowedPaths,
 ): FastifyInstance {
-  const app = createApiServer({ credentials: [{ prefix: AGENT_API_PREFIX, tokens: () => [secret] }, { prefix: METRICS_PATH, tokens: () => [secret] }] });
+  const controller = (p: PeerIdentity): boolean => p.role === 'controller';
+  const app = createApiServer({ https, credentials: [{ prefix: AGENT_API_PREFIX, peer: controller }, { prefix: METRICS_PATH, peer: controller }] });
   const R = AGENT_ROUTES;
 
   // Every route that takes a VM spec (define; an incoming migration's and a restore's `spec`)

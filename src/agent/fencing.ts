@@ -12,7 +12,7 @@
 import type { GuardReport, HeartbeatReply, StaleCopy } from '../contracts/index.js';
 import { monoNowMs } from './fence/clock.js';
 import { fencePaths, readJson, writeJsonAtomic, type Feed, type FeedVm, type GuardStatus } from './fence/files.js';
-import { ensureGuard, guardPid, type GuardSpawnOptions } from './fence/spawn.js';
+import { ensureGuard, guardPid, storedGuardSecret, type GuardSpawnOptions } from './fence/spawn.js';
 import { log } from './log.js';
 import type { VmManager } from './manager.js';
 import { killPid } from './proc.js';
@@ -28,11 +28,15 @@ export class FenceFeeder {
   /** Fenced records already applied to the VMs (vm@atMs). */
   readonly #applied = new Set<string>();
 
+  /** The guards' key: from the controller's replies (HeartbeatReply.fenceKey), kept in the fence dir for the next start. */
+  #secret: string | undefined;
+
   constructor(
     private readonly mgr: VmManager,
-    private readonly o: GuardSpawnOptions,
+    private readonly o: Omit<GuardSpawnOptions, 'secret'> & { secret?: string },
   ) {
     this.#paths = fencePaths(o.dataDir);
+    this.#secret = o.secret ?? storedGuardSecret(o.dataDir);
     this.#cluster = readJson<Feed>(this.#paths.feed)?.cluster;
     this.#ensure();
   }
@@ -40,6 +44,11 @@ export class FenceFeeder {
   /** A heartbeat reply arrived: feed the guard its lease and peers, kill what runs elsewhere now. */
   renew(reply: Partial<HeartbeatReply>, arrivedAtMs = monoNowMs()): void {
     if (reply.peers) this.#cluster = reply.peers;
+    if (reply.fenceKey && reply.fenceKey !== this.#secret) {
+      this.#secret = reply.fenceKey;
+      this.#lastEnsure = -Infinity;
+      this.#ensure();
+    }
     const vms = (reply.fence?.vms ?? []).flatMap((name): FeedVm[] => {
       const vm = this.mgr.vms.get(name);
       return vm ? [{ name, uuid: vm.rec.spec.uuid, ...(vm.rec.pid !== undefined ? { pid: vm.rec.pid } : {}) }] : [];
@@ -77,10 +86,10 @@ export class FenceFeeder {
 
   #ensure(): void {
     const now = monoNowMs();
-    if (now - this.#lastEnsure < RESPAWN_EVERY_MS) return;
+    if (this.#secret === undefined || now - this.#lastEnsure < RESPAWN_EVERY_MS) return;
     this.#lastEnsure = now;
     try {
-      ensureGuard(this.o);
+      ensureGuard({ ...this.o, secret: this.#secret });
     } catch (err) {
       log('fencing: cannot start the fence guard: %s', (err as Error).message);
     }

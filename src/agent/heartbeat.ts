@@ -1,7 +1,7 @@
 // Pushes this host's status and its VMs to the controller (POST /internal/v1/heartbeat).
 // One heartbeat at a time (the next is scheduled when the previous one ends), failures are
 // logged at most every 30 s and never stop the loop. The controller may ask for another interval,
-// and answers the CSR a heartbeat carries with the host's certificate (onReply).
+// and answers the renewal CSR a heartbeat carries with the host's new certificate (onReply).
 import { ApiClient, INTERNAL_PREFIX, type AgentHeartbeat, type HeartbeatReply } from '../contracts/index.js';
 import { warnRateLimited } from './log.js';
 
@@ -12,9 +12,11 @@ export interface Heartbeat {
   stop(): void;
 }
 
-export function startHeartbeat(controllerUrl: string | readonly string[], secret: string, intervalMs: number, collect: () => Promise<AgentHeartbeat>, onReply?: (reply: Partial<HeartbeatReply>) => Promise<void> | void): Heartbeat {
+/** `dispatcher`: mutual TLS with the host's certificate, the pinned cluster CA and a controller's certificate required (host-identity.ts). */
+export function startHeartbeat(controllerUrl: string | readonly string[], dispatcher: () => unknown, intervalMs: number, collect: () => Promise<AgentHeartbeat>, onReply?: (reply: Partial<HeartbeatReply>) => Promise<void> | void): Heartbeat {
   // Several controllers (one leading): the client follows the leader, trying the others when it fails.
-  const client = new ApiClient(controllerUrl, secret);
+  // No bearer token: the host is its certificate.
+  const client = new ApiClient(controllerUrl, '', { dispatcher });
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let interval = intervalMs;

@@ -21,9 +21,14 @@ import { reattachAll } from './reattach.js';
 import { MigrationService } from './migration/service.js';
 import { DrService } from './dr/service.js';
 import { FenceFeeder } from './fencing.js';
-import { loadOrCreateIdentity, storeCertificate, type TlsIdentity } from './data-plane/tls-identity.js';
+import { loadIdentity, type TlsIdentity } from './data-plane/tls-identity.js';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { advertisedHost, advertisedUrl } from '../contracts/addresses.js';
+import { httpsServerOptions } from '../pki/index.js';
+import { HostIdentity } from './host-identity.js';
+import { joinCluster } from './join.js';
 import { WirePlane } from './data-plane/wire-plane.js';
-import type { DataPlane } from './data-plane/plane.js';
 import type { GuardReport, HostInfo } from '../contracts/index.js';
 import { FERRY_VERSION } from '../contracts/version.js';
 import { GuestTaps, type GuestBridge } from './guest-taps.js';
@@ -33,15 +38,19 @@ export interface AgentOptions {
   name: string;
   site: string;
   dataDir: string;
-  /** Default 127.0.0.1. */
+  /** Address the API and the data plane listen on. Default 127.0.0.1. */
   listenHost?: string;
   /** Default 0: any free port (see RunningAgent.url). */
   port?: number;
-  /** Where to send heartbeats; omitted = none (tests). */
-  /** Every controller's URL when there are several (one leads; heartbeats follow it). */
+  /** The host (name or address) the controller and peer agents dial; default the listen address. */
+  advertise?: string;
+  /** Where to send heartbeats; omitted = none (tests). Every controller's URL when there are several (one leads; heartbeats follow it). */
   controllerUrl?: string | readonly string[];
-  /** Cluster secret: required on this agent's API, and sent to the controller. */
-  secret: string;
+  /**
+   * A one-time join token (`ferry host token`): used only when this data dir holds no identity
+   * yet, to enrol with the controller at `controllerUrl` (join.ts).
+   */
+  joinToken?: string;
   /** Default 'auto': probe KVM (cached per host boot), fall back to TCG. */
   accel?: AccelChoice;
   /** Demo guest dir (vmlinuz, initrd.img). Default $FERRY_GUEST_DIR or <repo>/build/guest. */
@@ -55,7 +64,7 @@ export interface AgentOptions {
   heartbeatIntervalMs?: number;
   /** Port of the ferry-wire data endpoint on listenHost. Default 0: any free port. */
   dataPort?: number;
-  /** Data-plane key and certificates (tests without a controller); otherwise made and obtained via heartbeats. */
+  /** The host's key and certificates (tests); otherwise <dataDir>/tls, from joining. */
   tls?: TlsIdentity;
   /** Capacity of the host's network link in bytes/s (reported, not enforced). Default 125000000 (1 Gbit/s). */
   netBytesPerSec?: number;
@@ -102,7 +111,9 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   taps?.start();
 
   const listenHost = opts.listenHost ?? '127.0.0.1';
-  const { plane, csrPem, csrKey } = await startDataPlane(opts, dataDir, listenHost);
+  const identity = new HostIdentity(opts.name, await hostIdentity(opts, dataDir), opts.tls ? undefined : dataDir);
+  const plane = new WirePlane(listenHost, opts.dataPort ?? 0, undefined, advertisedHost(listenHost, opts.advertise));
+  await plane.setIdentity(identity.current);
   const migrationCtx = { hostName: opts.name, dataDir, mgr, launch, plane };
   const migrations = new MigrationService(migrationCtx, recovered);
   const dr = new DrService(migrationCtx);
@@ -122,25 +133,31 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   const sampler = new Sampler(() => mgr.vms.values()).start();
   const metrics = new AgentMetrics(async () => ({ host: host(), vms: await mgr.list() }));
   const paths = new AllowedPaths(opts.imageDirs ?? defaultImageDirs(dataDir, guestDir));
-  const app = buildAgentApi(mgr, opts.secret, host, () => migrations, () => dr, metrics, paths);
-  const address = await app.listen({ host: listenHost, port: opts.port ?? 0 });
-  url = address.replace('[::1]', '127.0.0.1');
+  const app = buildAgentApi(mgr, httpsServerOptions(identity.current, true), host, () => migrations, () => dr, metrics, paths);
+  await app.listen({ host: listenHost, port: opts.port ?? 0 });
+  url = advertisedUrl(listenHost, (app.server.address() as AddressInfo).port, opts.advertise);
+  identity.onChange(async (id) => {
+    (app.server as unknown as HttpsServer).setSecureContext(httpsServerOptions(id, true));
+    await plane.setIdentity(id);
+  });
   writeJsonAtomic(join(dataDir, 'agent.json'), { pid: process.pid, url });
   log('agent %s (%s) listening on %s, accel %s, guest %s', opts.name, opts.site, url, accel, guestDir);
 
   let hb: Heartbeat | undefined;
-  const fence = opts.controllerUrl ? new FenceFeeder(mgr, { dataDir, host: opts.name, listenHost, secret: opts.secret }) : undefined;
+  const fence = opts.controllerUrl ? new FenceFeeder(mgr, { dataDir, host: opts.name, listenHost }) : undefined;
   if (opts.controllerUrl) {
-    hb = startHeartbeat(opts.controllerUrl, opts.secret, opts.heartbeatIntervalMs ?? 1000, async () => ({
-      host: host(),
-      vms: await Promise.all([...mgr.vms.values()].map((vm) => vmStatus(vm))),
-      ...(plane.url() === undefined && csrPem ? { csr: csrPem } : {}),
-      ...withGuard(fence?.report()),
-    }), async (reply) => {
+    const dispatcher = () => identity.dispatcher({ role: 'controller' });
+    hb = startHeartbeat(opts.controllerUrl, dispatcher, opts.heartbeatIntervalMs ?? 1000, async () => {
+      const csr = await identity.renewalCsr();
+      return {
+        host: host(),
+        vms: await Promise.all([...mgr.vms.values()].map((vm) => vmStatus(vm))),
+        ...(csr ? { csr } : {}),
+        ...withGuard(fence?.report()),
+      };
+    }, async (reply) => {
       fence?.renew(reply);
-      if (!reply.certificate || !reply.caCertificate || !(plane instanceof WirePlane) || plane.url() !== undefined || !csrKey) return;
-      storeCertificate(dataDir, reply.certificate, reply.caCertificate);
-      await plane.setIdentity({ keyPem: csrKey, certPem: reply.certificate, caPem: reply.caCertificate });
+      if (reply.certificate) await identity.accept(reply.certificate);
     });
   }
 
@@ -156,6 +173,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
         await migrations.close();
         await dr.close();
         await plane.close();
+        await identity.close();
         mgr.detachAll();
         // Leave agent.json to a newer agent that may already own this data dir.
         if (readAgentFile(dataDir)?.pid === process.pid) rmSync(join(dataDir, 'agent.json'), { force: true });
@@ -167,16 +185,18 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
 
 const withGuard = (guard: GuardReport | undefined): { guard?: GuardReport } => (guard ? { guard } : {});
 
-/** The data plane: ferry-wire on mutual TLS only (identity from options, <dataDir>/tls, or pending a CSR). */
-async function startDataPlane(opts: AgentOptions, dataDir: string, listenHost: string): Promise<{ plane: DataPlane; csrPem?: string; csrKey?: string }> {
-  const plane = new WirePlane(listenHost, opts.dataPort ?? 0);
-  if (opts.tls) {
-    await plane.setIdentity(opts.tls);
-    return { plane };
+/** The host's identity: given (tests), stored from an earlier join, or from joining now with the token. */
+async function hostIdentity(opts: AgentOptions, dataDir: string): Promise<TlsIdentity> {
+  if (opts.tls) return opts.tls;
+  const stored = loadIdentity(dataDir);
+  if (stored) return stored;
+  const urls = typeof opts.controllerUrl === 'string' ? [opts.controllerUrl] : [...(opts.controllerUrl ?? [])];
+  if (!opts.joinToken || urls.length === 0) {
+    throw new Error(`host ${opts.name} has not joined a cluster (no identity in ${dataDir}/tls): start it with --join CONTROLLER_URL --token TOKEN (ferry host token prints one)`);
   }
-  const stored = await loadOrCreateIdentity(dataDir, opts.name);
-  if (stored.identity) await plane.setIdentity(stored.identity);
-  return { plane, csrPem: stored.csrPem, csrKey: stored.keyPem };
+  const id = await joinCluster(urls, opts.joinToken, opts.name, dataDir);
+  log('host %s joined the cluster at %s', opts.name, urls.join(','));
+  return id;
 }
 
 /** PIDs of live QEMU processes started for VMs in `dataDir` (checked against each VM's uuid). */

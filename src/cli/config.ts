@@ -1,9 +1,11 @@
-// Where the CLI finds its cluster: FERRY_URL/FERRY_TOKEN from the environment win, otherwise
-// the cluster.json that `ferry up` wrote in the cluster home ($FERRY_HOME or ~/.ferry).
+// Where the CLI finds its cluster: FERRY_URL/FERRY_TOKEN (and FERRY_CA, a PEM file) from the
+// environment win, otherwise the cluster.json that `ferry up` wrote in the cluster home
+// ($FERRY_HOME or ~/.ferry), which holds the cluster CA the CLI pins.
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../contracts/http-client.js';
+import { httpsDispatcher } from '../pki/index.js';
 import { UsageError } from './output.js';
 
 export interface AgentRecord {
@@ -51,6 +53,8 @@ export interface ClusterNet {
 export interface ClusterFile {
   url: string;
   token: string;
+  /** The cluster CA (PEM) the CLI pins for the controller's HTTPS. */
+  ca?: string;
   controller: { pid: number; dataDir?: string; log?: string };
   agents: AgentRecord[];
   /** Absent: user-mode (slirp) guest networking, as before --net existed. */
@@ -71,6 +75,8 @@ export interface ControllerRecord {
 export interface Connection {
   url: string;
   token: string;
+  /** The cluster CA (PEM): $FERRY_CA (a file) or cluster.json's. */
+  ca?: string;
   source: 'env' | 'cluster.json';
 }
 
@@ -96,12 +102,34 @@ export function readClusterFile(home: string): ClusterFile | undefined {
 export const NO_CLUSTER = 'no cluster found (run ferry up, or set FERRY_URL and FERRY_TOKEN)';
 
 /** Pure: pick the connection from the environment and the (optional) cluster file. */
-export function resolveConnection(env: NodeJS.ProcessEnv, cluster: ClusterFile | undefined): Connection | undefined {
+export function resolveConnection(env: NodeJS.ProcessEnv, cluster: ClusterFile | undefined, readCa: (path: string) => string = readCaFile): Connection | undefined {
   const url = env.FERRY_URL || undefined;
   const token = env.FERRY_TOKEN || undefined;
-  if (url && token) return { url, token, source: 'env' };
-  if (cluster) return { url: url ?? cluster.url, token: token ?? cluster.token, source: url || token ? 'env' : 'cluster.json' };
+  const envCa = env.FERRY_CA ? readCa(env.FERRY_CA) : undefined;
+  const ca = envCa ?? cluster?.ca;
+  const withCa = ca ? { ca } : {};
+  if (url && token) return { url, token, ...withCa, source: 'env' };
+  if (cluster) return { url: url ?? cluster.url, token: token ?? cluster.token, ...withCa, source: url || token ? 'env' : 'cluster.json' };
   return undefined;
+}
+
+function readCaFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`FERRY_CA: cannot read ${path}: ${(err as Error).message}`, 1);
+  }
+}
+
+/**
+ * The controller is reached over HTTPS only, with the cluster CA pinned and a controller's
+ * certificate required. Without a CA (FERRY_URL and FERRY_TOKEN but no FERRY_CA) the system's
+ * trust store decides, for a controller with a certificate of its own (docs/security.md).
+ */
+export function controllerClient(urls: string[], token: string, ca: string | undefined, opts: { followMs?: number } = {}): ApiClient {
+  for (const u of urls) if (!u.startsWith('https://')) throw new UsageError(`${u}: the controller is reached over https:// only`, 1);
+  const dispatcher = ca ? httpsDispatcher({ caPem: ca }, { role: 'controller' }) : undefined;
+  return new ApiClient(urls, token, { ...opts, ...(dispatcher ? { dispatcher: () => dispatcher } : {}) });
 }
 
 /** How long a command keeps looking for the leader while several controllers elect a new one. */
@@ -112,7 +140,7 @@ export function connect(env: NodeJS.ProcessEnv = process.env): ApiClient {
   const cluster = readClusterFile(ferryHome(env));
   const conn = resolveConnection(env, cluster);
   if (!conn) throw new UsageError(NO_CLUSTER, 1);
-  return new ApiClient(controllerUrls(conn, cluster), conn.token, { followMs: FOLLOW_LEADER_MS });
+  return controllerClient(controllerUrls(conn, cluster), conn.token, conn.ca, { followMs: FOLLOW_LEADER_MS });
 }
 
 export function controllerUrls(conn: Connection, cluster: ClusterFile | undefined): string[] {

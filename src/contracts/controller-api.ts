@@ -186,7 +186,7 @@ export const AgentHeartbeat = Type.Object(
   {
     host: HostInfo,
     vms: Type.Array(VmStatus),
-    /** PEM certificate signing request for the host's data-plane key, sent until a certificate is issued. */
+    /** PEM certificate signing request for the key the host joined with, sent once its certificate is due for renewal until a new one is issued. */
     csr: Type.Optional(Type.String({ maxLength: 16384 })),
     /** The host's fence guard, as the agent found it (src/contracts/fence.ts). */
     guard: Type.Optional(GuardReport),
@@ -198,10 +198,10 @@ export type AgentHeartbeat = Static<typeof AgentHeartbeat>;
 /** The controller's answer to a heartbeat; carries the host certificate once the CSR is signed. */
 export const HeartbeatReply = Type.Object({
   intervalMs: Type.Integer(),
-  /** PEM host certificate (CN = host name) signed by the cluster CA. */
+  /** The renewed PEM host certificate (CN = host name, same key), answering the heartbeat's CSR. The agent keeps the CA it pinned at join. */
   certificate: Type.Optional(Type.String()),
-  /** PEM certificate of the cluster CA, which every data-plane peer must chain to. */
-  caCertificate: Type.Optional(Type.String()),
+  /** The key the hosts' fence guards authenticate their pings with (derived from the cluster CA's key; every enrolled host has it). */
+  fenceKey: Type.Optional(Type.String({ maxLength: 128 })),
   /** Why the heartbeat's CSR was not signed (e.g. made out to another host). The lease is renewed all the same. */
   csrRefused: Type.Optional(ApiErrorBody.properties.error),
   /**

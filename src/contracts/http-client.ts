@@ -22,6 +22,11 @@ export interface RequestOptions {
 export const LEADER_HEADER = 'x-ferry-leader';
 
 export interface ClientOptions {
+  /**
+   * The fetch dispatcher for HTTPS with the cluster CA pinned (and our certificate, for mutual
+   * TLS): `httpsDispatcher` in src/pki. Read on every request, so a renewed certificate takes over.
+   */
+  dispatcher?: () => unknown;
   /** Every request also ends when this fires (a controller that stopped leading cuts its agent calls at once). */
   signal?: AbortSignal;
   /** With several URLs: how long to keep looking for the leader while none answers (default 0: one pass over the list). */
@@ -90,7 +95,8 @@ export class ApiClient {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const signals = [AbortSignal.timeout(timeoutMs), ...(opts.signal ? [opts.signal] : []), ...(this.client.signal ? [this.client.signal] : [])];
     const signal = AbortSignal.any(signals);
-    const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
+    // An empty token: the client is its certificate (mutual TLS), there is no bearer.
+    const headers: Record<string, string> = this.token ? { authorization: `Bearer ${this.token}` } : {};
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
@@ -99,7 +105,8 @@ export class ApiClient {
         headers,
         body: opts.body === undefined ? null : JSON.stringify(opts.body),
         signal,
-      });
+        ...(this.client.dispatcher ? { dispatcher: this.client.dispatcher() } : {}),
+      } as RequestInit);
     } catch (err) {
       throw transportError(err, method, path, base, timeoutMs, [opts.signal, this.client.signal].find((s) => s?.aborted) ?? opts.signal);
     }

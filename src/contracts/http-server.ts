@@ -9,7 +9,8 @@
 // arrive in time, an idle keep-alive connection is closed, connections are capped. There is no
 // limit on how long a handler may take (an agent's scrub runs for minutes; callers put their
 // own timeout on each call), so an event stream or a long call is never cut by the server.
-import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyError, type FastifyRequest } from 'fastify';
+import { verifiedPeer, type PeerIdentity, type ServerTlsOptions } from '../pki/index.js';
 import { bearerMatches } from './auth.js';
 import { FerryError } from './errors.js';
 
@@ -36,9 +37,16 @@ export const HTTP_LIMITS: HttpLimits = {
   checkEveryMs: 1_000,
 };
 
+/**
+ * What a URL prefix accepts: bearer tokens, or a verified client certificate (mutual TLS) that
+ * `peer` accepts. A request whose path matches no prefix is refused.
+ */
+export type Credential = { prefix: string; tokens: () => readonly string[] } | { prefix: string; peer: (p: PeerIdentity) => boolean };
+
 export interface ApiServerOptions {
-  /** Tokens accepted per URL prefix; a request whose path matches no prefix is refused. */
-  credentials: { prefix: string; tokens: () => readonly string[] }[];
+  credentials: Credential[];
+  /** Serve HTTPS (the only way Ferry serves, outside unit tests of this base). */
+  https?: ServerTlsOptions;
   /** Requests that need no credential at all (the route checks whatever it needs itself). */
   isPublic?(method: string, path: string): boolean;
   cookieAuth?: CookieAuth;
@@ -69,9 +77,27 @@ export function readCookie(header: string | undefined, name: string): string | u
   return undefined;
 }
 
+const peers = new WeakMap<object, PeerIdentity | null>();
+
+/** The verified certificate the request's connection presented (mutual TLS), if any. */
+export function requestPeer(req: FastifyRequest): PeerIdentity | undefined {
+  const socket = req.raw.socket;
+  let p = peers.get(socket);
+  if (p === undefined) peers.set(socket, (p = verifiedPeer(socket) ?? null));
+  return p ?? undefined;
+}
+
+function accepts(rule: Credential, req: FastifyRequest): boolean {
+  if ('tokens' in rule) return bearerMatches(req.headers.authorization, rule.tokens());
+  const peer = requestPeer(req);
+  return peer !== undefined && rule.peer(peer);
+}
+
 export function createApiServer(opts: ApiServerOptions): FastifyInstance {
   const limits = { ...HTTP_LIMITS, ...opts.limits };
-  const app = Fastify({
+  // The same FastifyInstance type either way: https only changes the underlying server.
+  const app = (Fastify as (o: object) => FastifyInstance)({
+    ...(opts.https ? { https: opts.https } : {}),
     logger: opts.logger ?? false,
     bodyLimit: MAX_REQUEST_BYTES,
     requestTimeout: limits.requestTimeoutMs,
@@ -86,14 +112,14 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     const path = req.url.split('?')[0] ?? '';
     if (opts.isPublic?.(req.method, path)) return;
     const rule = opts.credentials.find((c) => path.startsWith(c.prefix));
-    if (rule && bearerMatches(req.headers.authorization, rule.tokens())) return;
+    if (rule && accepts(rule, req)) return;
     const ca = opts.cookieAuth;
     const session = ca && ca.prefixes.some((p) => path.startsWith(p)) ? readCookie(req.headers.cookie, ca.cookie) : undefined;
     if (ca && session !== undefined && ca.valid(session)) {
       if (SAFE_METHODS.has(req.method) || req.headers[ca.csrfHeader] === '1') return;
       throw new FerryError('FORBIDDEN', `a ${req.method} with the session cookie must carry the header ${ca.csrfHeader}: 1`);
     }
-    throw new FerryError('UNAUTHORIZED', 'missing or invalid credential (Authorization: Bearer <token>)');
+    throw new FerryError('UNAUTHORIZED', rule && !('tokens' in rule) ? 'this path needs a client certificate from the cluster CA for a component allowed here' : 'missing or invalid credential (Authorization: Bearer <token>)');
   });
 
   app.setErrorHandler((err: FastifyError | FerryError, _req, reply) => {

@@ -14,6 +14,7 @@ export * from './balance.js';
 export * from './web-console.js';
 export * from './endpoints.js';
 export * from './fence.js';
+export * from './enrolment.js';
 export { ApiClient, type RequestOptions } from './http-client.js';
 export { createApiServer, HTTP_LIMITS, MAX_REQUEST_BYTES, type HttpLimits } from './http-server.js';
 export * from './agent-routes.js';

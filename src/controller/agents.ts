@@ -23,15 +23,22 @@ const migrationPath = (id: string, rest = ''): string => `${AGENT_API_PREFIX}/mi
 const vmPath = (name: string, rest = ''): string => `${AGENT_API_PREFIX}/vms/${encodeURIComponent(name)}${rest}`;
 const drPath = (rest: string): string => `${AGENT_API_PREFIX}/dr/${rest}`;
 
+/** Where the controller's calls to a host get their mutual TLS (src/controller/tls.ts). */
+export interface AgentTls {
+  dispatcherFor(hostName: string): unknown;
+}
+
 export class AgentClient {
   private readonly api: ApiClient;
   constructor(
+    hostName: string,
     url: string,
-    secret: string,
+    tls: AgentTls,
     private readonly timeoutMs: number,
     stopped?: AbortSignal,
   ) {
-    this.api = new ApiClient(url, secret, stopped ? { signal: stopped } : {});
+    // No bearer token: the controller is its certificate, and the agent must be host `hostName`.
+    this.api = new ApiClient(url, '', { dispatcher: () => tls.dispatcherFor(hostName), ...(stopped ? { signal: stopped } : {}) });
   }
 
   define(spec: VmSpec, signal?: AbortSignal): Promise<VmStatus> {
@@ -152,23 +159,25 @@ export class AgentClient {
 }
 
 /**
- * One client per agent URL, made on demand (an agent's URL can change when it restarts). When
+ * One client per host and URL, made on demand (an agent's URL can change when it restarts). When
  * `stopped` fires, every call in flight and every later one ends at once: a controller that
  * stopped leading must not act on any agent (not even to abort), the new leader does.
  */
 export class AgentPool {
   private readonly clients = new Map<string, AgentClient>();
   constructor(
-    private readonly secret: string,
+    private readonly tls: AgentTls,
     private readonly timeoutMs = DEFAULT_AGENT_TIMEOUT_MS,
     private readonly stopped?: AbortSignal,
   ) {}
 
-  forUrl(url: string): AgentClient {
-    let c = this.clients.get(url);
+  /** The client for host `info.name` at `info.url`: the server must present that host's certificate. */
+  forHost(info: { name: string; url: string }): AgentClient {
+    const key = `${info.name} ${info.url}`;
+    let c = this.clients.get(key);
     if (!c) {
-      c = new AgentClient(url, this.secret, this.timeoutMs, this.stopped);
-      this.clients.set(url, c);
+      c = new AgentClient(info.name, info.url, this.tls, this.timeoutMs, this.stopped);
+      this.clients.set(key, c);
     }
     return c;
   }

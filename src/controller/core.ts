@@ -6,7 +6,6 @@
 // started single controller takes.
 import type { ClusterStatus, ControllerAbout } from '../contracts/controller-api.js';
 import { FERRY_VERSION } from '../contracts/version.js';
-import type { KeyAndCert } from '../pki/index.js';
 import { AgentPool, DEFAULT_AGENT_TIMEOUT_MS } from './agents.js';
 import type { AppDeps } from './app.js';
 import { BalanceRepo } from './balance/decisions-repo.js';
@@ -21,6 +20,7 @@ import { DrService } from './dr/service.js';
 import { zeroLossHold } from './dr/zero-loss.js';
 import { ExposuresRepo } from './endpoints/repo.js';
 import { EndpointService } from './endpoints/service.js';
+import { EnrolmentService } from './enrolment/service.js';
 import { NotLeaderError } from './errors.js';
 import { EventBus } from './events.js';
 import { HostMonitor } from './host-monitor.js';
@@ -38,6 +38,7 @@ import { TasksRepo } from './tasks-repo.js';
 import { VmService } from './vm-service.js';
 import { LoadPublisher } from './web-console/live.js';
 import type { ControllerOptions } from './index.js';
+import type { ControllerTls } from './tls.js';
 
 export type CoreRole = 'leader' | 'standby';
 
@@ -54,7 +55,7 @@ export interface ControllerCore {
   close(opts?: { deposed?: boolean }): Promise<void>;
 }
 
-export function openCore(store: StateStore, ca: KeyAndCert, opts: ControllerOptions, leaseMs: number, role: CoreRole, about: () => ControllerAbout): ControllerCore {
+export function openCore(store: StateStore, tls: ControllerTls, opts: ControllerOptions, leaseMs: number, role: CoreRole, about: () => ControllerAbout): ControllerCore {
   const db = store.db;
   const leader = role === 'leader';
   // Each service is built from what it needs, and only after it: dependencies point one way
@@ -72,10 +73,11 @@ export function openCore(store: StateStore, ca: KeyAndCert, opts: ControllerOpti
     store: new MetricsStore(db),
   });
   const drRepo = new DrRepo(db);
-  const monitor = new HostMonitor(state, { tombstones, moves, revisions, foreign }, opts.hostDownAfterMs ?? 3000, ca, leaseSource(leaseMs, drRepo, state.vms), metrics);
+  const enrolment = new EnrolmentService(db, tls.ca, opts.hostCertLifetimeMs);
+  const monitor = new HostMonitor(state, { tombstones, moves, revisions, foreign }, opts.hostDownAfterMs ?? 3000, enrolment, leaseSource(leaseMs, drRepo, state.vms), metrics);
   const sse = new SseHub(bus);
   const fence = new AbortController();
-  const agents = new AgentPool(opts.clusterSecret, opts.agentTimeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS, fence.signal);
+  const agents = new AgentPool(tls, opts.agentTimeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS, fence.signal);
   // A standby never calls an agent: a read that needs one (a console) is refused as NOT_LEADER, which clients follow to the leader.
   const notLeading = (): NotLeaderError => new NotLeaderError('this controller does not lead, so it calls no agent; ask the leader');
   if (!leader) fence.abort(notLeading());
@@ -119,7 +121,7 @@ export function openCore(store: StateStore, ca: KeyAndCert, opts: ControllerOpti
     tasksRunning: () => runner.runningCount(),
     more: [balanceGauges(balance)],
   });
-  const deps: AppDeps = { hosts, runner, monitor, sse, vms, migrations, dr, status, metrics, prometheus, balance, endpoints };
+  const deps: AppDeps = { hosts, runner, monitor, sse, vms, migrations, dr, status, metrics, prometheus, balance, endpoints, enrolment, state };
   const load = new LoadPublisher(
     { listeners: () => sse.size, hosts: () => state.hosts.list().map((h) => h.info.name), vms: () => state.vms.list().map((v) => v.name), hostLoad: (h) => hosts.load(h), vmLoad: (v) => metrics.vmLoad(v) },
     (e) => bus.publish(e),

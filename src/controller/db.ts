@@ -107,6 +107,22 @@ const MIGRATIONS: readonly string[] = [
      created_at TEXT NOT NULL,
      PRIMARY KEY (vm, guest_port)
    );`,
+  // Joining (src/controller/enrolment/): one-time join tokens (only their hash is kept) and the
+  // hosts enrolled with them, each bound to its key; a removed host's row is gone, which revokes it.
+  `CREATE TABLE join_tokens (
+     hash TEXT PRIMARY KEY,          -- sha256 of the secret part, hex
+     created_at TEXT NOT NULL,
+     expires_at TEXT NOT NULL,
+     used_at TEXT,
+     used_by TEXT                    -- the host that enrolled with it
+   );
+   CREATE TABLE enrolments (
+     name TEXT PRIMARY KEY,
+     key_sha256 TEXT NOT NULL,       -- the host's public key (SPKI), hex: it changes only by a new join
+     serial TEXT NOT NULL,           -- of the newest certificate issued
+     not_after TEXT NOT NULL,
+     enrolled_at TEXT NOT NULL
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

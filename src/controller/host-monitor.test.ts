@@ -4,6 +4,7 @@ import type { HostInfo } from '../contracts/agent-api.js';
 import { openCluster } from './cluster/index.js';
 import { openDb } from './db.js';
 import { EventBus } from './events.js';
+import { EnrolmentService } from './enrolment/service.js';
 import { HostMonitor } from './host-monitor.js';
 import { TaskRunner } from './task-runner.js';
 import { TasksRepo } from './tasks-repo.js';
@@ -75,7 +76,8 @@ describe('host monitor: the lease never depends on bookkeeping', () => {
     const db = openDb(':memory:');
     const bus = new EventBus();
     const { state, ...parts } = openCluster(db, new TaskRunner(new TasksRepo(db), bus), bus);
-    const monitor = new HostMonitor(state, parts, 3000, await createCa('test ca'), { leaseMs: 4000, vms: () => ['web'] });
+    const enrolment = new EnrolmentService(db, await createCa('test ca'));
+    const monitor = new HostMonitor(state, parts, 3000, enrolment, { leaseMs: 4000, vms: () => ['web'] });
     const r = await monitor.heartbeat({ host: info('h1'), vms: [], csr: 'not a CSR' });
     assert.deepEqual(r.fence, { leaseMs: 4000, vms: ['web'] });
     assert.equal(r.certificate, undefined);

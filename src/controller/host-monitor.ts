@@ -58,6 +58,11 @@ export interface SentLease {
   vms: readonly string[];
 }
 
+export interface HostPki {
+  renew(host: string, csr: string): Promise<string>;
+  readonly fenceKey: string;
+}
+
 export class HostMonitor {
   private readonly lastSeen = new Map<string, number>(); // host -> performance.now()
   private readonly leases = new Map<string, SentLease>();
@@ -72,7 +77,8 @@ export class HostMonitor {
     private readonly state: ClusterState,
     private readonly filters: ReportFilters,
     private readonly downAfterMs: number,
-    private readonly ca?: KeyAndCert,
+    /** Renews a host's certificate for the CSR its heartbeat carries, and the guards' key (enrolment/service.ts). */
+    private readonly pki?: HostPki,
     private readonly lease?: LeaseSource,
     /** Monitoring: every heartbeat is sampled, and the moment a host is marked down noted. */
     private readonly metrics?: Pick<MetricsService, 'ingest' | 'hostDown'>,
@@ -115,9 +121,9 @@ export class HostMonitor {
     this.sample(hb);
     let certificate: string | undefined;
     let csrRefused: FerryError | undefined;
-    if (this.ca && hb.csr !== undefined) {
+    if (this.pki && hb.csr !== undefined) {
       try {
-        certificate = await this.certify(host, hb.csr);
+        certificate = await this.pki.renew(host, hb.csr);
       } catch (err) {
         log('no certificate for host %s this time: %s', host, (err as Error).message);
         csrRefused = err instanceof FerryError ? err : new FerryError('INTERNAL', (err as Error).message);
@@ -125,7 +131,7 @@ export class HostMonitor {
     }
     return {
       intervalMs: HEARTBEAT_INTERVAL_MS,
-      ...(certificate ? { certificate } : {}), ...(this.ca ? { caCertificate: this.ca.certPem } : {}),
+      ...(certificate ? { certificate } : {}), ...(this.pki ? { fenceKey: this.pki.fenceKey } : {}),
       ...(csrRefused ? { csrRefused: csrRefused.toBody().error } : {}),
       ...lease, ...(kill.length > 0 ? { kill } : {}),
     };
@@ -185,24 +191,6 @@ export class HostMonitor {
     const all = this.state.hosts.list().map((h) => h.info.name);
     const peers = this.witnesses.peersOf(host, all.includes(host) ? all : [...all, host]);
     return { ...(vms.length > 0 ? { fence: { leaseMs: this.lease.leaseMs, vms: [...vms] } } : {}), peers };
-  }
-
-  /**
-   * Signs the host's CSR for CN = its host name (the heartbeat is authenticated by the cluster
-   * secret). The same CSR gets the certificate already issued; a new CSR gets a new one.
-   */
-  private async certify(host: string, csr: string): Promise<string> {
-    const known = this.state.hosts.certificate(host);
-    if (known && known.csr === csr) return known.certificate;
-    let cert: string;
-    try {
-      cert = await signCsr(this.ca!, csr, host);
-    } catch (err) {
-      throw new InvalidRequestError('body.csr', `not signed: ${(err as Error).message}`);
-    }
-    this.state.hosts.setCertificate(host, csr, cert);
-    log('issued a data-plane certificate to host %s', host);
-    return cert;
   }
 
   /** The bookkeeping of a heartbeat (database writes); returns the stale copies to kill. */

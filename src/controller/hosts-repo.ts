@@ -37,6 +37,7 @@ export class HostsRepo {
       setState: db.prepare<[string, string]>('UPDATE hosts SET state = ? WHERE name = ?'),
       getCert: db.prepare<[string], { csr: string | null; certificate: string | null }>('SELECT csr, certificate FROM hosts WHERE name = ?'),
       setCert: db.prepare<[string, string, string]>('UPDATE hosts SET csr = ?, certificate = ? WHERE name = ?'),
+      remove: db.prepare<[string]>('DELETE FROM hosts WHERE name = ?'),
     };
   }
 
@@ -60,6 +61,11 @@ export class HostsRepo {
 
   list(): HostRecord[] {
     return this.q.list.all().map(fromRow);
+  }
+
+  /** Forgets the host (ferry host remove); true if it was known. */
+  remove(name: string): boolean {
+    return this.q.remove.run(name).changes === 1;
   }
 
   setState(name: string, state: HostState): void {

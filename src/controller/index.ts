@@ -4,6 +4,9 @@
 // start; with PostgreSQL (`db`) it is one of several and leads only when elected (leadership.ts).
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Server as HttpsServer } from 'node:https';
+import { advertisedUrl } from '../contracts/addresses.js';
 import type { ControllerAbout } from '../contracts/controller-api.js';
 import type { KeyAndCert } from '../pki/index.js';
 import { buildApp } from './app.js';
@@ -15,17 +18,21 @@ import { createLog } from './log.js';
 import { openPool, PG_QUERY_TIMEOUT_MS } from './store/pg-pool.js';
 import { loadOrCreateSharedCa } from './store/shared-ca.js';
 import { openSqliteStore } from './store/state-store.js';
+import { ControllerTls } from './tls.js';
 
 const log = createLog('ferry:controller');
 
 export interface ControllerOptions {
   dataDir: string;
-  /** Default 127.0.0.1. */
+  /** Address to listen on. Default 127.0.0.1. */
   listenHost?: string;
   /** Default 0: any free port. */
   port?: number;
+  /** The host (name or address) agents and clients dial; default the listen address (addresses.ts). */
+  advertise?: string;
   adminToken: string;
-  clusterSecret: string;
+  /** Host certificates' lifetime (default one day, enrolment/service.ts); renewed by agents at two thirds. */
+  hostCertLifetimeMs?: number;
   /** A host silent this long is marked down (default 3000). */
   hostDownAfterMs?: number;
   /** Limit on one agent call (default 120000). */
@@ -59,6 +66,7 @@ export interface RunningController {
 }
 
 export const CONTROLLER_FILE = 'controller.json';
+export { initController, type InitResult } from './init.js';
 
 /** SQLite is one file that one controller owns: refuse a second one on the same data directory. */
 export class SqliteTakenError extends Error {
@@ -99,10 +107,10 @@ interface Mode {
   close(): Promise<void>;
 }
 
-async function sqliteMode(opts: ControllerOptions, ca: KeyAndCert, leaseMs: number, about: () => ControllerAbout): Promise<Mode> {
+async function sqliteMode(opts: ControllerOptions, tls: ControllerTls, leaseMs: number, about: () => ControllerAbout): Promise<Mode> {
   refuseSecondOnSqlite(opts.dataDir);
   const store = openSqliteStore(opts.dataDir);
-  const core = openCore(store, ca, opts, leaseMs, 'leader', about);
+  const core = openCore(store, tls, opts, leaseMs, 'leader', about);
   return {
     current: () => core,
     started: () => core.start(),
@@ -113,13 +121,11 @@ async function sqliteMode(opts: ControllerOptions, ca: KeyAndCert, leaseMs: numb
   };
 }
 
-async function postgresMode(opts: ControllerOptions & { db: string }, leaseMs: number): Promise<Mode> {
-  const pool = await openPool(opts.db);
+async function postgresMode(opts: ControllerOptions & { db: string }, pool: Awaited<ReturnType<typeof openPool>>, tls: ControllerTls, leaseMs: number): Promise<Mode> {
   try {
-    const ca = await loadOrCreateSharedCa(pool);
     // The election has connections of its own: a long flush must never delay a lease renewal.
     const electionPool = await openPool(opts.db, PG_QUERY_TIMEOUT_MS, 1);
-    const leadership = new Leadership({ data: pool, election: electionPool }, ca, opts, leaseMs);
+    const leadership = new Leadership({ data: pool, election: electionPool }, tls, opts, leaseMs);
     await leadership.open();
     return {
       current: () => leadership.current(),
@@ -142,25 +148,37 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
   const leaseMs = opts.haLeaseMs ?? HA_LEASE_MS;
   if (!Number.isInteger(leaseMs) || leaseMs < 1000) throw new Error(`haLeaseMs must be a whole number of ms, at least 1000 (not ${leaseMs})`);
   let url = '';
-  const mode = opts.db
-    ? await postgresMode({ ...opts, db: opts.db }, leaseMs)
-    : await sqliteMode(opts, await loadOrCreateCa(opts.dataDir), leaseMs, () => ({ url, role: 'leader', store: 'sqlite', leaderUrl: url, pid: process.pid }));
+  // The cluster CA: in the data dir, or shared by every controller in PostgreSQL.
+  const pool = opts.db ? await openPool(opts.db) : undefined;
+  let ca: KeyAndCert;
+  try {
+    ca = pool ? await loadOrCreateSharedCa(pool) : await loadOrCreateCa(opts.dataDir);
+  } catch (err) {
+    await pool?.end();
+    throw err;
+  }
+  const tls = await ControllerTls.open(ca);
+  const mode = pool
+    ? await postgresMode({ ...opts, db: opts.db! }, pool, tls, leaseMs)
+    : await sqliteMode(opts, tls, leaseMs, () => ({ url, role: 'leader', store: 'sqlite', leaderUrl: url, pid: process.pid }));
   const app = await buildApp({
     adminToken: opts.adminToken,
-    clusterSecret: opts.clusterSecret,
+    https: tls.serverOptions(),
     deps: () => mode.current().deps,
     ...(opts.consoleShell !== undefined ? { consoleShell: opts.consoleShell } : {}),
     ...(mode.leadership ? { leadership: mode.leadership } : {}),
   });
 
-  let address: string;
+  const listenHost = opts.listenHost ?? '127.0.0.1';
   try {
-    address = await app.listen({ host: opts.listenHost ?? '127.0.0.1', port: opts.port ?? 0 });
+    await app.listen({ host: listenHost, port: opts.port ?? 0 });
   } catch (err) {
     await mode.close();
+    await tls.close();
     throw err;
   }
-  url = address.replace('[::1]', '127.0.0.1');
+  url = advertisedUrl(listenHost, (app.server.address() as AddressInfo).port, opts.advertise);
+  tls.startRenewal((options) => (app.server as unknown as HttpsServer).setSecureContext(options));
   await mode.started(url);
   const infoFile = join(opts.dataDir, CONTROLLER_FILE);
   // Written then renamed, so `ferry up` polling for it never reads half a file.
@@ -174,6 +192,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
       log('closing');
       await mode.close();
       await app.close();
+      await tls.close();
       rmSync(infoFile, { force: true });
     })());
   return { url, close };

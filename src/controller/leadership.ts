@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { ControllerAbout } from '../contracts/controller-api.js';
 import { FerryError } from '../contracts/errors.js';
-import type { KeyAndCert } from '../pki/index.js';
+import type { ControllerTls } from './tls.js';
 import type { LeadershipView } from './api/leadership.js';
 import { openCore, type ControllerCore } from './core.js';
 import { NotLeaderError } from './errors.js';
@@ -45,7 +45,7 @@ export class Leadership implements LeadershipView {
 
   constructor(
     pools: { data: pg.Pool; election: pg.Pool },
-    private readonly ca: KeyAndCert,
+    private readonly tls: ControllerTls,
     private readonly opts: ControllerOptions,
     private readonly leaseMs: number,
   ) {
@@ -138,7 +138,7 @@ export class Leadership implements LeadershipView {
       return this.becomeStandby();
     }
     this.store = store;
-    this.core = openCore(store, this.ca, this.opts, this.leaseMs, 'leader', () => this.about());
+    this.core = openCore(store, this.tls, this.opts, this.leaseMs, 'leader', () => this.about());
     this.phase = 'leader';
     await this.core.start();
     log('leading with term %d at %s', term, this.url);
@@ -161,7 +161,7 @@ export class Leadership implements LeadershipView {
       flushed: () => Promise.reject(new NotLeaderError('a standby writes nothing', this.leaderUrl())),
       close: () => follower.close(),
     };
-    this.core = openCore(this.store, this.ca, this.opts, this.leaseMs, 'standby', () => this.about());
+    this.core = openCore(this.store, this.tls, this.opts, this.leaseMs, 'standby', () => this.about());
     this.phase = 'standby';
   }
 

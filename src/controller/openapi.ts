@@ -10,7 +10,6 @@ export const OPENAPI_FILE = fileURLToPath(new URL(`${import.meta.url.includes('/
 export async function generateOpenApi(): Promise<Record<string, unknown>> {
   const app = await buildApp({
     adminToken: 'unused',
-    clusterSecret: 'unused',
     deps: (): AppDeps => {
       throw new FerryError('INTERNAL', 'this app only describes the API');
     },

@@ -189,6 +189,6 @@ export class VmService {
   }
 
   private agentOf(host: string): AgentClient {
-    return this.agents.forUrl(this.state.requireHostUp(host).info.url);
+    return this.agents.forHost(this.state.requireHostUp(host).info);
   }
 }

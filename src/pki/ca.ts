@@ -1,10 +1,11 @@
 // The cluster's small CA: ECDSA P-256 keys and X.509 certificates via @peculiar/x509 (pure JS over
 // WebCrypto). The controller holds the CA; an agent makes a key and a CSR, the controller signs it
-// for the host name it already authenticated (cluster secret), and both sides use the result for
-// mutual TLS on ferry-wire.
+// for the host name a join token or the host's current certificate vouches for, and both sides
+// use the result for mutual TLS: controller<->agent HTTPS and agent<->agent ferry-wire. A
+// certificate's role (OU `host` or `controller`) says which side of the control plane it may take.
 // @peculiar/x509 uses tsyringe, which needs the Reflect metadata polyfill loaded first.
 import 'reflect-metadata';
-import { webcrypto } from 'node:crypto';
+import { createHash, createPublicKey, webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -84,16 +85,31 @@ export async function createKeyAndCsr(hostName: string): Promise<{ keyPem: strin
   return { keyPem: await keyToPem(keys.privateKey), csrPem: csr.toString('pem') };
 }
 
+/** What a certificate lets its holder be: a host (agent) or a controller. */
+export type CertRole = 'host' | 'controller';
+
+/** Agent side: a CSR for a key it already holds (renewal keeps the host's key). */
+export async function csrForKey(keyPem: string, hostName: string): Promise<string> {
+  checkName(hostName);
+  const privateKey = await keyFromPem(keyPem);
+  const spki = createPublicKey(keyPem).export({ type: 'spki', format: 'der' });
+  const publicKey = (await webcrypto.subtle.importKey('spki', spki, ALG, true, ['verify'])) as CryptoKey;
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: [{ CN: [hostName] }], keys: { privateKey, publicKey }, signingAlgorithm: SIGN });
+  return csr.toString('pem');
+}
+
 export interface SignOptions {
-  /** Validity in days (default 365). */
-  days?: number;
+  /** Validity in ms (default 365 days). */
+  lifetimeMs?: number;
+  /** Default 'host'. */
+  role?: CertRole;
   /** Extra IP addresses for the SAN (127.0.0.1 is always there). */
   ips?: string[];
 }
 
 /**
  * Controller side: checks the CSR's signature and that its CN is `hostName`, then issues a
- * certificate for it: CN and SAN DNS = hostName, SAN IP 127.0.0.1, serverAuth + clientAuth.
+ * certificate for it: CN and SAN DNS = hostName, OU = its role, SAN IP 127.0.0.1, serverAuth + clientAuth.
  */
 export async function signCsr(ca: KeyAndCert, csrPem: string, hostName: string, opts: SignOptions = {}): Promise<string> {
   checkName(hostName);
@@ -113,10 +129,10 @@ export async function signCsr(ca: KeyAndCert, csrPem: string, hostName: string, 
   const ips = ['127.0.0.1', ...(opts.ips ?? [])];
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
-    subject: [{ CN: [hostName] }],
+    subject: [{ CN: [hostName] }, { OU: [opts.role ?? 'host'] }],
     issuer: caCert.subject,
     notBefore: new Date(now - BACKDATE_MS),
-    notAfter: new Date(now + (opts.days ?? 365) * DAY_MS),
+    notAfter: new Date(now + (opts.lifetimeMs ?? 365 * DAY_MS)),
     signingAlgorithm: SIGN,
     publicKey: csr.publicKey,
     signingKey: await keyFromPem(ca.keyPem),
@@ -135,4 +151,55 @@ export async function signCsr(ca: KeyAndCert, csrPem: string, hostName: string, 
 /** The CN of a PEM certificate (e.g. to show which host a certificate was issued to). */
 export function certCommonName(certPem: string): string | undefined {
   return new x509.X509Certificate(certPem).subjectName.getField('CN')[0];
+}
+
+/** SHA-256 (hex) of a DER SubjectPublicKeyInfo: names a key whatever certificate carries it. */
+function spkiSha256(der: Buffer): string {
+  return createHash('sha256').update(der).digest('hex');
+}
+
+export interface CertInfo {
+  commonName: string | undefined;
+  role: CertRole | undefined;
+  /** Lower-case hex. */
+  serial: string;
+  /** SHA-256 of the public key (SPKI), hex. */
+  keySha256: string;
+  notAfter: Date;
+  notBefore: Date;
+}
+
+/** What a certificate (PEM, or DER as a TLS peer presents it) says about its holder. */
+export function certInfo(cert: string | Buffer): CertInfo {
+  const c = new NodeX509(cert);
+  const subject = Object.fromEntries(c.subject.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const ou = subject.OU;
+  return {
+    commonName: subject.CN,
+    role: ou === 'host' || ou === 'controller' ? ou : undefined,
+    serial: c.serialNumber.toLowerCase(),
+    keySha256: spkiSha256(c.publicKey.export({ type: 'spki', format: 'der' })),
+    notAfter: new Date(c.validTo),
+    notBefore: new Date(c.validFrom),
+  };
+}
+
+/** SHA-256 (hex) of the public key a CSR asks a certificate for. */
+export function csrKeySha256(csrPem: string): string {
+  try {
+    return spkiSha256(Buffer.from(new x509.Pkcs10CertificateRequest(csrPem).publicKey.rawData));
+  } catch (err) {
+    throw new PkiError('PKI_BAD_CSR', 'CSR does not parse', { cause: err });
+  }
+}
+
+/** SHA-256 (hex) of the CA certificate's DER: what a join token pins. */
+export function certFingerprint(certPem: string): string {
+  return createHash('sha256').update(new NodeX509(certPem).raw).digest('hex');
+}
+
+/** A key and a certificate for it in one step (the controller's own identity: it holds the CA). */
+export async function issueIdentity(ca: KeyAndCert, name: string, opts: SignOptions = {}): Promise<KeyAndCert> {
+  const { keyPem, csrPem } = await createKeyAndCsr(name);
+  return { keyPem, certPem: await signCsr(ca, csrPem, name, opts) };
 }

@@ -3,7 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { AgentOptions } from '../agent/index.js';
-import { ApiClient } from '../contracts/index.js';
+import type { ApiClient } from '../contracts/index.js';
+import type { TestPki } from './pki.js';
 
 const agentModule = fileURLToPath(new URL('../agent/index.js', import.meta.url));
 
@@ -39,7 +40,8 @@ export function spawnAgent(opts: AgentOptions, env: NodeJS.ProcessEnv = process.
 export class RestartableAgent {
   #current: AgentProcess | undefined;
 
-  constructor(readonly opts: AgentOptions) {}
+  /** `pki`: the CA of `opts.tls`, whose controller certificate the returned clients present. */
+  constructor(readonly opts: AgentOptions, private readonly pki: TestPki) {}
 
   get url(): string {
     return this.#current?.url ?? '';
@@ -53,7 +55,7 @@ export class RestartableAgent {
   /** Starts the agent (again, after a kill) and returns a client once it listens. */
   async start(): Promise<ApiClient> {
     this.#current = await spawnAgent(this.opts);
-    return new ApiClient(this.#current.url, this.opts.secret);
+    return this.pki.agentClient(this.#current.url, this.opts.name);
   }
 
   /** SIGKILL, and wait until it is gone. */

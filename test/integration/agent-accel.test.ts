@@ -9,6 +9,9 @@ import { ApiClient, type HostInfo } from '../../src/contracts/index.js';
 import { defaultGuestDir, runAgent, type RunningAgent } from '../../src/agent/index.js';
 import { P, killQemus } from '../../src/testing/agent.js';
 import { probeKvm } from '../../src/agent/kvm-probe.js';
+import { TestPki } from '../../src/testing/pki.js';
+
+const pki = new TestPki();
 
 let dataDir: string;
 let agent: RunningAgent | undefined;
@@ -29,7 +32,7 @@ test('the KVM probe does not see a guest run under KVM here', { skip: !existsSyn
 });
 
 test("accel 'auto' falls back to tcg", async () => {
-  agent = await runAgent({ name: 'h1', site: 'main', dataDir, secret: 's', accel: 'auto' });
-  const host = await new ApiClient(agent.url, 's').get<HostInfo>(`${P}/host`);
+  agent = await runAgent({ name: 'h1', site: 'main', dataDir, tls: await pki.identity('h1'), accel: 'auto' });
+  const host = await (await pki.agentClient(agent.url, 'h1')).get<HostInfo>(`${P}/host`);
   assert.equal(host.accel, 'tcg');
 });

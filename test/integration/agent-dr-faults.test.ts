@@ -10,8 +10,8 @@ import { mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runAgent } from '../../src/agent/index.js';
-import { ApiClient, type CheckpointProgress, type HostInfo, type StoredCheckpoint, type VmStatus } from '../../src/contracts/index.js';
-import { MigrationLab, SECRET } from './migration-lab.js';
+import type { ApiClient, CheckpointProgress, HostInfo, StoredCheckpoint, VmStatus } from '../../src/contracts/index.js';
+import { MigrationLab } from './migration-lab.js';
 import { P, consoleOf, demoSpec, heartbeats, killQemus, waitSeqAbove } from '../../src/testing/agent.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 
@@ -26,9 +26,9 @@ const spec = demoSpec('f1', { memoryMiB: 128, workload: 'dirty:8:32' });
 before(async () => {
   a = await lab.startAgent('h1');
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_MIB}m`, 'tmpfs', drDir]);
-  const agent = await runAgent({ name: 'h2', site: 'dr', dataDir: drDir, secret: SECRET, accel: 'tcg', tls: await lab.identity('h2') });
+  const agent = await runAgent({ name: 'h2', site: 'dr', dataDir: drDir, accel: 'tcg', tls: await lab.identity('h2') });
   lab.agents.push(agent);
-  b = new ApiClient(agent.url, SECRET);
+  b = await lab.pki.agentClient(agent.url, 'h2');
   targetDataUrl = (await b.get<HostInfo>(`${P}/host`)).dataUrl!;
   await a.post(`${P}/vms`, spec);
   await a.post(`${P}/vms/f1/start`);

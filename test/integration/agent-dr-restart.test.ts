@@ -15,7 +15,7 @@ import { ApiClient, type CheckpointProgress, type StoredCheckpoint, type VmStatu
 import { spawnAgent, type AgentProcess } from '../../src/testing/agent-process.js';
 import { P, consoleOf, demoSpec, heartbeats, httpStatus, lastSeq, pidAlive, sleep, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
 import { waitFor } from '../../src/testing/wait-for.js';
-import { MigrationLab, SECRET, type Identity } from './migration-lab.js';
+import { MigrationLab, type Identity } from './migration-lab.js';
 import { CheckpointDriver, startHttpGuest } from './dr-lab.js';
 
 const lab = new MigrationLab('ferry-drr');
@@ -32,8 +32,8 @@ let cps: CheckpointDriver;
 const spec = demoSpec('z1', { memoryMiB: 128, workload: 'http', disks: [{ sizeMiB: 16 }], nics: [{ network: 'user', forwardPorts: [80] }] });
 
 async function startA(): Promise<void> {
-  agentA = await spawnAgent({ name: 'h1', site: 'main', dataDir: dirA, secret: SECRET, accel: 'tcg', tls: identity }, { ...process.env, FERRY_FAULT_HOOKS: '1' });
-  a = new ApiClient(agentA.url, SECRET);
+  agentA = await spawnAgent({ name: 'h1', site: 'main', dataDir: dirA, accel: 'tcg', tls: identity }, { ...process.env, FERRY_FAULT_HOOKS: '1' });
+  a = await lab.pki.agentClient(agentA.url, 'h1');
 }
 
 before(async () => {

@@ -3,17 +3,20 @@
 // controller would restart it elsewhere only after the lease), and leave the other VM alone.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
-import { ApiClient } from '../../src/contracts/index.js';
+import type { ApiClient } from '../../src/contracts/index.js';
+import { httpsServerOptions } from '../../src/pki/index.js';
+import { TestPki } from '../../src/testing/pki.js';
 import { P, demoSpec, killQemus, pidAlive, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 
-const SECRET = 'fence-secret';
+const pki = new TestPki();
 const LEASE_MS = 2000;
 const dataDir = mkdtempSync(join(tmpdir(), 'ferry-fence-'));
 let server: Server;
@@ -22,17 +25,18 @@ let agent: RunningAgent;
 let c: ApiClient;
 
 before(async () => {
-  server = createServer((req, res) => {
+  // The controller's stand-in: HTTPS with a controller's certificate, and the host's required.
+  server = createServer(httpsServerOptions(await pki.identity('ferry-controller', 'controller'), true), (req, res) => {
     req.resume();
-    if (req.headers.authorization !== `Bearer ${SECRET}`) return void res.writeHead(401).end();
+    if ((req.socket as TLSSocket).getPeerCertificate().subject?.CN !== 'hf') return void res.writeHead(401).end();
     if (!answering) return; // silent: the request hangs until the agent's own timeout
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ intervalMs: 200, fence: { leaseMs: LEASE_MS, vms: ['leased'] } }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ intervalMs: 200, fence: { leaseMs: LEASE_MS, vms: ['leased'] }, fenceKey: 'guards-key-for-tests' }));
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as { port: number }).port;
-  agent = await runAgent({ name: 'hf', site: 'main', dataDir, secret: SECRET, accel: 'tcg', controllerUrl: `http://127.0.0.1:${port}`, heartbeatIntervalMs: 200 });
-  c = new ApiClient(agent.url, SECRET);
+  agent = await runAgent({ name: 'hf', site: 'main', dataDir, tls: await pki.identity('hf'), accel: 'tcg', controllerUrl: `https://127.0.0.1:${port}`, heartbeatIntervalMs: 200 });
+  c = await pki.agentClient(agent.url, 'hf');
 });
 
 after(async () => {

@@ -1,19 +1,28 @@
-// The agent pushes heartbeats to the controller with the cluster secret, and keeps going
+// The agent pushes heartbeats to the controller over mutual TLS (its host certificate), and keeps going
 // (without crashing) while the controller is unreachable.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
 import { createApiServer, INTERNAL_PREFIX, type AgentHeartbeat } from '../../src/contracts/index.js';
+import { httpsServerOptions, type PeerIdentity } from '../../src/pki/index.js';
+import { TestPki } from '../../src/testing/pki.js';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
 import { killQemus } from '../../src/testing/agent.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'ferry-agent-hb-'));
 let agent: RunningAgent | undefined;
+const pki = new TestPki();
+// The controller's stand-in: HTTPS with a controller's certificate; the agent's host certificate is its credential.
+const asController = async () => ({
+  https: httpsServerOptions(await pki.identity('ferry-controller', 'controller'), false),
+  credentials: [{ prefix: INTERNAL_PREFIX, peer: (p: PeerIdentity) => p.role === 'host' && p.name === 'hb1' }],
+});
 // Only used to find a free port, then closed, so the agent's first heartbeats fail.
-const controller = createApiServer({ credentials: [{ prefix: INTERNAL_PREFIX, tokens: () => ['cluster-secret'] }] });
+const controller = createApiServer(await asController());
 const received: AgentHeartbeat[] = [];
 
 after(async () => {
@@ -23,15 +32,15 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-test('heartbeats carry host info and VMs, authenticated with the cluster secret', async () => {
+test('heartbeats carry host info and VMs, over mutual TLS with the host certificate', async () => {
   // Start the agent before the controller listens: failed heartbeats must not hurt it.
-  const addr = await controller.listen({ host: '127.0.0.1', port: 0 });
-  const url = addr.replace('[::1]', '127.0.0.1');
+  await controller.listen({ host: '127.0.0.1', port: 0 });
+  const port = (controller.server.address() as AddressInfo).port;
+  const url = `https://127.0.0.1:${port}`;
   await controller.close();
-  const port = new URL(url).port;
-  agent = await runAgent({ name: 'hb1', site: 'dr', dataDir, secret: 'cluster-secret', accel: 'tcg', controllerUrl: url, heartbeatIntervalMs: 100 });
+  agent = await runAgent({ name: 'hb1', site: 'dr', dataDir, tls: await pki.identity('hb1'), accel: 'tcg', controllerUrl: url, heartbeatIntervalMs: 100 });
   await new Promise((r) => setTimeout(r, 300));
-  const live = createApiServer({ credentials: [{ prefix: INTERNAL_PREFIX, tokens: () => ['cluster-secret'] }] });
+  const live = createApiServer(await asController());
   live.post<{ Body: AgentHeartbeat }>(`${INTERNAL_PREFIX}/heartbeat`, async (req) => {
     received.push(req.body);
     return { intervalMs: 200 };

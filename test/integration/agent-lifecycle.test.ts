@@ -10,6 +10,9 @@ import { ApiClient, FerryError, type VmSpec, type VmStatus } from '../../src/con
 import { defaultGuestDir as agentGuestDir, runAgent, type RunningAgent } from '../../src/agent/index.js';
 import { P, consoleOf, demoSpec, heartbeats, killQemus, lastSeq, pidAlive, sleep, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
 import { waitFor } from '../../src/testing/wait-for.js';
+import { TestPki } from '../../src/testing/pki.js';
+
+const pki = new TestPki();
 
 let dataDir: string;
 let agent: RunningAgent;
@@ -17,8 +20,8 @@ let c: ApiClient;
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'ferry-agent-lc-'));
-  agent = await runAgent({ name: 'h1', site: 'main', dataDir, secret: 'sekrit', accel: 'tcg' });
-  c = new ApiClient(agent.url, 'sekrit');
+  agent = await runAgent({ name: 'h1', site: 'main', dataDir, tls: await pki.identity('h1'), accel: 'tcg' });
+  c = (await pki.agentClient(agent.url, 'h1'));
 });
 
 after(async () => {
@@ -35,8 +38,10 @@ async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp):
   return err;
 }
 
-test('API requires the cluster secret', async () => {
-  await rejectsWith(new ApiClient(agent.url, 'wrong').get(`${P}/vms`), 'UNAUTHORIZED');
+test("API requires a controller's certificate: another host's is refused, none fails the handshake", async () => {
+  const asHost = await pki.dispatcher('host', 'h2', { role: 'host', name: 'h1' });
+  await rejectsWith(new ApiClient(agent.url, '', { dispatcher: () => asHost }).get(`${P}/vms`), 'UNAUTHORIZED');
+  await rejectsWith(new ApiClient(agent.url.replace('https:', 'http:'), '').get(`${P}/vms`), 'HOST_DOWN');
   const host = await c.get<{ accel: string; cpus: number; qemuVersion: string }>(`${P}/host`);
   assert.equal(host.accel, 'tcg');
   assert.ok(host.cpus >= 1);

@@ -11,15 +11,17 @@ import { ApiClient, METRICS_PATH, type VmMetrics, type VmSpec } from '../../src/
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
 import { demoSpec, killQemus, P, sleep, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
 import { waitFor } from '../../src/testing/wait-for.js';
+import { TestPki } from '../../src/testing/pki.js';
 
-const SECRET = 'metrics-secret';
+const pki = new TestPki();
+
 const dataDir = mkdtempSync(join(tmpdir(), 'ferry-agent-metrics-'));
 let agent: RunningAgent;
 let c: ApiClient;
 
 before(async () => {
-  agent = await runAgent({ name: 'mx1', site: 'main', dataDir, secret: SECRET, accel: 'tcg', netBytesPerSec: 12_500_000 });
-  c = new ApiClient(agent.url, SECRET);
+  agent = await runAgent({ name: 'mx1', site: 'main', dataDir, tls: await pki.identity('mx1'), accel: 'tcg', netBytesPerSec: 12_500_000 });
+  c = (await pki.agentClient(agent.url, 'mx1'));
 });
 
 after(async () => {
@@ -76,11 +78,13 @@ test('the dirty-rate sampler reports a writer above an idle VM', async () => {
   assert.ok(dirty > 0 && dirty > idle, `dirty VM ${dirty} B/s vs idle VM ${idle} B/s`);
 });
 
-test('GET /metrics needs the cluster secret and speaks Prometheus and OpenMetrics', async () => {
+test('GET /metrics needs a controller\'s certificate and speaks Prometheus and OpenMetrics', async () => {
   const url = `${agent.url}${METRICS_PATH}`;
-  assert.equal((await fetch(url)).status, 401);
-  assert.equal((await fetch(url, { headers: { authorization: 'Bearer wrong' } })).status, 401);
-  const prom = await fetch(url, { headers: { authorization: `Bearer ${SECRET}` } });
+  await assert.rejects(fetch(url), 'no client certificate: the TLS handshake is refused');
+  const asHost = { dispatcher: await pki.dispatcher('host', 'other-host', { role: 'host' }) } as RequestInit;
+  assert.equal((await fetch(url, asHost)).status, 401, "another host's certificate");
+  const asController = { dispatcher: await pki.dispatcher('controller', 'ferry-controller', { role: 'host', name: 'mx1' }) };
+  const prom = await fetch(url, asController as RequestInit);
   assert.equal(prom.status, 200);
   assert.match(prom.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
   const text = await prom.text();
@@ -88,7 +92,7 @@ test('GET /metrics needs the cluster secret and speaks Prometheus and OpenMetric
   assert.match(text, /^ferry_vm_state\{[^}]*vm="m-idle"[^}]*state="running"[^}]*\} 1$/m);
   assert.match(text, /^ferry_host_net_capacity_bytes_per_second\{host="mx1"\} 12500000$/m);
   assert.match(text, /^ferry_agent_process_cpu_seconds_total /m);
-  const om = await fetch(url, { headers: { authorization: `Bearer ${SECRET}`, accept: 'application/openmetrics-text; version=1.0.0' } });
+  const om = await fetch(url, { headers: { accept: 'application/openmetrics-text; version=1.0.0' }, ...asController } as RequestInit);
   assert.match(om.headers.get('content-type') ?? '', /^application\/openmetrics-text/);
   const omText = await om.text();
   assert.match(omText, /^# TYPE ferry_vm_cpu_seconds counter$/m);

@@ -12,8 +12,10 @@ import { runAgent, type RunningAgent } from '../../src/agent/index.js';
 import { P, demoSpec, killQemus, lastSeq, pidAlive, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
 import { spawnAgent, type AgentProcess } from '../../src/testing/agent-process.js';
 import { waitFor } from '../../src/testing/wait-for.js';
+import { TestPki } from '../../src/testing/pki.js';
 
-const SECRET = 'restart-secret';
+const pki = new TestPki();
+
 let dataDir: string;
 let child: ChildProcess | undefined;
 let agent2: RunningAgent | undefined;
@@ -29,8 +31,8 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function startChildAgent(): Promise<AgentProcess> {
-  return spawnAgent({ name: 'h1', site: 'main', dataDir, secret: SECRET, accel: 'tcg' }).then((a) => {
+async function startChildAgent(): Promise<AgentProcess> {
+  return spawnAgent({ name: 'h1', site: 'main', dataDir, tls: await pki.identity('h1'), accel: 'tcg' }).then((a) => {
     child = a.proc;
     return a;
   });
@@ -38,7 +40,7 @@ function startChildAgent(): Promise<AgentProcess> {
 
 test('VM survives SIGKILL of its agent and a new agent re-attaches', async () => {
   const { proc, url } = await startChildAgent();
-  const c1 = new ApiClient(url, SECRET);
+  const c1 = (await pki.agentClient(url, 'h1'));
   assert.equal(JSON.parse(readFileSync(join(dataDir, 'agent.json'), 'utf8')).pid, proc.pid);
   await c1.post(`${P}/vms`, demoSpec('r1'));
   const st = await c1.post<VmStatus>(`${P}/vms/r1/start`);
@@ -53,8 +55,8 @@ test('VM survives SIGKILL of its agent and a new agent re-attaches', async () =>
   const logFile = join(dataDir, 'vms', 'r1', 'console.log');
   await waitFor('heartbeat while the agent is dead', () => (lastSeq(readFileSync(logFile, 'utf8')) > seq + 1 ? true : undefined), { timeoutMs: 30_000 });
 
-  agent2 = await runAgent({ name: 'h1', site: 'main', dataDir, secret: SECRET, accel: 'tcg' });
-  const c2 = new ApiClient(agent2.url, SECRET);
+  agent2 = await runAgent({ name: 'h1', site: 'main', dataDir, tls: await pki.identity('h1'), accel: 'tcg' });
+  const c2 = (await pki.agentClient(agent2.url, 'h1'));
   const list = await c2.get<VmStatus[]>(`${P}/vms`);
   assert.equal(list.length, 1);
   assert.equal(list[0]?.state, 'running');
@@ -68,16 +70,16 @@ test('VM survives SIGKILL of its agent and a new agent re-attaches', async () =>
   await c2.post(`${P}/vms/r1/pause`);
   await agent2.close();
   assert.ok(pidAlive(pid));
-  agent2 = await runAgent({ name: 'h1', site: 'main', dataDir, secret: SECRET, accel: 'tcg' });
-  const c3 = new ApiClient(agent2.url, SECRET);
+  agent2 = await runAgent({ name: 'h1', site: 'main', dataDir, tls: await pki.identity('h1'), accel: 'tcg' });
+  const c3 = (await pki.agentClient(agent2.url, 'h1'));
   assert.equal((await statusOf(c3, 'r1')).state, 'paused');
 
   // A QEMU that dies while no agent watches is found crashed by the next agent.
   await agent2.close();
   process.kill(pid, 'SIGKILL');
   await waitFor('QEMU gone', () => (pidAlive(pid) ? undefined : true), { timeoutMs: 10_000 });
-  agent2 = await runAgent({ name: 'h1', site: 'main', dataDir, secret: SECRET, accel: 'tcg' });
-  const c4 = new ApiClient(agent2.url, SECRET);
+  agent2 = await runAgent({ name: 'h1', site: 'main', dataDir, tls: await pki.identity('h1'), accel: 'tcg' });
+  const c4 = (await pki.agentClient(agent2.url, 'h1'));
   const dead = await statusOf(c4, 'r1');
   assert.equal(dead.state, 'crashed');
   assert.match(dead.error ?? '', /exited while the agent was not running/);

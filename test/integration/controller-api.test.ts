@@ -7,18 +7,20 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runController, type RunningController } from '../../src/controller/index.js';
-import { call, openEvents } from '../../src/testing/controller/client.js';
+import { call, openEvents, beatAs } from '../../src/testing/controller/client.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
+import { TestPki } from '../../src/testing/pki.js';
 import { MAX_STREAMS_PER_CLIENT } from '../../src/controller/sse.js';
-import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 
 const ADMIN = 'admin-token-for-tests';
 
 /** The status of GET /api/v1/events sent from another loopback address (a different client); the stream is closed at once. */
-function streamStatusFrom(base: string, localAddress: string): Promise<number> {
+async function streamStatusFrom(base: string, localAddress: string): Promise<number> {
+  const ca = (await pki.ca()).certPem;
   return new Promise((resolve, reject) => {
-    const req = httpGet(new URL('/api/v1/events', base), { localAddress, headers: { authorization: `Bearer ${ADMIN}` } }, (res) => {
+    const req = httpsGet(new URL('/api/v1/events', base), { localAddress, ca, checkServerIdentity: () => undefined, headers: { authorization: `Bearer ${ADMIN}` } }, (res) => {
       resolve(res.statusCode ?? 0);
       res.destroy();
     });
@@ -26,7 +28,7 @@ function streamStatusFrom(base: string, localAddress: string): Promise<number> {
   });
 }
 
-const SECRET = 'cluster-secret-for-tests';
+const pki = new TestPki();
 
 const ROUTES: [string, string][] = [
   ['GET', '/api/v1/status'],
@@ -52,13 +54,14 @@ const ROUTES: [string, string][] = [
 describe('controller API', () => {
   let dir: string;
   let ctl: RunningController;
-  const agent = new FakeAgent('h1', SECRET);
-  const beat = (a: FakeAgent = agent) => call(ctl.url, 'POST', '/internal/v1/heartbeat', { token: SECRET, body: a.heartbeat() });
+  const agent = new FakeAgent('h1', pki);
+  const beat = (a: FakeAgent = agent) => beatAs(ctl.url, ADMIN, pki, a);
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ferry-ctl-api-'));
+    await pki.seed(dir);
     await agent.listen();
-    ctl = await runController({ dataDir: dir, adminToken: ADMIN, clusterSecret: SECRET, hostDownAfterMs: 300 });
+    ctl = await runController({ dataDir: dir, adminToken: ADMIN, hostDownAfterMs: 300 });
   });
   after(async () => {
     await ctl.close();
@@ -83,8 +86,8 @@ describe('controller API', () => {
   });
 
   it('does not take the cluster secret on /api/v1, nor the admin token on /internal/v1', async () => {
-    assert.equal((await call(ctl.url, 'GET', '/api/v1/status', { token: SECRET })).status, 401);
-    assert.equal((await call(ctl.url, 'GET', '/api/v1/openapi.json', { token: SECRET })).status, 401);
+    assert.equal((await call(ctl.url, 'GET', '/api/v1/status', { token: 'not-the-admin-token' })).status, 401);
+    assert.equal((await call(ctl.url, 'GET', '/api/v1/openapi.json', { token: 'not-the-admin-token' })).status, 401);
     assert.equal((await call(ctl.url, 'POST', '/internal/v1/heartbeat', { token: ADMIN, body: agent.heartbeat() })).status, 401);
   });
 

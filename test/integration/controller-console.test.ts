@@ -6,15 +6,16 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runController, type RunningController } from '../../src/controller/index.js';
 import { waitFor } from '../../src/testing/wait-for.js';
+import { TestPki } from '../../src/testing/pki.js';
 
 const ADMIN = 'admin-token-for-console-tests';
-const SECRET = 'cluster-secret-for-console-tests';
+const pki = new TestPki();
 const SHELL = fileURLToPath(new URL('../../../src/web-console/static/index.html', import.meta.url));
 const FIXTURE_SHELL = '<!doctype html><script type="importmap">{"imports":{"preact":"/console/assets/vendor/preact.mjs"}}</script>';
 
@@ -29,13 +30,14 @@ describe('controller web console', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ferry-ctl-console-'));
+    await pki.seed(join(dir, 'ctl'));
     // The UI's own shell when the checkout has it, else a fixture with an import map.
     let consoleShell: string | undefined;
     if (!existsSync(SHELL)) {
       consoleShell = join(dir, 'index.html');
       writeFileSync(consoleShell, FIXTURE_SHELL);
     }
-    ctl = await runController({ dataDir: join(dir, 'ctl'), adminToken: ADMIN, clusterSecret: SECRET, ...(consoleShell ? { consoleShell } : {}) });
+    ctl = await runController({ dataDir: join(dir, 'ctl'), adminToken: ADMIN, ...(consoleShell ? { consoleShell } : {}) });
   });
   after(async () => {
     await ctl.close();
@@ -67,9 +69,10 @@ describe('controller web console', () => {
     assert.equal((await get('/console/assets/vendor/preact.module.js')).status, 404);
     // Raw requests: fetch and URL would normalise the dots away before sending.
     for (const path of ['/console/assets/app/../../../package.json', '/console/assets/static/%2e%2e/%2e%2e/%2e%2e/package.json', '/console/assets/static/..%2f..%2f..%2fpackage.json']) {
+      const ca = (await pki.ca()).certPem;
       const status = await new Promise<number>((resolve, reject) => {
         const { hostname, port } = new URL(ctl.url);
-        request({ hostname, port, path }, (res) => {
+        request({ hostname, port, path, ca, checkServerIdentity: () => undefined }, (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);
         }).on('error', reject).end();

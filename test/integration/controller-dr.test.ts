@@ -14,20 +14,21 @@ import { runController, type RunningController } from '../../src/controller/inde
 import { controllerClient, openEvents } from '../../src/testing/controller/client.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
+import { TestPki } from '../../src/testing/pki.js';
 
 const ADMIN = 'admin-token-for-tests';
-const SECRET = 'cluster-secret-for-tests';
+const pki = new TestPki();
 const RPO = 3000;
 
 describe('controller disaster recovery', () => {
   let dir: string;
   let ctl: RunningController;
   let beating: NodeJS.Timeout | undefined;
-  const h1 = new FakeAgent('h1', SECRET, 'main');
-  const h2 = new FakeAgent('h2', SECRET, 'main');
-  const h3 = new FakeAgent('h3', SECRET, 'dr');
+  const h1 = new FakeAgent('h1', pki, 'main');
+  const h2 = new FakeAgent('h2', pki, 'main');
+  const h3 = new FakeAgent('h3', pki, 'dr');
   const silent = new Set<FakeAgent>();
-  const { api, beat, finished } = controllerClient(() => ctl.url, ADMIN, SECRET, 20_000);
+  const { api, beat, finished } = controllerClient(() => ctl.url, ADMIN, pki, 20_000);
   const protection = async (vm = 'web') => (await api('GET', `/dr/protections/${vm}`)).body;
   const vmRecord = async (vm = 'web') => (await api('GET', `/vms/${vm}`)).body;
   const checkpointsAtLeast = (n: number, vm = 'web') =>
@@ -35,6 +36,7 @@ describe('controller disaster recovery', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ferry-ctl-dr-'));
+    await pki.seed(dir);
     // Each guest's heartbeat counter travels with it and advances only while it runs (a test
     // copy goes on from the same counter), as the demo guest's does.
     const counters = new Map<string, number>();
@@ -47,7 +49,7 @@ describe('controller disaster recovery', () => {
       };
       await a.listen();
     }
-    ctl = await runController({ dataDir: dir, adminToken: ADMIN, clusterSecret: SECRET, hostDownAfterMs: 1500, drTickMs: 100, drHeartbeatWaitMs: 3000 });
+    ctl = await runController({ dataDir: dir, adminToken: ADMIN, hostDownAfterMs: 1500, drTickMs: 100, drHeartbeatWaitMs: 3000 });
     for (const a of [h1, h2, h3]) assert.equal((await beat(a)).status, 200);
     beating = setInterval(() => void Promise.all([h1, h2, h3].filter((a) => !silent.has(a)).map((a) => beat(a))).catch(() => undefined), 200);
     for (const [name, host] of [['web', 'h1'], ['db', 'h2']]) {

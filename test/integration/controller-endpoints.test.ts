@@ -12,10 +12,11 @@ import { runController } from '../../src/controller/index.js';
 import { controllerClient } from '../../src/testing/controller/client.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
+import { TestPki } from '../../src/testing/pki.js';
 import { askLine } from '../../src/testing/controller/tcp.js';
 
 const ADMIN = 'admin-token-for-tests';
-const SECRET = 'cluster-secret-for-tests';
+const pki = new TestPki();
 
 /** Sends a line through `url` (tcp://host:port) and resolves with what came back ('' if nothing). */
 const ask = (url: string): Promise<string> => askLine(Number(new URL(url).port));
@@ -24,10 +25,11 @@ describe('service endpoints on the controller', () => {
   let dir: string;
   let backend: Server;
   let backendPort = 0;
-  const agent = new FakeAgent('h1', SECRET);
+  const agent = new FakeAgent('h1', pki);
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ferry-ctl-endpoints-'));
+    await pki.seed(dir);
     await agent.listen();
     backend = createServer((s) => {
       s.once('data', () => s.end('ferry-heartbeat seq=7 bad=0\n'));
@@ -43,9 +45,9 @@ describe('service endpoints on the controller', () => {
   });
 
   it('exposes a declared port, routes to the forward, lists the location, and keeps its port across a restart', async () => {
-    const opts = { dataDir: dir, adminToken: ADMIN, clusterSecret: SECRET, hostDownAfterMs: 5000 };
+    const opts = { dataDir: dir, adminToken: ADMIN, hostDownAfterMs: 5000 };
     let ctl = await runController(opts);
-    const c = controllerClient(() => ctl.url, ADMIN, SECRET);
+    const c = controllerClient(() => ctl.url, ADMIN, pki);
     let url: string;
     try {
       await c.beat(agent);

@@ -12,14 +12,15 @@ import { runController, type RunningController } from '../../src/controller/inde
 import { controllerClient, openEvents, type SseEvent } from '../../src/testing/controller/client.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
+import { TestPki } from '../../src/testing/pki.js';
 import type { HeartbeatReply } from '../../src/contracts/controller-api.js';
 
 const ADMIN = 'admin-token-for-tests';
-const SECRET = 'cluster-secret-for-tests';
+const pki = new TestPki();
 const LEASE_MS = 1000;
 
 describe('controller high availability', () => {
-  const agents = [new FakeAgent('h1', SECRET, 'main'), new FakeAgent('h2', SECRET, 'main'), new FakeAgent('h3', SECRET, 'dr')] as const;
+  const agents = [new FakeAgent('h1', pki, 'main'), new FakeAgent('h2', pki, 'main'), new FakeAgent('h3', pki, 'dr')] as const;
   const [h1, , h3] = agents;
   const silent = new Set<FakeAgent>();
   /** The last reply each agent got to its heartbeat. */
@@ -27,7 +28,7 @@ describe('controller high availability', () => {
   let dir: string;
   let ctl: RunningController;
   let beating: NodeJS.Timeout | undefined;
-  const { api, beat, finished } = controllerClient(() => ctl.url, ADMIN, SECRET, 20_000);
+  const { api, beat, finished } = controllerClient(() => ctl.url, ADMIN, pki, 20_000);
   const vmRecord = async (vm: string) => (await api('GET', `/vms/${vm}`)).body;
   const beatAll = () =>
     Promise.all(
@@ -39,9 +40,10 @@ describe('controller high availability', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ferry-ctl-ha-'));
+    await pki.seed(dir);
     for (const a of agents) await a.listen();
     // Down after 1 s of silence; failover no sooner than 1 s + 3 s after the last reply.
-    ctl = await runController({ dataDir: dir, adminToken: ADMIN, clusterSecret: SECRET, hostDownAfterMs: 1000, drTickMs: 100, drHeartbeatWaitMs: 3000, haLeaseMs: LEASE_MS, haMarginMs: 3000 });
+    ctl = await runController({ dataDir: dir, adminToken: ADMIN, hostDownAfterMs: 1000, drTickMs: 100, drHeartbeatWaitMs: 3000, haLeaseMs: LEASE_MS, haMarginMs: 3000 });
     await beatAll();
     beating = setInterval(() => void beatAll().catch(() => undefined), 200);
     for (const [name, host] of [['web', 'h1'], ['db', 'h1'], ['solo', 'h1'], ['app', 'h2']]) {

@@ -9,13 +9,14 @@ import { join } from 'node:path';
 import type { ClusterStatus, Task } from '../../src/contracts/controller-api.js';
 import { ApiClient, LEADER_HEADER } from '../../src/contracts/http-client.js';
 import { runController, type RunningController } from '../../src/controller/index.js';
-import { call } from '../../src/testing/controller/client.js';
+import { call, beatAs } from '../../src/testing/controller/client.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
+import { TestPki } from '../../src/testing/pki.js';
 import { startTestPostgres, type TestPostgres } from '../../src/testing/postgres.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 
 const ADMIN = 'admin-token-for-tests';
-const SECRET = 'cluster-secret-for-tests';
+const pki = new TestPki();
 
 async function role(url: string): Promise<string | undefined> {
   const r = await call(url, 'GET', '/api/v1/status', { token: ADMIN });
@@ -25,7 +26,7 @@ async function role(url: string): Promise<string | undefined> {
 describe('controllers on PostgreSQL', () => {
   let server: TestPostgres;
   let dir: string;
-  const agent = new FakeAgent('h1', SECRET);
+  const agent = new FakeAgent('h1', pki);
   const controllers: RunningController[] = [];
   before(async () => {
     server = await startTestPostgres();
@@ -41,8 +42,9 @@ describe('controllers on PostgreSQL', () => {
 
   it('one leads; a standby reads, refuses changes naming the leader, and takes over with the state when the leader goes', async () => {
     const db = await server.database();
+    await pki.seedPostgres(db);
     for (const name of ['c1', 'c2']) {
-      controllers.push(await runController({ dataDir: join(dir, name), db, leaderLeaseMs: 1_000, adminToken: ADMIN, clusterSecret: SECRET, hostDownAfterMs: 3_000 }));
+      controllers.push(await runController({ dataDir: join(dir, name), db, leaderLeaseMs: 1_000, adminToken: ADMIN, hostDownAfterMs: 3_000 }));
     }
     const urls = controllers.map((c) => c.url);
     const leaderUrl = await waitFor('a leader', async () => {
@@ -53,11 +55,11 @@ describe('controllers on PostgreSQL', () => {
     assert.equal(await role(standbyUrl), 'standby');
 
     // Heartbeats go to the leader; a standby answers them with where the leader is.
-    const refusedBeat = await call(standbyUrl, 'POST', '/internal/v1/heartbeat', { token: SECRET, body: agent.heartbeat() });
+    const refusedBeat = await beatAs(standbyUrl, ADMIN, pki, agent);
     assert.equal(refusedBeat.status, 503);
     assert.equal(refusedBeat.body.error.code, 'NOT_LEADER');
     assert.equal(refusedBeat.headers.get(LEADER_HEADER), leaderUrl);
-    assert.equal((await call(leaderUrl!, 'POST', '/internal/v1/heartbeat', { token: SECRET, body: agent.heartbeat() })).status, 200);
+    assert.equal((await beatAs(leaderUrl!, ADMIN, pki, agent)).status, 200);
 
     // A change sent to the standby is refused; the client that knows both follows to the leader.
     const refused = await call(standbyUrl, 'POST', '/api/v1/vms', { token: ADMIN, body: { name: 'db1', memoryMiB: 64 } });
@@ -82,7 +84,7 @@ describe('controllers on PostgreSQL', () => {
     await old.close();
     controllers.splice(controllers.indexOf(old), 1);
     await waitFor('the standby to lead', async () => (await role(standbyUrl)) === 'leader', { timeoutMs: 20_000 });
-    const beat = await call(standbyUrl, 'POST', '/internal/v1/heartbeat', { token: SECRET, body: agent.heartbeat() });
+    const beat = await beatAs(standbyUrl, ADMIN, pki, agent);
     assert.equal(beat.status, 200);
     const vm = (await call(standbyUrl, 'GET', '/api/v1/vms/db1', { token: ADMIN })).body;
     assert.equal(vm.state, 'running');

@@ -9,22 +9,24 @@ import { join } from 'node:path';
 import { runController, type RunningController } from '../../src/controller/index.js';
 import { call, controllerClient } from '../../src/testing/controller/client.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
+import { TestPki } from '../../src/testing/pki.js';
 
 const ADMIN = 'admin-token-for-tests';
-const SECRET = 'cluster-secret-for-tests';
+const pki = new TestPki();
 const MIB = 1024 * 1024;
 
 describe('controller metrics', () => {
   let dir: string;
   let ctl: RunningController;
-  const agent = new FakeAgent('h1', SECRET);
-  const c = controllerClient(() => ctl.url, ADMIN, SECRET);
+  const agent = new FakeAgent('h1', pki);
+  const c = controllerClient(() => ctl.url, ADMIN, pki);
   const start = async (): Promise<void> => {
-    ctl = await runController({ dataDir: dir, adminToken: ADMIN, clusterSecret: SECRET });
+    ctl = await runController({ dataDir: dir, adminToken: ADMIN });
   };
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ferry-ctl-metrics-'));
+    await pki.seed(dir);
     await agent.listen();
     await start();
     await c.beat(agent);
@@ -84,7 +86,7 @@ describe('controller metrics', () => {
 
   it('/metrics needs the admin token and speaks Prometheus and OpenMetrics', async () => {
     assert.equal((await call(ctl.url, 'GET', '/metrics')).status, 401);
-    assert.equal((await call(ctl.url, 'GET', '/metrics', { token: SECRET })).status, 401);
+    assert.equal((await call(ctl.url, 'GET', '/metrics', { token: 'not-the-admin-token' })).status, 401);
     const r = await call(ctl.url, 'GET', '/metrics', { token: ADMIN });
     assert.equal(r.status, 200);
     assert.match(r.contentType, /^text\/plain/);

@@ -9,22 +9,24 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runController, type RunningController } from '../../src/controller/index.js';
-import { call } from '../../src/testing/controller/client.js';
+import { call, beatAs } from '../../src/testing/controller/client.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
+import { TestPki } from '../../src/testing/pki.js';
 import { certCommonName, createKeyAndCsr } from '../../src/pki/index.js';
 
 const ADMIN = 'admin-token-for-tests';
-const SECRET = 'cluster-secret-for-tests';
+const pki = new TestPki();
 
 describe('controller: host certificates from heartbeats', () => {
   let dir: string;
   let ctl: RunningController;
-  const agent = new FakeAgent('h1', SECRET);
-  const beat = () => call(ctl.url, 'POST', '/internal/v1/heartbeat', { token: SECRET, body: agent.heartbeat() });
-  const start = async () => (ctl = await runController({ dataDir: dir, adminToken: ADMIN, clusterSecret: SECRET, hostDownAfterMs: 600_000 }));
+  const agent = new FakeAgent('h1', pki);
+  const beat = () => beatAs(ctl.url, ADMIN, pki, agent);
+  const start = async () => (ctl = await runController({ dataDir: dir, adminToken: ADMIN, hostDownAfterMs: 600_000 }));
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ferry-ctl-pki-'));
+    await pki.seed(dir);
     await agent.listen();
     await start();
   });

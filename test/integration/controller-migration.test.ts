@@ -12,26 +12,28 @@ import { runController, type RunningController } from '../../src/controller/inde
 import { controllerClient, openEvents } from '../../src/testing/controller/client.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
+import { TestPki } from '../../src/testing/pki.js';
 
 const ADMIN = 'admin-token-for-tests';
-const SECRET = 'cluster-secret-for-tests';
+const pki = new TestPki();
 
 describe('controller live migration', () => {
   let dir: string;
   let ctl: RunningController;
   let beating: NodeJS.Timeout | undefined;
-  const h1 = new FakeAgent('h1', SECRET);
-  const h2 = new FakeAgent('h2', SECRET);
-  const old = new FakeAgent('h3', SECRET);
-  const gone = new FakeAgent('h4', SECRET);
-  const { api, beat, finished } = controllerClient(() => ctl.url, ADMIN, SECRET);
+  const h1 = new FakeAgent('h1', pki);
+  const h2 = new FakeAgent('h2', pki);
+  const old = new FakeAgent('h3', pki);
+  const gone = new FakeAgent('h4', pki);
+  const { api, beat, finished } = controllerClient(() => ctl.url, ADMIN, pki);
   const vmHost = async (): Promise<string> => (await api('GET', '/vms/web')).body.host as string;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ferry-ctl-migr-'));
+    await pki.seed(dir);
     old.dataUrl = undefined;
     for (const a of [h1, h2, old, gone]) await a.listen();
-    ctl = await runController({ dataDir: dir, adminToken: ADMIN, clusterSecret: SECRET, hostDownAfterMs: 1500 });
+    ctl = await runController({ dataDir: dir, adminToken: ADMIN, hostDownAfterMs: 1500 });
     for (const a of [h1, h2, old, gone]) assert.equal((await beat(a)).status, 200);
     // h1..h3 keep beating (so the reconciler runs during migrations); h4 falls silent and goes down.
     beating = setInterval(() => void Promise.all([h1, h2, old].map((a) => beat(a))).catch(() => undefined), 200);

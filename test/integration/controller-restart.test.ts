@@ -9,19 +9,21 @@ import { runController } from '../../src/controller/index.js';
 import { openDb } from '../../src/controller/db.js';
 import { TasksRepo } from '../../src/controller/tasks-repo.js';
 import { DrRepo } from '../../src/controller/dr/repo.js';
-import { call } from '../../src/testing/controller/client.js';
+import { call, beatAs } from '../../src/testing/controller/client.js';
 import { waitFor } from '../../src/testing/wait-for.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
+import { TestPki } from '../../src/testing/pki.js';
 
 const ADMIN = 'admin-token-for-tests';
-const SECRET = 'cluster-secret-for-tests';
+const pki = new TestPki();
 
 describe('controller restart', () => {
   let dir: string;
-  const agent = new FakeAgent('h1', SECRET);
+  const agent = new FakeAgent('h1', pki);
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ferry-ctl-restart-'));
+    await pki.seed(dir);
     await agent.listen();
   });
   after(async () => {
@@ -30,11 +32,11 @@ describe('controller restart', () => {
   });
 
   it('keeps its state across a restart and fails interrupted tasks', async () => {
-    const opts = { dataDir: dir, adminToken: ADMIN, clusterSecret: SECRET, hostDownAfterMs: 300 };
+    const opts = { dataDir: dir, adminToken: ADMIN, hostDownAfterMs: 300 };
     let ctl = await runController(opts);
     let createId: string;
     try {
-      await call(ctl.url, 'POST', '/internal/v1/heartbeat', { token: SECRET, body: agent.heartbeat() });
+      await beatAs(ctl.url, ADMIN, pki, agent);
       const r = await call(ctl.url, 'POST', '/api/v1/vms', { token: ADMIN, body: { name: 'db1', memoryMiB: 64 } });
       createId = r.body.id as string;
       await waitFor('create', async () => ((await call(ctl.url, 'GET', `/api/v1/tasks/${createId}`, { token: ADMIN })).body.state === 'succeeded' ? true : undefined), { timeoutMs: 10_000, everyMs: 25 });
@@ -60,7 +62,7 @@ describe('controller restart', () => {
       assert.deepEqual(tasks.map((x) => x.id), ['interrupted', createId]);
       // h1 is remembered, and goes down when it stays silent.
       await waitFor('h1 down', async () => ((await call(ctl.url, 'GET', '/api/v1/hosts', { token: ADMIN })).body[0]?.state === 'down' ? true : undefined), { timeoutMs: 10_000, everyMs: 25 });
-      await call(ctl.url, 'POST', '/internal/v1/heartbeat', { token: SECRET, body: agent.heartbeat() });
+      await beatAs(ctl.url, ADMIN, pki, agent);
       assert.equal((await call(ctl.url, 'GET', '/api/v1/hosts', { token: ADMIN })).body[0].state, 'up');
     } finally {
       await ctl.close();
@@ -76,7 +78,7 @@ describe('controller restart', () => {
     );
     db.close();
     agent.calls.length = 0;
-    const ctl = await runController({ dataDir: dir, adminToken: ADMIN, clusterSecret: SECRET, hostDownAfterMs: 300 });
+    const ctl = await runController({ dataDir: dir, adminToken: ADMIN, hostDownAfterMs: 300 });
     try {
       assert.deepEqual(agent.calls.filter((c) => c === 'dr abort'), ['dr abort', 'dr abort'], 'the job aborted at its source and its target');
     } finally {

@@ -9,24 +9,26 @@ import { join } from 'node:path';
 import { runController, type RunningController } from '../../src/controller/index.js';
 import { controllerClient, openEvents } from '../../src/testing/controller/client.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
+import { TestPki } from '../../src/testing/pki.js';
 
 const ADMIN = 'admin-token-for-tests';
-const SECRET = 'cluster-secret-for-tests';
+const pki = new TestPki();
 const QEMU_WORDS = "qemu-system-x86_64: cannot set up guest memory 'pc.ram': Cannot allocate memory";
 
 describe('controller VM tasks', () => {
   let dir: string;
   let ctl: RunningController;
-  const agent = new FakeAgent('h1', SECRET);
-  const c = controllerClient(() => ctl.url, ADMIN, SECRET);
+  const agent = new FakeAgent('h1', pki);
+  const c = controllerClient(() => ctl.url, ADMIN, pki);
   const { api, finished } = c;
   const beat = () => c.beat(agent);
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ferry-ctl-tasks-'));
+    await pki.seed(dir);
     await agent.listen();
     // Hosts stay up for the whole file: these tests are about tasks, not heartbeats.
-    ctl = await runController({ dataDir: dir, adminToken: ADMIN, clusterSecret: SECRET, hostDownAfterMs: 600_000 });
+    ctl = await runController({ dataDir: dir, adminToken: ADMIN, hostDownAfterMs: 600_000 });
     assert.equal((await beat()).status, 200);
   });
   after(async () => {

@@ -15,6 +15,9 @@ import { lastHeartbeat } from '../../src/contracts/heartbeat.js';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
 import { P, consoleOf, demoSpec, killQemus, statusOf } from '../../src/testing/agent.js';
 import { waitFor } from '../../src/testing/wait-for.js';
+import { TestPki } from '../../src/testing/pki.js';
+
+const pki = new TestPki();
 
 let dataDir: string;
 let agent: RunningAgent;
@@ -24,8 +27,8 @@ let accepted = 0;
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'ferry-guest-iso-'));
-  agent = await runAgent({ name: 'h1', site: 'main', dataDir, secret: 'sekrit', accel: 'tcg' });
-  c = new ApiClient(agent.url, 'sekrit');
+  agent = await runAgent({ name: 'h1', site: 'main', dataDir, tls: await pki.identity('h1'), accel: 'tcg' });
+  c = (await pki.agentClient(agent.url, 'h1'));
   // A service of the host, on loopback only: what a guest must not reach.
   hostService = net.createServer((s) => {
     accepted++;

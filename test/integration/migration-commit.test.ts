@@ -16,7 +16,7 @@ import { findQemuPids } from '../../src/agent/index.js';
 import { RestartableAgent } from '../../src/testing/agent-process.js';
 import { P, demoSpec, heartbeats, killQemus, lastSeq, sleep, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
 import { waitFor } from '../../src/testing/wait-for.js';
-import { MigrationLab, SECRET } from './migration-lab.js';
+import { MigrationLab } from './migration-lab.js';
 
 const lab = new MigrationLab('ferry-commit');
 let source: RestartableAgent;
@@ -27,7 +27,7 @@ let b: ApiClient;
 before(async () => {
   const agent = async (name: string) => {
     const dataDir = mkdtempSync(join(tmpdir(), `ferry-commit-${name}-`));
-    return new RestartableAgent({ name, site: 'main', dataDir, secret: SECRET, accel: 'tcg', tls: await lab.identity(name) });
+    return new RestartableAgent({ name, site: 'main', dataDir, accel: 'tcg', tls: await lab.identity(name) }, lab.pki);
   };
   source = await agent('h1');
   target = await agent('h2');

@@ -8,10 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
 import { killQemus, P } from '../../src/testing/agent.js';
-import { ApiClient, type HostInfo } from '../../src/contracts/index.js';
-import { createCa, createKeyAndCsr, signCsr, type KeyAndCert } from '../../src/pki/index.js';
-
-export const SECRET = 'sekrit';
+import type { ApiClient, HostInfo } from '../../src/contracts/index.js';
+import { TestPki } from '../../src/testing/pki.js';
 
 export interface Identity {
   keyPem: string;
@@ -22,16 +20,15 @@ export interface Identity {
 export class MigrationLab {
   readonly dirs: string[] = [];
   readonly agents: RunningAgent[] = [];
-  private ca: KeyAndCert | undefined;
+  /** The lab's cluster CA: hosts' identities, and the controller's the test's clients present. */
+  readonly pki = new TestPki();
   #images: string | undefined;
 
   constructor(private readonly prefix: string) {}
 
   /** A key and host certificate for `name`, signed by the lab's CA. */
-  async identity(name: string): Promise<Identity> {
-    this.ca ??= await createCa('ferry-test-ca');
-    const { keyPem, csrPem } = await createKeyAndCsr(name);
-    return { keyPem, certPem: await signCsr(this.ca, csrPem, name), caPem: this.ca.certPem };
+  identity(name: string): Promise<Identity> {
+    return this.pki.identity(name);
   }
 
   /** A directory every agent of the lab allows VM specs to name files in. */
@@ -46,9 +43,9 @@ export class MigrationLab {
   async startAgent(name: string): Promise<ApiClient> {
     const dataDir = mkdtempSync(join(tmpdir(), `${this.prefix}-${name}-`));
     this.dirs.push(dataDir);
-    const agent = await runAgent({ name, site: 'main', dataDir, secret: SECRET, accel: 'tcg', tls: await this.identity(name), imageDirs: [this.imagesDir()] });
+    const agent = await runAgent({ name, site: 'main', dataDir, accel: 'tcg', tls: await this.identity(name), imageDirs: [this.imagesDir()] });
     this.agents.push(agent);
-    return new ApiClient(agent.url, SECRET);
+    return this.pki.agentClient(agent.url, name);
   }
 
   /** Source `h1` and target `h2` (dirs[0], dirs[1]), and the target's ferry-wire endpoint. */

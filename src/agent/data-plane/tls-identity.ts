@@ -1,9 +1,8 @@
-// The host's data-plane identity: a key made here (never leaves <dataDir>/tls), a CSR sent in
-// heartbeats, and the certificate + CA certificate the controller answers with. Files are
-// written atomically; the key is readable by the owner only.
+// The host's identity on disk (<dataDir>/tls): the key it made when it joined (never leaves the
+// host; owner-only), its current certificate, and the cluster CA it pinned at join. Files are
+// written atomically. Used by the agent's API server, its heartbeats and the data plane.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createKeyAndCsr } from '../../pki/index.js';
 
 export interface TlsIdentity {
   keyPem: string;
@@ -17,30 +16,30 @@ function writeAtomic(path: string, text: string, mode: number): void {
   renameSync(tmp, path);
 }
 
-const files = (dataDir: string) => {
+export const identityFiles = (dataDir: string) => {
   const dir = join(dataDir, 'tls');
-  return { dir, key: join(dir, 'key.pem'), csr: join(dir, 'csr.pem'), cert: join(dir, 'cert.pem'), ca: join(dir, 'ca.pem') };
+  return { dir, key: join(dir, 'key.pem'), cert: join(dir, 'cert.pem'), ca: join(dir, 'ca.pem') };
 };
 
-/** The stored identity, or the CSR to send until the controller signs it. */
-export async function loadOrCreateIdentity(dataDir: string, hostName: string): Promise<{ identity?: TlsIdentity; csrPem: string; keyPem: string }> {
-  const f = files(dataDir);
-  mkdirSync(f.dir, { recursive: true, mode: 0o700 });
-  if (!existsSync(f.key) || !existsSync(f.csr)) {
-    const { keyPem, csrPem } = await createKeyAndCsr(hostName);
-    writeAtomic(f.key, keyPem, 0o600);
-    writeAtomic(f.csr, csrPem, 0o644);
-  }
-  const keyPem = readFileSync(f.key, 'utf8');
-  const csrPem = readFileSync(f.csr, 'utf8');
-  if (existsSync(f.cert) && existsSync(f.ca)) {
-    return { identity: { keyPem, certPem: readFileSync(f.cert, 'utf8'), caPem: readFileSync(f.ca, 'utf8') }, csrPem, keyPem };
-  }
-  return { csrPem, keyPem };
+/** The stored identity, if this host has joined. */
+export function loadIdentity(dataDir: string): TlsIdentity | undefined {
+  const f = identityFiles(dataDir);
+  if (!existsSync(f.key) || !existsSync(f.cert) || !existsSync(f.ca)) return undefined;
+  return { keyPem: readFileSync(f.key, 'utf8'), certPem: readFileSync(f.cert, 'utf8'), caPem: readFileSync(f.ca, 'utf8') };
 }
 
-export function storeCertificate(dataDir: string, certPem: string, caPem: string): void {
-  const f = files(dataDir);
-  writeAtomic(f.ca, caPem, 0o644);
+/** A whole identity (at join): key first, so a crash never leaves a certificate without its key. */
+export function storeIdentity(dataDir: string, id: TlsIdentity): void {
+  const f = identityFiles(dataDir);
+  mkdirSync(f.dir, { recursive: true, mode: 0o700 });
+  writeAtomic(f.key, id.keyPem, 0o600);
+  writeAtomic(f.ca, id.caPem, 0o644);
+  writeAtomic(f.cert, id.certPem, 0o644);
+}
+
+/** A renewed certificate for the same key. */
+export function storeCertificate(dataDir: string, certPem: string): void {
+  const f = identityFiles(dataDir);
+  mkdirSync(f.dir, { recursive: true, mode: 0o700 });
   writeAtomic(f.cert, certPem, 0o644);
 }

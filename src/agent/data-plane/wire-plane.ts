@@ -53,7 +53,8 @@ export class WirePlane implements DataPlane {
 
   readonly #caps: ConnectionCaps;
 
-  constructor(readonly host: string, readonly port: number, limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS) {
+  /** `advertise`: the host peers dial (default `host`, the listen address). */
+  constructor(readonly host: string, readonly port: number, limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS, readonly advertise = host) {
     this.#caps = new ConnectionCaps(limits);
   }
 
@@ -77,7 +78,8 @@ export class WirePlane implements DataPlane {
     server.listen(this.port, this.host);
     await once(server, 'listening');
     const addr = server.address();
-    if (typeof addr === 'object' && addr) this.#url = `ferry-wire://${this.host.includes(':') ? `[${this.host}]` : this.host}:${addr.port}`;
+    const shown = this.advertise;
+    if (typeof addr === 'object' && addr) this.#url = `ferry-wire://${shown.includes(':') && !shown.startsWith('[') ? `[${shown}]` : shown}:${addr.port}`;
     log('data endpoint listening on %s', this.#url);
   }
 

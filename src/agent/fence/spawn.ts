@@ -31,6 +31,15 @@ export function guardPid(dataDir: string): number | undefined {
   }
 }
 
+/** The guards' key this data dir's guard was last given, if any. */
+export function storedGuardSecret(dataDir: string): string | undefined {
+  try {
+    return readFileSync(fencePaths(dataDir).secret, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Adopts the running guard or starts one; returns its pid. */
 export function ensureGuard(o: GuardSpawnOptions): number {
   const p = ensureFenceDir(o.dataDir);

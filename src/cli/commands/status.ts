@@ -2,8 +2,7 @@
 // asks each for its role, so `--json` lists `controllers: [{url, role, up, pid}]`.
 import type { Command } from 'commander';
 import type { ClusterStatus, ControllerRole } from '../../contracts/controller-api.js';
-import { ApiClient } from '../../contracts/http-client.js';
-import { connect, controllerUrls, ferryHome, readClusterFile, resolveConnection } from '../config.js';
+import { connect, controllerClient, controllerUrls, ferryHome, readClusterFile, resolveConnection } from '../config.js';
 import { formatFields, printJson } from '../output.js';
 import { jsonOption, type JsonOpt } from './common.js';
 
@@ -17,12 +16,12 @@ interface ControllerLine {
 }
 
 /** Every controller this CLI knows of, each asked directly (never redirected) for its role. */
-async function controllers(token: string, urls: readonly string[], pids: ReadonlyMap<string, number>): Promise<ControllerLine[]> {
+async function controllers(token: string, ca: string | undefined, urls: readonly string[], pids: ReadonlyMap<string, number>): Promise<ControllerLine[]> {
   return Promise.all(
     urls.map(async (url): Promise<ControllerLine> => {
       const pid = pids.get(url);
       try {
-        const s = await new ApiClient(url, token).get<ClusterStatus>('/api/v1/status', { timeoutMs: ASK_MS });
+        const s = await controllerClient([url], token, ca).get<ClusterStatus>('/api/v1/status', { timeoutMs: ASK_MS });
         return { url, role: s.controller?.role ?? 'leader', up: true, ...(s.controller?.pid !== undefined ? { pid: s.controller.pid } : pid !== undefined ? { pid } : {}) };
       } catch {
         return { url, role: 'standby', up: false, ...(pid !== undefined ? { pid } : {}) };
@@ -39,7 +38,7 @@ export function registerStatus(program: Command): void {
       const cluster = readClusterFile(ferryHome());
       const conn = resolveConnection(process.env, cluster)!;
       const pids = new Map((cluster?.controllers ?? (cluster ? [{ url: cluster.url, pid: cluster.controller.pid }] : [])).map((c) => [c.url, c.pid]));
-      const list = await controllers(conn.token, controllerUrls(conn, cluster), pids);
+      const list = await controllers(conn.token, conn.ca, controllerUrls(conn, cluster), pids);
       if (opts.json) return printJson({ ...s, url: api.baseUrl, controllers: list });
       const vms = Object.entries(s.vms)
         .filter(([, n]) => n > 0)

@@ -1,9 +1,11 @@
 // `ferry up`: a local cluster in the background. Layout of the cluster home ($FERRY_HOME or
 // ~/.ferry):
-//   admin-token, cluster-secret   credentials (0600)
-//   cluster.json                  {url, token, controller:{pid}, agents:[{name, site, pid, dataDir, args}], net?} (0600)
-//   controller/                   the controller's data dir
-//   hosts/<name>/                 each agent's data dir
+//   admin-token                   the admin token (0600)
+//   cluster.json                  {url, token, ca, controller:{pid}, agents:[{name, site, pid, dataDir, args}], net?} (0600)
+//   controller/                   the controller's data dir (with the cluster CA, ca/, unless --db postgres)
+//   hosts/<name>/                 each agent's data dir (its identity in tls/, its join token until it joined)
+// The cluster is made as on separate machines: `ferry controller init` (the CA and one join token
+// per host), the controllers, then each agent joining with its token over HTTPS.
 //   logs/<controller|name>.log    stdout+stderr of each process
 // Hosts are named host1..hostN across the whole cluster; with --sites they are numbered in
 // the order the sites are given (main:2,dr:1 → host1, host2 in main; host3 in dr).
@@ -19,8 +21,9 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { newToken } from '../../contracts/auth.js';
 import type { ClusterStatus, Host } from '../../contracts/controller-api.js';
-import { ApiClient } from '../../contracts/http-client.js';
-import { clusterFilePath, ferryHome, FOLLOW_LEADER_MS, readClusterFile, writeClusterFile, type AgentRecord, type ClusterFile, type ControllerRecord } from '../config.js';
+import type { ApiClient } from '../../contracts/http-client.js';
+import { initController } from '../../controller/init.js';
+import { clusterFilePath, controllerClient, ferryHome, FOLLOW_LEADER_MS, readClusterFile, writeClusterFile, type AgentRecord, type ClusterFile, type ControllerRecord } from '../config.js';
 import { startLocalPostgres } from '../local-postgres.js';
 import { agentNetArgs, bridgedProblem, freeNetId, parseNetMode, planNet, type NetMode, type NetPlan } from '../net/plan.js';
 import { createTopology, deleteTopology, listNetns, missingNetns, netnsSupport, teardownProblems } from '../net/topology.js';
@@ -95,7 +98,6 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
   const logs = join(home, 'logs');
   mkdirSync(logs, { recursive: true });
   const tokenFile = writeSecret(join(home, 'admin-token'));
-  const secretFile = writeSecret(join(home, 'cluster-secret'));
   const token = readFileSync(tokenFile, 'utf8').trim();
 
   const cluster: ClusterFile = { url: '', token, controller: { pid: 0 }, agents: [] };
@@ -106,6 +108,9 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
       cluster.postgres = { pid: server.pid, dir: join(home, 'postgres'), url: server.url, log: pgLog };
       writeClusterFile(home, cluster);
     }
+    // `ferry controller init`: the cluster CA and one join token per host.
+    const init = await initController({ dataDir: join(home, 'controller'), tokens: hosts.length, ...(cluster.postgres ? { db: cluster.postgres.url } : {}) });
+    cluster.ca = init.caPem;
     const controllers: ControllerRecord[] = [];
     for (let i = 1; i <= o.controllers; i++) {
       const ctlDir = join(home, i === 1 ? 'controller' : `controller${i}`);
@@ -113,7 +118,7 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
       rmSync(join(ctlDir, 'controller.json'), { force: true });
       const ctlLog = join(logs, i === 1 ? 'controller.log' : `controller${i}.log`);
       const port = o.port === 0 ? 0 : o.port + i - 1;
-      const ctlArgs = ['controller', '--data-dir', ctlDir, '--listen-host', '127.0.0.1', '--port', String(port), '--token-file', tokenFile, '--secret-file', secretFile];
+      const ctlArgs = ['controller', '--data-dir', ctlDir, '--listen', '127.0.0.1', '--port', String(port), '--token-file', tokenFile];
       if (o.cpuOvercommit !== undefined) ctlArgs.push('--cpu-overcommit', String(o.cpuOvercommit));
       if (cluster.postgres) ctlArgs.push('--db', cluster.postgres.url);
       const pid = startDetached(ctlArgs, ctlLog);
@@ -122,7 +127,7 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
       if (o.db === 'postgres') cluster.controllers = controllers;
       writeClusterFile(home, cluster);
     }
-    for (const c of controllers) c.url = await waitController(c.dataDir, c.pid, token, c.log);
+    for (const c of controllers) c.url = await waitController(c.dataDir, c.pid, token, init.caPem, c.log);
     cluster.url = controllers[0]!.url;
     writeClusterFile(home, cluster);
     const controllerArg = controllers.map((c) => c.url).join(',');
@@ -130,10 +135,12 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
       cluster.net = { mode: 'bridged', id: netPlan.id, sites: [], hosts: [] };
       await createTopology(netPlan, cluster.net, () => writeClusterFile(home, cluster));
     }
-    for (const h of hosts) {
+    for (const [i, h] of hosts.entries()) {
       const dataDir = join(home, 'hosts', h.name);
       mkdirSync(dataDir, { recursive: true });
-      const args = ['agent', '--name', h.name, '--site', h.site, '--data-dir', dataDir, '--controller', controllerArg, '--secret-file', secretFile];
+      const joinToken = join(dataDir, 'join-token');
+      writeFileSync(joinToken, `${init.tokens[i]!.token}\n`, { mode: 0o600 });
+      const args = ['agent', '--name', h.name, '--site', h.site, '--data-dir', dataDir, '--join', controllerArg, '--token-file', joinToken];
       if (o.accel) args.push('--accel', o.accel);
       if (o.netCapacity) args.push('--net-capacity', o.netCapacity);
       if (netPlan) args.push(...agentNetArgsFor(netPlan, h.name));
@@ -141,7 +148,9 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
       cluster.agents.push({ name: h.name, site: h.site, pid: startDetached(args, log), dataDir, args, log });
       writeClusterFile(home, cluster);
     }
-    await waitHosts(new ApiClient(controllers.map((c) => c.url), token, { followMs: FOLLOW_LEADER_MS }), cluster.agents);
+    await waitHosts(controllerClient(controllers.map((c) => c.url), token, init.caPem, { followMs: FOLLOW_LEADER_MS }), cluster.agents);
+    // Spent: each agent is its certificate now.
+    for (const a of cluster.agents) rmSync(join(a.dataDir, 'join-token'), { force: true });
   } catch (err) {
     await stopCluster(cluster, () => undefined).catch(() => undefined);
     // Keep cluster.json if part of the network is left, so that `ferry down` can retry.
@@ -166,7 +175,7 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
 
 /** A cluster.json exists: if its controller runs, restart agents that are gone and stop. */
 async function reuse(home: string, c: ClusterFile, o: UpOpts): Promise<void> {
-  const api = new ApiClient(c.url, c.token);
+  const api = controllerClient([c.url], c.token, c.ca);
   if (!isAliveRunning(c.controller.pid, 'ferry') || !(await answers(api))) {
     throw new UsageError(
       `${join(home, 'cluster.json')} names a controller (pid ${c.controller.pid}, ${c.url}) that is not running; run ferry down to clean up, then ferry up`,
@@ -270,13 +279,13 @@ function logTail(log: string): string {
   }
 }
 
-async function waitController(dataDir: string, pid: number, token: string, log: string): Promise<string> {
+async function waitController(dataDir: string, pid: number, token: string, ca: string, log: string): Promise<string> {
   const deadline = Date.now() + CONTROLLER_START_MS;
   while (Date.now() < deadline) {
     if (!isAliveRunning(pid, 'ferry')) throw new UsageError(`the controller exited during start-up; see ${log}${logTail(log)}`, 1);
     try {
       const info = JSON.parse(readFileSync(join(dataDir, 'controller.json'), 'utf8')) as { pid?: number; url?: string };
-      if (info.pid === pid && info.url && (await answers(new ApiClient(info.url, token)))) return info.url.replace(/\/$/, '');
+      if (info.pid === pid && info.url && (await answers(controllerClient([info.url], token, ca)))) return info.url.replace(/\/$/, '');
     } catch {
       // not written yet
     }

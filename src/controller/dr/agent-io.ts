@@ -27,14 +27,14 @@ export class DrAgents {
 
   /** The agent of a host that must be up. */
   up(host: string): AgentClient {
-    return this.agents.forUrl(this.state.requireHostUp(host).info.url);
+    return this.agents.forHost(this.state.requireHostUp(host).info);
   }
 
   /** The agent of a host, up or not. */
   any(host: string): AgentClient {
     const h = this.state.hosts.get(host);
     if (!h) throw new NotFoundError(`host ${host}`);
-    return this.agents.forUrl(h.info.url);
+    return this.agents.forHost(h.info);
   }
 
   checkpointIo(jobId: string, from: string, to: string, hooks: { committed(rec: CheckpointRecord): void; progress?(p: CheckpointProgress): void }): CheckpointIo {

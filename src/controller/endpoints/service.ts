@@ -143,7 +143,7 @@ export class EndpointService {
     // A move in progress would start the target from the spec it was given: change it afterwards.
     // (Healing runs at a move's activation: the spec of record has the port already.)
     if (!healing) this.d.state.runner.assertIdle(vmTarget(vm.name));
-    const agent = this.d.agents.forUrl(this.d.state.requireHostUp(vm.host).info.url);
+    const agent = this.d.agents.forHost(this.d.state.requireHostUp(vm.host).info);
     const st = await agent.forward(vm.name, port);
     if (!declared) this.d.state.updateVm(vm.name, { spec: withForward(vm.spec, port) });
     this.d.state.applyStatus(st);

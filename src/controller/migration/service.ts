@@ -160,7 +160,7 @@ export class MigrationService {
   /** The agent calls and record keeping one migration needs. */
   private io(inp: MigrationInput): MigrationIo {
     const { name } = inp.vm;
-    const agentOf = (host: string) => this.agents.forUrl(this.state.requireHostUp(host).info.url);
+    const agentOf = (host: string) => this.agents.forHost(this.state.requireHostUp(host).info);
     const source = () => agentOf(inp.vm.host);
     const target = () => agentOf(inp.to);
     // Aborts and questions go out even to a host marked down (it may only be slow or cut off
@@ -168,7 +168,7 @@ export class MigrationService {
     const anyAgent = (host: string) => {
       const h = this.state.hosts.get(host);
       if (!h) throw new NotFoundError(`host ${host}`);
-      return this.agents.forUrl(h.info.url);
+      return this.agents.forHost(h.info);
     };
     const cleanupTarget = async (): Promise<void> => {
       for (let attempt = 1; attempt <= CLEANUP_ATTEMPTS && !this.closed; attempt++) {

@@ -60,6 +60,8 @@ export const PG_MIGRATIONS: readonly string[] = [
      vm TEXT NOT NULL, guest_port BIGINT NOT NULL, listen_port BIGINT NOT NULL, created_at TEXT NOT NULL,
      PRIMARY KEY (vm, guest_port)
    );`,
+  `CREATE TABLE join_tokens (hash TEXT PRIMARY KEY, created_at TEXT NOT NULL, expires_at TEXT NOT NULL, used_at TEXT, used_by TEXT);
+   CREATE TABLE enrolments (name TEXT PRIMARY KEY, key_sha256 TEXT NOT NULL, serial TEXT NOT NULL, not_after TEXT NOT NULL, enrolled_at TEXT NOT NULL);`,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -1,6 +1,10 @@
 // Small helpers for the controller's tests: raw HTTP calls that return status and parsed body
 // (tests need to see 401s and 400s, which ApiClient turns into exceptions), waiting for a task to
 // end, and reading a few events off the SSE stream.
+import type { Dispatcher } from 'undici';
+import { JOIN_PATH } from '../../contracts/enrolment.js';
+import { csrForKey } from '../../pki/index.js';
+import type { TestPki } from '../pki.js';
 import { waitFor } from '../wait-for.js';
 
 export interface Reply {
@@ -11,11 +15,13 @@ export interface Reply {
   headers: Headers;
 }
 
-export async function call(base: string, method: string, path: string, opts: { token?: string; body?: unknown } = {}): Promise<Reply> {
+/** `dispatcher`: present a certificate (mutual TLS); without one, the process's global fetch (the test CAs trusted, pki.ts). */
+export async function call(base: string, method: string, path: string, opts: { token?: string; body?: unknown; dispatcher?: Dispatcher } = {}): Promise<Reply> {
   const headers: Record<string, string> = {};
   if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(new URL(path, base), { method, headers, body: opts.body === undefined ? null : JSON.stringify(opts.body) });
+  const init = { method, headers, body: opts.body === undefined ? null : JSON.stringify(opts.body), ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}) };
+  const res = await fetch(new URL(path, base), init as RequestInit);
   const text = await res.text();
   let body: unknown;
   try {
@@ -27,14 +33,44 @@ export async function call(base: string, method: string, path: string, opts: { t
 }
 
 /**
- * A test's view of one controller: `api` with the admin token, `beat` for a fake agent's
- * heartbeat with the cluster secret, `finished` waits for a task to end and returns it.
+ * Joins host `name` with the controller at `base` as a real agent would (a token minted with the
+ * admin token, a CSR for the key the test PKI gave the host), so that the host's certificate is
+ * taken on /internal. Returns the join's reply.
  */
-export function controllerClient(url: () => string, adminToken: string, clusterSecret: string, taskLimitMs = 10_000) {
+export async function enrolHost(base: string, adminToken: string, pki: TestPki, name: string): Promise<Reply> {
+  const minted = await call(base, 'POST', '/api/v1/hosts/tokens', { token: adminToken, body: {} });
+  if (minted.status !== 200) throw new Error(`no join token: ${minted.status} ${minted.text}`);
+  const csr = await csrForKey((await pki.identity(name)).keyPem, name);
+  return call(base, 'POST', JOIN_PATH, { body: { token: minted.body.token, name, csr } });
+}
+
+const joined = new WeakMap<TestPki, Set<string>>();
+
+/** POST a fake agent's heartbeat to the controller at `base` with its host certificate, joining first if it has not there. */
+export async function beatAs(base: string, adminToken: string, pki: TestPki, agent: { name: string; heartbeat(): unknown }): Promise<Reply> {
+  let done = joined.get(pki);
+  if (!done) joined.set(pki, (done = new Set()));
+  const key = `${base} ${agent.name}`;
+  if (!done.has(key)) {
+    const j = await enrolHost(base, adminToken, pki, agent.name);
+    if (j.status !== 200) return j;
+    done.add(key);
+  }
+  const dispatcher = await pki.dispatcher('host', agent.name, { role: 'controller' });
+  return call(base, 'POST', '/internal/v1/heartbeat', { body: agent.heartbeat(), dispatcher });
+}
+
+/**
+ * A test's view of one controller: `api` with the admin token, `beat` for a fake agent's
+ * heartbeat over mutual TLS with its host certificate (the host joins first, once per controller
+ * URL), `finished` waits for a task to end and returns it.
+ */
+export function controllerClient(url: () => string, adminToken: string, pki: TestPki, taskLimitMs = 10_000) {
   const api = (method: string, path: string, body?: unknown): Promise<Reply> => call(url(), method, `/api/v1${path}`, { token: adminToken, ...(body !== undefined ? { body } : {}) });
+  const beat = (agent: { name: string; heartbeat(): unknown }): Promise<Reply> => beatAs(url(), adminToken, pki, agent);
   return {
     api,
-    beat: (agent: { heartbeat(): unknown }): Promise<Reply> => call(url(), 'POST', '/internal/v1/heartbeat', { token: clusterSecret, body: agent.heartbeat() }),
+    beat,
     finished: (id: string): Promise<Reply['body']> =>
       waitFor(`task ${id}`, async () => {
         const t = (await api('GET', `/tasks/${id}`)).body;

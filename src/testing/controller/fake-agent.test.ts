@@ -16,8 +16,11 @@ import { AGENT_ROUTES } from '../../contracts/agent-routes.js';
 import { withDefaults, type VmState } from '../../contracts/vm-spec.js';
 import type { ContractBreach } from './contract-server.js';
 import { FakeAgent } from './fake-agent.js';
+import type { AddressInfo } from 'node:net';
+import { httpsServerOptions } from '../../pki/index.js';
+import { TestPki } from '../pki.js';
 
-const SECRET = 'cluster-secret';
+const pki = new TestPki();
 const ID = 'mig-0123456789';
 const spec = withDefaults({ name: 'web', memoryMiB: 64 }, '00000000-0000-4000-8000-000000000001');
 
@@ -25,14 +28,16 @@ interface Probe {
   method: string;
   path: string;
   body?: unknown;
-  token?: string;
+  /** Whose certificate the request presents (default the controller's; another host's is refused). */
+  as?: 'controller' | 'host';
 }
 
 async function send(base: string, p: Probe): Promise<{ status: number; body: unknown }> {
   const headers: Record<string, string> = {};
-  if (p.token !== '') headers.authorization = `Bearer ${p.token ?? SECRET}`;
   if (p.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(new URL(p.path, base), { method: p.method, headers, body: p.body === undefined ? null : JSON.stringify(p.body) });
+  const dispatcher = p.as === 'host' ? await pki.dispatcher('host', 'h9', { role: 'host' }) : await pki.dispatcher('controller', 'ferry-controller', { role: 'host', name: 'h1' });
+  const init = { method: p.method, headers, body: p.body === undefined ? null : JSON.stringify(p.body), dispatcher };
+  const res = await fetch(new URL(p.path, base), init as RequestInit);
   const text = await res.text();
   return { status: res.status, body: res.headers.get('content-type')?.startsWith('application/json') ? (JSON.parse(text) as unknown) : text };
 }
@@ -44,7 +49,7 @@ const BAD = { name: 'Not A Name!', id: 'short', vm: 'Not A Name!' };
 
 describe('the fake agent refuses what the real agent refuses', () => {
   const breaches: ContractBreach[] = [];
-  const fake = new FakeAgent('h1', SECRET, 'main', 8192, 2, { onBreach: (b) => breaches.push(b) });
+  const fake = new FakeAgent('h1', pki, 'main', 8192, 2, { onBreach: (b) => breaches.push(b) });
   let real: FastifyInstance;
   let realUrl: string;
   before(async () => {
@@ -52,8 +57,9 @@ describe('the fake agent refuses what the real agent refuses', () => {
     const none = (): never => {
       throw new Error('no service behind this agent API');
     };
-    real = buildAgentApi({} as never, SECRET, none, none, none, {} as never, new AllowedPaths([]));
-    realUrl = await real.listen({ host: '127.0.0.1', port: 0 });
+    real = buildAgentApi({} as never, httpsServerOptions(await pki.identity('h1'), true), none, none, none, {} as never, new AllowedPaths([]));
+    await real.listen({ host: '127.0.0.1', port: 0 });
+    realUrl = `https://127.0.0.1:${(real.server.address() as AddressInfo).port}`;
   });
   after(async () => {
     await fake.close();
@@ -95,10 +101,9 @@ describe('the fake agent refuses what the real agent refuses', () => {
     assert.equal((await send(fake.url, { method: 'GET', path: '/agent/v1/vms/web/console?tailBytes=10' })).status, 200);
   });
 
-  it('every route: the same answer without the credential, with a bad param, with an unknown body field', async () => {
+  it('every route: the same answer with another host\'s certificate, with a bad param, with an unknown body field', async () => {
     for (const r of Object.values(AGENT_ROUTES)) {
-      assert.equal((await both({ method: r.method, path: pathOf(r.url, GOOD), token: '' })).status, 401);
-      assert.equal((await both({ method: r.method, path: pathOf(r.url, GOOD), token: 'wrong' })).status, 401);
+      assert.equal((await both({ method: r.method, path: pathOf(r.url, GOOD), as: 'host' })).status, 401);
       if ('params' in r.schema) assert.equal((await both({ method: r.method, path: pathOf(r.url, BAD) })).status, 400, `${r.method} ${r.url}`);
       if ('body' in r.schema) assert.equal((await both({ method: r.method, path: pathOf(r.url, GOOD), body: { zzUnknown: 1 } })).status, 400, `${r.method} ${r.url}`);
     }
@@ -111,7 +116,7 @@ describe('the fake agent refuses what the real agent refuses', () => {
 describe('a reply that breaks the contract', () => {
   it('is answered 500 naming the field, and reported', async () => {
     const breaches: ContractBreach[] = [];
-    const fake = new FakeAgent('h1', SECRET, 'main', 8192, 2, { onBreach: (b) => breaches.push(b) });
+    const fake = new FakeAgent('h1', pki, 'main', 8192, 2, { onBreach: (b) => breaches.push(b) });
     await fake.listen();
     try {
       fake.vms.set('web', { name: 'web', uuid: spec.uuid, state: 'levitating' as VmState, spec, endpoints: [] });
@@ -136,11 +141,13 @@ describe('a reply that breaks the contract', () => {
         file,
         `import { test } from 'node:test';
 import { FakeAgent } from ${JSON.stringify(new URL('./fake-agent.js', import.meta.url).href)};
+import { TestPki } from ${JSON.stringify(new URL('../pki.js', import.meta.url).href)};
 test('a test whose fake agent breaks the contract', async () => {
-  const fake = new FakeAgent('h1', 's');
+  const pki = new TestPki();
+  const fake = new FakeAgent('h1', pki);
   await fake.listen();
   fake.vms.set('web', { name: 'web', uuid: 'u', state: 'levitating', spec: {}, endpoints: [] });
-  await fetch(fake.url + '/agent/v1/vms/web', { headers: { authorization: 'Bearer s' } });
+  await (await pki.agentClient(fake.url, 'h1')).get('/agent/v1/vms/web').catch(() => undefined);
   await new Promise((r) => setTimeout(r, 100));
   await fake.close();
 });

@@ -1,10 +1,12 @@
 // A minimal in-memory agent for the controller's tests: serves the agent API from its route
-// table (src/contracts/agent-routes.ts) over real HTTP with the cluster secret, on the same
+// table (src/contracts/agent-routes.ts) over real HTTPS with mutual TLS (a controller's certificate), on the same
 // server base as the real agent, so it refuses what the real agent refuses and every reply it
 // sends is checked against the contract (contract-server.ts). It keeps VM states, and lets a
 // test make an action fail with a given error or hang until released. It runs no QEMU: the
 // controller's logic is under test here; the real agent is tested with QEMU elsewhere.
 import type { AddressInfo } from 'node:net';
+import { httpsServerOptions } from '../../pki/index.js';
+import type { TestPki } from '../pki.js';
 import type { FastifyInstance } from 'fastify';
 import type { CloneRequest, ForwardRequest, HostInfo, ProbeRequest } from '../../contracts/agent-api.js';
 import { AGENT_API_PREFIX } from '../../contracts/agent-api.js';
@@ -72,7 +74,8 @@ export class FakeAgent {
 
   constructor(
     readonly name: string,
-    private readonly secret: string,
+    /** The cluster's PKI: the fake serves HTTPS with host `name`'s certificate and takes only a controller's. */
+    readonly pki: TestPki,
     readonly site = 'main',
     readonly memoryMiB = 8192,
     readonly cpus = 2,
@@ -80,11 +83,12 @@ export class FakeAgent {
   ) {}
 
   async listen(): Promise<void> {
-    const app = createApiServer({ credentials: [{ prefix: AGENT_API_PREFIX, tokens: () => [this.secret] }] });
+    const https = httpsServerOptions(await this.pki.identity(this.name), true);
+    const app = createApiServer({ https, credentials: [{ prefix: AGENT_API_PREFIX, peer: (p) => p.role === 'controller' }] });
     serveRoutes(app, AGENT_ROUTES, this.logged(), this.opts.onBreach ?? throwUncaught);
     await app.listen({ host: '127.0.0.1', port: 0 });
     this.app = app;
-    this.url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    this.url = `https://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   }
 
   async close(): Promise<void> {
