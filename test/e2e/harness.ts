@@ -10,6 +10,7 @@ import { writeClusterFile, type ClusterFile } from '../../src/cli/config.js';
 import { isAlive, terminate } from '../../src/cli/process.js';
 import { lastHeartbeat, type Heartbeat } from '../../src/contracts/heartbeat.js';
 import { waitFor } from '../../src/testing/wait-for.js';
+import { trustCa } from '../../src/testing/pki.js';
 
 export const BIN = fileURLToPath(new URL('../../../bin/ferry.js', import.meta.url));
 
@@ -31,6 +32,7 @@ export class TestCluster {
     const env: NodeJS.ProcessEnv = { ...process.env, FERRY_HOME: this.home };
     delete env.FERRY_URL;
     delete env.FERRY_TOKEN;
+    delete env.FERRY_CA;
     return env;
   }
 
@@ -61,8 +63,8 @@ export class TestCluster {
     const log = file.controller.log ?? join(this.home, 'logs', 'controller.log');
     const fd = openSync(log, 'a');
     try {
-      const args = [BIN, 'controller', '--data-dir', join(this.home, 'controller'), '--listen-host', '127.0.0.1', '--port', new URL(file.url).port,
-        '--token-file', join(this.home, 'admin-token'), '--secret-file', join(this.home, 'cluster-secret')];
+      const { hostname, port } = new URL(file.url);
+      const args = [BIN, 'controller', '--data-dir', join(this.home, 'controller'), '--listen', hostname, '--port', port, '--token-file', join(this.home, 'admin-token')];
       const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env: this.env() });
       child.unref();
       writeClusterFile(this.home, { ...file, controller: { ...file.controller, pid: child.pid! } });
@@ -74,7 +76,10 @@ export class TestCluster {
   }
 
   clusterFile(): ClusterFile {
-    return JSON.parse(readFileSync(join(this.home, 'cluster.json'), 'utf8')) as ClusterFile;
+    const c = JSON.parse(readFileSync(join(this.home, 'cluster.json'), 'utf8')) as ClusterFile;
+    // The test's own fetch reaches the controller's HTTPS with the cluster CA pinned, as the CLI does.
+    if (c.ca) trustCa(c.ca);
+    return c;
   }
 
   remember(): void {

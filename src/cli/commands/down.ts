@@ -60,7 +60,7 @@ function netSummary(t: NetTeardown): { deleted: string[]; missing: string[]; lef
 }
 
 function purge(home: string): void {
-  for (const p of ['controller', 'hosts', 'logs', 'postgres', 'admin-token', 'cluster-secret']) rmSync(join(home, p), { recursive: true, force: true });
+  for (const p of ['controller', 'hosts', 'logs', 'postgres', 'admin-token', 'ca.pem']) rmSync(join(home, p), { recursive: true, force: true });
   for (const d of existsSync(home) ? readdirSync(home) : []) if (/^controller\d+$/.test(d)) rmSync(join(home, d), { recursive: true, force: true });
 }
 

@@ -111,6 +111,8 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
     // `ferry controller init`: the cluster CA and one join token per host.
     const init = await initController({ dataDir: join(home, 'controller'), tokens: hosts.length, ...(cluster.postgres ? { db: cluster.postgres.url } : {}) });
     cluster.ca = init.caPem;
+    // For browsers and other clients: the CA to trust for the controller's HTTPS.
+    writeFileSync(join(home, 'ca.pem'), init.caPem, { mode: 0o644 });
     const controllers: ControllerRecord[] = [];
     for (let i = 1; i <= o.controllers; i++) {
       const ctlDir = join(home, i === 1 ? 'controller' : `controller${i}`);
@@ -165,7 +167,7 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
       `  console:  ${cluster.url}/   (log in with the token below)`,
       `  token:    ${token}`,
       `The ferry CLI finds it through ${join(home, 'cluster.json')}; from elsewhere:`,
-      `  export FERRY_URL=${(cluster.controllers ?? [cluster]).map((c) => c.url).join(',')} FERRY_TOKEN=${token}`,
+      `  export FERRY_URL=${(cluster.controllers ?? [cluster]).map((c) => c.url).join(',')} FERRY_TOKEN=${token} FERRY_CA=${join(home, 'ca.pem')}`,
       ...netLines(cluster),
       `Logs are in ${logs}. Stop it with: ferry down`,
       '',
