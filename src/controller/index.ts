@@ -31,6 +31,11 @@ export interface ControllerOptions {
   /** The host (name or address) agents and clients dial; default the listen address (addresses.ts). */
   advertise?: string;
   adminToken: string;
+  /**
+   * A certificate and key of the operator's (e.g. from the organisation's CA) that browsers and
+   * other clients without the cluster CA are served; agents and the CLI still get the cluster's.
+   */
+  publicCert?: { certPem: string; keyPem: string };
   /** Host certificates' lifetime (default one day, enrolment/service.ts); renewed by agents at two thirds. */
   hostCertLifetimeMs?: number;
   /** A host silent this long is marked down (default 3000). */
@@ -157,7 +162,7 @@ export async function runController(opts: ControllerOptions): Promise<RunningCon
     await pool?.end();
     throw err;
   }
-  const tls = await ControllerTls.open(ca);
+  const tls = await ControllerTls.open(ca, opts.publicCert);
   const mode = pool
     ? await postgresMode({ ...opts, db: opts.db! }, pool, tls, leaseMs)
     : await sqliteMode(opts, tls, leaseMs, () => ({ url, role: 'leader', store: 'sqlite', leaderUrl: url, pid: process.pid }));

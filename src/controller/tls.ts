@@ -4,7 +4,7 @@
 // API users and browsers present none and use the admin token), and one fetch dispatcher per
 // host that presents the controller's certificate and accepts only that host's.
 import type { Dispatcher } from 'undici';
-import { httpsDispatcher, httpsServerOptions, issueIdentity, type KeyAndCert, type ServerTlsOptions, type TlsMaterial } from '../pki/index.js';
+import { httpsDispatcher, httpsServerOptions, httpsServerOptionsWithPublicCert, issueIdentity, type KeyAndCert, type ServerTlsOptions, type TlsMaterial } from '../pki/index.js';
 import { createLog } from './log.js';
 
 const log = createLog('ferry:controller:tls');
@@ -23,12 +23,14 @@ export class ControllerTls {
     readonly ca: KeyAndCert,
     identity: KeyAndCert,
     private readonly lifetimeMs: number,
+    private readonly publicCert?: { keyPem: string; certPem: string },
   ) {
     this.#identity = { ...identity, caPem: ca.certPem };
   }
 
-  static async open(ca: KeyAndCert, lifetimeMs = LIFETIME_MS): Promise<ControllerTls> {
-    return new ControllerTls(ca, await issueIdentity(ca, CONTROLLER_CERT_NAME, { role: 'controller', lifetimeMs }), lifetimeMs);
+  /** `publicCert`: the operator's certificate for browsers (the cluster's goes to clients that ask for it by name). */
+  static async open(ca: KeyAndCert, publicCert?: { keyPem: string; certPem: string }, lifetimeMs = LIFETIME_MS): Promise<ControllerTls> {
+    return new ControllerTls(ca, await issueIdentity(ca, CONTROLLER_CERT_NAME, { role: 'controller', lifetimeMs }), lifetimeMs, publicCert);
   }
 
   get identity(): TlsMaterial {
@@ -36,7 +38,7 @@ export class ControllerTls {
   }
 
   serverOptions(): ServerTlsOptions {
-    return httpsServerOptions(this.#identity, false);
+    return this.publicCert ? httpsServerOptionsWithPublicCert(this.#identity, this.publicCert, CONTROLLER_CERT_NAME) : httpsServerOptions(this.#identity, false);
   }
 
   /** For calls to host `name`: our certificate presented, the cluster CA pinned, the server must be host `name`. */

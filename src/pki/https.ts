@@ -3,7 +3,7 @@
 // peer of a request, and an HTTP dispatcher for fetch that pins the cluster CA, presents this
 // side's certificate and checks the server's role and name (never its address: components are
 // named by Ferry, whatever address they are reached at).
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { createSecureContext, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
 import { certInfo, type CertRole } from './ca.js';
 import { roleOf, type TlsMaterial } from './tls.js';
@@ -21,7 +21,23 @@ export interface ServerTlsOptions {
   ca: string[];
   requestCert: true;
   rejectUnauthorized: boolean;
-  minVersion: 'TLSv1.3';
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** Picks the certificate by the name the client asked for (server name indication). */
+  SNICallback?: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
+}
+
+/**
+ * The controller's options when it also has a certificate of the operator's for browsers: that
+ * one by default, the cluster certificate for clients that ask for `clusterName` by SNI (agents
+ * and the CLI always do). Browsers get TLS 1.2 too.
+ */
+export function httpsServerOptionsWithPublicCert(id: TlsMaterial, publicCert: { keyPem: string; certPem: string }, clusterName: string): ServerTlsOptions {
+  const cluster = createSecureContext({ key: id.keyPem, cert: id.certPem, ca: [id.caPem] });
+  const pub = createSecureContext({ key: publicCert.keyPem, cert: publicCert.certPem, ca: [id.caPem] });
+  return {
+    key: publicCert.keyPem, cert: publicCert.certPem, ca: [id.caPem], requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2',
+    SNICallback: (servername, cb) => cb(null, servername === clusterName ? cluster : pub),
+  };
 }
 
 /**
@@ -76,6 +92,9 @@ export function httpsDispatcher(trust: TrustMaterial, expect: ServerExpectation)
       ...(trust.certPem && trust.keyPem ? { cert: trust.certPem, key: trust.keyPem } : {}),
       rejectUnauthorized: true,
       minVersion: 'TLSv1.3',
+      // Named by Ferry, not by address: a controller that also serves an operator's certificate
+      // to browsers answers this name with the cluster's (httpsServerOptionsWithPublicCert).
+      servername: expect.name ?? `ferry-${expect.role}`,
       checkServerIdentity: checkServer(expect),
     },
     // A control-plane connection is reused only briefly: a renewed certificate soon takes over.

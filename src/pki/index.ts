@@ -4,4 +4,4 @@ export {
   type KeyAndCert, type SignOptions, type CertRole, type CertInfo,
 } from './ca.js';
 export { tlsOptions, peerHostName, roleOf, type TlsMaterial, type FerryTlsOptions } from './tls.js';
-export { httpsServerOptions, httpsDispatcher, verifiedPeer, type TrustMaterial, type PeerIdentity, type ServerExpectation, type ServerTlsOptions } from './https.js';
+export { httpsServerOptions, httpsServerOptionsWithPublicCert, httpsDispatcher, verifiedPeer, type TrustMaterial, type PeerIdentity, type ServerExpectation, type ServerTlsOptions } from './https.js';

@@ -100,7 +100,7 @@ describe('controller web console', () => {
     }, { timeoutMs: 30_000, everyMs: 25 });
     assert.equal(res.status, 204);
     const set = res.headers.get('set-cookie') ?? '';
-    assert.match(set, /^ferry_session=[A-Za-z0-9_-]+; HttpOnly; SameSite=Strict; Path=\/; Max-Age=\d+$/);
+    assert.match(set, /^ferry_session=[A-Za-z0-9_-]+; Secure; HttpOnly; SameSite=Strict; Path=\/; Max-Age=\d+$/);
     cookie = set.split(';')[0]!;
     const session = await get('/console/session', { cookie });
     assert.equal(session.status, 200);

@@ -14,7 +14,9 @@ import { runController, type RunningController } from '../../src/controller/inde
 import { beatAs, call, enrolHost } from '../../src/testing/controller/client.js';
 import { FakeAgent } from '../../src/testing/controller/fake-agent.js';
 import { TestPki } from '../../src/testing/pki.js';
-import { certInfo, createKeyAndCsr, csrForKey } from '../../src/pki/index.js';
+import { certInfo, createCa, createKeyAndCsr, csrForKey } from '../../src/pki/index.js';
+import { connect as tlsConnect } from 'node:tls';
+import { createHash, createPublicKey } from 'node:crypto';
 import { JOIN_PATH } from '../../src/contracts/enrolment.js';
 
 const ADMIN = 'admin-token-for-tests';
@@ -53,8 +55,8 @@ describe('controller: joining, renewal and removal of hosts', () => {
     assert.equal(info.commonName, 'n1');
     assert.equal(info.role, 'host');
     assert.ok(info.notAfter.getTime() - Date.now() <= 24 * 3_600_000 + 60_000, 'short-lived (a day)');
-    const ours = (await import('node:crypto')).createPublicKey(keyPem).export({ type: 'spki', format: 'der' });
-    assert.equal(info.keySha256, (await import('node:crypto')).createHash('sha256').update(ours).digest('hex'), 'for the key the host made');
+    const ours = createPublicKey(keyPem).export({ type: 'spki', format: 'der' });
+    assert.equal(info.keySha256, createHash('sha256').update(ours).digest('hex'), 'for the key the host made');
 
     // Stolen and replayed, for the same name or another: refused.
     const stolen = await createKeyAndCsr('thief');
@@ -135,5 +137,35 @@ describe('controller: joining, renewal and removal of hosts', () => {
     assert.equal((await call(ctl.url, 'GET', '/api/v1/join/ca')).body.caCertificate, before);
     const asH1 = await pki.dispatcher('host', 'h1', { role: 'controller' });
     assert.equal((await call(ctl.url, 'POST', '/internal/v1/heartbeat', { body: h1.heartbeat(), dispatcher: asH1 })).status, 200);
+  });
+});
+
+describe('controller: an operator certificate for browsers', () => {
+  it('browsers get the operator\'s certificate; agents, asking for the cluster\'s by name, still get it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-ctl-pubcert-'));
+    const own = new TestPki(() => createCa('an organisation CA'));
+    const cluster = new TestPki();
+    await cluster.seed(dir);
+    const web = await own.identity('console.example');
+    const ctl = await runController({ dataDir: dir, adminToken: ADMIN, publicCert: { certPem: web.certPem, keyPem: web.keyPem } });
+    const h9 = new FakeAgent('h9', cluster);
+    try {
+      await h9.listen();
+      const { hostname, port } = new URL(ctl.url);
+      const seen = await new Promise<string | undefined>((resolve, reject) => {
+        const s = tlsConnect({ host: hostname, port: Number(port), ca: web.caPem, checkServerIdentity: () => undefined }, () => {
+          resolve(s.getPeerCertificate().subject?.CN as string | undefined);
+          s.end();
+        });
+        s.on('error', reject);
+      });
+      assert.equal(seen, 'console.example');
+      assert.equal((await beatAs(ctl.url, ADMIN, cluster, h9)).status, 200);
+    } finally {
+      await ctl.close();
+      await h9.close();
+      await Promise.all([own.close(), cluster.close()]);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

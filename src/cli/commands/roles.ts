@@ -60,10 +60,16 @@ export function registerRoles(program: Command): void {
     .option('--listen-host <HOST>', 'same as --listen HOST (kept for scripts)')
     .option('--port <PORT>', 'port (0 = any free)', parsePort)
     .requiredOption('--token-file <FILE>', 'file holding the admin token')
+    .option('--tls-cert <FILE>', "a certificate (PEM) of your own for browsers and other clients without the cluster CA (with --tls-key); agents and the CLI still use the cluster's")
+    .option('--tls-key <FILE>', 'the key of --tls-cert (PEM)')
     .option('--host-down-after <MS>', 'declare a silent host down after this long', parsePort)
     .option('--cpu-overcommit <N>', 'vCPUs placed per host CPU at most (default 4)', parsePositiveInt)
-    .action(async (o: { dataDir: string; db?: string; leaderLeaseMs?: number; listen?: string; advertise?: string; listenHost?: string; port?: number; tokenFile: string; hostDownAfter?: number; cpuOvercommit?: number }) => {
+    .action(async (o: {
+      dataDir: string; db?: string; leaderLeaseMs?: number; listen?: string; advertise?: string; listenHost?: string; port?: number; tokenFile: string; tlsCert?: string; tlsKey?: string;
+      hostDownAfter?: number; cpuOvercommit?: number;
+    }) => {
       checkDb(o.db);
+      if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
       const { runController } = await import('../../controller/index.js');
       const at = listenAddress(o, 7440);
       const c = await runController({
@@ -72,6 +78,7 @@ export function registerRoles(program: Command): void {
         port: at.port,
         ...(o.advertise !== undefined ? { advertise: o.advertise } : {}),
         adminToken: readSecret(o.tokenFile, 'token'),
+        ...(o.tlsCert && o.tlsKey ? { publicCert: { certPem: readSecret(o.tlsCert, 'certificate'), keyPem: readSecret(o.tlsKey, 'key') } } : {}),
         ...(o.hostDownAfter !== undefined ? { hostDownAfterMs: o.hostDownAfter } : {}),
         ...(o.cpuOvercommit !== undefined ? { cpuOvercommit: o.cpuOvercommit } : {}),
         ...(o.db !== undefined ? { db: o.db } : {}),

@@ -94,8 +94,8 @@ describe('console sessions', () => {
     assert.equal(sessions.login('a', 'guess', ADMIN).ok, false);
   });
 
-  it('sets an HttpOnly, SameSite=Strict cookie for the whole site, and clears it', () => {
-    assert.equal(sessionCookie('abc', 12_000.7), 'ferry_session=abc; HttpOnly; SameSite=Strict; Path=/; Max-Age=12');
-    assert.equal(CLEARED_COOKIE, 'ferry_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0');
+  it('sets a Secure, HttpOnly, SameSite=Strict cookie for the whole site, and clears it', () => {
+    assert.equal(sessionCookie('abc', 12_000.7), 'ferry_session=abc; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=12');
+    assert.equal(CLEARED_COOKIE, 'ferry_session=; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=0');
   });
 });

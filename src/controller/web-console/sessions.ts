@@ -79,10 +79,9 @@ export class Sessions {
   }
 }
 
-// No `Secure` flag: the local cluster serves plain http on 127.0.0.1, where a browser would
-// refuse to send a Secure cookie back. HttpOnly keeps it from scripts, SameSite=Strict from
-// other sites' requests.
-const COOKIE_ATTRS = 'HttpOnly; SameSite=Strict; Path=/';
+// Secure: the controller serves HTTPS only, so the cookie never travels in the clear. HttpOnly
+// keeps it from scripts, SameSite=Strict from other sites' requests.
+const COOKIE_ATTRS = 'Secure; HttpOnly; SameSite=Strict; Path=/';
 
 export function sessionCookie(id: string, maxAgeMs: number): string {
   return `${SESSION_COOKIE}=${id}; ${COOKIE_ATTRS}; Max-Age=${Math.max(0, Math.floor(maxAgeMs / 1000))}`;
