@@ -62,7 +62,7 @@ export function buildAgentApi(
   );
   app.post<{ Params: VmName; Body: ProbeRequest }>(R.probe.url, { schema: R.probe.schema }, async (req) => probeHttp(mgr.get(req.params.name), req.body.guestPort));
   app.post<{ Params: VmName; Body: ForwardRequest }>(R.forward.url, { schema: R.forward.schema }, async (req) => {
-    await addForward(mgr.get(req.params.name), req.body.guestPort);
+    await addForward(mgr.get(req.params.name), req.body.guestPort, mgr.launch.forwards);
     return mgr.status(req.params.name);
   });
   registerMigrationRoutes(app, migrations);

@@ -15,7 +15,7 @@ import type { VmRuntime } from './vm-runtime.js';
 /** States in which QEMU runs and its user-mode network can take a new forward. */
 const LIVE = new Set(['running', 'paused']);
 
-export function addForward(vm: VmRuntime, guestPort: number): Promise<void> {
+export function addForward(vm: VmRuntime, guestPort: number, forwards?: { bind: string; shown: string }): Promise<void> {
   return vm.serialize(async () => {
     if (vm.migrationId) throw new FerryError('INVALID_STATE', `vm ${vm.name} is migrating; expose its port afterwards`);
     const nic = vm.rec.spec.nics[0];
@@ -26,10 +26,10 @@ export function addForward(vm: VmRuntime, guestPort: number): Promise<void> {
     if (declared.includes(guestPort) && (!live || vm.rec.endpoints.some((e) => e.guestPort === guestPort))) return;
     let endpoints = vm.rec.endpoints;
     if (live) {
-      const port = await freeLoopbackPort();
-      const out = await qmp(vm, 'human-monitor-command', { 'command-line': `hostfwd_add ${netdevId(0)} ${hostfwdRule(port, guestPort)}` });
+      const port = await freeLoopbackPort(forwards?.bind);
+      const out = await qmp(vm, 'human-monitor-command', { 'command-line': `hostfwd_add ${netdevId(0)} ${hostfwdRule(port, guestPort, forwards?.bind)}` });
       if (out.trim() !== '') throw new QemuCommandError('hostfwd_add', 'GenericError', `${out.trim()} (vm ${vm.name})`);
-      endpoints = [...endpoints, { guestPort, host: '127.0.0.1', port }];
+      endpoints = [...endpoints, { guestPort, host: forwards?.shown ?? '127.0.0.1', port }];
     }
     const nics = vm.rec.spec.nics.map((n, i) => (i === 0 && n.network === 'user' && !declared.includes(guestPort) ? { ...n, forwardPorts: [...declared, guestPort] } : n));
     // A new revision: a heartbeat collected before this must not put the old endpoints back.

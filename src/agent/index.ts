@@ -104,13 +104,15 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   const guestDir = opts.guestDir ?? defaultGuestDir();
   const [accel, version] = await Promise.all([resolveAccel(opts.accel ?? 'auto', guestDir), qemuVersion()]);
   const taps = opts.guestBridge ? new GuestTaps(opts.guestBridge) : undefined;
-  const launch = { accel, guestDir, ...(taps ? { taps } : {}) };
+  const listenHost = opts.listenHost ?? '127.0.0.1';
+  // Forwards listen where the agent does, so a controller on another machine reaches them.
+  const forwards = { bind: listenHost === '::' ? '0.0.0.0' : listenHost, shown: advertisedHost(listenHost, opts.advertise) };
+  const launch = { accel, guestDir, ...(taps ? { taps } : {}), forwards };
   const mgr = new VmManager(dataDir, launch);
   const recovered = await reattachAll(dataDir, mgr);
   await taps?.adopt(mgr.vms.values());
   taps?.start();
 
-  const listenHost = opts.listenHost ?? '127.0.0.1';
   const identity = new HostIdentity(opts.name, await hostIdentity(opts, dataDir), opts.tls ? undefined : dataDir);
   const plane = new WirePlane(listenHost, opts.dataPort ?? 0, undefined, advertisedHost(listenHost, opts.advertise));
   await plane.setIdentity(identity.current);

@@ -27,14 +27,20 @@ export interface LaunchContext {
   guestDir: string;
   /** The host's guest bridge, when it has one (bridged NICs). */
   taps?: GuestTaps;
+  /**
+   * Where user-mode forwards listen (`bind`) and the address reported for them (`shown`), which the
+   * controller's service endpoints connect to. Default 127.0.0.1 for both (controller and agent on
+   * one machine); an agent listening on a network address forwards on it.
+   */
+  forwards?: { bind: string; shown: string };
 }
 
-/** A free TCP port on loopback. Another process may take it before QEMU binds it; rare, and QEMU then fails loudly. */
-export function freeLoopbackPort(): Promise<number> {
+/** A free TCP port on `bind` (loopback by default). Another process may take it before QEMU binds it; rare, and QEMU then fails loudly. */
+export function freeLoopbackPort(bind = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(0, bind, () => {
       const addr = srv.address();
       srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
     });
@@ -141,15 +147,15 @@ async function startQemu(ctx: LaunchContext, vm: VmRuntime, opts: LaunchOptions,
   for (const nic of spec.nics) {
     const ports: number[] = [];
     for (const guestPort of nic.network === 'user' ? (nic.forwardPorts ?? []) : []) {
-      const port = await freeLoopbackPort();
+      const port = await freeLoopbackPort(ctx.forwards?.bind);
       ports.push(port);
-      endpoints.push({ guestPort, host: '127.0.0.1', port });
+      endpoints.push({ guestPort, host: ctx.forwards?.shown ?? '127.0.0.1', port });
     }
     hostPorts.push(ports);
   }
   const paths = vm.paths;
   rmSync(paths.pidFile, { force: true });
-  const args = buildQemuArgs({ spec, vmDir: paths.dir, accel: ctx.accel, guestDir: ctx.guestDir, hostPorts, incoming: opts.incoming ?? false, startPaused: opts.startPaused ?? false, isolated: vm.rec.isolated ?? false, taps });
+  const args = buildQemuArgs({ spec, vmDir: paths.dir, accel: ctx.accel, guestDir: ctx.guestDir, hostPorts, ...(ctx.forwards ? { forwardBind: ctx.forwards.bind } : {}), incoming: opts.incoming ?? false, startPaused: opts.startPaused ?? false, isolated: vm.rec.isolated ?? false, taps });
   log('vm %s: %s %s %s', spec.name, prefix.join(' '), QEMU_BINARY, args.join(' '));
   const { code, stderr } = await runDaemonizing(args, paths.dir, prefix, opts.signal);
   if (code !== 0) throw new QemuLaunchError(stderr.trim() || `QEMU exited with code ${code} before the VM was set up`);

@@ -25,6 +25,8 @@ export interface QemuLaunch {
   guestDir: string;
   /** Host loopback port for each forwarded guest port, per NIC (same shape as nics[i].forwardPorts). */
   hostPorts: number[][];
+  /** The address forwards listen on (default 127.0.0.1; an agent reached over the network: its own address). */
+  forwardBind?: string;
   /** Start waiting for `migrate-incoming` (restore). */
   incoming?: boolean;
   /** Keep the guest stopped until `cont` (-S): a migration target runs only once committed. */
@@ -40,8 +42,8 @@ export { macFor };
 /** QEMU's id of NIC `i`'s backend: filters (counters, DR output hold) and hostfwd_add name it. */
 export const netdevId = (i: number): string => `net${i}`;
 
-/** A user-mode forward from a loopback port of the host to a guest port (-netdev and hostfwd_add). */
-export const hostfwdRule = (hostPort: number, guestPort: number): string => `tcp:127.0.0.1:${hostPort}-:${guestPort}`;
+/** A user-mode forward from a port of the host (on `bind`, loopback by default) to a guest port (-netdev and hostfwd_add). */
+export const hostfwdRule = (hostPort: number, guestPort: number, bind = '127.0.0.1'): string => `tcp:${bind}:${hostPort}-:${guestPort}`;
 
 export function demoCmdline(spec: VmSpec): string {
   const parts = ['console=ttyS0', 'quiet', 'panic=-1', `ferry.workload=${spec.workload}`];
@@ -110,7 +112,7 @@ function netdevArg(l: QemuLaunch, i: number): string {
   const fwd = (nic.network === 'user' ? (nic.forwardPorts ?? []) : []).map((guestPort, j) => {
     const hostPort = l.hostPorts[i]?.[j];
     if (hostPort === undefined) throw new Error(`no host port for nic ${i} guest port ${guestPort}`);
-    return `,hostfwd=${hostfwdRule(hostPort, guestPort)}`;
+    return `,hostfwd=${hostfwdRule(hostPort, guestPort, l.forwardBind)}`;
   });
   return `user,id=${netdevId(i)},restrict=on${fwd.join('')}`;
 }

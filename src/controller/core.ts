@@ -6,6 +6,7 @@
 // started single controller takes.
 import type { ClusterStatus, ControllerAbout } from '../contracts/controller-api.js';
 import { FERRY_VERSION } from '../contracts/version.js';
+import { advertisedHost } from '../contracts/addresses.js';
 import { AgentPool, DEFAULT_AGENT_TIMEOUT_MS } from './agents.js';
 import type { AppDeps } from './app.js';
 import { BalanceRepo } from './balance/decisions-repo.js';
@@ -94,7 +95,10 @@ export function openCore(store: StateStore, tls: ControllerTls, opts: Controller
     ...(opts.drHeartbeatWaitMs !== undefined ? { heartbeatWaitMs: opts.drHeartbeatWaitMs } : {}),
     ha: { leaseMs, marginMs: opts.haMarginMs ?? HA_MARGIN_MS, lastLease: (host) => monitor.lastLease(host), evidence: (host) => monitor.evidence(host) },
   });
-  const endpoints = new EndpointService({ state, moves, agents, repo: new ExposuresRepo(db), bus });
+  // Service endpoints listen where the controller does and are named by its advertised host.
+  const listenHost = opts.listenHost ?? '127.0.0.1';
+  const address = { bind: listenHost === '::' ? '0.0.0.0' : listenHost, shown: advertisedHost(listenHost, opts.advertise) };
+  const endpoints = new EndpointService({ state, moves, agents, repo: new ExposuresRepo(db), bus, address });
   const balance = new BalanceService({ state, moves, migrations, repo: new BalanceRepo(db), bus, load: metrics, drHold: (vm) => dr.balanceHold(vm) });
   const hosts = new HostViews({ state, bus, measured: (host) => metrics.hostLoad(host), isHot: (host) => balance.isHot(host) });
   const startedAt = performance.now();

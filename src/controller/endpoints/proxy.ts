@@ -31,6 +31,8 @@ export interface ListenerOptions {
   port: number;
   route: () => Route;
   limits?: Partial<EndpointLimits>;
+  /** The address to listen on (default 127.0.0.1). */
+  host?: string;
 }
 
 export class EndpointListener {
@@ -53,11 +55,11 @@ export class EndpointListener {
     this.server.maxConnections = this.limits.maxConnections;
   }
 
-  /** Listens on 127.0.0.1; resolves with the port. */
+  /** Listens on its host (127.0.0.1 by default); resolves with the port. */
   listen(): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.opts.port, '127.0.0.1', () => {
+      this.server.listen(this.opts.port, this.opts.host ?? '127.0.0.1', () => {
         this.server.off('error', reject);
         const a = this.server.address();
         resolve(typeof a === 'object' && a ? a.port : this.opts.port);

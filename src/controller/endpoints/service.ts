@@ -26,10 +26,11 @@ export interface EndpointDeps {
   repo: ExposuresRepo;
   bus: EventBus;
   limits?: Partial<EndpointLimits>;
+  /** Where endpoints listen (`bind`) and the host their URLs name (`shown`); default 127.0.0.1 for both. */
+  address?: { bind: string; shown: string };
 }
 
 const key = (vm: string, port: number): string => `${vm}/${port}`;
-const urlOf = (listenPort: number): string => `tcp://127.0.0.1:${listenPort}`;
 
 /** The spec with `port` forwarded on the first NIC. */
 function withForward(spec: VmSpec, port: number): VmSpec {
@@ -44,6 +45,11 @@ export class EndpointService {
   /** Forwards already asked of a host after a move (vm/host/port), so a failing one is not asked again and again. */
   private readonly healed = new Set<string>();
 
+  private urlOf(listenPort: number): string {
+    const host = this.d.address?.shown ?? '127.0.0.1';
+    return `tcp://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${listenPort}`;
+  }
+
   constructor(private readonly d: EndpointDeps) {
     this.registry = new LocationRegistry((e) => d.bus.publish(e), (vm) => d.repo.list(vm).map((e) => e.guestPort));
     this.registry.seed(d.state.vms.list());
@@ -57,7 +63,7 @@ export class EndpointService {
       try {
         await this.open(e);
       } catch (err) {
-        log('cannot listen again on 127.0.0.1:%d for %s port %d: %s', e.listenPort, e.vm, e.guestPort, (err as Error).message);
+        log('cannot listen again on port %d for %s port %d: %s', e.listenPort, e.vm, e.guestPort, (err as Error).message);
       }
     }
   }
@@ -111,12 +117,12 @@ export class EndpointService {
       throw err;
     }
     this.registry.portsChanged(name);
-    log('exposed %s port %d at %s', name, port, urlOf(e.listenPort));
+    log('exposed %s port %d at %s', name, port, this.urlOf(e.listenPort));
     return this.view(e);
   }
 
   private async open(e: Exposure): Promise<number> {
-    const l = new EndpointListener({ name: `${e.vm}:${e.guestPort}`, port: e.listenPort, route: () => this.routeOf(e.vm, e.guestPort), ...(this.d.limits ? { limits: this.d.limits } : {}) });
+    const l = new EndpointListener({ name: `${e.vm}:${e.guestPort}`, port: e.listenPort, ...(this.d.address ? { host: this.d.address.bind } : {}), route: () => this.routeOf(e.vm, e.guestPort), ...(this.d.limits ? { limits: this.d.limits } : {}) });
     const port = await l.listen();
     this.listeners.set(key(e.vm, e.guestPort), l);
     return port;
@@ -159,7 +165,7 @@ export class EndpointService {
     const l = this.listeners.get(key(e.vm, e.guestPort));
     return {
       port: e.guestPort,
-      url: urlOf(e.listenPort),
+      url: this.urlOf(e.listenPort),
       vm: e.vm,
       ...(r.kind === 'connect' ? { target: `${r.host}:${r.port}` } : {}),
       ...(l ? { connections: l.connections, held: l.heldCount } : {}),
