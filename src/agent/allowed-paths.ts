@@ -7,19 +7,9 @@
 import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { FerryError, type VmSpec } from '../contracts/index.js';
+import { specPaths } from '../contracts/host-paths.js';
 
-/** Each host path in `spec`, with its field relative to the spec (`disks.0.image`, `boot.kernel`). */
-export function specPaths(spec: Pick<VmSpec, 'boot' | 'disks'>): [field: string, path: string][] {
-  const out: [string, string][] = [];
-  if (spec.boot?.kind === 'kernel') {
-    out.push(['boot.kernel', spec.boot.kernel]);
-    if (spec.boot.initrd !== undefined) out.push(['boot.initrd', spec.boot.initrd]);
-  }
-  (spec.disks ?? []).forEach((d, i) => {
-    if (d.image !== undefined) out.push([`disks.${i}.image`, d.image]);
-  });
-  return out;
-}
+export { specPaths };
 
 /** realpath of `p`, or of its nearest existing ancestor joined with the rest. */
 function realOrNearest(p: string): string {

@@ -121,6 +121,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   const dr = new DrService(migrationCtx);
 
   let url = '';
+  const paths = new AllowedPaths(opts.imageDirs ?? defaultImageDirs(dataDir, guestDir));
   const host = (): HostInfo => {
     const dataUrl = plane.url();
     const netBytesPerSec = opts.netBytesPerSec ?? DEFAULT_NET_CAPACITY_BYTES_PER_SEC;
@@ -130,11 +131,11 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
       ...hostInfo({ name: opts.name, site: opts.site, url, accel, qemuVersion: version, agentVersion: FERRY_VERSION, netBytesPerSec }),
       ...(dataUrl ? { dataUrl } : {}),
       ...(guestNetwork ? { guestNetwork } : {}),
+      imageDirs: [...paths.dirs],
     };
   };
   const sampler = new Sampler(() => mgr.vms.values()).start();
   const metrics = new AgentMetrics(async () => ({ host: host(), vms: await mgr.list() }));
-  const paths = new AllowedPaths(opts.imageDirs ?? defaultImageDirs(dataDir, guestDir));
   const app = buildAgentApi(mgr, httpsServerOptions(identity.current, true), host, () => migrations, () => dr, metrics, paths);
   await app.listen({ host: listenHost, port: opts.port ?? 0 });
   url = advertisedUrl(listenHost, (app.server.address() as AddressInfo).port, opts.advertise);

@@ -47,6 +47,8 @@ export const HostInfo = Type.Object({
   dataUrl: Type.Optional(Type.String()),
   /** The guest bridge's segment, when VMs with bridged NICs can run here. */
   guestNetwork: Type.Optional(GuestNetwork),
+  /** The directories whose files VM specs may name on this host (agent option --image-dir); the controller checks specs against them too. */
+  imageDirs: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 64 })),
 });
 export type HostInfo = Static<typeof HostInfo>;
 

@@ -3,7 +3,8 @@
 // hands the slow part to a task. Decisions come from contracts/vm-actions.ts and placement.ts.
 import { randomUUID } from 'node:crypto';
 import type { CloneVmRequest, CreateVmRequest, Task, Vm } from '../contracts/controller-api.js';
-import type { ResizeRequest, StopRequest } from '../contracts/agent-api.js';
+import type { HostInfo, ResizeRequest, StopRequest } from '../contracts/agent-api.js';
+import { pathOutside } from '../contracts/host-paths.js';
 import type { VmLoad } from '../contracts/metrics.js';
 import { FerryError } from '../contracts/errors.js';
 import { assertAllowed, type VmAction } from '../contracts/vm-actions.js';
@@ -46,6 +47,7 @@ export class VmService {
     const bridged = bridgedNeed(spec);
     const host = place(snap.hosts, snap.vms, { memoryMiB: spec.memoryMiB, vcpus: spec.vcpus, ...(wantedHost !== undefined ? { host: wantedHost } : {}), ...(bridged ? { bridged } : {}) }, this.limits);
     const hostRec = this.state.requireHostUp(host);
+    checkHostPaths(spec, hostRec.info);
     const net = hostRec.info.guestNetwork;
     if (bridged && net) spec = assignBridged(spec, net, usedAddresses(this.state.vms.list(), net.segment));
     const now = new Date().toISOString();
@@ -191,4 +193,11 @@ export class VmService {
   private agentOf(host: string): AgentClient {
     return this.agents.forHost(this.state.requireHostUp(host).info);
   }
+}
+
+/** Refuses, naming the field, a host file outside the directories the host allows (the agent checks again, after realpath). */
+function checkHostPaths(spec: VmSpec, host: HostInfo): void {
+  if (!host.imageDirs) return; // an agent too old to say: it checks on its own
+  const out = pathOutside(spec, host.imageDirs);
+  if (out) throw new InvalidRequestError(`body.${out.field}`, `${out.path} is not under a directory host ${host.name} allows for images (${host.imageDirs.join(', ')})`);
 }
