@@ -17,14 +17,12 @@
 // starts again and every witness report is forgotten (`stalls`).
 import type { AgentHeartbeat, HeartbeatReply } from '../contracts/controller-api.js';
 import type { StaleCopy } from '../contracts/fence.js';
-import { signCsr, type KeyAndCert } from '../pki/index.js';
 import type { VmStatus } from '../contracts/vm-spec.js';
 import type { ClusterState } from './cluster-state.js';
 import type { ForeignCopies } from './cluster/foreign-copies.js';
 import type { MoveRegistry } from './cluster/moves.js';
 import type { Tombstones } from './cluster/tombstones.js';
 import type { VmRevisions } from './cluster/vm-revisions.js';
-import { InvalidRequestError } from './errors.js';
 import { FerryError } from '../contracts/errors.js';
 import { createLog } from './log.js';
 import type { MetricsService } from './metrics/service.js';

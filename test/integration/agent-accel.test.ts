@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient, type HostInfo } from '../../src/contracts/index.js';
+import type { HostInfo } from '../../src/contracts/index.js';
 import { defaultGuestDir, runAgent, type RunningAgent } from '../../src/agent/index.js';
 import { P, killQemus } from '../../src/testing/agent.js';
 import { probeKvm } from '../../src/agent/kvm-probe.js';

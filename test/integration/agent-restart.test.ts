@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiClient, type VmStatus } from '../../src/contracts/index.js';
+import type { VmStatus } from '../../src/contracts/index.js';
 import { runAgent, type RunningAgent } from '../../src/agent/index.js';
 import { P, demoSpec, killQemus, lastSeq, pidAlive, statusOf, waitSeqAbove } from '../../src/testing/agent.js';
 import { spawnAgent, type AgentProcess } from '../../src/testing/agent-process.js';
