@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../contracts/http-client.js';
 import { httpsDispatcher } from '../pki/index.js';
+import type { IsolatedNet } from './net/isolated.js';
 import { UsageError } from './output.js';
 
 export interface AgentRecord {
@@ -16,6 +17,8 @@ export interface AgentRecord {
   /** The exact arguments (after bin/ferry.js) the agent was started with; `ferry up` reuses them. */
   args?: string[];
   log?: string;
+  /** `ferry up --isolated`: the network namespace it runs in (restarts go there too). */
+  netns?: string;
 }
 
 /** One site's switch: namespace `ferry-<id>-<site>` with bridge br-site holding `gateway`. */
@@ -55,10 +58,12 @@ export interface ClusterFile {
   token: string;
   /** The cluster CA (PEM) the CLI pins for the controller's HTTPS. */
   ca?: string;
-  controller: { pid: number; dataDir?: string; log?: string };
+  controller: { pid: number; dataDir?: string; log?: string; netns?: string };
   agents: AgentRecord[];
   /** Absent: user-mode (slirp) guest networking, as before --net existed. */
   net?: ClusterNet;
+  /** `ferry up --isolated`: every component in its own namespace on a management bridge (src/cli/net/isolated.ts). */
+  isolated?: IsolatedNet;
   /** `ferry up --controllers N --db postgres`: every controller, the first being `controller` (one leads at a time). */
   controllers?: ControllerRecord[];
   /** `--db postgres`: the PostgreSQL server `ferry up` started and `ferry down` stops. */

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { clusterFilePath, ferryHome, readClusterFile, type ClusterFile } from '../config.js';
 import { deleteTopology, teardownProblems, type NetTeardown } from '../net/topology.js';
+import { deleteIsolated } from '../net/isolated.js';
 import { UsageError, note, printJson } from '../output.js';
 import { stopLocalPostgres } from '../local-postgres.js';
 import { isAlive, isAliveRunning, terminate } from '../process.js';
@@ -33,6 +34,8 @@ export function registerDown(program: Command): void {
       const stopped: { what: string; pid: number }[] = [];
       await stopCluster(cluster, (what, pid) => stopped.push({ what, pid }));
       const net = cluster.net ? await deleteTopology(cluster.net) : undefined;
+      const isolatedLeft = cluster.isolated ? await deleteIsolated(cluster.isolated) : [];
+      if (isolatedLeft.length > 0) throw new UsageError(`stopped the processes, but could not delete the isolated network: ${isolatedLeft.join('; ')}; run ferry down again`, 1);
       // A namespace we could not delete stays recorded, so that ferry down can be run again.
       const stuck = net ? [...net.busy, ...net.failed] : [];
       if (net && stuck.length > 0) {
@@ -49,6 +52,7 @@ export function registerDown(program: Command): void {
       const qemus = stopped.filter((s) => s.what.startsWith('qemu')).length;
       process.stdout.write(
         `Stopped the cluster in ${home}: ${cluster.controllers && cluster.controllers.length > 1 ? `${cluster.controllers.length} controllers` : 'controller'}${cluster.postgres ? ', PostgreSQL' : ''}, ${cluster.agents.length} agent(s), ${qemus} QEMU process(es).\n` +
+          (cluster.isolated ? `Deleted the isolated network (${cluster.isolated.namespaces.length} namespaces, ${cluster.isolated.subnet}).\n` : '') +
           (net ? `Deleted ${net.deleted.length} network namespace(s) of cluster net ${cluster.net?.id}${net.missing.length > 0 ? ` (${net.missing.length} already gone)` : ''}.\n` : '') +
           (o.purge ? 'Data, logs and credentials removed.\n' : `Data kept in ${join(home, 'controller')} and ${join(home, 'hosts')} (ferry down --purge removes them).\n`),
       );

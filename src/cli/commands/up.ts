@@ -27,6 +27,7 @@ import { clusterFilePath, controllerClient, ferryHome, FOLLOW_LEADER_MS, readClu
 import { startLocalPostgres } from '../local-postgres.js';
 import { agentNetArgs, bridgedProblem, freeNetId, parseNetMode, planNet, type NetMode, type NetPlan } from '../net/plan.js';
 import { createTopology, deleteTopology, listNetns, missingNetns, netnsSupport, teardownProblems } from '../net/topology.js';
+import { createIsolated, deleteIsolated, memberOf, planIsolated } from '../net/isolated.js';
 import { UsageError, note, printJson } from '../output.js';
 import { parseAccel, parsePort, parsePositiveInt, parseSites, planHosts, type Accel } from '../parse.js';
 import { isAliveRunning } from '../process.js';
@@ -47,6 +48,7 @@ interface UpOpts {
   net?: NetMode;
   controllers: number;
   db?: 'sqlite' | 'postgres';
+  isolated?: boolean;
   json?: boolean;
 }
 
@@ -73,9 +75,11 @@ export function registerUp(program: Command): void {
     .option('--net <MODE>', 'guest networking: user (default, QEMU user-mode NAT) or bridged (needs root: one L2 segment per site in network namespaces)', parseNetMode)
     .option('--controllers <N>', 'number of controllers (more than one needs --db postgres; one leads, the others stand by)', parsePositiveInt, 1)
     .option('--db <KIND>', 'sqlite (default: one controller, state in a file) or postgres (a local PostgreSQL server in $FERRY_HOME)', parseDb)
+    .option('--isolated', 'the controller and every agent in a network namespace of its own, on a management bridge the CLI reaches (needs root): nothing shares a loopback')
     .option('--json', 'print cluster.json instead of text')
     .action(async (o: UpOpts) => {
       if (o.controllers > 1 && o.db !== 'postgres') throw new UsageError(`--controllers ${o.controllers}: ${ONE_CONTROLLER_ON_SQLITE}`);
+      if (o.isolated && (o.net === 'bridged' || o.controllers > 1)) throw new UsageError('--isolated runs one controller with user-mode guest networking (not yet with --net bridged or --controllers)');
       const sites = o.sites ? parseSitesOrUsage(o.sites) : [{ site: 'main', count: o.hosts }];
       await up(ferryHome(), planHosts(sites), o);
     });
@@ -94,6 +98,10 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
   const existing = readClusterFile(home);
   if (existing) return reuse(home, existing, o);
   const netPlan = o.net === 'bridged' ? await planBridged(hosts) : undefined;
+  if (o.isolated) {
+    const problem = await netnsSupport();
+    if (problem) throw new UsageError(problem.replace('--net bridged', '--isolated'));
+  }
 
   const logs = join(home, 'logs');
   mkdirSync(logs, { recursive: true });
@@ -108,6 +116,11 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
       cluster.postgres = { pid: server.pid, dir: join(home, 'postgres'), url: server.url, log: pgLog };
       writeClusterFile(home, cluster);
     }
+    if (o.isolated) {
+      cluster.isolated = { ...planIsolated(freeNetId(await listNetns()), hosts.map((h) => h.name)), namespaces: [] };
+      await createIsolated(cluster.isolated, () => writeClusterFile(home, cluster));
+    }
+    const iso = cluster.isolated;
     // `ferry controller init`: the cluster CA and one join token per host.
     const init = await initController({ dataDir: join(home, 'controller'), tokens: hosts.length, ...(cluster.postgres ? { db: cluster.postgres.url } : {}) });
     cluster.ca = init.caPem;
@@ -120,11 +133,12 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
       rmSync(join(ctlDir, 'controller.json'), { force: true });
       const ctlLog = join(logs, i === 1 ? 'controller.log' : `controller${i}.log`);
       const port = o.port === 0 ? 0 : o.port + i - 1;
-      const ctlArgs = ['controller', '--data-dir', ctlDir, '--listen', '127.0.0.1', '--port', String(port), '--token-file', tokenFile];
+      const ctl = iso ? memberOf(iso, 'controller') : undefined;
+      const ctlArgs = ['controller', '--data-dir', ctlDir, '--listen', ctl?.address ?? '127.0.0.1', '--port', String(port), '--token-file', tokenFile];
       if (o.cpuOvercommit !== undefined) ctlArgs.push('--cpu-overcommit', String(o.cpuOvercommit));
       if (cluster.postgres) ctlArgs.push('--db', cluster.postgres.url);
-      const pid = startDetached(ctlArgs, ctlLog);
-      if (i === 1) cluster.controller = { pid, dataDir: ctlDir, log: ctlLog };
+      const pid = startDetached(ctlArgs, ctlLog, ctl?.netns);
+      if (i === 1) cluster.controller = { pid, dataDir: ctlDir, log: ctlLog, ...(ctl ? { netns: ctl.netns } : {}) };
       controllers.push({ url: '', pid, dataDir: ctlDir, log: ctlLog });
       if (o.db === 'postgres') cluster.controllers = controllers;
       writeClusterFile(home, cluster);
@@ -143,11 +157,13 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
       const joinToken = join(dataDir, 'join-token');
       writeFileSync(joinToken, `${init.tokens[i]!.token}\n`, { mode: 0o600 });
       const args = ['agent', '--name', h.name, '--site', h.site, '--data-dir', dataDir, '--join', controllerArg, '--token-file', joinToken];
+      const member = iso ? memberOf(iso, h.name) : undefined;
+      if (member) args.push('--listen', member.address);
       if (o.accel) args.push('--accel', o.accel);
       if (o.netCapacity) args.push('--net-capacity', o.netCapacity);
       if (netPlan) args.push(...agentNetArgsFor(netPlan, h.name));
       const log = join(logs, `${h.name}.log`);
-      cluster.agents.push({ name: h.name, site: h.site, pid: startDetached(args, log), dataDir, args, log });
+      cluster.agents.push({ name: h.name, site: h.site, pid: startDetached(args, log, member?.netns), dataDir, args, log, ...(member ? { netns: member.netns } : {}) });
       writeClusterFile(home, cluster);
     }
     await waitHosts(controllerClient(controllers.map((c) => c.url), token, init.caPem, { followMs: FOLLOW_LEADER_MS }), cluster.agents);
@@ -169,6 +185,7 @@ async function up(home: string, hosts: { name: string; site: string }[], o: UpOp
       `The ferry CLI finds it through ${join(home, 'cluster.json')}; from elsewhere:`,
       `  export FERRY_URL=${(cluster.controllers ?? [cluster]).map((c) => c.url).join(',')} FERRY_TOKEN=${token} FERRY_CA=${join(home, 'ca.pem')}`,
       ...netLines(cluster),
+      ...(cluster.isolated ? [`Each component runs in a network namespace of its own on ${cluster.isolated.subnet} (this machine is ${cluster.isolated.rootAddress}, on ${cluster.isolated.rootVeth}).`] : []),
       `Logs are in ${logs}. Stop it with: ferry down`,
       '',
     ].join('\n'),
@@ -193,7 +210,7 @@ async function reuse(home: string, c: ClusterFile, o: UpOpts): Promise<void> {
   const restarted: AgentRecord[] = [];
   for (const a of c.agents) {
     if (isAliveRunning(a.pid, 'ferry') || !a.args) continue;
-    a.pid = startDetached(a.args, a.log ?? join(home, 'logs', `${a.name}.log`));
+    a.pid = startDetached(a.args, a.log ?? join(home, 'logs', `${a.name}.log`), a.netns);
     restarted.push(a);
   }
   if (restarted.length > 0) {
@@ -221,6 +238,13 @@ function agentNetArgsFor(plan: NetPlan, host: string): string[] {
 
 /** After a failed start: delete the namespaces created so far. True when nothing is left. */
 async function removeNet(c: ClusterFile): Promise<boolean> {
+  if (c.isolated) {
+    const failed = await deleteIsolated(c.isolated);
+    if (failed.length > 0) {
+      note(`ferry: could not remove the isolated network (${failed.join('; ')}); run ferry down`);
+      return false;
+    }
+  }
   if (!c.net) return true;
   try {
     const problems = teardownProblems(await deleteTopology(c.net));
@@ -249,10 +273,12 @@ function writeSecret(path: string): string {
   return path;
 }
 
-function startDetached(args: string[], log: string): number {
+/** `netns`: run it in that network namespace (`ip netns exec` execs it, so the pid is ferry's). */
+function startDetached(args: string[], log: string, netns?: string): number {
   const fd = openSync(log, 'a', 0o600);
   try {
-    const child = spawn(process.execPath, [BIN, ...args], { detached: true, stdio: ['ignore', fd, fd], env: process.env });
+    const [cmd, argv] = netns ? ['ip', ['netns', 'exec', netns, process.execPath, BIN, ...args]] : [process.execPath, [BIN, ...args]];
+    const child = spawn(cmd, argv, { detached: true, stdio: ['ignore', fd, fd], env: process.env });
     child.unref();
     if (child.pid === undefined) throw new UsageError(`could not start ferry ${args[0]} (see ${log})`, 1);
     return child.pid;
