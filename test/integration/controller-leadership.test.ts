@@ -54,12 +54,16 @@ describe('controllers on PostgreSQL', () => {
     const standbyUrl = urls.find((u) => u !== leaderUrl)!;
     assert.equal(await role(standbyUrl), 'standby');
 
-    // Heartbeats go to the leader; a standby answers them with where the leader is.
-    const refusedBeat = await beatAs(standbyUrl, ADMIN, pki, agent);
+    // Heartbeats go to the leader (the host joins there); a standby, once its copy knows the host,
+    // answers them with where the leader is.
+    assert.equal((await beatAs(leaderUrl!, ADMIN, pki, agent)).status, 200);
+    const refusedBeat = await waitFor('the standby to know h1 and refuse its heartbeat', async () => {
+      const r = await beatAs(standbyUrl, ADMIN, pki, agent);
+      return r.status === 401 ? undefined : r;
+    });
     assert.equal(refusedBeat.status, 503);
     assert.equal(refusedBeat.body.error.code, 'NOT_LEADER');
     assert.equal(refusedBeat.headers.get(LEADER_HEADER), leaderUrl);
-    assert.equal((await beatAs(leaderUrl!, ADMIN, pki, agent)).status, 200);
 
     // A change sent to the standby is refused; the client that knows both follows to the leader.
     const refused = await call(standbyUrl, 'POST', '/api/v1/vms', { token: ADMIN, body: { name: 'db1', memoryMiB: 64 } });
@@ -72,7 +76,8 @@ describe('controllers on PostgreSQL', () => {
 
     // The standby's copy follows: it serves the VM and the task.
     await waitFor('the standby to read db1', async () => (await call(standbyUrl, 'GET', '/api/v1/vms/db1', { token: ADMIN })).status === 200);
-    assert.equal((await call(standbyUrl, 'GET', `/api/v1/tasks/${created.id}`, { token: ADMIN })).body.state, 'succeeded');
+    // (The VM's record comes with the task's start; the task's end follows in a later batch.)
+    await waitFor('the standby to read the task succeeded', async () => (await call(standbyUrl, 'GET', `/api/v1/tasks/${created.id}`, { token: ADMIN })).body.state === 'succeeded');
     // A read that needs an agent (the console) is the leader's: a standby calls no agent.
     const console = await call(standbyUrl, 'GET', '/api/v1/vms/db1/console', { token: ADMIN });
     assert.equal(console.body.error.code, 'NOT_LEADER');

@@ -46,11 +46,11 @@ export async function enrolHost(base: string, adminToken: string, pki: TestPki, 
 
 const joined = new WeakMap<TestPki, Set<string>>();
 
-/** POST a fake agent's heartbeat to the controller at `base` with its host certificate, joining first if it has not there. */
+/** POST a fake agent's heartbeat to the controller at `base` with its host certificate, joining first if it has not yet (one cluster per PKI: controllers sharing a CA share their enrolments). */
 export async function beatAs(base: string, adminToken: string, pki: TestPki, agent: { name: string; heartbeat(): unknown }): Promise<Reply> {
   let done = joined.get(pki);
   if (!done) joined.set(pki, (done = new Set()));
-  const key = `${base} ${agent.name}`;
+  const key = agent.name;
   if (!done.has(key)) {
     const j = await enrolHost(base, adminToken, pki, agent.name);
     if (j.status !== 200) return j;
