@@ -3,6 +3,7 @@
 // controller in ns C, host1 (source) in ns A, host2 (target) in ns B, every one started with
 // `ferry controller|agent --listen-host <its namespace address>`; the CLI runs in ns C.
 // `down` stops every VM, then every process by PID (SIGTERM, then SIGKILL), whatever happened.
+import { initController } from '../src/controller/index.js';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -99,9 +100,7 @@ export async function namespaceCluster(link: NsLink, sites: Sites = ONE_SITE): P
   const home = mkdtempSync(join(tmpdir(), 'ferry-bench-ns-'));
   const token = randomBytes(24).toString('hex');
   const tokenFile = join(home, 'admin-token');
-  const secretFile = join(home, 'cluster-secret');
   writeFileSync(tokenFile, token + '\n', { mode: 0o600 });
-  writeFileSync(secretFile, randomBytes(24).toString('hex') + '\n', { mode: 0o600 });
   const procs: number[] = [];
   const dataDirs: string[] = [];
   const start = (ns: string, args: string[], log: string): number => {
@@ -125,7 +124,11 @@ export async function namespaceCluster(link: NsLink, sites: Sites = ONE_SITE): P
   try {
     const ctlDir = join(home, 'controller');
     mkdirSync(ctlDir);
-    const ctl = start(link.ns.c, ['controller', '--data-dir', ctlDir, '--listen-host', link.addr.c, '--port', '0', '--token-file', tokenFile, '--secret-file', secretFile], 'controller.log');
+    // As on separate machines: the CA and a join token per host first (ferry controller init).
+    const init = await initController({ dataDir: ctlDir, tokens: 2 });
+    writeFileSync(join(home, 'ca.pem'), init.caPem);
+    env.FERRY_CA = join(home, 'ca.pem');
+    const ctl = start(link.ns.c, ['controller', '--data-dir', ctlDir, '--listen', link.addr.c, '--port', '0', '--token-file', tokenFile], 'controller.log');
     let url = '';
     for (let i = 0; i < 300 && !url; i++) {
       try {
@@ -141,13 +144,15 @@ export async function namespaceCluster(link: NsLink, sites: Sites = ONE_SITE): P
     ferry = cli(env, ['ip', 'netns', 'exec', link.ns.c]);
     const agents = { host1: 0, host2: 0 };
     const dirs = { host1: join(home, 'hosts', 'host1'), host2: join(home, 'hosts', 'host2') };
-    for (const [name, side] of [['host1', 'a'], ['host2', 'b']] as const) {
+    for (const [i, [name, side]] of ([['host1', 'a'], ['host2', 'b']] as const).entries()) {
       const dir = dirs[name];
       mkdirSync(dir, { recursive: true });
       dataDirs.push(dir);
-      agents[name] = start(link.ns[side], ['agent', '--name', name, '--site', sites[name], '--data-dir', dir, '--controller', url, '--secret-file', secretFile, '--listen-host', link.addr[side], '--accel', 'tcg'], `${name}.log`);
+      const joinToken = join(dir, 'join-token');
+      writeFileSync(joinToken, `${init.tokens[i]!.token}\n`, { mode: 0o600 });
+      agents[name] = start(link.ns[side], ['agent', '--name', name, '--site', sites[name], '--data-dir', dir, '--join', url, '--token-file', joinToken, '--listen', link.addr[side], '--accel', 'tcg'], `${name}.log`);
     }
-    // Up, with a data endpoint (the certificate comes back with a heartbeat).
+    // Up, with a data endpoint (the host's certificate from its join).
     for (let i = 0; ; i++) {
       const r = await ferry(['host', 'list', '--json'], 10_000);
       const hosts = r.code === 0 ? (JSON.parse(r.stdout) as { name: string; state: string; dataUrl?: string }[]) : [];
