@@ -1,7 +1,7 @@
 // `ferry controller` and `ferry agent`: the long-running roles, in the foreground. `ferry up`
 // starts them detached. SIGTERM/SIGINT close the servers and exit 0; the agent leaves its
 // VMs running (it re-attaches to them when it starts again).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError, note } from '../output.js';
 import { collect, parseAccel, parsePort, parsePositiveInt, type Accel } from '../parse.js';
@@ -143,7 +143,8 @@ export function registerRoles(program: Command): void {
         const controllers = o.controller ?? o.join;
         if (!controllers) throw new UsageError('--controller URL (or --join URL) is required');
         const at = listenAddress(o, 0);
-        const joinToken = o.token ?? (o.tokenFile !== undefined ? readSecret(o.tokenFile, 'join token') : undefined);
+        // A token file already spent and removed (ferry up does, once the host joined) is no error: the identity is in the data dir.
+        const joinToken = o.token ?? (o.tokenFile !== undefined && existsSync(o.tokenFile) ? readSecret(o.tokenFile, 'join token') : undefined);
         const a = await runAgent({
           name: o.name,
           site: o.site,
