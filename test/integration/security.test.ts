@@ -13,13 +13,24 @@ import { runAgent, type RunningAgent } from '../../src/agent/index.js';
 import { loadIdentity } from '../../src/agent/data-plane/tls-identity.js';
 import { runController, type RunningController } from '../../src/controller/index.js';
 import { AGENT_API_PREFIX, ApiClient, JOIN_PATH, type Host } from '../../src/contracts/index.js';
-import { createKeyAndCsr, httpsDispatcher } from '../../src/pki/index.js';
+import { certInfo, createKeyAndCsr, httpsDispatcher } from '../../src/pki/index.js';
 import { call } from '../../src/testing/controller/client.js';
 import { trustCa } from '../../src/testing/pki.js';
 import { waitFor } from '../../src/testing/wait-for.js';
+import { Agent } from 'undici';
 import { FERRY_VERSION } from '../../src/contracts/version.js';
 
 const ADMIN = 'admin-token-for-security-tests';
+
+/** Trusts (in this process's fetch) the CA the controller at `url` publishes: fetched unverified, as the CA is public. */
+async function trustCaOf(url: string): Promise<void> {
+  const insecure = new Agent({ connect: { rejectUnauthorized: false } });
+  try {
+    trustCa((await new ApiClient(url, '', { dispatcher: () => insecure }).get<{ caCertificate: string }>('/api/v1/join/ca')).caCertificate);
+  } finally {
+    await insecure.close();
+  }
+}
 
 /** What a plain-HTTP request to `url`'s host and port gets. */
 function plainHttp(url: string): Promise<string> {
@@ -42,7 +53,7 @@ describe('security: a real agent joined to a real controller', () => {
   before(async () => {
     ctl = await runController({ dataDir: join(dir, 'controller'), adminToken: ADMIN, hostDownAfterMs: 60_000 });
     // The CLI pins the CA from cluster.json; this test's fetch pins it from the join endpoint.
-    trustCa((await new ApiClient(ctl.url, '', { dispatcher: () => insecure }).get<{ caCertificate: string }>('/api/v1/join/ca')).caCertificate);
+    await trustCaOf(ctl.url);
     token = (await call(ctl.url, 'POST', '/api/v1/hosts/tokens', { token: ADMIN, body: {} })).body.token;
     agent = await runAgent({ name: 'h1', site: 'main', dataDir: agentDir, accel: 'tcg', controllerUrl: ctl.url, joinToken: token, heartbeatIntervalMs: 200 });
     await waitFor('h1 up', async () => ((await call(ctl.url, 'GET', '/api/v1/hosts', { token: ADMIN })).body as Host[]).find((h) => h.name === 'h1' && h.state === 'up'), { timeoutMs: 20_000 });
@@ -50,7 +61,6 @@ describe('security: a real agent joined to a real controller', () => {
   after(async () => {
     await agent?.close();
     await ctl?.close();
-    await insecure.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -117,5 +127,33 @@ describe('security: a real agent joined to a real controller', () => {
   });
 });
 
-/** Only to fetch the CA certificate (public) before it is pinned. */
-const insecure = new (await import('undici')).Agent({ connect: { rejectUnauthorized: false } });
+
+describe('security: renewal with a real agent', () => {
+  it('a short-lived certificate is renewed over mutual TLS for the same key, and the agent keeps working', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-renew-'));
+    const agentDir = join(dir, 'h1');
+    // Short enough that the agent's first heartbeats are already due to renew (two thirds in).
+    const ctl = await runController({ dataDir: join(dir, 'controller'), adminToken: ADMIN, hostDownAfterMs: 60_000, hostCertLifetimeMs: 60_000 });
+    let agent: RunningAgent | undefined;
+    try {
+      await trustCaOf(ctl.url);
+      const joinToken = (await call(ctl.url, 'POST', '/api/v1/hosts/tokens', { token: ADMIN, body: {} })).body.token as string;
+      agent = await runAgent({ name: 'h1', site: 'main', dataDir: agentDir, accel: 'tcg', controllerUrl: ctl.url, joinToken, heartbeatIntervalMs: 200 });
+      const joined = loadIdentity(agentDir)!;
+      const renewed = await waitFor('a renewed certificate in the data dir', async () => {
+        const now = loadIdentity(agentDir)!;
+        return now.certPem !== joined.certPem ? now : undefined;
+      }, { timeoutMs: 20_000 });
+      assert.equal(renewed.keyPem, joined.keyPem, 'the key stays');
+      assert.equal(certInfo(renewed.certPem).keySha256, certInfo(joined.certPem).keySha256);
+      assert.notEqual(certInfo(renewed.certPem).serial, certInfo(joined.certPem).serial);
+      assert.equal(renewed.caPem, joined.caPem, 'the CA pinned at join stays');
+      // Still the host: its heartbeats keep it up.
+      await waitFor('h1 up', async () => ((await call(ctl.url, 'GET', '/api/v1/hosts', { token: ADMIN })).body as Host[]).find((h) => h.name === 'h1' && h.state === 'up'), { timeoutMs: 10_000 });
+    } finally {
+      await agent?.close();
+      await ctl.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
