@@ -68,7 +68,7 @@ export class HostIdentity {
       log('a certificate from the controller was refused: %s', (err as Error).message);
       return false;
     }
-    if (info.notAfter.getTime() <= certInfo(this.#id.certPem).notAfter.getTime()) return false;
+    if (info.notAfter.getTime() < certInfo(this.#id.certPem).notAfter.getTime()) return false; // never an older one
     this.#id = { ...this.#id, certPem };
     this.#csr = undefined;
     if (this.dataDir) storeCertificate(this.dataDir, certPem);

@@ -24,7 +24,7 @@ export const JoinRequest = Type.Object(
 export type JoinRequest = Static<typeof JoinRequest>;
 
 export const JoinReply = Type.Object({
-  /** The host's certificate (CN = name, OU = host), short-lived: renewed in heartbeats. */
+  /** The host's certificate (subject CN = name), short-lived: renewed in heartbeats. */
   certificate: Type.String(),
   /** The cluster CA, which the host pins from now on. */
   caCertificate: Type.String(),

@@ -2,7 +2,7 @@
 // WebCrypto). The controller holds the CA; an agent makes a key and a CSR, the controller signs it
 // for the host name a join token or the host's current certificate vouches for, and both sides
 // use the result for mutual TLS: controller<->agent HTTPS and agent<->agent ferry-wire. A
-// certificate's role (OU `host` or `controller`) says which side of the control plane it may take.
+// certificate's role (a host's has no OU, a controller's OU=controller) says which side of the control plane it may take.
 // @peculiar/x509 uses tsyringe, which needs the Reflect metadata polyfill loaded first.
 import 'reflect-metadata';
 import { createHash, createPublicKey, webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
@@ -109,7 +109,7 @@ export interface SignOptions {
 
 /**
  * Controller side: checks the CSR's signature and that its CN is `hostName`, then issues a
- * certificate for it: CN and SAN DNS = hostName, OU = its role, SAN IP 127.0.0.1, serverAuth + clientAuth.
+ * certificate for it: CN and SAN DNS = hostName (and OU=controller for a controller), SAN IP 127.0.0.1, serverAuth + clientAuth.
  */
 export async function signCsr(ca: KeyAndCert, csrPem: string, hostName: string, opts: SignOptions = {}): Promise<string> {
   checkName(hostName);
@@ -129,7 +129,9 @@ export async function signCsr(ca: KeyAndCert, csrPem: string, hostName: string, 
   const ips = ['127.0.0.1', ...(opts.ips ?? [])];
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
-    subject: [{ CN: [hostName] }, { OU: [opts.role ?? 'host'] }],
+    // A host's subject is its CN alone (QEMU's migration TLS admits the peer by its exact DN,
+    // `CN=<host>`); a controller's also carries OU=controller.
+    subject: opts.role === 'controller' ? [{ CN: [hostName] }, { OU: ['controller'] }] : [{ CN: [hostName] }],
     issuer: caCert.subject,
     notBefore: new Date(now - BACKDATE_MS),
     notAfter: new Date(now + (opts.lifetimeMs ?? 365 * DAY_MS)),
@@ -176,7 +178,7 @@ export function certInfo(cert: string | Buffer): CertInfo {
   const ou = subject.OU;
   return {
     commonName: subject.CN,
-    role: ou === 'host' || ou === 'controller' ? ou : undefined,
+    role: ou === undefined ? 'host' : ou === 'controller' ? 'controller' : undefined,
     serial: c.serialNumber.toLowerCase(),
     keySha256: spkiSha256(c.publicKey.export({ type: 'spki', format: 'der' })),
     notAfter: new Date(c.validTo),

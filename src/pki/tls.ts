@@ -21,10 +21,11 @@ function cnOf(cert: PeerCertificate | undefined): string | undefined {
   return Array.isArray(cn) ? undefined : cn;
 }
 
-/** The role (OU) a verified peer certificate names, if exactly one. */
+/** The role a verified peer certificate names: `controller` (OU=controller), `host` (no OU), else undefined. */
 export function roleOf(cert: PeerCertificate | undefined): string | undefined {
-  const ou = cert?.subject?.OU as string | string[] | undefined;
-  return Array.isArray(ou) ? undefined : ou;
+  if (!cert?.subject) return undefined;
+  const ou = cert.subject.OU as string | string[] | undefined;
+  return ou === undefined ? 'host' : ou === 'controller' ? 'controller' : undefined;
 }
 
 export function tlsOptions(m: TlsMaterial): FerryTlsOptions {
